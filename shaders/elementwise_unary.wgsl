@@ -1,0 +1,55 @@
+// One-input elementwise kernels and in-place updates (grid folding as in elementwise.wgsl).
+// @include gelu
+
+struct Params {
+  n: u32,
+  inner: u32,
+  alpha: f32,
+  beta: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+const WG: u32 = 256u;
+
+fn index(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
+  return (wid.y * nwg.x + wid.x) * WG + lid.x;
+}
+
+
+@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+
+// dst = alpha   (fill)
+@compute @workgroup_size(WG)
+fn fill(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = index(wid, nwg, lid);
+  if (i >= params.n) { return; }
+  dst[i] = params.alpha;
+}
+
+@group(0) @binding(2) var<storage, read> src: array<f32>;
+
+// dst += alpha * src   (gradient accumulation)
+@compute @workgroup_size(WG)
+fn add_into(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = index(wid, nwg, lid);
+  if (i >= params.n) { return; }
+  dst[i] = dst[i] + params.alpha * src[i];
+}
+
+// dst = alpha * src   (scale, copy)
+@compute @workgroup_size(WG)
+fn scale(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = index(wid, nwg, lid);
+  if (i >= params.n) { return; }
+  dst[i] = params.alpha * src[i];
+}
+
+// dst = gelu(src), exact-erf GELU
+@compute @workgroup_size(WG)
+fn gelu_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = index(wid, nwg, lid);
+  if (i >= params.n) { return; }
+  let x = src[i];
+  dst[i] = gelu(x);
+}

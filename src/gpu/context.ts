@@ -1,0 +1,305 @@
+import { DeviceLostError, GpuOutOfMemoryError, GpuUnavailableError } from './errors';
+import { BufferPool } from './pool';
+import { PipelineCache, type KernelSpec } from './pipelines';
+
+/** A storage binding: a whole pooled buffer or a 256-byte-aligned range of one. */
+export interface BufferRange {
+  buffer: GPUBuffer;
+  byteOffset: number;
+  byteLength: number;
+}
+
+/** Marks a kernel parameter as f32 (plain numbers are written as u32). */
+export class F32 {
+  constructor(readonly value: number) {}
+}
+export const f32 = (value: number): F32 => new F32(value);
+/** Marks a kernel parameter as i32. */
+export class I32 {
+  constructor(readonly value: number) {}
+}
+export const i32 = (value: number): I32 => new I32(value);
+export type Param = number | F32 | I32;
+
+/** The least the engine works with; it asks for the adapter's maximum of each. */
+const WANTED_LIMITS: Record<string, number> = {
+  maxStorageBufferBindingSize: 128 * 1024 * 1024,
+  maxBufferSize: 256 * 1024 * 1024,
+  maxComputeWorkgroupStorageSize: 16384,
+  maxStorageBuffersPerShaderStage: 8,
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupSizeX: 256,
+  maxComputeWorkgroupSizeY: 256,
+  maxComputeWorkgroupsPerDimension: 65535,
+};
+const OPTIONAL_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+
+// One uniform block per dispatch, at the device's offset alignment; the whole ring is uploaded once per submission.
+const PARAM_SLOT_BYTES = 256;
+const PARAM_RING_SLOTS = 4096;
+
+export interface AdapterDescription {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallback: boolean;
+}
+
+export interface GpuStats {
+  dispatches: number;
+  submissions: number;
+  reads: number;
+}
+
+export interface CreateContextOptions {
+  gpu: GPU;
+  /** Said to the user when no adapter is found: which browser, flag or driver to use. */
+  noAdapterAdvice: string;
+  powerPreference?: GPUPowerPreference;
+}
+
+/**
+ * The engine's handle on one device: buffer pool, pipeline cache, and a command encoder that collects
+ * every dispatch until `flush()`, so a training step becomes one queue submission.
+ */
+export class GpuContext {
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  readonly features: ReadonlySet<string>;
+  readonly stats: GpuStats = { dispatches: 0, submissions: 0, reads: 0 };
+  /** Resolves when the device is lost, with the error every later call throws. */
+  readonly lost: Promise<DeviceLostError>;
+  lostError: DeviceLostError | undefined;
+
+  private encoder: GPUCommandEncoder | undefined;
+  private pass: GPUComputePassEncoder | undefined;
+  private paramBuffer: GPUBuffer;
+  private paramData = new ArrayBuffer(PARAM_SLOT_BYTES * PARAM_RING_SLOTS);
+  private paramU32 = new Uint32Array(this.paramData);
+  private paramF32 = new Float32Array(this.paramData);
+  private paramI32 = new Int32Array(this.paramData);
+  private paramSlots = 0;
+  private lostListeners: ((error: DeviceLostError) => void)[] = [];
+  private uncaptured: Error | undefined;
+  private stagingFree = new Map<number, GPUBuffer[]>();
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly adapter: AdapterDescription,
+    /** The GPU instance; held so it outlives the device (Dawn's Node binding crashes if it is collected first). */
+    readonly gpu: GPU,
+  ) {
+    this.features = new Set([...device.features].map(String));
+    this.pool = new BufferPool(device, device.limits);
+    this.pipelines = new PipelineCache(device);
+    this.paramBuffer = device.createBuffer({
+      size: this.paramData.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      label: 'kernel-params',
+    });
+    this.lost = device.lost.then((info) => {
+      const error = new DeviceLostError(String(info.reason ?? 'unknown'), info.message);
+      this.lostError = error;
+      for (const listener of this.lostListeners) listener(error);
+      return error;
+    });
+    device.addEventListener?.('uncapturederror', (event) => {
+      const gpuError = (event as GPUUncapturedErrorEvent).error;
+      if (gpuError.constructor.name === 'GPUOutOfMemoryError') this.pool.reportError(new GpuOutOfMemoryError(0, gpuError.message));
+      else this.uncaptured ??= new Error(`GPU error: ${gpuError.message}`);
+    });
+  }
+
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+
+  /** Registers a listener called once if the device is lost. */
+  onLost(listener: (error: DeviceLostError) => void): void {
+    if (this.lostError) listener(this.lostError);
+    else this.lostListeners.push(listener);
+  }
+
+  private ensureAlive(): void {
+    if (this.lostError) throw this.lostError;
+  }
+
+  private getEncoder(): GPUCommandEncoder {
+    this.encoder ??= this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private getPass(): GPUComputePassEncoder {
+    this.pass ??= this.getEncoder().beginComputePass();
+    return this.pass;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = undefined;
+  }
+
+  /** Records one compute dispatch: params go to binding 0 (uniform), buffers to bindings 1..n in order. */
+  dispatch(spec: KernelSpec, params: Param[], buffers: BufferRange[], workgroups: [number, number?, number?]): void {
+    this.ensureAlive();
+    const [x, y = 1, z = 1] = workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (x > max || y > max || z > max) {
+      throw new Error(`Kernel ${spec.shader}:${spec.entry} needs ${x}×${y}×${z} workgroups, over this GPU's ${max} per dimension.`);
+    }
+    if (params.length * 4 > PARAM_SLOT_BYTES) throw new Error(`Kernel ${spec.shader}:${spec.entry} has more than ${PARAM_SLOT_BYTES / 4} parameters.`);
+    if (this.paramSlots === PARAM_RING_SLOTS) this.flush();
+    const slot = this.paramSlots++;
+    const base = (slot * PARAM_SLOT_BYTES) / 4;
+    params.forEach((p, i) => {
+      if (p instanceof F32) this.paramF32[base + i] = p.value;
+      else if (p instanceof I32) this.paramI32[base + i] = p.value;
+      else this.paramU32[base + i] = p;
+    });
+    const pipeline = this.pipelines.get(spec);
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.paramBuffer, offset: slot * PARAM_SLOT_BYTES, size: PARAM_SLOT_BYTES } }];
+    buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b.buffer, offset: b.byteOffset, size: b.byteLength } }));
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const pass = this.getPass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.stats.dispatches++;
+  }
+
+  /** Records a buffer-to-buffer copy in order with the dispatches. */
+  copy(src: BufferRange, dst: BufferRange, byteLength = src.byteLength): void {
+    this.ensureAlive();
+    this.endPass();
+    this.getEncoder().copyBufferToBuffer(src.buffer, src.byteOffset, dst.buffer, dst.byteOffset, byteLength);
+  }
+
+  /** Records a fill with zeros in order with the dispatches. */
+  clear(range: BufferRange): void {
+    this.ensureAlive();
+    this.endPass();
+    this.getEncoder().clearBuffer(range.buffer, range.byteOffset, range.byteLength);
+  }
+
+  /**
+   * Writes CPU data into a buffer. Queue writes land before the next submission's commands, so work
+   * recorded earlier is submitted first: the write can never overtake a pending reader.
+   */
+  write(range: BufferRange, data: ArrayBufferView<ArrayBuffer>): void {
+    this.ensureAlive();
+    if (this.encoder) this.flush();
+    this.device.queue.writeBuffer(range.buffer, range.byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Submits everything recorded so far as one command buffer. */
+  flush(): void {
+    this.ensureAlive();
+    if (!this.encoder) return;
+    this.endPass();
+    if (this.paramSlots > 0) this.device.queue.writeBuffer(this.paramBuffer, 0, this.paramData, 0, this.paramSlots * PARAM_SLOT_BYTES);
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = undefined;
+    this.paramSlots = 0;
+    this.stats.submissions++;
+  }
+
+  private acquireStaging(size: number): GPUBuffer {
+    const buffer = this.stagingFree.get(size)?.pop();
+    return buffer ?? this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
+  }
+
+  private releaseStaging(buffer: GPUBuffer): void {
+    let list = this.stagingFree.get(buffer.size);
+    if (!list) this.stagingFree.set(buffer.size, (list = []));
+    list.push(buffer);
+  }
+
+  /** Copies ranges back to the CPU with one submission; rejects on device loss, OOM or a compile error. */
+  async readMany(ranges: BufferRange[]): Promise<Float32Array<ArrayBuffer>[]> {
+    this.ensureAlive();
+    const staging = ranges.map((r) => {
+      const buffer = this.acquireStaging(Math.max(256, Math.ceil(r.byteLength / 256) * 256));
+      this.endPass();
+      this.getEncoder().copyBufferToBuffer(r.buffer, r.byteOffset, buffer, 0, r.byteLength);
+      return buffer;
+    });
+    this.flush();
+    this.stats.reads++;
+    const mapped = Promise.all(staging.map((b) => b.mapAsync(GPUMapMode.READ)));
+    await Promise.race([mapped, this.lost.then((e) => Promise.reject(e))]);
+    const out = staging.map((b, i) => {
+      const copy = new Float32Array(ranges[i]!.byteLength / 4);
+      copy.set(new Float32Array(b.getMappedRange(0, ranges[i]!.byteLength)));
+      b.unmap();
+      this.releaseStaging(b);
+      return copy;
+    });
+    await this.throwPendingErrors();
+    return out;
+  }
+
+  async read(range: BufferRange): Promise<Float32Array<ArrayBuffer>> {
+    return (await this.readMany([range]))[0]!;
+  }
+
+  /** Waits for submitted work; rejects if the device is lost meanwhile. */
+  async sync(): Promise<void> {
+    this.flush();
+    await Promise.race([this.device.queue.onSubmittedWorkDone(), this.lost.then((e) => Promise.reject(e))]);
+    await this.throwPendingErrors();
+  }
+
+  /** Raises out-of-memory, shader compile and other GPU errors reported since the last check. */
+  async throwPendingErrors(): Promise<void> {
+    this.ensureAlive();
+    const oom: GpuOutOfMemoryError | undefined = this.pool.takeError();
+    if (oom) throw oom;
+    const compile = await this.pipelines.takeError();
+    if (compile) throw compile;
+    const other = this.uncaptured;
+    this.uncaptured = undefined;
+    if (other) throw other;
+  }
+
+  destroy(): void {
+    this.encoder = undefined;
+    this.pass = undefined;
+    this.device.destroy();
+  }
+}
+
+function describeAdapter(adapter: GPUAdapter): AdapterDescription {
+  const info = adapter.info;
+  return {
+    vendor: info?.vendor ?? '',
+    architecture: info?.architecture ?? '',
+    device: info?.device ?? '',
+    description: info?.description ?? '',
+    isFallback: Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+  };
+}
+
+export function adapterName(a: AdapterDescription): string {
+  return [a.vendor, a.architecture, a.device || a.description].filter(Boolean).join(' / ') || 'unknown adapter';
+}
+
+/** Asks for an adapter and a device with the limits and optional features the engine uses. */
+export async function createGpuContext(options: CreateContextOptions): Promise<GpuContext> {
+  const adapter = await options.gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  if (!adapter) throw new GpuUnavailableError(`No WebGPU adapter is available. ${options.noAdapterAdvice}`);
+  const requiredLimits: Record<string, number> = {};
+  for (const [name, least] of Object.entries(WANTED_LIMITS)) {
+    const available = (adapter.limits as unknown as Record<string, number>)[name] ?? 0;
+    // Buffer sizes only bound which models fit, so a small device still runs small models.
+    const sizeOnly = name === 'maxStorageBufferBindingSize' || name === 'maxBufferSize';
+    if (available < least && !sizeOnly) {
+      throw new GpuUnavailableError(`This GPU's ${name} is ${available}, below the ${least} the engine needs. ${options.noAdapterAdvice}`);
+    }
+    requiredLimits[name] = available; // ask for the adapter's maximum
+  }
+  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'clora-web' });
+  return new GpuContext(device, describeAdapter(adapter), options.gpu);
+}

@@ -1,0 +1,47 @@
+// Node front door to the GPU: Dawn's bindings (the `webgpu` package) over whatever Vulkan driver exists.
+import { existsSync } from 'node:fs';
+import { create, globals } from 'webgpu';
+import { adapterName, createGpuContext, type GpuContext } from './context';
+import { GpuUnavailableError } from './errors';
+import { installNodeShaderLoader } from './shaders-node';
+
+// Software Vulkan drivers, fastest first: Mesa's lavapipe (bookworm-backports), then Chromium's SwiftShader.
+const SOFTWARE_ICDS = ['/usr/share/vulkan/icd.d/lvp_icd.json', '/usr/lib/chromium/vk_swiftshader_icd.json'];
+
+const NODE_ADVICE =
+  'Install a Vulkan driver: your GPU vendor\'s driver, or on Debian `apt-get install -t bookworm-backports mesa-vulkan-drivers` ' +
+  '(software lavapipe) or `apt-get install chromium` (SwiftShader), then run again.';
+
+export interface NodeGpuOptions {
+  /** Dawn toggles such as 'enable-dawn-features=disable_robustness' (benchmarks only). */
+  dawnFlags?: string[];
+  /** Print the one-line note when the adapter is a CPU emulator (default true). */
+  quiet?: boolean;
+}
+
+// GPUBufferUsage and friends are browser globals; Dawn provides them for Node.
+Object.assign(globalThis, globals);
+
+function isEmulated(name: string): boolean {
+  return /llvmpipe|lavapipe|swiftshader|software|cpu/i.test(name);
+}
+
+export async function createNodeGpuContext(options: NodeGpuOptions = {}): Promise<GpuContext> {
+  installNodeShaderLoader();
+  // Without an explicit driver list the Vulkan loader offers every installed driver (a real GPU first);
+  // when none answers, point it at a software driver found on disk and ask again.
+  let ctx: GpuContext;
+  try {
+    ctx = await createGpuContext({ gpu: create(options.dawnFlags ?? []), noAdapterAdvice: NODE_ADVICE });
+  } catch (error) {
+    const fallback = SOFTWARE_ICDS.find((p) => existsSync(p));
+    if (!(error instanceof GpuUnavailableError) || process.env.VK_ICD_FILENAMES || !fallback) throw error;
+    process.env.VK_ICD_FILENAMES = fallback;
+    ctx = await createGpuContext({ gpu: create(options.dawnFlags ?? []), noAdapterAdvice: NODE_ADVICE });
+  }
+  const name = adapterName(ctx.adapter);
+  if (!options.quiet && (ctx.adapter.isFallback || isEmulated(name))) {
+    process.stderr.write(`note: no GPU found; WebGPU runs emulated on the CPU (${name}), so expect it to be slow.\n`);
+  }
+  return ctx;
+}
