@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// `npm test`: installs the system packages the tests need (Debian, as root), type-checks the whole tree in
+// strict mode, runs every test (Vitest: kernels on Dawn in Node, and real headless Chromium), and ends with
+// one plain line "N passed, N failed".
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const CHROMIUM = '/usr/bin/chromium';
+const LAVAPIPE_ICD = '/usr/share/vulkan/icd.d/lvp_icd.json';
+const BACKPORTS_SOURCE = '/etc/apt/sources.list.d/bookworm-backports.sources';
+
+const log = (line) => process.stdout.write(`[test] ${line}\n`);
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const isDebian = existsSync('/etc/debian_version') && existsSync('/usr/bin/apt-get');
+const bookworm = existsSync('/etc/os-release') && /VERSION_CODENAME=bookworm/.test(readFileSync('/etc/os-release', 'utf8'));
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, ...opts });
+  return r.status === 0;
+}
+
+function packageVersion(name) {
+  try {
+    return execFileSync('dpkg-query', ['-W', '-f=${Version}', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+// Dawn rejects Debian 12's own Mesa 22 lavapipe; Mesa ≥ 23 (bookworm-backports has 25) works and is 5-10x
+// faster than SwiftShader. Chromium brings SwiftShader, which the engine falls back to.
+function lavapipeUsable() {
+  const version = packageVersion('mesa-vulkan-drivers');
+  const major = Number.parseInt(version.split(/[.:]/)[0] ?? '0', 10);
+  return existsSync(LAVAPIPE_ICD) && major >= 23;
+}
+
+function ensureSystemPackages() {
+  const missing = [];
+  if (!existsSync(CHROMIUM)) missing.push('chromium');
+  if (!existsSync('/usr/lib/x86_64-linux-gnu/libvulkan.so.1') && !packageVersion('libvulkan1')) missing.push('libvulkan1');
+  const wantLavapipe = !lavapipeUsable();
+  if (missing.length === 0 && !wantLavapipe) return;
+  if (!isDebian || !isRoot) {
+    const advice = [
+      missing.length ? `install ${missing.join(', ')} (Debian/Ubuntu: sudo apt-get install -y ${missing.join(' ')})` : '',
+      wantLavapipe ? 'optionally install a faster software Vulkan driver: Mesa ≥ 23 lavapipe (Debian 12: sudo apt-get install -y -t bookworm-backports mesa-vulkan-drivers)' : '',
+    ].filter(Boolean);
+    log(`cannot install system packages here (${isDebian ? 'not root' : 'not Debian'}): ${advice.join('; ')}.`);
+    if (missing.length) {
+      log('the tests need Chromium and a Vulkan loader; install them and run `npm test` again.');
+      process.stdout.write('0 passed, 1 failed\n');
+      process.exit(1);
+    }
+    return;
+  }
+  log(`installing system packages: ${[...missing, wantLavapipe ? 'mesa-vulkan-drivers (backports)' : ''].filter(Boolean).join(', ')}`);
+  if (wantLavapipe && bookworm && !existsSync(BACKPORTS_SOURCE)) {
+    writeFileSync(
+      BACKPORTS_SOURCE,
+      'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n',
+    );
+  }
+  run('apt-get', ['update', '-qq']);
+  if (missing.length && !run('apt-get', ['install', '-y', '-qq', ...missing])) {
+    log(`apt-get could not install ${missing.join(', ')}.`);
+    process.stdout.write('0 passed, 1 failed\n');
+    process.exit(1);
+  }
+  if (wantLavapipe && bookworm && !run('apt-get', ['install', '-y', '-qq', '-t', 'bookworm-backports', 'mesa-vulkan-drivers'])) {
+    log('lavapipe from bookworm-backports could not be installed; the tests fall back to SwiftShader (slower).');
+  }
+}
+
+ensureSystemPackages();
+
+let failedExtra = 0;
+log('type-checking (tsc --noEmit, strict)');
+if (!run(process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', 'tsconfig.json'])) {
+  log('type-check failed');
+  failedExtra += 1;
+}
+
+const reportDir = mkdtempSync(join(tmpdir(), 'clora-test-'));
+const reportFile = join(reportDir, 'vitest.json');
+log('running the tests (vitest)');
+const vitestArgs = ['node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${reportFile}`, ...process.argv.slice(2)];
+const ok = run(process.execPath, vitestArgs);
+
+let passed = 0;
+let failed = 0;
+if (existsSync(reportFile)) {
+  const report = JSON.parse(readFileSync(reportFile, 'utf8'));
+  passed = report.numPassedTests ?? 0;
+  failed = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0) - countSuitesWithFailedTests(report);
+  if (report.numPendingTests || report.numTodoTests) log(`${report.numPendingTests + report.numTodoTests} tests were skipped: nothing may be skipped.`);
+  failed += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+} else {
+  failed = 1;
+}
+if (!ok && failed === 0) failed = 1; // vitest failed without a failing test (an unhandled error, a crashed worker)
+failed += failedExtra;
+process.stdout.write(`${passed} passed, ${failed} failed\n`);
+process.exit(failed === 0 ? 0 : 1);
+
+// A suite counts as failed both when one of its tests fails and when it cannot load; count only the latter.
+function countSuitesWithFailedTests(report) {
+  return (report.testResults ?? []).filter((s) => s.status === 'failed' && (s.assertionResults ?? []).some((t) => t.status === 'failed')).length;
+}

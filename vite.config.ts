@@ -1,0 +1,9 @@
+import { defineConfig } from 'vite';
+
+// The app is served from 127.0.0.1: WebGPU needs a secure context, and localhost counts as one.
+export default defineConfig({
+  server: { host: '127.0.0.1', port: 5173, strictPort: false },
+  preview: { host: '127.0.0.1' },
+  worker: { format: 'es' },
+  build: { target: 'es2022' },
+});
