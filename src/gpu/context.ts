@@ -228,7 +228,7 @@ export class GpuContext {
     this.flush();
     this.stats.reads++;
     const mapped = Promise.all(staging.map((b) => b.mapAsync(GPUMapMode.READ)));
-    await Promise.race([mapped, this.lost.then((e) => Promise.reject(e))]);
+    await this.unlessLost(mapped);
     const out = staging.map((b, i) => {
       const copy = new Float32Array(ranges[i]!.byteLength / 4);
       copy.set(new Float32Array(b.getMappedRange(0, ranges[i]!.byteLength)));
@@ -247,8 +247,19 @@ export class GpuContext {
   /** Waits for submitted work; rejects if the device is lost meanwhile. */
   async sync(): Promise<void> {
     this.flush();
-    await Promise.race([this.device.queue.onSubmittedWorkDone(), this.lost.then((e) => Promise.reject(e))]);
+    await this.unlessLost(this.device.queue.onSubmittedWorkDone());
     await this.throwPendingErrors();
+  }
+
+  /** Waits for `work`, but rejects with the DeviceLostError as soon as the device is lost. */
+  private async unlessLost<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await Promise.race([work, this.lost.then((e) => Promise.reject(e))]);
+    } catch (error) {
+      // A destroyed device may fail the map before `lost` settles: report the loss, not the symptom.
+      const lost = await Promise.race([this.lost, new Promise<undefined>((r) => setTimeout(r, 250, undefined))]);
+      throw lost ?? error;
+    }
   }
 
   /** Raises out-of-memory, shader compile and other GPU errors reported since the last check. */
