@@ -1,0 +1,121 @@
+import { f32, type BufferRange, type GpuContext } from '../gpu/context';
+import { ShapeError } from '../gpu/errors';
+import type { KernelSpec } from '../gpu/pipelines';
+import { ceilDiv, grid1d } from './grid';
+
+// Launchers for shaders/attention.wgsl. q, out, dq are [bh, nq, dh]; k, v, dk, dv [bh, nk, dh]; lse and the
+// row dots D are [bh, nq]. Kernels are specialised per head dim, so loops over it unroll.
+
+/** Largest head dim with a specialised kernel (timm ViTs use 64). */
+export const MAX_HEAD_DIM = 128;
+/** The engine's guaranteed workgroup memory; tiles are sized for it on every device so results do not vary. */
+const WORKGROUP_BYTES = 16384;
+/** Invocations per workgroup for the tiled kernels (the guaranteed minimum is 256). */
+const THREADS = 128;
+
+export interface AttentionDims {
+  bh: number;
+  nq: number;
+  nk: number;
+  dh: number;
+}
+
+export interface AttentionTile {
+  /** Rows a workgroup owns (query rows, or key rows for dK/dV). */
+  rows: number;
+  /** Rows of the other operand streamed per step. */
+  tile: number;
+  /** Threads per owned row. */
+  tpr: number;
+  /** Workgroup memory the entry point declares. */
+  bytes: number;
+}
+
+export type AttentionKernel = 'forward' | 'backward_dkdv' | 'backward_dq';
+
+const oddStride = (dh: number): number => dh | 1;
+
+/** Workgroup bytes of each tiled entry point (mirrors the var<workgroup> declarations of the shader). */
+function workgroupBytes(kernel: AttentionKernel, dh: number, rows: number, tile: number): number {
+  const s = oddStride(dh);
+  if (kernel === 'forward') return 4 * (rows * s + dh * (tile + 1) + rows * tile + THREADS);
+  if (kernel === 'backward_dkdv') return 4 * (2 * rows * s + 2 * tile * s + 2 * rows * tile + 2 * tile);
+  return 4 * (2 * rows * s + 2 * tile * s + rows * tile);
+}
+
+// Preference order: more owned rows reuse each streamed tile more; a longer forward tile means fewer barriers
+// per key. The first shape that fits wins.
+const CANDIDATES: Record<AttentionKernel, [number, number][]> = {
+  forward: [[16, 32], [16, 16], [16, 8], [8, 8], [4, 8], [4, 4]],
+  backward_dkdv: [[16, 8], [8, 8], [8, 4], [4, 4]],
+  backward_dq: [[16, 8], [8, 8], [8, 4], [4, 4]],
+};
+
+/** The tile shape of one kernel at a head dim; throws for head dims without a specialised kernel. */
+export function attentionTile(kernel: AttentionKernel, dh: number): AttentionTile {
+  if (!Number.isInteger(dh) || dh < 1 || dh > MAX_HEAD_DIM) {
+    throw new ShapeError(`attention: head dim ${dh} is not supported; the fused kernel handles head dims 1 to ${MAX_HEAD_DIM}.`);
+  }
+  for (const [rows, tile] of CANDIDATES[kernel]) {
+    const bytes = workgroupBytes(kernel, dh, rows, tile);
+    if (bytes <= WORKGROUP_BYTES) return { rows, tile, tpr: THREADS / rows, bytes };
+  }
+  throw new Error(`Internal: no attention tile fits ${WORKGROUP_BYTES} bytes at head dim ${dh}.`);
+}
+
+function spec(kernel: AttentionKernel, dh: number): { spec: KernelSpec; rows: number } {
+  const t = attentionTile(kernel, dh);
+  return { spec: { shader: 'attention', entry: kernel, defines: { DH: dh, ROWS: t.rows, TILE: t.tile, TPR: t.tpr } }, rows: t.rows };
+}
+
+/** out = softmax(q·kᵀ·scale)·v and lse = logsumexp(q·kᵀ·scale) per query row. */
+export function attentionForward(ctx: GpuContext, q: BufferRange, k: BufferRange, v: BufferRange, out: BufferRange, lse: BufferRange, dims: AttentionDims, scale: number): void {
+  const { spec: s, rows } = spec('forward', dims.dh);
+  ctx.dispatch(s, [dims.nq, dims.nk, f32(scale)], [q, k, v, out, lse], [ceilDiv(dims.nq, rows), dims.bh]);
+}
+
+// The row dot is a plain row reduction: 32 rows of 8 lanes per 256-thread workgroup.
+const ROWDOT_ROWS = 32;
+const ROWDOT_LANES = 8;
+
+/** D[i] = Σ_c dOut[i, c]·out[i, c] for `rows` rows of dh values. */
+export function attentionRowDot(ctx: GpuContext, dOut: BufferRange, out: BufferRange, dsum: BufferRange, rows: number, dh: number): void {
+  attentionTile('forward', dh); // same head-dim check as the other kernels
+  const s: KernelSpec = { shader: 'attention', entry: 'backward_rowdot', defines: { DH: dh, ROWS: ROWDOT_ROWS, TILE: 1, TPR: ROWDOT_LANES } };
+  ctx.dispatch(s, [rows, 0, f32(0)], [dOut, out, dsum], grid1d(rows, ROWDOT_ROWS));
+}
+
+/** dK and dV from the saved logsumexp and D (one pass over query tiles per block of key rows). */
+export function attentionBackwardKeys(
+  ctx: GpuContext,
+  q: BufferRange,
+  k: BufferRange,
+  v: BufferRange,
+  dOut: BufferRange,
+  lse: BufferRange,
+  dsum: BufferRange,
+  dk: BufferRange,
+  dv: BufferRange,
+  dims: AttentionDims,
+  scale: number,
+): void {
+  const { spec: s, rows } = spec('backward_dkdv', dims.dh);
+  ctx.dispatch(s, [dims.nq, dims.nk, f32(scale)], [q, k, v, dOut, lse, dsum, dk, dv], [ceilDiv(dims.nk, rows), dims.bh]);
+}
+
+/** dQ from the saved logsumexp and D (one pass over key tiles per block of query rows). */
+export function attentionBackwardQueries(
+  ctx: GpuContext,
+  q: BufferRange,
+  k: BufferRange,
+  v: BufferRange,
+  dOut: BufferRange,
+  lse: BufferRange,
+  dsum: BufferRange,
+  dq: BufferRange,
+  dims: AttentionDims,
+  scale: number,
+): void {
+  const { spec: s, rows } = spec('backward_dq', dims.dh);
+  ctx.dispatch(s, [dims.nq, dims.nk, f32(scale)], [q, k, v, dOut, lse, dsum, dq], [ceilDiv(dims.nq, rows), dims.bh]);
+}
