@@ -1,0 +1,79 @@
+// Models the app and the command line know by name: where to fetch them, their head count (not stored in
+// timm weights) and their preprocessing. Users can still give any URL or local file.
+
+export interface KnownModel {
+  id: string;
+  label: string;
+  /** Where the weights come from: a hub URL, or a path under public/ for bundled ones. */
+  url: string;
+  heads: number;
+  /** Per-channel normalisation applied after scaling pixels to [0, 1]. */
+  mean: [number, number, number];
+  std: [number, number, number];
+  inputSize: number;
+  /** timm's crop_pct: resize the shorter side to inputSize / cropPct, then centre-crop inputSize. */
+  cropPct: number;
+  /** Approximate download size in bytes, shown before fetching. */
+  bytes: number;
+  license: string;
+}
+
+const hub = (name: string): string => `https://huggingface.co/timm/${name}/resolve/main/model.safetensors`;
+const HALF: [number, number, number] = [0.5, 0.5, 0.5];
+const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
+const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
+
+export const KNOWN_MODELS: readonly KnownModel[] = [
+  {
+    id: 'vit_tiny_patch16_224.augreg_in21k_ft_in1k',
+    label: 'ViT-Tiny/16 (ImageNet-21k → 1k, 5.7 M parameters)',
+    url: hub('vit_tiny_patch16_224.augreg_in21k_ft_in1k'),
+    heads: 3,
+    mean: HALF,
+    std: HALF,
+    inputSize: 224,
+    cropPct: 0.9,
+    bytes: 22_900_000,
+    license: 'Apache-2.0',
+  },
+  {
+    id: 'vit_small_patch16_224.augreg_in21k_ft_in1k',
+    label: 'ViT-Small/16 (ImageNet-21k → 1k, 22 M parameters)',
+    url: hub('vit_small_patch16_224.augreg_in21k_ft_in1k'),
+    heads: 6,
+    mean: HALF,
+    std: HALF,
+    inputSize: 224,
+    cropPct: 0.9,
+    bytes: 88_200_000,
+    license: 'Apache-2.0',
+  },
+  {
+    id: 'vit_base_patch16_224.augreg2_in21k_ft_in1k',
+    label: 'ViT-Base/16 (ImageNet-21k → 1k, 86 M parameters; the paper\'s backbone family)',
+    url: hub('vit_base_patch16_224.augreg2_in21k_ft_in1k'),
+    heads: 12,
+    mean: HALF,
+    std: HALF,
+    inputSize: 224,
+    cropPct: 0.9,
+    bytes: 346_000_000,
+    license: 'Apache-2.0',
+  },
+  {
+    id: 'deit_tiny_patch16_224.fb_in1k',
+    label: 'DeiT-Tiny/16 (ImageNet-1k, 5.7 M parameters)',
+    url: hub('deit_tiny_patch16_224.fb_in1k'),
+    heads: 3,
+    mean: IMAGENET_MEAN,
+    std: IMAGENET_STD,
+    inputSize: 224,
+    cropPct: 0.875,
+    bytes: 22_900_000,
+    license: 'Apache-2.0',
+  },
+];
+
+export function findKnownModel(idOrUrl: string): KnownModel | undefined {
+  return KNOWN_MODELS.find((m) => m.id === idOrUrl || m.url === idOrUrl || idOrUrl.includes(`/timm/${m.id}/`));
+}
