@@ -1,0 +1,222 @@
+import type { BufferRange, GpuContext } from '../gpu/context';
+import { ShapeError } from '../gpu/errors';
+import type { KernelSpec } from '../gpu/pipelines';
+import { ceilDiv, grid1d } from './grid';
+
+/*
+ * Launchers for shaders/matmul.wgsl and shaders/matmul_thin.wgsl:
+ *   C[b] = epilogue(op(A[b]) · op(B[b])),  epilogue(z) = gelu?(z + bias?), optionally added into C.
+ *
+ * How the program is chosen (selectMatmulProgram), from the output shape alone:
+ *  1. One output side ≤ 16 (rank-r adapter shapes 197×192×8, 8×192×197, weight gradients Xᵀ·G):
+ *     'thin'. A square register tile would spend most of its lanes on padding there, so the thin program
+ *     gives a workgroup 64 rows of the wide side × the whole thin side and splits K across 4 threads per
+ *     row, reducing their partial sums in workgroup memory.
+ *     If that leaves the GPU short of workgroups (under TARGET_GROUPS) and K is long (≥ 512), K is also
+ *     split across workgroups in chunks of ≥ 256: 'thin_splitk' writes one partial product per chunk and a
+ *     second pass sums them and applies the epilogue.
+ *  2. Otherwise the register-blocked tiled program (4×4 outputs per thread, vec4 loads where the
+ *     operand's contiguous dimension is a multiple of 4, scalar loads at ragged edges):
+ *     'tiled_64x64' (256 threads) when that tiling already yields TARGET_GROUPS workgroups, else
+ *     'tiled_32x32' (64 threads), whose 4× more workgroups keep more of a GPU busy on small products
+ *     such as one image's 197×192×576.
+ * Transposes, batching and the epilogue never change the choice; they are compile-time defines of the
+ * chosen program (part of the pipeline cache key). Workgroup memory stays ≤ 16 KiB (tiled 64: ≤ 10 KiB,
+ * thin at THIN = 16: 14.2 KiB) and workgroups ≤ 256 invocations.
+ */
+
+export type MatmulProgram = 'tiled_64x64' | 'tiled_32x32' | 'thin' | 'thin_splitk';
+
+export interface MatmulGeometry {
+  batch: number;
+  m: number;
+  k: number;
+  n: number;
+  /** A is stored [K, M] (default [M, K]). */
+  transA?: boolean;
+  /** B is stored [N, K] (default [K, N]). */
+  transB?: boolean;
+  /** false: one 2-D A shared by every batch entry (default true). */
+  batchedA?: boolean;
+  /** false: one 2-D B shared by every batch entry, the weight case (default true). */
+  batchedB?: boolean;
+}
+
+export interface MatmulEpilogue {
+  /** [N], added to every row. */
+  bias?: BufferRange;
+  /** Exact (erf) GELU after the bias. */
+  gelu?: boolean;
+  /** C += result instead of C = result (gradient accumulation). */
+  accumulate?: boolean;
+  /** Receives z = A·B + bias before GELU (what GELU's backward needs); [batch, M, N]. */
+  preActivation?: BufferRange;
+}
+
+export interface MatmulPlan {
+  program: MatmulProgram;
+  /** Thin programs: the thin side padded to 4, 8 or 16, and whether it is N (else M). */
+  thin?: number;
+  thinIsN?: boolean;
+  /** Thin programs: K per workgroup and the number of K chunks. */
+  kChunk?: number;
+  kChunks?: number;
+}
+
+/** Workgroups wanted in flight before a tiling is considered to fill a mid-size GPU. */
+const TARGET_GROUPS = 64;
+const THIN_MAX = 16;
+const THIN_WIDE = 64; // wide rows per thin workgroup (matmul_thin.wgsl WIDE)
+const THIN_KT = 32; // K staged per step (matmul_thin.wgsl KT)
+const SPLIT_MIN_K = 512;
+const SPLIT_MIN_CHUNK = 256;
+const TILED_K = 16;
+
+function thinPlan(g: MatmulGeometry, forceSplit: boolean): MatmulPlan {
+  const thinIsN = g.n <= g.m;
+  const thinLen = thinIsN ? g.n : g.m;
+  const wide = thinIsN ? g.m : g.n;
+  const thin = thinLen <= 4 ? 4 : thinLen <= 8 ? 8 : 16;
+  const groups = ceilDiv(wide, THIN_WIDE) * g.batch;
+  let chunks = 1;
+  if (forceSplit) chunks = 2;
+  else if (g.k >= SPLIT_MIN_K && groups < TARGET_GROUPS) chunks = Math.min(ceilDiv(TARGET_GROUPS, groups), Math.floor(g.k / SPLIT_MIN_CHUNK));
+  const kChunk = ceilDiv(ceilDiv(g.k, chunks), THIN_KT) * THIN_KT;
+  const kChunks = ceilDiv(g.k, kChunk);
+  return { program: forceSplit || kChunks > 1 ? 'thin_splitk' : 'thin', thin, thinIsN, kChunk, kChunks };
+}
+
+/** The program (and its thin/split parameters) used for a product of this shape; see the note above. */
+export function selectMatmulProgram(g: MatmulGeometry): MatmulPlan {
+  if (Math.min(g.m, g.n) <= THIN_MAX) return thinPlan(g, false);
+  const tiles64 = ceilDiv(g.m, 64) * ceilDiv(g.n, 64) * g.batch;
+  return { program: tiles64 >= TARGET_GROUPS ? 'tiled_64x64' : 'tiled_32x32' };
+}
+
+/** A plan for a given program regardless of the selector (tests and benchmarks compare programs). */
+export function planFor(g: MatmulGeometry, program: MatmulProgram): MatmulPlan {
+  if (program === 'thin' || program === 'thin_splitk') {
+    if (Math.min(g.m, g.n) > THIN_MAX) throw new Error(`matmul: the ${program} program needs M or N ≤ ${THIN_MAX} (got ${g.m}×${g.n}).`);
+    const plan = thinPlan(g, program === 'thin_splitk');
+    return program === 'thin' ? { ...plan, program, kChunk: ceilDiv(g.k, THIN_KT) * THIN_KT, kChunks: 1 } : plan;
+  }
+  return { program };
+}
+
+const elements = (r: BufferRange): number => r.byteLength / 4;
+
+function checkSizes(g: MatmulGeometry, a: BufferRange, b: BufferRange, out: BufferRange, e: MatmulEpilogue): void {
+  const dims = `batch ${g.batch}, M ${g.m}, K ${g.k}, N ${g.n}`;
+  const expect = (what: string, r: BufferRange, want: number): void => {
+    if (elements(r) !== want) throw new ShapeError(`matmul (${dims}): ${what} has ${elements(r)} elements, expected ${want}.`);
+  };
+  if (g.k === 0) throw new ShapeError(`matmul (${dims}): the inner dimension K is 0.`);
+  expect('A', a, (g.batchedA === false ? 1 : g.batch) * g.m * g.k);
+  expect('B', b, (g.batchedB === false ? 1 : g.batch) * g.k * g.n);
+  expect('C', out, g.batch * g.m * g.n);
+  if (e.bias) expect('bias', e.bias, g.n);
+  if (e.preActivation) expect('the pre-activation', e.preActivation, g.batch * g.m * g.n);
+}
+
+// Layout 'auto' drops bindings a kernel never names, so the epilogue's optional buffers are always named
+// and, when unused, bound to stand-ins: a read-only input for the bias, this small buffer for `pre`.
+const unusedOutputs = new WeakMap<GpuContext, BufferRange>();
+function unusedOutput(ctx: GpuContext): BufferRange {
+  let range = unusedOutputs.get(ctx);
+  if (!range) {
+    const buffer = ctx.device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE, label: 'matmul-unused-output' });
+    range = { buffer, byteOffset: 0, byteLength: 256 };
+    unusedOutputs.set(ctx, range);
+  }
+  return range;
+}
+
+/** The tiled kernel reads operands as vec4 arrays: extend the binding to a whole number of vec4s. */
+function vec4Range(r: BufferRange, what: string): BufferRange {
+  const byteLength = Math.ceil(r.byteLength / 16) * 16;
+  if (byteLength === r.byteLength) return r;
+  if (r.byteOffset + byteLength > r.buffer.size) {
+    throw new Error(`matmul: ${what} ends ${r.byteOffset + r.byteLength} bytes into a ${r.buffer.size}-byte buffer; the tiled kernel needs its buffer padded to 16 bytes.`);
+  }
+  return { buffer: r.buffer, byteOffset: r.byteOffset, byteLength };
+}
+
+/**
+ * Records C = epilogue(op(A)·op(B)) for every batch entry and returns the plan it used. `program` forces a
+ * program instead of the selector's choice (to compare programs; the thin ones need M or N ≤ 16).
+ */
+export function matmulInto(
+  ctx: GpuContext,
+  a: BufferRange,
+  b: BufferRange,
+  out: BufferRange,
+  g: MatmulGeometry,
+  epilogue: MatmulEpilogue = {},
+  program?: MatmulProgram,
+): MatmulPlan {
+  checkSizes(g, a, b, out, epilogue);
+  const plan = program ? planFor(g, program) : selectMatmulProgram(g);
+  if (g.batch * g.m * g.n === 0) return plan;
+  const transA = g.transA ?? false;
+  const transB = g.transB ?? false;
+  const strideA = g.batchedA === false ? 0 : g.m * g.k;
+  const strideB = g.batchedB === false ? 0 : g.k * g.n;
+  const flags = {
+    TRANS_A: transA,
+    TRANS_B: transB,
+    HAS_BIAS: epilogue.bias !== undefined,
+    GELU: epilogue.gelu ?? false,
+    ACCUMULATE: epilogue.accumulate ?? false,
+    STORE_PRE: epilogue.preActivation !== undefined,
+  };
+  const bias = epilogue.bias ?? a;
+  const pre = epilogue.preActivation ?? unusedOutput(ctx);
+
+  if (plan.program === 'tiled_64x64' || plan.program === 'tiled_32x32') {
+    const tile = plan.program === 'tiled_64x64' ? 64 : 32;
+    const spec: KernelSpec = {
+      shader: 'matmul',
+      entry: 'matmul_tiled',
+      defines: {
+        TILE_M: tile,
+        TILE_N: tile,
+        TILE_K: TILED_K,
+        // vec4 loads need the contiguous dimension (hence every row start and batch stride) to be a multiple of 4.
+        VEC_A: (transA ? g.m : g.k) % 4 === 0,
+        VEC_B: (transB ? g.k : g.n) % 4 === 0,
+        ...flags,
+      },
+    };
+    const buffers = [vec4Range(a, 'A'), vec4Range(b, 'B'), out, bias, pre];
+    ctx.dispatch(spec, [g.m, g.k, g.n, strideA, strideB], buffers, [ceilDiv(g.n, tile), ceilDiv(g.m, tile), g.batch]);
+    return plan;
+  }
+
+  const total = g.batch * g.m * g.n;
+  const chunks = plan.kChunks!;
+  const params = [g.m, g.k, g.n, strideA, strideB, plan.kChunk!, g.batch, total, chunks];
+  const wide = plan.thinIsN ? g.m : g.n;
+  const workgroups: [number, number, number] = [ceilDiv(wide, THIN_WIDE), chunks, g.batch];
+  const thinDefines = { THIN: plan.thin!, THIN_IS_N: plan.thinIsN!, TRANS_A: transA, TRANS_B: transB };
+  if (plan.program === 'thin') {
+    ctx.dispatch({ shader: 'matmul_thin', entry: 'thin_partial', defines: { ...thinDefines, ...flags, SPLIT: false } }, params, [out, bias, pre, a, b], workgroups);
+    return plan;
+  }
+  // Split K: partial products per chunk, then a reduce that applies the epilogue. The scratch buffer goes
+  // back to the pool at once: later users of it are recorded after these dispatches and run after them.
+  const partialBytes = chunks * total * 4;
+  const scratch = ctx.pool.acquire(partialBytes, 'matmul split-K partial products');
+  const partial: BufferRange = { buffer: scratch, byteOffset: 0, byteLength: partialBytes };
+  const noEpilogue = { HAS_BIAS: false, GELU: false, ACCUMULATE: false, STORE_PRE: false };
+  ctx.dispatch(
+    { shader: 'matmul_thin', entry: 'thin_partial', defines: { ...thinDefines, ...noEpilogue, SPLIT: true } },
+    params,
+    [partial, a, unusedOutput(ctx), a, b],
+    workgroups,
+  );
+  // The reduce ignores the layout defines: fix them so every shape shares one reduce pipeline per epilogue.
+  const reduceDefines = { THIN: 4, THIN_IS_N: true, ...flags, TRANS_A: false, TRANS_B: false, SPLIT: true };
+  ctx.dispatch({ shader: 'matmul_thin', entry: 'thin_reduce', defines: reduceDefines }, params, [out, bias, pre, partial], grid1d(total, 256));
+  ctx.pool.release(scratch);
+  return plan;
+}

@@ -1,0 +1,152 @@
+// timm's VisionTransformer built from the autodiff ops (see clora-spec §2.1): patch embedding, class token
+// and position embedding, pre-norm blocks of multi-head attention and a GELU MLP, a final LayerNorm and a
+// linear head on the class token. Everything shape-related is read from the weights.
+import { attention } from '../autodiff/ops/attention';
+import { add, gelu, reshape } from '../autodiff/ops/elementwise';
+import { layerNorm } from '../autodiff/ops/layernorm';
+import { linear } from '../autodiff/ops/matmul';
+import { clsPos, mergeHeads, patchify, selectToken, splitHeads } from '../autodiff/ops/shape';
+import type { Tensor } from '../autodiff/tensor';
+import { ShapeError } from '../gpu/errors';
+
+export const LAYER_NORM_EPS = 1e-6;
+
+export interface VitConfig {
+  depth: number;
+  dim: number;
+  heads: number;
+  patch: number;
+  /** Input height and width the position embedding was made for. */
+  imageSize: number;
+  channels: number;
+  mlpDim: number;
+  /** 1 + number of patches. */
+  tokens: number;
+  /** Classes of the stored head; 0 when the weights have no head. */
+  classes: number;
+}
+
+/** The linear maps an adapter may add a low-rank branch to. */
+export type AdaptedModule = 'qkv' | 'proj' | 'fc1' | 'fc2';
+
+/**
+ * Adds a method's branch to a frozen linear map's output (CLoRA, LoRA). `output` is x·Wᵀ + bias of module
+ * `module` in block `block`; the adapter returns what the block uses instead.
+ */
+export interface LinearAdapter {
+  adapt(block: number, module: AdaptedModule, input: Tensor, output: Tensor): Tensor;
+}
+
+/** Where weights come from: backbone tensors may be frozen, the head and others trainable. */
+export type WeightSource = (name: string) => Tensor;
+
+const fmt = (s: readonly number[] | undefined): string => (s ? `[${s.join(', ')}]` : 'missing');
+
+/**
+ * Reads depth, width, patch size, image size, token count and MLP width from timm weight shapes and checks
+ * that every tensor a ViT needs is there with the right shape. Heads come from the caller (known-model
+ * table, `__metadata__.num_heads`, an option), default dim/64 and at least 1.
+ */
+export function vitConfigFromShapes(shapes: ReadonlyMap<string, readonly number[]>, heads?: number): VitConfig {
+  const need = (name: string): readonly number[] => {
+    const s = shapes.get(name);
+    if (!s) throw new ShapeError(`These weights are not a timm ViT: the tensor "${name}" is missing.`);
+    return s;
+  };
+  const proj = need('patch_embed.proj.weight');
+  if (proj.length !== 4 || proj[2] !== proj[3]) throw new ShapeError(`"patch_embed.proj.weight" should be [dim, channels, P, P]; found ${fmt(proj)}.`);
+  const [dim, channels, patch] = proj as [number, number, number, number];
+  const pos = need('pos_embed');
+  if (pos.length !== 3 || pos[0] !== 1 || pos[2] !== dim) throw new ShapeError(`"pos_embed" should be [1, tokens, ${dim}]; found ${fmt(pos)}.`);
+  const tokens = pos[1]!;
+  const grid = Math.round(Math.sqrt(tokens - 1));
+  if (grid * grid !== tokens - 1) throw new ShapeError(`"pos_embed" has ${tokens} tokens: 1 class token plus a square grid of patches was expected.`);
+  let depth = 0;
+  while (shapes.has(`blocks.${depth}.attn.qkv.weight`)) depth++;
+  if (depth === 0) throw new ShapeError('These weights are not a timm ViT: no "blocks.0.attn.qkv.weight" tensor.');
+  const mlpDim = need('blocks.0.mlp.fc1.weight')[0]!;
+  const head = shapes.get('head.weight');
+  const classes = head ? head[0]! : 0;
+  const h = heads ?? Math.max(1, Math.floor(dim / 64));
+  if (!Number.isInteger(h) || h < 1 || dim % h !== 0) throw new ShapeError(`${h} attention heads do not divide the width ${dim}.`);
+  const cfg: VitConfig = { depth, dim, heads: h, patch, imageSize: grid * patch, channels, mlpDim, tokens, classes };
+  const expected = vitShapes(cfg);
+  const problems: string[] = [];
+  for (const [name, shape] of expected) {
+    const found = shapes.get(name);
+    if (!found || found.length !== shape.length || found.some((d, i) => d !== shape[i])) problems.push(`"${name}": expected ${fmt(shape)}, found ${fmt(found)}`);
+  }
+  if (problems.length) throw new ShapeError(`These weights do not fit a ViT of width ${dim} and depth ${depth}: ${problems.slice(0, 6).join('; ')}${problems.length > 6 ? ` (and ${problems.length - 6} more)` : ''}.`);
+  return cfg;
+}
+
+/** Every timm key of a ViT with this configuration and its shape, in timm's order. */
+export function vitShapes(cfg: VitConfig): Map<string, number[]> {
+  const { dim: d, mlpDim: m } = cfg;
+  const shapes = new Map<string, number[]>([
+    ['cls_token', [1, 1, d]],
+    ['pos_embed', [1, cfg.tokens, d]],
+    ['patch_embed.proj.weight', [d, cfg.channels, cfg.patch, cfg.patch]],
+    ['patch_embed.proj.bias', [d]],
+  ]);
+  for (let i = 0; i < cfg.depth; i++) {
+    const b = `blocks.${i}`;
+    shapes.set(`${b}.norm1.weight`, [d]).set(`${b}.norm1.bias`, [d]);
+    shapes.set(`${b}.attn.qkv.weight`, [3 * d, d]).set(`${b}.attn.qkv.bias`, [3 * d]);
+    shapes.set(`${b}.attn.proj.weight`, [d, d]).set(`${b}.attn.proj.bias`, [d]);
+    shapes.set(`${b}.norm2.weight`, [d]).set(`${b}.norm2.bias`, [d]);
+    shapes.set(`${b}.mlp.fc1.weight`, [m, d]).set(`${b}.mlp.fc1.bias`, [m]);
+    shapes.set(`${b}.mlp.fc2.weight`, [d, m]).set(`${b}.mlp.fc2.bias`, [d]);
+  }
+  shapes.set('norm.weight', [d]).set('norm.bias', [d]);
+  if (cfg.classes > 0) shapes.set('head.weight', [cfg.classes, d]).set('head.bias', [cfg.classes]);
+  return shapes;
+}
+
+/** timm's weight-decay rule as the contract states it: tensors with ≥ 2 dimensions except cls_token and pos_embed. */
+export function decays(name: string, shape: readonly number[]): boolean {
+  return shape.length >= 2 && name !== 'cls_token' && name !== 'pos_embed';
+}
+
+export class VisionTransformer {
+  constructor(
+    readonly cfg: VitConfig,
+    private readonly weight: WeightSource,
+  ) {}
+
+  /** Class-token features after the final norm: [B, dim]. */
+  features(pixels: Tensor, adapter?: LinearAdapter): Tensor {
+    const { cfg, weight: w } = this;
+    if (pixels.rank !== 4 || pixels.shape[1] !== cfg.channels || pixels.shape[2] !== cfg.imageSize || pixels.shape[3] !== cfg.imageSize) {
+      throw new ShapeError(`The model takes images of shape [N, ${cfg.channels}, ${cfg.imageSize}, ${cfg.imageSize}]; got ${fmt(pixels.shape)}.`);
+    }
+    const patchWeight = reshape(w('patch_embed.proj.weight'), [cfg.dim, cfg.channels * cfg.patch * cfg.patch]);
+    let x = linear(patchify(pixels, cfg.patch), patchWeight, w('patch_embed.proj.bias'));
+    x = clsPos(x, w('cls_token'), w('pos_embed'));
+    const lin = (i: number, module: AdaptedModule, path: string, input: Tensor, fused = false): Tensor => {
+      const out = linear(input, w(`${path}.weight`), w(`${path}.bias`), { gelu: fused && !adapter });
+      if (!adapter) return out;
+      const adapted = adapter.adapt(i, module, input, out);
+      // With an adapter GELU cannot be fused into fc1's epilogue: it applies to the adapted output.
+      return fused ? gelu(adapted) : adapted;
+    };
+    for (let i = 0; i < cfg.depth; i++) {
+      const b = `blocks.${i}`;
+      const h = layerNorm(x, w(`${b}.norm1.weight`), w(`${b}.norm1.bias`), LAYER_NORM_EPS);
+      const qkv = lin(i, 'qkv', `${b}.attn.qkv`, h);
+      const [q, k, v] = splitHeads(qkv, cfg.heads);
+      const o = mergeHeads(attention(q, k, v, { scale: (cfg.dim / cfg.heads) ** -0.5 }));
+      x = add(x, lin(i, 'proj', `${b}.attn.proj`, o));
+      const h2 = layerNorm(x, w(`${b}.norm2.weight`), w(`${b}.norm2.bias`), LAYER_NORM_EPS);
+      const hidden = lin(i, 'fc1', `${b}.mlp.fc1`, h2, true);
+      x = add(x, lin(i, 'fc2', `${b}.mlp.fc2`, hidden));
+    }
+    x = layerNorm(x, w('norm.weight'), w('norm.bias'), LAYER_NORM_EPS);
+    return selectToken(x, 0);
+  }
+
+  /** Logits [B, classes] through `head.weight` / `head.bias` of the weight source. */
+  forward(pixels: Tensor, adapter?: LinearAdapter): Tensor {
+    return linear(this.features(pixels, adapter), this.weight('head.weight'), this.weight('head.bias'));
+  }
+}
