@@ -94,7 +94,7 @@ let failed = 0;
 if (existsSync(reportFile)) {
   const report = JSON.parse(readFileSync(reportFile, 'utf8'));
   passed = report.numPassedTests ?? 0;
-  failed = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0) - countSuitesWithFailedTests(report);
+  failed = (report.numFailedTests ?? 0) + countFilesThatDidNotRun(report);
   if (report.numPendingTests || report.numTodoTests) log(`${report.numPendingTests + report.numTodoTests} tests were skipped: nothing may be skipped.`);
   failed += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 } else {
@@ -105,7 +105,7 @@ failed += failedExtra;
 process.stdout.write(`${passed} passed, ${failed} failed\n`);
 process.exit(failed === 0 ? 0 : 1);
 
-// A suite counts as failed both when one of its tests fails and when it cannot load; count only the latter.
-function countSuitesWithFailedTests(report) {
-  return (report.testResults ?? []).filter((s) => s.status === 'failed' && (s.assertionResults ?? []).some((t) => t.status === 'failed')).length;
+// A test file that fails to load or crashes has no test results of its own: count it as one failure.
+function countFilesThatDidNotRun(report) {
+  return (report.testResults ?? []).filter((f) => f.status === 'failed' && !(f.assertionResults ?? []).some((t) => t.status === 'failed')).length;
 }
