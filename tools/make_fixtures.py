@@ -85,6 +85,36 @@ def f32(t: torch.Tensor) -> np.ndarray:
     return t.detach().to(torch.float32).contiguous().numpy()
 
 
+_READ_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "BF16": "<u2"}
+
+
+def read_safetensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """(tensors in header order, metadata). BF16 is widened to F32; other dtypes keep theirs."""
+    data = Path(path).read_bytes()
+    if len(data) < 8:
+        raise ValueError(f"{path}: shorter than the 8-byte header length")
+    (length,) = struct.unpack("<Q", data[:8])
+    if 8 + length > len(data):
+        raise ValueError(f"{path}: header length {length} runs past the end of the file ({len(data)} bytes)")
+    header = json.loads(data[8:8 + length].decode("utf-8"))
+    metadata = header.pop("__metadata__", None) or {}
+    base = 8 + length
+    tensors: dict[str, np.ndarray] = {}
+    for name, entry in header.items():
+        dtype = _READ_DTYPES.get(entry["dtype"])
+        if dtype is None:
+            raise ValueError(f"{path}: tensor {name!r} has unsupported dtype {entry['dtype']}")
+        begin, end = entry["data_offsets"]
+        shape = tuple(entry["shape"])
+        if base + end > len(data) or end - begin != math.prod(shape) * np.dtype(dtype).itemsize:
+            raise ValueError(f"{path}: tensor {name!r} has offsets {begin}..{end} that do not fit shape {shape}")
+        array = np.frombuffer(data[base + begin:base + end], dtype=dtype).reshape(shape)
+        if entry["dtype"] == "BF16":
+            array = (array.astype(np.uint32) << 16).view(np.float32)
+        tensors[name] = array.copy()
+    return tensors, metadata
+
+
 @dataclass
 class Fixture:
     filename: str
@@ -411,10 +441,568 @@ def make_vit_tiny_dims() -> list[Fixture]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Family 3: training references for the exactness contract of spec §3 (train/*.safetensors).
+# An independent float64 PyTorch implementation of spec §1 (CLoRA with SADE, LoRA, head, full), of
+# AdamW and of the contract's SGD, written from the spec; torch.optim and explicit a×b matrices are
+# only used to cross-check it. One set of initial adapters (the `--init` files) and K full-batch steps.
+
+TRAIN_DIR = "train"
+TRAIN_SEED = 20250301
+TRAIN_BACKBONE_SEED = SMALL_VIT_SEED + 8  # the backbone is vit_p4_t5's, minus its 5-class head
+TRAIN_CFG = VitConfig(img=8, patch=4, dim=24, depth=2, heads=3, mlp=96, classes=3)
+TRAIN_N = 6
+TRAIN_CLASSES = ["cat", "dog", "owl"]
+TRAIN_RANK, TRAIN_SPACES, TRAIN_SCALE, TRAIN_SADE = 4, 2, 1.5, 0.25
+TRAIN_WD = 0.05
+TRAIN_LR = {"adamw": 0.01, "sgd": 0.05}
+TRAIN_STEPS = (1, 3)
+ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
+SADE_EPS = 1e-8
+ALL_TARGETS = ("q", "k", "v", "proj", "fc1", "fc2")
+QV_TARGETS = ("q", "v")
+SPACE_CORRELATION = 0.6  # space h = 0.6·space h−1 + 0.8·fresh draw: the components overlap, so SADE bites
+NO_DECAY = ("cls_token", "pos_embed")
+TRAIN_PATH = "tests/fixtures/train"
+
+
+def target_spec(target: str, cfg: VitConfig) -> tuple[str, str, int, int, int]:
+    """(timm module inside a block, §2.2 key path, in width a, out width b, first row in the module's weight)."""
+    d = cfg.dim
+    return {
+        "q": ("attn.qkv", "attn.q", d, d, 0),
+        "k": ("attn.qkv", "attn.k", d, d, d),
+        "v": ("attn.qkv", "attn.v", d, d, 2 * d),
+        "proj": ("attn.proj", "attn.proj", d, d, 0),
+        "fc1": ("mlp.fc1", "mlp.fc1", d, cfg.mlp, 0),
+        "fc2": ("mlp.fc2", "mlp.fc2", cfg.mlp, d, 0),
+    }[target]
+
+
+def module_shape(module: str, cfg: VitConfig) -> tuple[int, int]:
+    """[out, in] of a block's adaptable timm module."""
+    d = cfg.dim
+    return {"attn.qkv": (3 * d, d), "attn.proj": (d, d), "mlp.fc1": (cfg.mlp, d), "mlp.fc2": (d, cfg.mlp)}[module]
+
+
+def adapted_modules(targets: tuple[str, ...], cfg: VitConfig) -> list[str]:
+    return [m for m in ("attn.qkv", "attn.proj", "mlp.fc1", "mlp.fc2") if any(target_spec(t, cfg)[0] == m for t in targets)]
+
+
+class CloraReference:
+    """Spec §1 CLoRA on native §2.2 tensors (`params` is shared with the trainer, so updates show)."""
+
+    def __init__(self, params: dict[str, torch.Tensor], cfg: VitConfig, targets: tuple[str, ...], scale: float):
+        self.params, self.cfg, self.targets, self.scale = params, cfg, targets, scale
+
+    def parts(self, block: int, target: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        _, path, a, b, _ = target_spec(target, self.cfg)
+        p = self.params
+        return p[f"clora.down.{a}"], p[f"clora.core.blocks.{block}.{path}"], p[f"clora.up.{b}"]
+
+    def target_output(self, block: int, target: str, x: torch.Tensor) -> torch.Tensor:
+        """s · Σ_h ((X·D_h)·Q_h)·U_h."""
+        down, core, up = self.parts(block, target)
+        z = torch.einsum("...a,har->h...r", x, down)
+        z = torch.einsum("h...r,hrs->h...s", z, core)
+        return self.scale * torch.einsum("h...s,hsb->...b", z, up)
+
+    def target_delta_t(self, block: int, target: str) -> torch.Tensor:
+        """s · ΔWᵀ [b, a] with ΔW = Σ_h D_h·Q_h·U_h."""
+        down, core, up = self.parts(block, target)
+        return self.scale * torch.einsum("har,hrs,hsb->ba", down, core, up)
+
+    def sade(self) -> torch.Tensor:
+        """L_SADE from r×r products only; the Gram products of each bank are formed once."""
+        grams: dict[str, torch.Tensor] = {}
+        for name, tensor in self.params.items():
+            if name.startswith("clora.down."):  # G[h, k] = D_hᵀ·D_k
+                grams[name] = torch.einsum("har,kas->hkrs", tensor, tensor)
+            elif name.startswith("clora.up."):  # G[k, h] = U_k·U_hᵀ
+                grams[name] = torch.einsum("krb,hsb->khrs", tensor, tensor)
+        terms = []
+        for block in range(self.cfg.depth):
+            for target in self.targets:
+                _, path, a, b, _ = target_spec(target, self.cfg)
+                core = self.params[f"clora.core.blocks.{block}.{path}"]
+                gd, gu = grams[f"clora.down.{a}"], grams[f"clora.up.{b}"]
+                # inner[h, k] = tr(Q_hᵀ · (D_hᵀ D_k) · Q_k · (U_k U_hᵀ))
+                inner = torch.einsum("hrs,hkrt,ktu,khus->hk", core, gd, core, gu)
+                norms = torch.diagonal(inner) + SADE_EPS
+                cos = inner / torch.sqrt(norms[:, None] * norms[None, :])
+                h, k = torch.triu_indices(len(norms), len(norms), offset=1)
+                terms.append(cos[h, k] ** 2)
+        if not terms or terms[0].numel() == 0:
+            return torch.zeros((), dtype=core.dtype)
+        return torch.cat(terms).mean()
+
+    def sade_from_matrices(self) -> torch.Tensor:
+        """The same loss from the explicit a×b components M_h (a cross-check only)."""
+        terms = []
+        for block in range(self.cfg.depth):
+            for target in self.targets:
+                down, core, up = self.parts(block, target)
+                comps = torch.einsum("har,hrs,hsb->hab", down, core, up)
+                p = comps.shape[0]
+                for h in range(p):
+                    for k in range(h + 1, p):
+                        dot = (comps[h] * comps[k]).sum()
+                        nh, nk = (comps[h] ** 2).sum() + SADE_EPS, (comps[k] ** 2).sum() + SADE_EPS
+                        terms.append((dot / torch.sqrt(nh * nk)) ** 2)
+        return torch.stack(terms).mean() if terms else torch.zeros((), dtype=torch.float64)
+
+
+class LoraReference:
+    """Spec §1 LoRA: ΔW = s·B·A in PEFT's [out, in] layout, A [r, a], B [b, r]."""
+
+    def __init__(self, params: dict[str, torch.Tensor], cfg: VitConfig, targets: tuple[str, ...], scale: float):
+        self.params, self.cfg, self.targets, self.scale = params, cfg, targets, scale
+
+    def parts(self, block: int, target: str) -> tuple[torch.Tensor, torch.Tensor]:
+        path = target_spec(target, self.cfg)[1]
+        return self.params[f"lora.A.blocks.{block}.{path}"], self.params[f"lora.B.blocks.{block}.{path}"]
+
+    def target_output(self, block: int, target: str, x: torch.Tensor) -> torch.Tensor:
+        lora_a, lora_b = self.parts(block, target)
+        return self.scale * ((x @ lora_a.T) @ lora_b.T)
+
+    def target_delta_t(self, block: int, target: str) -> torch.Tensor:
+        lora_a, lora_b = self.parts(block, target)
+        return self.scale * (lora_b @ lora_a)
+
+
+def module_extra(adapter, block: int, module: str, x: torch.Tensor, cfg: VitConfig) -> torch.Tensor | None:
+    """What the adapter adds to a module's output, each target in its rows (zeros elsewhere)."""
+    if adapter is None:
+        return None
+    targets = [t for t in adapter.targets if target_spec(t, cfg)[0] == module]
+    if not targets:
+        return None
+    if module != "attn.qkv":
+        return adapter.target_output(block, targets[0], x)
+    return torch.cat([adapter.target_output(block, t, x) if t in targets else x.new_zeros(*x.shape[:-1], cfg.dim)
+                      for t in ("q", "k", "v")], dim=-1)
+
+
+def module_delta_t(adapter, block: int, module: str, cfg: VitConfig) -> torch.Tensor:
+    """The module's total s·ΔWᵀ laid out like its weight [out, in]."""
+    rows = []
+    for target in ALL_TARGETS:
+        t_module, _, a, b, row0 = target_spec(target, cfg)
+        if t_module == module:
+            rows.append((row0, adapter.target_delta_t(block, target) if target in adapter.targets else None, b, a))
+    dtype = next(iter(adapter.params.values())).dtype
+    return torch.cat([delta if delta is not None else torch.zeros(b, a, dtype=dtype) for _, delta, b, a in rows], dim=0)
+
+
+def reference_logits(w: dict[str, torch.Tensor], x: torch.Tensor, cfg: VitConfig, adapter=None) -> torch.Tensor:
+    """Spec §2.1 ViT written out functionally, with the adapter's additions on the adapted linears."""
+    d, heads = cfg.dim, cfg.heads
+    head_dim = d // heads
+
+    def linear(block: int, module: str, y: torch.Tensor) -> torch.Tensor:
+        out = F.linear(y, w[f"blocks.{block}.{module}.weight"], w[f"blocks.{block}.{module}.bias"])
+        extra = module_extra(adapter, block, module, y, cfg)
+        return out if extra is None else out + extra
+
+    batch = x.shape[0]
+    h = F.conv2d(x, w["patch_embed.proj.weight"], w["patch_embed.proj.bias"], stride=cfg.patch).flatten(2).transpose(1, 2)
+    h = torch.cat([w["cls_token"].expand(batch, -1, -1), h], dim=1) + w["pos_embed"]
+    tokens = h.shape[1]
+    for i in range(cfg.depth):
+        b = f"blocks.{i}."
+        y = F.layer_norm(h, (d,), w[b + "norm1.weight"], w[b + "norm1.bias"], eps=1e-6)
+        qkv = linear(i, "attn.qkv", y).reshape(batch, tokens, 3, heads, head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        att = torch.softmax((q @ k.transpose(-2, -1)) * head_dim ** -0.5, dim=-1)
+        h = h + linear(i, "attn.proj", (att @ v).transpose(1, 2).reshape(batch, tokens, d))
+        y = F.layer_norm(h, (d,), w[b + "norm2.weight"], w[b + "norm2.bias"], eps=1e-6)
+        h = h + linear(i, "mlp.fc2", F.gelu(linear(i, "mlp.fc1", y)))
+    h = F.layer_norm(h, (d,), w["norm.weight"], w["norm.bias"], eps=1e-6)
+    return F.linear(h[:, 0], w["head.weight"], w["head.bias"])
+
+
+def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """Mean over samples of −Σ_c t_c·log softmax(z)_c with target t = (1 − ε)·onehot(y) + ε/C."""
+    classes = logits.shape[1]
+    log_p = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    target = F.one_hot(labels, classes).to(logits.dtype) * (1.0 - smoothing) + smoothing / classes
+    return -(target * log_p).sum(dim=1).mean()
+
+
+def decays(name: str, array: np.ndarray) -> bool:
+    """Spec §1: weight decay on every trainable tensor with ≥ 2 dims except cls_token and pos_embed."""
+    return array.ndim >= 2 and name not in NO_DECAY
+
+
+@dataclass(frozen=True)
+class TrainCase:
+    name: str               # file-name stem: expected_{name}_{optimizer}_k{K}
+    method: str             # clora | lora | head | full
+    init: str               # init file stem under train/
+    targets: tuple[str, ...] = ()
+    spaces: int = TRAIN_SPACES
+    sade_weight: float = TRAIN_SADE
+    label_smoothing: float = 0.0
+
+
+@dataclass
+class TrainResult:
+    params: dict[str, np.ndarray]  # float64 values after the steps
+    losses: list[float]
+    first_logits: np.ndarray
+    first_ce: float
+    first_sade: float
+
+
+def train_reference(case: TrainCase, init: dict[str, np.ndarray], backbone: dict[str, np.ndarray],
+                    data: tuple[np.ndarray, np.ndarray], optimizer: str, steps: int, *, dtype=torch.float64,
+                    weight_decay: float = TRAIN_WD, sade_weight: float | None = None,
+                    torch_optim: bool = False, zero_key_bias: bool = True) -> TrainResult:
+    """K full-batch steps from `init` (every tensor of the init file trains; the backbone is frozen).
+
+    `zero_key_bias`: the key slice [d, 2d) of every qkv.bias has an exactly-zero gradient (it adds q·b_k to
+    every score of a softmax row, which the softmax ignores), but it comes out as rounding noise, and
+    AdamW's first steps turn noise g into lr·g/(|g| + eps), up to ±lr. The reference sets it to exactly 0
+    after checking it is noise; an implementation must do the same (only `full` trains that bias)."""
+    cfg = TRAIN_CFG
+    lam = case.sade_weight if sade_weight is None else sade_weight
+    params = {k: torch.from_numpy(v.astype(np.float64)).to(dtype).requires_grad_(True) for k, v in init.items()}
+    weights = {k: torch.from_numpy(v.astype(np.float64)).to(dtype) for k, v in backbone.items()}
+    weights.update({k: v for k, v in params.items() if not k.startswith(("clora.", "lora."))})
+    adapter = None
+    if case.method == "clora":
+        adapter = CloraReference(params, cfg, case.targets, TRAIN_SCALE)
+    elif case.method == "lora":
+        adapter = LoraReference(params, cfg, case.targets, TRAIN_SCALE)
+    x = torch.from_numpy(data[0].astype(np.float64)).to(dtype)
+    labels = torch.from_numpy(data[1])
+    lr = TRAIN_LR[optimizer]
+    decay = {k: decays(k, v) for k, v in init.items()}
+    moments = {k: (torch.zeros_like(p), torch.zeros_like(p)) for k, p in params.items()}
+    opt = None
+    if torch_optim:
+        groups = [{"params": [p for k, p in params.items() if decay[k]], "weight_decay": weight_decay},
+                  {"params": [p for k, p in params.items() if not decay[k]], "weight_decay": 0.0}]
+        groups = [g for g in groups if g["params"]]
+        opt = (torch.optim.AdamW(groups, lr=lr, betas=ADAM_BETAS, eps=ADAM_EPS) if optimizer == "adamw"
+               else torch.optim.SGD(groups, lr=lr, momentum=0.0))
+    losses: list[float] = []
+    first: tuple[np.ndarray, float, float] | None = None
+    for step in range(1, steps + 1):
+        logits = reference_logits(weights, x, cfg, adapter)
+        ce = cross_entropy(logits, labels, case.label_smoothing)
+        sade = adapter.sade() if isinstance(adapter, CloraReference) else torch.zeros((), dtype=dtype)
+        loss = ce + lam * sade
+        losses.append(float(loss))
+        if first is None:
+            first = (logits.detach().to(torch.float64).numpy(), float(ce), float(sade))
+        grads = list(torch.autograd.grad(loss, list(params.values())))
+        if zero_key_bias:
+            largest = max(float(g.abs().max()) for g in grads)
+            for index, name in enumerate(params):
+                if name.endswith(".attn.qkv.bias"):
+                    noise = float(grads[index][cfg.dim:2 * cfg.dim].abs().max())
+                    if noise > 1e-5 * largest:
+                        raise AssertionError(f"{name}: key-bias gradient {noise} is not rounding noise")
+                    grads[index] = torch.cat([grads[index][:cfg.dim], torch.zeros_like(grads[index][cfg.dim:2 * cfg.dim]),
+                                              grads[index][2 * cfg.dim:]])
+        with torch.no_grad():
+            if opt is not None:
+                for p, g in zip(params.values(), grads):
+                    p.grad = g
+                opt.step()
+                continue
+            for (name, p), g in zip(params.items(), grads):
+                wd = weight_decay if decay[name] else 0.0
+                if optimizer == "sgd":
+                    p.sub_(lr * (g + wd * p))
+                else:  # torch.optim.AdamW: decoupled decay, bias-corrected moments, step t from 1
+                    m, v = moments[name]
+                    m.mul_(ADAM_BETAS[0]).add_((1 - ADAM_BETAS[0]) * g)
+                    v.mul_(ADAM_BETAS[1]).add_((1 - ADAM_BETAS[1]) * g * g)
+                    m_hat = m / (1 - ADAM_BETAS[0] ** step)
+                    v_hat = v / (1 - ADAM_BETAS[1] ** step)
+                    p.mul_(1 - lr * wd)
+                    p.sub_(lr * m_hat / (torch.sqrt(v_hat) + ADAM_EPS))
+    assert first is not None
+    return TrainResult({k: p.detach().to(torch.float64).numpy() for k, p in params.items()}, losses, *first)
+
+
+def train_backbone() -> dict[str, np.ndarray]:
+    """vit_p4_t5's weights, regenerated from its seed, without the 5-class head; checked against the stored file."""
+    cfg5 = VitConfig(img=8, patch=4, dim=24, depth=2, heads=3, mlp=96, classes=5)
+    weights = small_vit_weights(cfg5, torch.Generator().manual_seed(TRAIN_BACKBONE_SEED))
+    backbone = {k: v for k, v in weights.items() if not k.startswith("head.")}
+    stored = DEFAULT_OUT / "vit_p4_t5.safetensors"
+    if stored.exists():
+        tensors, _ = read_safetensors(stored)
+        for k, v in backbone.items():
+            if tensors[k].tobytes() != v.tobytes():
+                raise AssertionError(f"regenerated {k} differs from {stored}")
+    return backbone
+
+
+def train_inits(gen: torch.Generator, backbone: dict[str, np.ndarray]) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """Every `--init` file's tensors, in file order. Random and non-zero everywhere (U and LoRA B too)."""
+    cfg, r, p = TRAIN_CFG, TRAIN_RANK, TRAIN_SPACES
+
+    def normal(*shape: int) -> torch.Tensor:
+        return torch.randn(shape, generator=gen, dtype=torch.float64)
+
+    def uniform(*shape: int) -> torch.Tensor:
+        return 2.0 * torch.rand(shape, generator=gen, dtype=torch.float64) - 1.0
+
+    def correlated(draw: Callable[[], torch.Tensor]) -> torch.Tensor:
+        spaces = [draw()]
+        for _ in range(1, p):
+            spaces.append(SPACE_CORRELATION * spaces[-1] + math.sqrt(1 - SPACE_CORRELATION ** 2) * draw())
+        return torch.stack(spaces)
+
+    def f32_np(t: torch.Tensor) -> np.ndarray:
+        return t.to(torch.float32).numpy()
+
+    head = [("head.weight", f32_np(0.2 * normal(cfg.classes, cfg.dim))), ("head.bias", f32_np(0.1 * normal(cfg.classes)))]
+    widths = (cfg.dim, cfg.mlp)
+    down = {a: f32_np(correlated(lambda: uniform(a, r) / math.sqrt(a))) for a in widths}
+    up = {b: f32_np(correlated(lambda: 0.1 * normal(r, b))) for b in widths}
+    cores = {(i, t): f32_np(torch.eye(r, dtype=torch.float64) + 0.3 * normal(p, r, r))
+             for i in range(cfg.depth) for t in ALL_TARGETS}
+    lora = {}
+    for i in range(cfg.depth):
+        for t in ALL_TARGETS:
+            _, _, a, b, _ = target_spec(t, cfg)
+            lora[(i, t)] = (f32_np(uniform(r, a) / math.sqrt(a)), f32_np(0.1 * normal(b, r)))
+
+    def clora_file(targets: tuple[str, ...], spaces: int) -> list[tuple[str, np.ndarray]]:
+        ins = sorted({target_spec(t, cfg)[2] for t in targets})
+        outs = sorted({target_spec(t, cfg)[3] for t in targets})
+        tensors = [(f"clora.down.{a}", down[a][:spaces]) for a in ins] + [(f"clora.up.{b}", up[b][:spaces]) for b in outs]
+        tensors += [(f"clora.core.blocks.{i}.{target_spec(t, cfg)[1]}", cores[(i, t)][:spaces])
+                    for i in range(cfg.depth) for t in targets]
+        return tensors + head
+
+    def lora_file(targets: tuple[str, ...]) -> list[tuple[str, np.ndarray]]:
+        tensors = []
+        for i in range(cfg.depth):
+            for t in targets:
+                path = target_spec(t, cfg)[1]
+                tensors += [(f"lora.A.blocks.{i}.{path}", lora[(i, t)][0]), (f"lora.B.blocks.{i}.{path}", lora[(i, t)][1])]
+        return tensors + head
+
+    return {
+        "init_clora": clora_file(QV_TARGETS, p),
+        "init_clora_all": clora_file(ALL_TARGETS, p),
+        "init_clora_p1": clora_file(QV_TARGETS, 1),
+        "init_lora": lora_file(QV_TARGETS),
+        "init_lora_all": lora_file(ALL_TARGETS),
+        "init_head": list(head),
+        "init_full": [(k, v) for k, v in backbone.items()] + head,
+    }
+
+
+TRAIN_CASES = (
+    TrainCase("clora", "clora", "init_clora", QV_TARGETS),
+    TrainCase("clora_all", "clora", "init_clora_all", ALL_TARGETS),
+    TrainCase("lora", "lora", "init_lora", QV_TARGETS),
+    TrainCase("lora_all", "lora", "init_lora_all", ALL_TARGETS),
+    TrainCase("head", "head", "init_head"),
+    TrainCase("full", "full", "init_full"),
+)
+TRAIN_EXTRA_CASES = (  # (case, optimizer, steps)
+    (TrainCase("clora_ls", "clora", "init_clora", QV_TARGETS, label_smoothing=0.1), "adamw", 3),
+    (TrainCase("clora_p1", "clora", "init_clora_p1", QV_TARGETS, spaces=1), "adamw", 1),
+)
+
+
+def num(x: float) -> str:
+    return f"{x:g}"  # 0.01, 1.5, 0, 1e-08: what a user would type
+
+
+def method_settings(case: TrainCase) -> dict[str, str]:
+    """The method's own options (those the CLI takes), as strings."""
+    if case.method == "clora":
+        return {"rank": str(TRAIN_RANK), "spaces": str(case.spaces), "scale": num(TRAIN_SCALE),
+                "targets": ",".join(case.targets), "sade_weight": num(case.sade_weight), "dropout": "0"}
+    if case.method == "lora":
+        return {"rank": str(TRAIN_RANK), "scale": num(TRAIN_SCALE), "targets": ",".join(case.targets), "dropout": "0"}
+    return {}
+
+
+def train_command(case: TrainCase, optimizer: str, steps: int) -> str:
+    settings = method_settings(case)
+    options = [f"--{k.replace('_', '-')} {settings[k]}" for k in ("rank", "spaces", "targets", "scale", "sade_weight", "dropout")
+               if k in settings]
+    return (f"npm run clora -- train --model {TRAIN_PATH}/backbone.safetensors --data {TRAIN_PATH}/data.safetensors "
+            f"--init {TRAIN_PATH}/{case.init}.safetensors --method {case.method} {' '.join(options)} "
+            f"--steps {steps} --batch-size {TRAIN_N} --no-shuffle --optimizer {optimizer} --lr {num(TRAIN_LR[optimizer])} "
+            f"--weight-decay {num(TRAIN_WD)} --warmup 0 --label-smoothing {num(case.label_smoothing)} --out OUT.safetensors"
+            ).replace("  ", " ")
+
+
+def max_change(after: dict[str, np.ndarray], init: dict[str, np.ndarray]) -> float:
+    return max(float(np.abs(after[k].astype(np.float64) - init[k].astype(np.float64)).max()) for k in init)
+
+
+def max_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
+    return max(float(np.abs(a[k].astype(np.float64) - b[k].astype(np.float64)).max()) for k in a)
+
+
+def rounded(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: v.astype(np.float32) for k, v in params.items()}
+
+
+def make_train() -> list[Fixture]:
+    cfg = TRAIN_CFG
+    gen = torch.Generator().manual_seed(TRAIN_SEED)
+    pixels = torch.randn(TRAIN_N, 3, cfg.img, cfg.img, generator=gen, dtype=torch.float64).float().numpy()
+    labels = (torch.randperm(TRAIN_N, generator=gen) % cfg.classes).numpy().astype(np.int64)
+    data = (pixels, labels)
+    backbone = train_backbone()
+    inits = train_inits(gen, backbone)
+    init_maps = {name: dict(tensors) for name, tensors in inits.items()}
+    common = {"generator": GENERATOR, "torch": torch.__version__, "seed": str(TRAIN_SEED)}
+    classes_json = json.dumps(TRAIN_CLASSES)
+    fixtures: list[Fixture] = []
+
+    backbone_meta = {k: v for k, v in cfg.metadata().items() if k != "num_classes"}
+    fixtures.append(Fixture(
+        f"{TRAIN_DIR}/backbone.safetensors", list(backbone.items()),
+        {**backbone_meta, **common, "seed": str(TRAIN_BACKBONE_SEED),
+         "source": "the timm keys of vit_p4_t5.safetensors without its head (regenerated from the same seed, checked equal)"},
+        f"{sum(v.size for v in backbone.values())} params, no head"))
+    fixtures.append(Fixture(
+        f"{TRAIN_DIR}/data.safetensors", [("pixel_values", pixels), ("labels", labels)],
+        {**common, "classes": classes_json, "num_classes": str(cfg.classes),
+         "rule": "pixel_values N(0,1) rounded to f32; labels = randperm(6) % 3 (same torch.Generator, after the pixels)"},
+        f"{TRAIN_N} samples, labels {labels.tolist()}"))
+
+    # Cross-checks of the reference itself (not stored): the functional forward against the nn.Module
+    # ViT, the adapter path against merged weights, SADE's trace form against explicit a×b matrices.
+    x64 = torch.from_numpy(pixels.astype(np.float64))
+    w64 = {k: torch.from_numpy(v.astype(np.float64)) for k, v in {**backbone, **init_maps["init_head"]}.items()}
+    with torch.no_grad():
+        drift = float((reference_logits(w64, x64, cfg) - build_vit(cfg, {k: v.numpy().astype(np.float32) for k, v in w64.items()})(x64)).abs().max())
+    if drift > 1e-12:
+        raise AssertionError(f"functional ViT disagrees with the module ViT by {drift}")
+    init_meta_base = {"format_version": "1", "classes": classes_json, "base_model": f"{TRAIN_PATH}/backbone.safetensors",
+                      "img_size": str(cfg.img), "num_heads": str(cfg.heads), **common}
+    peft_refs = {}
+    for init_name, method, targets in (("init_clora_all", "clora", ALL_TARGETS), ("init_lora_all", "lora", ALL_TARGETS),
+                                       ("init_clora", "clora", QV_TARGETS)):
+        params = {k: torch.from_numpy(v.astype(np.float64)) for k, v in init_maps[init_name].items()}
+        ref_cls = CloraReference if method == "clora" else LoraReference
+        adapter = ref_cls(params, cfg, targets, TRAIN_SCALE)
+        weights = {**w64, **{k: v for k, v in params.items() if k.startswith("head.")}}
+        with torch.no_grad():
+            logits = reference_logits(weights, x64, cfg, adapter)
+            deltas = {f"blocks.{i}.{m}": module_delta_t(adapter, i, m, cfg)
+                      for i in range(cfg.depth) for m in adapted_modules(targets, cfg)}
+            merged = dict(weights)
+            for name, delta in deltas.items():
+                merged[f"{name}.weight"] = merged[f"{name}.weight"] + delta
+            merge_drift = float((reference_logits(merged, x64, cfg) - logits).abs().max())
+            if merge_drift > 1e-12:
+                raise AssertionError(f"{init_name}: adapter forward and merged weights disagree by {merge_drift}")
+            if method == "clora":
+                sade_drift = abs(float(adapter.sade()) - float(adapter.sade_from_matrices()))
+                if sade_drift > 1e-14:
+                    raise AssertionError(f"{init_name}: SADE trace form and explicit matrices disagree by {sade_drift}")
+        peft_refs[init_name] = (logits, deltas, merge_drift)
+    ce_drift = abs(float(cross_entropy(peft_refs["init_clora"][0], torch.from_numpy(labels), 0.1))
+                   - float(F.cross_entropy(peft_refs["init_clora"][0], torch.from_numpy(labels), label_smoothing=0.1)))
+    if ce_drift > 1e-14:
+        raise AssertionError(f"cross-entropy disagrees with F.cross_entropy by {ce_drift}")
+
+    for init_name, tensors in inits.items():
+        method = init_name.removeprefix("init_").split("_")[0]
+        meta: dict[str, str] = {"format": method, **init_meta_base}
+        if method == "clora":
+            case = next(c for c in TRAIN_CASES + tuple(c for c, _, _ in TRAIN_EXTRA_CASES) if c.init == init_name)
+            meta.update({k: v for k, v in method_settings(case).items() if k != "dropout"})
+        elif method == "lora":
+            case = next(c for c in TRAIN_CASES if c.init == init_name)
+            meta.update({k: v for k, v in method_settings(case).items() if k != "dropout"})
+        elif method == "full":
+            meta.update(cfg.metadata())
+            del meta["base_model"]  # a whole model, not an adapter on one
+        meta["init_rule"] = (
+            "torch.Generator(seed) after data: head.weight 0.2*N, head.bias 0.1*N; per width (24, 96): down bank "
+            "U(-1,1)/sqrt(a), up bank 0.1*N, space h = 0.6*space(h-1) + 0.8*fresh; cores I + 0.3*N per block and "
+            "target (q,k,v,proj,fc1,fc2); lora A U(-1,1)/sqrt(a), B 0.1*N per block and target; q,v files are "
+            "subsets of the all-target files, the p=1 file is space 0 of init_clora; full = backbone + the same head")
+        fixtures.append(Fixture(f"{TRAIN_DIR}/{init_name}.safetensors", tensors, meta,
+                                f"{len(tensors)} tensors, {sum(v.size for _, v in tensors)} values"))
+
+    for init_name in ("init_clora_all", "init_lora_all"):
+        logits, deltas, merge_drift = peft_refs[init_name]
+        targets_meta = ",".join(ALL_TARGETS)
+        fixtures.append(Fixture(
+            f"{TRAIN_DIR}/peft_expected_{init_name.removeprefix('init_')}.safetensors",
+            [(f"delta.{k}", f32(v)) for k, v in deltas.items()] + [("logits", f32(logits))],
+            {**common, "model": f"{TRAIN_PATH}/backbone.safetensors", "data": f"{TRAIN_PATH}/data.safetensors",
+             "adapter": f"{TRAIN_PATH}/{init_name}.safetensors", "targets": targets_meta, "scale": num(TRAIN_SCALE),
+             "delta": "delta.blocks.{i}.<module> = the module's total s*dW^T [out, in] (qkv: q, k, v targets in rows "
+                      "[0,d), [d,2d), [2d,3d)); logits = backbone + adapter on data.pixel_values, eval mode",
+             "check": "tools/check_peft_export.py DIR --reference this file"},
+            f"logits {np.round(f32(logits)[0], 4).tolist()}..., adapter vs merged {merge_drift:.1e}"))
+
+    runs = [(case, opt, k) for case in TRAIN_CASES for opt in ("adamw", "sgd") for k in TRAIN_STEPS] + list(TRAIN_EXTRA_CASES)
+    for case, optimizer, steps in runs:
+        init = init_maps[case.init]
+        ref = train_reference(case, init, backbone, data, optimizer, steps)
+        stored = rounded(ref.params)
+        # torch.optim on the same gradients must land on the same values.
+        check = train_reference(case, init, backbone, data, optimizer, steps, torch_optim=True)
+        optim_drift = max_diff(ref.params, check.params)
+        if optim_drift > 1e-12:
+            raise AssertionError(f"{case.name}/{optimizer}: hand-written optimizer and torch.optim differ by {optim_drift}")
+        change = max_change(stored, init)
+        # How far a float32 implementation lands (torch float32, same code), and what SADE and weight
+        # decay each move: all as fractions of the largest change; the contract's tolerance is 1e-4.
+        emulated = train_reference(case, init, backbone, data, optimizer, steps, dtype=torch.float32)
+        f32_ratio = max_diff(rounded(emulated.params), stored) / change
+        wd_ratio = max_diff(rounded(train_reference(case, init, backbone, data, optimizer, steps, weight_decay=0.0).params),
+                            stored) / change
+        sade_note = ""
+        if case.method == "full":
+            raw = train_reference(case, init, backbone, data, optimizer, steps, dtype=torch.float32, zero_key_bias=False)
+            sade_note = f", float32 torch without the key-bias zeroing {max_diff(rounded(raw.params), stored) / change:.1e}"
+        if case.method == "clora" and case.spaces > 1:
+            no_sade = train_reference(case, init, backbone, data, optimizer, steps, sade_weight=0.0)
+            sade_note = f", SADE moves {max_diff(rounded(no_sade.params), stored) / change:.2e}"
+        tensors = [(k, stored[k]) for k in init]
+        tensors += [("loss.first", np.array([ref.losses[0]], np.float32)), ("loss.steps", np.array(ref.losses, np.float32)),
+                    ("logits.first", ref.first_logits.astype(np.float32))]
+        if case.method == "clora":
+            tensors.append(("loss.sade.first", np.array([ref.first_sade], np.float32)))
+        meta = {
+            "method": case.method, "optimizer": optimizer, "lr": num(TRAIN_LR[optimizer]), "weight_decay": num(TRAIN_WD),
+            "steps": str(steps), "batch_size": str(TRAIN_N), "warmup": "0", "shuffle": "false",
+            "label_smoothing": num(case.label_smoothing), **method_settings(case),
+            "init": f"{TRAIN_PATH}/{case.init}.safetensors", "model": f"{TRAIN_PATH}/backbone.safetensors",
+            "data": f"{TRAIN_PATH}/data.safetensors", "command": train_command(case, optimizer, steps),
+            "decay": "tensors with >= 2 dims except cls_token, pos_embed",
+            "loss": "mean cross-entropy (target (1-ls)*onehot + ls/C)" + (" + sade_weight * L_SADE" if case.method == "clora" else ""),
+            "max_abs_change": f"{change:.9g}", "tolerance": f"{1e-4 * change:.9g}",
+            "float32_torch_error": f"{f32_ratio:.3g} of max_abs_change",
+            "compute": "float64 from the float32 init, backbone and data; stored as float32", **common,
+        }
+        if optimizer == "adamw":
+            meta.update({"betas": f"{num(ADAM_BETAS[0])},{num(ADAM_BETAS[1])}", "eps": num(ADAM_EPS)})
+        fixtures.append(Fixture(
+            f"{TRAIN_DIR}/expected_{case.name}_{optimizer}_k{steps}.safetensors", tensors, meta,
+            f"loss.first {ref.losses[0]:.6f}" + (f" (sade {ref.first_sade:.5f})" if case.method == "clora" else "")
+            + f", last {ref.losses[-1]:.6f}, max change {change:.3e}, float32 torch {f32_ratio:.1e}, "
+            f"decay moves {wd_ratio:.2e}{sade_note}, vs torch.optim {optim_drift:.0e}"))
+    return fixtures
+
+
+# ---------------------------------------------------------------------------------------------
 
 FAMILIES: dict[str, Callable[[], list[Fixture]]] = {
     "vit_small": make_vit_small,
     "vit_tiny_dims": make_vit_tiny_dims,
+    "train": make_train,
 }
 
 
