@@ -1,37 +1,59 @@
 // `npm run clora -- <command> [options]`: the engine from the command line, on Dawn's WebGPU (clora-spec §3).
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Tape } from '../autodiff/tape';
 import { Tensor } from '../autodiff/tensor';
+import { mergedExport, peftExport } from '../clora/export';
+import { modelFile, readAdapterFile, type AdapterFile } from '../clora/files';
+import { createFineTuneModel, initialTensors, type FineTuneModel } from '../clora/model';
+import { DEFAULT_ADAPTER_SETTINGS, parseTargets, SettingsError, validateAdapterSettings, type AdapterSettings, type Method } from '../clora/settings';
+import { evaluate, formatEvaluation } from '../train/evaluate';
+import { DatasetError, type Dataset } from '../data/dataset';
+import { loadFolderDataset, loadTensorDataset } from '../data/load-node';
 import type { GpuContext } from '../gpu/context';
 import { createNodeGpuContext } from '../gpu/node';
 import { bytesSource, openSafetensors, writeSafetensors } from '../io/safetensors';
-import { loadVit } from '../nn/load';
-import { VisionTransformer } from '../nn/vit';
-import { openModel, UsageError } from './model-source';
+import { vitShapes } from '../nn/vit';
+import { Rng } from '../train/rng';
+import { DEFAULT_TRAIN_OPTIONS, Trainer, validateTrainOptions, type OptimizerName, type TrainOptions } from '../train/trainer';
+import { openBackbone, UsageError, type Backbone } from './model-source';
 
 const USAGE = `usage: npm run clora -- <command> [options]
 
 commands:
   forward --model M [--adapter A] [--heads H] --input X --output Y
-      logits of the backbone (plus adapter) for the pixel_values [N,3,H,W] in X, written to Y as logits [N,C]
+      logits of the backbone (plus adapter) for pixel_values [N,3,H,W] in X, written to Y as logits [N,C]
+  train --model M --data DATA [--init A0] --method clora|lora|head|full --out A
+        [--rank 8 --spaces 4 --targets q,v --scale 1 --sade-weight 0.1 --dropout 0.1]
+        [--epochs 10 | --steps K] [--batch-size 32 --micro-batch N --optimizer adamw|sgd --lr 1e-3
+        --weight-decay 1e-4 --warmup 0 --label-smoothing 0 --seed 0 --no-shuffle --augment --log-every 10]
+  eval --model M --adapter A --data DATA [--json]
+  export --model M --adapter A --format peft|merged --out PATH
 
-M is a .safetensors file, a URL (downloaded once into ~/.cache/clora-web), or a known model id.`;
+M is a .safetensors file, a URL (downloaded once into ~/.cache/clora-web), or a known model id.
+DATA is a tensor file (pixel_values [N,3,H,W] and labels [N]) or a folder with one sub-folder of images per class.
+--warmup 0 keeps the learning rate constant; with a warm-up the rate then decays along a cosine.`;
 
-/** Images per forward pass: bounds GPU memory for large inputs. */
+/** Images per forward pass in forward/eval: bounds GPU memory for large inputs. */
 const FORWARD_CHUNK = 16;
 
-function requireOption(values: Record<string, unknown>, name: string): string {
+type Values = Record<string, string | boolean | undefined>;
+
+function requireOption(values: Values, name: string): string {
   const v = values[name];
   if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required.\n\n${USAGE}`);
   return v;
 }
 
-function parseHeads(value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--heads must be a whole number ≥ 1, got "${String(value)}".`);
+function numberOption(values: Values, name: string, fallback: number, integer = false): number {
+  const v = values[name];
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    throw new UsageError(`--${name} must be ${integer ? 'a whole number' : 'a number'}, got "${String(v)}".`);
+  }
   return n;
 }
 
@@ -43,44 +65,237 @@ async function readTensorFile(path: string, key: string): Promise<{ shape: numbe
   return { shape: info.shape, data: await file.readF32(key) };
 }
 
+async function openAdapter(path: string, backbone: Backbone, opts: { method?: Method; classCount?: number } = {}): Promise<AdapterFile> {
+  if (!existsSync(path)) throw new UsageError(`${path}: no such adapter file.`);
+  const file = await openSafetensors(bytesSource(new Uint8Array(await readFile(path)), path));
+  return readAdapterFile(file, backbone.cfg, opts);
+}
+
+async function loadData(ctx: GpuContext, path: string, backbone: Backbone, classNames?: string[]): Promise<Dataset> {
+  if (!existsSync(path)) throw new UsageError(`--data ${path}: no such file or folder.`);
+  const data = (await import('node:fs')).statSync(path).isDirectory() ? await loadFolderDataset(ctx, path, backbone.preprocess, classNames) : await loadTensorDataset(path);
+  for (const s of data.skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
+  const [c, h, w] = data.imageShape;
+  if (c !== backbone.cfg.channels || h !== backbone.cfg.imageSize || w !== backbone.cfg.imageSize) {
+    throw new DatasetError(`The data holds images of shape [${c}, ${h}, ${w}]; the model takes [${backbone.cfg.channels}, ${backbone.cfg.imageSize}, ${backbone.cfg.imageSize}].`);
+  }
+  return data;
+}
+
+async function modelFromAdapter(ctx: GpuContext, backbone: Backbone, adapter: AdapterFile): Promise<FineTuneModel> {
+  return createFineTuneModel(ctx, backbone.cfg, adapter.settings, adapter.classes, backbone.read, adapter.tensors);
+}
+
+/** Logits for every image, FORWARD_CHUNK at a time. */
+async function predict(ctx: GpuContext, model: FineTuneModel, pixels: Float32Array, count: number, imageShape: readonly number[]): Promise<Float32Array> {
+  const classes = model.parts.classes.length;
+  const per = imageShape.reduce((a, b) => a * b, 1);
+  const logits = new Float32Array(count * classes);
+  for (let start = 0; start < count; start += FORWARD_CHUNK) {
+    const n = Math.min(FORWARD_CHUNK, count - start);
+    const tape = new Tape(ctx);
+    try {
+      const batch = Tensor.fromData(ctx, [n, ...imageShape], pixels.subarray(start * per, (start + n) * per));
+      logits.set(await model.forward(batch, { training: false }).read(), start * classes);
+    } finally {
+      tape.dispose();
+    }
+  }
+  return logits;
+}
+
 async function forward(ctx: GpuContext, argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, heads: { type: 'string' }, input: { type: 'string' }, output: { type: 'string' } } });
-  const modelSpec = requireOption(values, 'model');
   const inputPath = requireOption(values, 'input');
   const outputPath = requireOption(values, 'output');
-  if (values.adapter !== undefined) throw new UsageError('--adapter: adapters are not supported by this build yet.');
   const pixels = await readTensorFile(inputPath, 'pixel_values');
-  const model = await openModel(modelSpec);
+  const backbone = await openBackbone(requireOption(values, 'model'), values.heads === undefined ? undefined : numberOption(values, 'heads', 0, true));
   try {
-    const heads = parseHeads(values.heads) ?? model.known?.heads;
-    const { cfg, store } = await loadVit(ctx, model.file, { heads });
-    if (cfg.classes === 0) throw new UsageError(`${modelSpec} has no classifier head (head.weight), so it has no logits to give.`);
+    const { cfg } = backbone;
     const [n, c, h, w] = pixels.shape as [number, number, number, number];
     if (pixels.shape.length !== 4 || c !== cfg.channels || h !== cfg.imageSize || w !== cfg.imageSize) {
       throw new UsageError(`pixel_values in ${inputPath} is [${pixels.shape.join(', ')}]; this model takes [N, ${cfg.channels}, ${cfg.imageSize}, ${cfg.imageSize}].`);
     }
-    const vit = new VisionTransformer(cfg, (name) => store.get(name));
-    const logits = new Float32Array(n * cfg.classes);
-    const perImage = c * h * w;
-    for (let start = 0; start < n; start += FORWARD_CHUNK) {
-      const count = Math.min(FORWARD_CHUNK, n - start);
-      const tape = new Tape(ctx);
-      try {
-        const batch = Tensor.fromData(ctx, [count, c, h, w], pixels.data.subarray(start * perImage, (start + count) * perImage));
-        logits.set(await vit.forward(batch).read(), start * cfg.classes);
-      } finally {
-        tape.dispose();
-      }
+    let adapter: AdapterFile;
+    if (values.adapter) adapter = await openAdapter(values.adapter, backbone);
+    else {
+      if (cfg.classes === 0) throw new UsageError(`${backbone.spec} has no classifier head (head.weight), so it has no logits to give; pass --adapter.`);
+      // The stored head as a `head` adapter: the same code path, nothing trains.
+      const classes = Array.from({ length: cfg.classes }, (_, i) => String(i));
+      adapter = { settings: { ...DEFAULT_ADAPTER_SETTINGS, method: 'head' }, classes, tensors: new Map([['head.weight', await backbone.read('head.weight')], ['head.bias', await backbone.read('head.bias')]]), metadata: {} };
     }
-    await writeFile(outputPath, writeSafetensors([{ name: 'logits', shape: [n, cfg.classes], data: logits }], { format: 'logits', model: modelSpec }));
-    process.stderr.write(`wrote logits [${n}, ${cfg.classes}] to ${outputPath}\n`);
-    store.dispose();
+    const model = await modelFromAdapter(ctx, backbone, adapter);
+    const logits = await predict(ctx, model, pixels.data, n, [c, h, w]);
+    const classes = adapter.classes.length;
+    await writeFile(outputPath, writeSafetensors([{ name: 'logits', shape: [n, classes], data: logits }], { format: 'logits', model: backbone.spec, classes: JSON.stringify(adapter.classes) }));
+    process.stderr.write(`wrote logits [${n}, ${classes}] to ${outputPath}\n`);
+    model.dispose();
   } finally {
-    await model.close();
+    await backbone.close();
   }
 }
 
-const COMMANDS: Record<string, (ctx: GpuContext, argv: string[]) => Promise<void>> = { forward };
+function adapterSettingsFrom(values: Values): AdapterSettings {
+  const method = (values.method ?? 'clora') as Method;
+  const settings: AdapterSettings = {
+    method,
+    rank: numberOption(values, 'rank', DEFAULT_ADAPTER_SETTINGS.rank, true),
+    spaces: numberOption(values, 'spaces', DEFAULT_ADAPTER_SETTINGS.spaces, true),
+    targets: typeof values.targets === 'string' ? parseTargets(values.targets) : [...DEFAULT_ADAPTER_SETTINGS.targets],
+    scale: numberOption(values, 'scale', DEFAULT_ADAPTER_SETTINGS.scale),
+    sadeWeight: numberOption(values, 'sade-weight', DEFAULT_ADAPTER_SETTINGS.sadeWeight),
+    dropout: numberOption(values, 'dropout', DEFAULT_ADAPTER_SETTINGS.dropout),
+  };
+  validateAdapterSettings(settings);
+  return settings;
+}
+
+function trainOptionsFrom(values: Values): TrainOptions {
+  if (values.epochs !== undefined && values.steps !== undefined) throw new UsageError('Give --epochs or --steps, not both.');
+  const optimizer = (values.optimizer ?? 'adamw') as string;
+  if (optimizer !== 'adamw' && optimizer !== 'sgd') throw new SettingsError(`Unknown optimizer "${optimizer}": use adamw or sgd.`);
+  return {
+    optimizer: optimizer as OptimizerName,
+    lr: numberOption(values, 'lr', DEFAULT_TRAIN_OPTIONS.lr),
+    weightDecay: numberOption(values, 'weight-decay', DEFAULT_TRAIN_OPTIONS.weightDecay),
+    epochs: values.steps === undefined ? numberOption(values, 'epochs', DEFAULT_TRAIN_OPTIONS.epochs!, true) : undefined,
+    steps: values.steps === undefined ? undefined : numberOption(values, 'steps', 1, true),
+    batchSize: numberOption(values, 'batch-size', DEFAULT_TRAIN_OPTIONS.batchSize, true),
+    microBatchSize: values['micro-batch'] === undefined ? undefined : numberOption(values, 'micro-batch', 1, true),
+    warmup: numberOption(values, 'warmup', DEFAULT_TRAIN_OPTIONS.warmup, true),
+    labelSmoothing: numberOption(values, 'label-smoothing', DEFAULT_TRAIN_OPTIONS.labelSmoothing),
+    seed: numberOption(values, 'seed', DEFAULT_TRAIN_OPTIONS.seed, true),
+    shuffle: !values['no-shuffle'],
+    augment: values.augment ? { flip: true, randomResizedCrop: true } : undefined,
+    logEvery: numberOption(values, 'log-every', DEFAULT_TRAIN_OPTIONS.logEvery, true),
+  };
+}
+
+const TRAIN_OPTIONS = {
+  model: { type: 'string' },
+  data: { type: 'string' },
+  init: { type: 'string' },
+  method: { type: 'string' },
+  rank: { type: 'string' },
+  spaces: { type: 'string' },
+  targets: { type: 'string' },
+  scale: { type: 'string' },
+  'sade-weight': { type: 'string' },
+  dropout: { type: 'string' },
+  epochs: { type: 'string' },
+  steps: { type: 'string' },
+  'batch-size': { type: 'string' },
+  'micro-batch': { type: 'string' },
+  optimizer: { type: 'string' },
+  lr: { type: 'string' },
+  'weight-decay': { type: 'string' },
+  warmup: { type: 'string' },
+  'label-smoothing': { type: 'string' },
+  seed: { type: 'string' },
+  'no-shuffle': { type: 'boolean' },
+  augment: { type: 'boolean' },
+  'log-every': { type: 'string' },
+  heads: { type: 'string' },
+  out: { type: 'string' },
+} as const;
+
+async function train(ctx: GpuContext, argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: TRAIN_OPTIONS });
+  const outPath = requireOption(values, 'out');
+  const dataPath = requireOption(values, 'data');
+  // Settings first: a bad one is refused before anything is loaded onto the GPU.
+  let settings = adapterSettingsFrom(values);
+  const options = trainOptionsFrom(values);
+  const backbone = await openBackbone(requireOption(values, 'model'), values.heads === undefined ? undefined : numberOption(values, 'heads', 0, true));
+  try {
+    let start: Map<string, Float32Array>;
+    let classes: string[];
+    let data: Dataset;
+    if (values.init) {
+      const init = await openAdapter(values.init, backbone, { method: settings.method });
+      for (const key of ['rank', 'spaces'] as const) {
+        if (values[key] !== undefined && settings.method === 'clora' && init.settings[key] !== settings[key]) {
+          throw new SettingsError(`--${key} ${settings[key]} differs from the --init adapter's ${key} ${init.settings[key]}.`);
+        }
+      }
+      if (values.targets !== undefined && init.settings.targets.join(',') !== settings.targets.join(',')) {
+        throw new SettingsError(`--targets ${settings.targets.join(',')} differs from the --init adapter's targets ${init.settings.targets.join(',')}.`);
+      }
+      settings = { ...settings, rank: init.settings.rank, spaces: init.settings.spaces, targets: init.settings.targets };
+      classes = init.classes;
+      data = await loadData(ctx, dataPath, backbone, classes);
+      if (data.classes.length > classes.length) throw new SettingsError(`The data has ${data.classes.length} classes but the --init adapter has ${classes.length}.`);
+      start = init.tensors;
+    } else {
+      data = await loadData(ctx, dataPath, backbone);
+      classes = data.classes;
+      start = new Map();
+    }
+    validateTrainOptions(options, data);
+    if (!values.init) start = initialTensors(backbone.cfg, settings, classes.length, new Rng(options.seed ^ 0x5eed));
+    const model = await createFineTuneModel(ctx, backbone.cfg, settings, classes, backbone.read, start);
+    const trainer = await Trainer.create(model, data, options);
+    process.stderr.write(`training ${settings.method} on ${data.count} images of ${classes.length} classes: ${trainer.totalSteps} steps, ${model.parts.trainable.trainableParameterCount} trainable parameters\n`);
+    await trainer.run((m) => {
+      process.stderr.write(`step ${m.step}/${m.totalSteps}  loss ${m.loss.toFixed(4)}  ce ${m.crossEntropy.toFixed(4)}  sade ${m.sade.toFixed(4)}  lr ${m.lr.toPrecision(3)}  ${m.imagesPerSecond.toFixed(1)} img/s  eta ${m.etaSeconds.toFixed(0)} s\n`);
+    });
+    const last = trainer.history.at(-1);
+    const { tensors, metadata } = await modelFile(model, {
+      ...backbone.describe(),
+      training: JSON.stringify({ ...options, steps: trainer.totalSteps }),
+      ...(last ? { final_loss: String(last.loss) } : {}),
+    });
+    await writeFile(outPath, writeSafetensors(tensors, metadata));
+    process.stderr.write(`wrote ${settings.method} adapter to ${outPath}\n`);
+    trainer.dispose();
+    model.dispose();
+  } finally {
+    await backbone.close();
+  }
+}
+
+async function evalCommand(ctx: GpuContext, argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, data: { type: 'string' }, heads: { type: 'string' }, json: { type: 'boolean' } } });
+  const backbone = await openBackbone(requireOption(values, 'model'), values.heads === undefined ? undefined : numberOption(values, 'heads', 0, true));
+  try {
+    const adapter = await openAdapter(requireOption(values, 'adapter'), backbone);
+    const data = await loadData(ctx, requireOption(values, 'data'), backbone, adapter.classes);
+    const model = await modelFromAdapter(ctx, backbone, adapter);
+    const logits = await predict(ctx, model, data.pixels, data.count, data.imageShape);
+    const result = evaluate(logits, data.labels, adapter.classes);
+    process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : formatEvaluation(result));
+    model.dispose();
+  } finally {
+    await backbone.close();
+  }
+}
+
+async function exportCommand(_ctx: GpuContext, argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, heads: { type: 'string' } } });
+  const format = requireOption(values, 'format');
+  if (format !== 'peft' && format !== 'merged') throw new UsageError(`--format must be peft or merged, got "${format}".`);
+  const out = requireOption(values, 'out');
+  const backbone = await openBackbone(requireOption(values, 'model'), values.heads === undefined ? undefined : numberOption(values, 'heads', 0, true));
+  try {
+    const adapter = await openAdapter(requireOption(values, 'adapter'), backbone);
+    if (format === 'peft') {
+      const { config, tensors } = peftExport(backbone.cfg, adapter, backbone.spec);
+      await mkdir(out, { recursive: true });
+      await writeFile(join(out, 'adapter_config.json'), `${JSON.stringify(config, null, 2)}\n`);
+      await writeFile(join(out, 'adapter_model.safetensors'), writeSafetensors(tensors, { format: 'pt' }));
+      process.stderr.write(`wrote PEFT adapter (adapter_config.json, adapter_model.safetensors) to ${out}\n`);
+    } else {
+      const shapes = vitShapes({ ...backbone.cfg, classes: 0 });
+      const tensors = await mergedExport(backbone.cfg, adapter, [...shapes.keys()], backbone.read, shapes);
+      await writeFile(out, writeSafetensors(tensors, { ...backbone.describe(), classes: JSON.stringify(adapter.classes), merged_from: adapter.settings.method }));
+      process.stderr.write(`wrote merged model to ${out}\n`);
+    }
+  } finally {
+    await backbone.close();
+  }
+}
+
+const COMMANDS: Record<string, (ctx: GpuContext, argv: string[]) => Promise<void>> = { forward, train, eval: evalCommand, export: exportCommand };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -99,13 +314,13 @@ export async function main(argv: string[]): Promise<number> {
     await run(ctx, rest);
     return 0;
   } catch (error) {
-    // User-caused errors are sentences already; anything else keeps its stack for a bug report.
     const code = (error as { code?: unknown }).code;
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`error: ${(error as Error).message}\n\n${USAGE}\n`);
       return 2;
     }
-    const known = error instanceof Error && error.name !== 'Error' && error.name !== 'TypeError';
+    // User-caused errors are sentences already; anything else keeps its stack for a bug report.
+    const known = error instanceof Error && error.name !== 'Error' && error.name !== 'TypeError' && error.name !== 'RangeError';
     process.stderr.write(`error: ${known ? (error as Error).message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return 1;
   } finally {

@@ -1,0 +1,181 @@
+// The native adapter file (clora-spec §2.2) for every method: writing from a model, and reading back with
+// checks that the file fits the backbone (width, depth, classes, method), naming any mismatch.
+import { ShapeError } from '../gpu/errors';
+import type { SafetensorsFile, TensorToWrite } from '../io/safetensors';
+import { vitShapes, type VitConfig } from '../nn/vit';
+import { CORES, planBranches, targetPath, trainableShapes, type FineTuneModel } from './model';
+import { METHODS, parseTargets, SettingsError, type AdapterSettings, type Method } from './settings';
+
+export const FORMAT_VERSION = '1';
+
+/** Transposes a row-major [rows, cols] matrix. */
+function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = data[i * cols + j]!;
+  return out;
+}
+
+/** Native file keys and tensors, converted from the engine's internal tensors. */
+export function nativeTensors(cfg: VitConfig, settings: AdapterSettings, classes: number, internal: Map<string, Float32Array>): TensorToWrite[] {
+  const get = (name: string): Float32Array => {
+    const t = internal.get(name);
+    if (!t) throw new Error(`Internal: missing tensor "${name}".`);
+    return t;
+  };
+  const out: TensorToWrite[] = [];
+  const { rank: r, spaces: p } = settings;
+  const branches = planBranches(cfg, settings);
+  if (settings.method === 'clora') {
+    const seen = new Set<string>();
+    for (const b of branches) {
+      if (!seen.has(b.downName)) out.push({ name: b.downName, shape: [p, b.inWidth, r], data: get(b.downName) });
+      seen.add(b.downName);
+    }
+    for (const b of branches) {
+      if (!seen.has(b.upName)) out.push({ name: b.upName, shape: [p, r, b.outWidth], data: get(b.upName) });
+      seen.add(b.upName);
+    }
+    const cores = get(CORES);
+    const size = p * r * r;
+    for (const b of branches) out.push({ name: `clora.core.${targetPath(b.block, b.target)}`, shape: [p, r, r], data: cores.slice(b.coreIndex * size, (b.coreIndex + 1) * size) });
+  } else if (settings.method === 'lora') {
+    for (const b of branches) {
+      const path = targetPath(b.block, b.target);
+      out.push({ name: `lora.A.${path}`, shape: [r, b.inWidth], data: transpose(get(b.downName), b.inWidth, r) });
+      out.push({ name: `lora.B.${path}`, shape: [b.outWidth, r], data: transpose(get(b.upName), r, b.outWidth) });
+    }
+  } else if (settings.method === 'full') {
+    for (const [name, shape] of vitShapes({ ...cfg, classes: 0 })) out.push({ name, shape, data: get(name) });
+  }
+  out.push({ name: 'head.weight', shape: [classes, cfg.dim], data: get('head.weight') });
+  out.push({ name: 'head.bias', shape: [classes], data: get('head.bias') });
+  return out;
+}
+
+export function nativeMetadata(settings: AdapterSettings, classes: string[], extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    format: settings.method,
+    format_version: FORMAT_VERSION,
+    rank: String(settings.rank),
+    spaces: String(settings.method === 'clora' ? settings.spaces : 1),
+    scale: String(settings.scale),
+    targets: settings.targets.join(','),
+    classes: JSON.stringify(classes),
+    sade_weight: String(settings.sadeWeight),
+    dropout: String(settings.dropout),
+    ...extra,
+  };
+}
+
+/** Reads the model's trainable tensors back from the GPU and lays them out as the native file. */
+export async function modelFile(model: FineTuneModel, extra: Record<string, string> = {}): Promise<{ tensors: TensorToWrite[]; metadata: Record<string, string> }> {
+  const { cfg, settings, classes, trainable } = model.parts;
+  const internal = await trainable.readAll();
+  return { tensors: nativeTensors(cfg, settings, classes.length, internal), metadata: nativeMetadata(settings, classes, extra) };
+}
+
+export interface AdapterFile {
+  settings: AdapterSettings;
+  classes: string[];
+  /** Tensors in the engine's internal layout, ready to upload. */
+  tensors: Map<string, Float32Array>;
+  metadata: Record<string, string>;
+}
+
+function metaNumber(meta: Record<string, string>, key: string, fallback?: number): number {
+  const v = meta[key];
+  if (v === undefined) {
+    if (fallback !== undefined) return fallback;
+    throw new SettingsError(`The adapter file has no "${key}" in its metadata; it was not written by clora-web or PEFT export.`);
+  }
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new SettingsError(`The adapter file's "${key}" is "${v}", not a number.`);
+  return n;
+}
+
+/**
+ * Reads a native adapter file for a backbone. Refuses, naming the mismatch: another method than `expect`,
+ * another width or depth than the backbone, a class count that differs from `classes` (when given).
+ */
+export async function readAdapterFile(file: SafetensorsFile, cfg: VitConfig, opts: { method?: Method; classCount?: number } = {}): Promise<AdapterFile> {
+  const meta = file.metadata;
+  const format = meta.format;
+  if (!format || !(METHODS as readonly string[]).includes(format)) {
+    throw new SettingsError(`This is not a clora-web adapter: its metadata "format" is ${format ? `"${format}"` : 'missing'} (expected clora, lora, head or full).`);
+  }
+  const method = format as Method;
+  if (opts.method && opts.method !== method) throw new SettingsError(`The adapter was trained with method "${method}", not "${opts.method}".`);
+  let classes: string[];
+  try {
+    const parsed: unknown = JSON.parse(meta.classes ?? 'null');
+    if (!Array.isArray(parsed) || !parsed.every((c) => typeof c === 'string')) throw new Error('not a list of names');
+    classes = parsed as string[];
+  } catch {
+    const head = file.tensors.get('head.weight');
+    if (!head) throw new SettingsError('The adapter file has neither a "classes" list in its metadata nor a head.');
+    classes = Array.from({ length: head.shape[0]! }, (_, i) => `class ${i}`);
+  }
+  if (opts.classCount !== undefined && opts.classCount !== classes.length) {
+    throw new ShapeError(`The adapter has ${classes.length} classes but the data has ${opts.classCount}.`);
+  }
+  const settings: AdapterSettings = {
+    method,
+    rank: method === 'clora' || method === 'lora' ? metaNumber(meta, 'rank') : 0,
+    spaces: method === 'clora' ? metaNumber(meta, 'spaces') : 1,
+    targets: method === 'clora' || method === 'lora' ? parseTargets(meta.targets ?? '') : [],
+    scale: metaNumber(meta, 'scale', 1),
+    sadeWeight: metaNumber(meta, 'sade_weight', 0),
+    dropout: metaNumber(meta, 'dropout', 0),
+  };
+  // Every tensor the method needs, at the shape this backbone implies.
+  const branches = planBranches(cfg, settings);
+  const expected = new Map<string, number[]>();
+  if (method === 'clora') {
+    for (const b of branches) {
+      expected.set(b.downName, [settings.spaces, b.inWidth, settings.rank]);
+      expected.set(b.upName, [settings.spaces, settings.rank, b.outWidth]);
+      expected.set(`clora.core.${targetPath(b.block, b.target)}`, [settings.spaces, settings.rank, settings.rank]);
+    }
+  } else if (method === 'lora') {
+    for (const b of branches) {
+      expected.set(`lora.A.${targetPath(b.block, b.target)}`, [settings.rank, b.inWidth]);
+      expected.set(`lora.B.${targetPath(b.block, b.target)}`, [b.outWidth, settings.rank]);
+    }
+  } else if (method === 'full') {
+    for (const [name, shape] of vitShapes({ ...cfg, classes: 0 })) expected.set(name, shape);
+  }
+  expected.set('head.weight', [classes.length, cfg.dim]);
+  expected.set('head.bias', [classes.length]);
+  const problems: string[] = [];
+  for (const [name, shape] of expected) {
+    const found = file.tensors.get(name)?.shape;
+    if (!found) problems.push(`"${name}" is missing`);
+    else if (found.length !== shape.length || found.some((d, i) => d !== shape[i])) problems.push(`"${name}" is [${found.join(', ')}], expected [${shape.join(', ')}]`);
+  }
+  const extraBlocks = [...file.tensors.keys()].filter((k) => /blocks\.(\d+)\./.test(k) && Number(/blocks\.(\d+)\./.exec(k)![1]) >= cfg.depth);
+  if (extraBlocks.length) problems.push(`it adapts block ${/blocks\.(\d+)\./.exec(extraBlocks[0]!)![1]} but the backbone has ${cfg.depth} blocks`);
+  if (problems.length) {
+    throw new ShapeError(`This ${method} adapter does not fit the backbone (width ${cfg.dim}, depth ${cfg.depth}): ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}.`);
+  }
+  // Convert to the internal layout.
+  const tensors = new Map<string, Float32Array>();
+  const shapes = trainableShapes(cfg, settings, classes.length);
+  if (method === 'clora') {
+    const size = settings.spaces * settings.rank * settings.rank;
+    const cores = new Float32Array(branches.length * size);
+    for (const b of branches) cores.set(await file.readF32(`clora.core.${targetPath(b.block, b.target)}`), b.coreIndex * size);
+    tensors.set(CORES, cores);
+    for (const name of shapes.keys()) if (name !== CORES && !tensors.has(name)) tensors.set(name, await file.readF32(name));
+  } else if (method === 'lora') {
+    for (const b of branches) {
+      const path = targetPath(b.block, b.target);
+      tensors.set(b.downName, transpose(await file.readF32(`lora.A.${path}`), settings.rank, b.inWidth));
+      tensors.set(b.upName, transpose(await file.readF32(`lora.B.${path}`), b.outWidth, settings.rank));
+    }
+    tensors.set('head.weight', await file.readF32('head.weight'));
+    tensors.set('head.bias', await file.readF32('head.bias'));
+  } else {
+    for (const name of shapes.keys()) tensors.set(name, await file.readF32(name));
+  }
+  return { settings, classes, tensors, metadata: meta };
+}

@@ -1,0 +1,324 @@
+import { f32, type BufferRange, type GpuContext, type Param } from '../gpu/context';
+import { ShapeError } from '../gpu/errors';
+import type { Defines, KernelSpec } from '../gpu/pipelines';
+import { ceilDiv, grid1d } from './grid';
+
+/*
+ * Launchers for shaders/clora.wgsl: the shared-base low-rank branch of one adapted linear map
+ * (P = p·r bottleneck columns; see the shader's header for layouts and the formulas).
+ *
+ * Dispatches per adapted layer:
+ *   forward   2: lowrank_in (Z = X·D_cat and W = dropout(Z_h·Q_h) in one pass over X), lowrank_out (s·W·U_cat
+ *             added into the frozen output's columns).
+ *   backward  at most 8, fewer for frozen inputs: lowrank_in (dY, dZ in one pass over dOut's columns),
+ *             lowrank_out (dX), weight_grad for dD and dU (+1 sum_chunks each when T is split across
+ *             workgroups), core_grad + sum_chunks (dQ, written into the whole cores-sized gradient).
+ */
+
+/** The widest bottleneck (p·r) the kernels take: lowrank_in keeps a row tile of all P columns in 16 KiB. */
+export const MAX_BOTTLENECK = 128;
+
+const THREADS = 256;
+const KT = 16;
+const WORKGROUP_FLOATS = 4096; // lowrank_in's workgroup array (16 KiB)
+/** Workgroups a split-T reduction aims for, so a mid-size GPU has every core busy. */
+const TARGET_GROUPS = 256;
+
+// Every entry compiles with every define: the ones an entry ignores stay at these values so that all shapes
+// share its pipelines.
+const DEFAULTS: Defines = { TX: 16, RM: 1, CN: 1, BACKWARD: false, DROPOUT: false, VEC_WIDE: false, BANK_DOWN: false, ACCUMULATE: false, SPLIT: false };
+
+function spec(entry: string, defines: Defines = {}): KernelSpec {
+  return { shader: 'clora', entry, defines: { ...DEFAULTS, ...defines } };
+}
+
+interface Fields {
+  rows?: number;
+  k?: number;
+  stride?: number;
+  offset?: number;
+  p?: number;
+  r?: number;
+  coreBase?: number;
+  threshold?: number;
+  seed?: number;
+  keepScale?: number;
+  alpha?: number;
+  chunkRows?: number;
+  outSize?: number;
+  outOffset?: number;
+  chunks?: number;
+}
+
+// The order of shaders/clora.wgsl's Params.
+function params(f: Fields): Param[] {
+  return [
+    f.rows ?? 0, f.k ?? 0, f.stride ?? 0, f.offset ?? 0, f.p ?? 0, f.r ?? 0, f.coreBase ?? 0, f.threshold ?? 0, (f.seed ?? 0) >>> 0,
+    f32(f.keepScale ?? 1), f32(f.alpha ?? 1), f.chunkRows ?? 0, f.outSize ?? 0, f.outOffset ?? 0, f.chunks ?? 0,
+  ];
+}
+
+const elements = (r: BufferRange): number => r.byteLength / 4;
+
+/** Kernels read the big streamed operands as vec4 arrays: extend the binding to a whole number of vec4s. */
+function vec4Range(r: BufferRange, what: string): BufferRange {
+  const byteLength = Math.ceil(r.byteLength / 16) * 16;
+  if (byteLength === r.byteLength) return r;
+  if (r.byteOffset + byteLength > r.buffer.size) {
+    throw new Error(`clora: ${what} ends ${r.byteOffset + r.byteLength} bytes into a ${r.buffer.size}-byte buffer; the kernel needs its buffer padded to 16 bytes.`);
+  }
+  return { buffer: r.buffer, byteOffset: r.byteOffset, byteLength };
+}
+
+function expectElements(what: string, r: BufferRange, want: number): void {
+  if (elements(r) < want) throw new ShapeError(`clora: ${what} has ${elements(r)} elements, needs at least ${want}.`);
+}
+
+// ---- dropout ------------------------------------------------------------------------------------------------
+
+/** Hash threshold: an element is dropped when its 32-bit hash is below it (probability `rate`). */
+export function dropoutThreshold(rate: number): number {
+  if (!(rate >= 0 && rate < 1)) throw new RangeError(`Dropout must be in [0, 1), got ${rate}.`);
+  return Math.min(0xffffffff, Math.round(rate * 2 ** 32));
+}
+
+function hashU32(x: number): number {
+  let v = x >>> 0;
+  v = (v ^ (v >>> 16)) >>> 0;
+  v = Math.imul(v, 0x7feb352d) >>> 0;
+  v = (v ^ (v >>> 15)) >>> 0;
+  v = Math.imul(v, 0x846ca68b) >>> 0;
+  return (v ^ (v >>> 16)) >>> 0;
+}
+
+/**
+ * The shader's dropout decision on the CPU: whether element `index` (row·P + column of the [T, P] bottleneck)
+ * survives under `seed` (tests and debugging; the engine never builds a mask).
+ */
+export function dropoutKept(seed: number, index: number, rate: number): boolean {
+  const s = seed >>> 0;
+  const h = hashU32((hashU32((index ^ hashU32(s)) >>> 0) + s) >>> 0);
+  return h >= dropoutThreshold(rate);
+}
+
+export interface DropoutSettings {
+  rate: number;
+  seed: number;
+}
+
+// ---- launchers ----------------------------------------------------------------------------------------------
+
+/** lowrank_in's thread grid for a bottleneck of P columns (see the shader): TM rows per workgroup. */
+export function lowRankInLayout(P: number): { TX: number; RM: number; CN: number; TM: number } {
+  if (P < 1 || P > MAX_BOTTLENECK) throw new ShapeError(`clora: the bottleneck p·r = ${P} must be between 1 and ${MAX_BOTTLENECK}.`);
+  const TX = P <= 4 ? 4 : P <= 8 ? 8 : 16;
+  const TY = THREADS / TX;
+  const CN = Math.ceil(P / TX);
+  for (const RM of [4, 2, 1]) {
+    const TM = TY * RM;
+    if (TM * (KT + 1) + KT * TX * CN <= WORKGROUP_FLOATS && TM * P <= WORKGROUP_FLOATS) return { TX, RM, CN, TM };
+  }
+  throw new Error(`clora: no lowrank_in layout fits P = ${P}.`); // unreachable for P ≤ 128
+}
+
+export interface LowRankInArgs {
+  /** X [rows, k] (forward) or dOut (backward), read at [t, offset + i] with row stride `stride`. */
+  wide: BufferRange;
+  stride: number;
+  offset: number;
+  /** Inner length: a (forward) or b (backward); also the bank's long dimension. */
+  k: number;
+  /** Down bank [p, k, r] (forward) or up bank [p, r, k] (backward). */
+  bank: BufferRange;
+  cores: BufferRange;
+  /** Module j's first element in `cores`. */
+  coreBase: number;
+  /** [rows, P]: Z (forward) or dY (backward). */
+  stage1: BufferRange;
+  /** [rows, P]: W (forward) or dZ (backward). */
+  stage2: BufferRange;
+  rows: number;
+  p: number;
+  r: number;
+  backward: boolean;
+  /** Backward: the branch scale s (forward: 1). */
+  alpha: number;
+  dropout: DropoutSettings;
+}
+
+/**
+ * Forward: stage1 = X·D_cat, stage2 = dropout(stage1_h·Q_h). Backward: stage1 = dropout-mask·alpha·dOut[:, cols]·U_catᵀ,
+ * stage2 = stage1_h·Q_hᵀ. The mask is recomputed from (seed, row·P + column), identical in both directions.
+ */
+export function lowRankIn(ctx: GpuContext, a: LowRankInArgs): void {
+  const P = a.p * a.r;
+  const layout = lowRankInLayout(P);
+  expectElements('the bank', a.bank, P * a.k);
+  expectElements('the cores', a.cores, a.coreBase + P * a.r);
+  expectElements('stage 1', a.stage1, a.rows * P);
+  expectElements('stage 2', a.stage2, a.rows * P);
+  expectElements('the wide operand', a.wide, a.rows === 0 ? 0 : (a.rows - 1) * a.stride + a.offset + a.k);
+  if (a.rows === 0) return;
+  const rate = a.dropout.rate;
+  const defines: Defines = {
+    TX: layout.TX,
+    RM: layout.RM,
+    CN: layout.CN,
+    BACKWARD: a.backward,
+    DROPOUT: rate > 0,
+    VEC_WIDE: a.stride % 4 === 0 && a.offset % 4 === 0 && a.k % 4 === 0,
+  };
+  const p = params({
+    rows: a.rows, k: a.k, stride: a.stride, offset: a.offset, p: a.p, r: a.r, coreBase: a.coreBase,
+    threshold: rate > 0 ? dropoutThreshold(rate) : 0, seed: a.dropout.seed, keepScale: 1 / (1 - rate), alpha: a.alpha,
+  });
+  ctx.dispatch(spec('lowrank_in', defines), p, [vec4Range(a.wide, 'the wide operand'), a.bank, a.cores, a.stage1, a.stage2], grid1d(a.rows, layout.TM));
+}
+
+export interface LowRankOutArgs {
+  /** [rows, P]: W (forward) or dZ (backward). */
+  lhs: BufferRange;
+  /** Up bank [p, r, n] (U_cat [P, n]) or, with bankDown, down bank [p, n, r] used as D_catᵀ. */
+  bank: BufferRange;
+  bankDown: boolean;
+  /** Written at [t, offset + n] with row stride `stride`. */
+  out: BufferRange;
+  stride: number;
+  offset: number;
+  rows: number;
+  n: number;
+  p: number;
+  r: number;
+  alpha: number;
+  /** Add into `out` (the frozen output) instead of overwriting it. */
+  accumulate: boolean;
+}
+
+/** out[t, offset + n] (+)= alpha · Σ_q lhs[t, q] · bank(q, n). */
+export function lowRankOut(ctx: GpuContext, a: LowRankOutArgs): void {
+  const P = a.p * a.r;
+  expectElements('the bottleneck', a.lhs, a.rows * P);
+  expectElements('the bank', a.bank, P * a.n);
+  expectElements('the output', a.out, a.rows === 0 ? 0 : (a.rows - 1) * a.stride + a.offset + a.n);
+  if (a.rows === 0 || a.n === 0) return;
+  const p = params({ rows: a.rows, k: a.n, stride: a.stride, offset: a.offset, p: a.p, r: a.r, alpha: a.alpha });
+  ctx.dispatch(spec('lowrank_out', { BANK_DOWN: a.bankDown, ACCUMULATE: a.accumulate }), p, [a.lhs, a.bank, a.out], [ceilDiv(a.n, 64), ceilDiv(a.rows, 64)]);
+}
+
+/** How T rows split into chunks for a reduction over T with `tiles` output tiles per chunk. */
+function splitRows(rows: number, tiles: number, step: number): { chunks: number; chunkRows: number } {
+  const wanted = Math.max(1, Math.min(Math.ceil(rows / 64), Math.ceil(TARGET_GROUPS / tiles)));
+  const chunkRows = Math.max(step, Math.ceil(Math.ceil(rows / wanted) / step) * step);
+  return { chunks: Math.max(1, Math.ceil(rows / chunkRows)), chunkRows };
+}
+
+export interface WeightGradArgs {
+  /** [rows, P]: W (for dU) or dZ (for dD). */
+  lhs: BufferRange;
+  /** dOut (for dU) or X (for dD), read at [t, offset + n] with row stride `stride`. */
+  wide: BufferRange;
+  stride: number;
+  offset: number;
+  rows: number;
+  n: number;
+  p: number;
+  r: number;
+  /** Write in the down bank's layout [p, n, r] (else the up bank's [p, r, n]). */
+  bankDown: boolean;
+  out: BufferRange;
+  alpha: number;
+}
+
+/**
+ * out(q, n) = alpha · Σ_t lhs[t, q] · wide[t, offset + n] in a bank's layout: the reduction over T runs in
+ * chunks on separate workgroups (partial sums in a pooled scratch buffer, then sum_chunks) once T is long.
+ */
+export function weightGrad(ctx: GpuContext, a: WeightGradArgs): void {
+  const P = a.p * a.r;
+  if (P > MAX_BOTTLENECK) throw new ShapeError(`clora: the bottleneck p·r = ${P} is over ${MAX_BOTTLENECK}.`);
+  expectElements('the bottleneck', a.lhs, a.rows * P);
+  expectElements('the wide operand', a.wide, a.rows === 0 ? 0 : (a.rows - 1) * a.stride + a.offset + a.n);
+  expectElements('the gradient', a.out, P * a.n);
+  const size = P * a.n;
+  if (size === 0) return;
+  if (a.rows === 0) {
+    ctx.clear({ buffer: a.out.buffer, byteOffset: a.out.byteOffset, byteLength: size * 4 });
+    return;
+  }
+  const tiles = ceilDiv(a.n, 64);
+  const { chunks, chunkRows } = splitRows(a.rows, tiles, KT);
+  const defines: Defines = {
+    CN: Math.ceil(P / 16),
+    BANK_DOWN: a.bankDown,
+    VEC_WIDE: a.stride % 4 === 0 && a.offset % 4 === 0 && a.n % 4 === 0,
+    SPLIT: chunks > 1,
+  };
+  const p = params({ rows: a.rows, k: a.n, stride: a.stride, offset: a.offset, p: a.p, r: a.r, alpha: a.alpha, chunkRows, outSize: size, chunks });
+  const wide = vec4Range(a.wide, 'the wide operand');
+  if (chunks === 1) {
+    ctx.dispatch(spec('weight_grad', defines), p, [wide, a.lhs, a.out], [tiles, 1]);
+    return;
+  }
+  // The scratch goes back to the pool at once: its next user is recorded, hence runs, after the sum.
+  const bytes = chunks * size * 4;
+  const scratch = ctx.pool.acquire(bytes, 'clora weight-gradient partial sums');
+  const part: BufferRange = { buffer: scratch, byteOffset: 0, byteLength: bytes };
+  ctx.dispatch(spec('weight_grad', defines), p, [wide, a.lhs, part], [tiles, chunks]);
+  sumChunks(ctx, part, a.out, { n: size, chunks, outSize: size, outOffset: 0, alpha: 1 });
+  ctx.pool.release(scratch);
+}
+
+export interface CoreGradArgs {
+  z: BufferRange;
+  dy: BufferRange;
+  rows: number;
+  p: number;
+  r: number;
+  /** The whole cores-sized gradient [modules, p, r, r]: module `module` gets Z_hᵀ·dY_h, the rest zeros. */
+  out: BufferRange;
+  modules: number;
+  module: number;
+}
+
+/**
+ * dQ for one module, written into a gradient the size of the whole cores tensor. The tape adds a gradient
+ * into a parameter only as a whole tensor of that parameter's size, so the zeros around module j are written
+ * by the same reduction that sums the T chunks: no separate clear, and one dispatch more than a bare product.
+ */
+export function coreGrad(ctx: GpuContext, a: CoreGradArgs): void {
+  const P = a.p * a.r;
+  if (P > MAX_BOTTLENECK) throw new ShapeError(`clora: the bottleneck p·r = ${P} is over ${MAX_BOTTLENECK}.`);
+  const block = P * a.r;
+  const total = a.modules * block;
+  expectElements('Z', a.z, a.rows * P);
+  expectElements('dY', a.dy, a.rows * P);
+  expectElements('the cores gradient', a.out, total);
+  const { chunks, chunkRows } = splitRows(Math.max(a.rows, 1), ceilDiv(block, THREADS), 8);
+  const bytes = chunks * block * 4;
+  const scratch = ctx.pool.acquire(bytes, 'clora core-gradient partial sums');
+  const part: BufferRange = { buffer: scratch, byteOffset: 0, byteLength: bytes };
+  const p = params({ rows: a.rows, p: a.p, r: a.r, chunkRows, chunks });
+  ctx.dispatch(spec('core_grad'), p, [a.z, a.dy, part], [chunks, ceilDiv(block, THREADS)]);
+  sumChunks(ctx, part, a.out, { n: block, chunks, outSize: total, outOffset: a.module * block, alpha: 1 });
+  ctx.pool.release(scratch);
+}
+
+export interface SumChunksArgs {
+  /** Elements per chunk. */
+  n: number;
+  chunks: number;
+  /** Elements written to `out`: the summed block at outOffset, zeros around it. */
+  outSize: number;
+  outOffset: number;
+  alpha: number;
+}
+
+/** out[outOffset + e] = alpha · Σ_c part[c·n + e] for e < n, and 0 in the rest of out[0, outSize). */
+export function sumChunks(ctx: GpuContext, part: BufferRange, out: BufferRange, a: SumChunksArgs): void {
+  expectElements('the partial sums', part, a.chunks * a.n);
+  expectElements('the output', out, a.outSize);
+  if (a.outOffset + a.n > a.outSize) throw new ShapeError(`clora: a block of ${a.n} at ${a.outOffset} does not fit in ${a.outSize} elements.`);
+  if (a.outSize === 0) return;
+  const p = params({ k: a.n, chunks: a.chunks, outSize: a.outSize, outOffset: a.outOffset, alpha: a.alpha });
+  ctx.dispatch(spec('sum_chunks'), p, [part, out], grid1d(a.outSize, THREADS));
+}
