@@ -83,6 +83,15 @@ export class GpuContext {
   private lostListeners: ((error: DeviceLostError) => void)[] = [];
   private uncaptured: Error | undefined;
   private stagingFree = new Map<number, GPUBuffer[]>();
+  /**
+   * Dawn's Node binding busy-polls while a map or work-done promise is pending; on a CPU-emulated adapter
+   * that spinning thread takes a core from the emulator. With `politeWaits`, a wait first sleeps until the
+   * GPU is expected to be done (from the measured time per submission) and only then starts polling.
+   */
+  politeWaits = false;
+  private pendingSince: number | undefined;
+  private pendingSubmissions = 0;
+  private secondsPerSubmission = 0;
 
   constructor(
     readonly device: GPUDevice,
@@ -200,6 +209,8 @@ export class GpuContext {
     this.endPass();
     if (this.paramSlots > 0) this.device.queue.writeBuffer(this.paramBuffer, 0, this.paramData, 0, this.paramSlots * PARAM_SLOT_BYTES);
     this.device.queue.submit([this.encoder.finish()]);
+    this.pendingSince ??= performance.now();
+    this.pendingSubmissions++;
     this.encoder = undefined;
     this.paramSlots = 0;
     this.stats.submissions++;
@@ -227,8 +238,10 @@ export class GpuContext {
     });
     this.flush();
     this.stats.reads++;
+    await this.sleepUntilLikelyDone();
     const mapped = Promise.all(staging.map((b) => b.mapAsync(GPUMapMode.READ)));
     await this.unlessLost(mapped);
+    this.noteWorkDone();
     const out = staging.map((b, i) => {
       const copy = new Float32Array(ranges[i]!.byteLength / 4);
       copy.set(new Float32Array(b.getMappedRange(0, ranges[i]!.byteLength)));
@@ -247,8 +260,26 @@ export class GpuContext {
   /** Waits for submitted work; rejects if the device is lost meanwhile. */
   async sync(): Promise<void> {
     this.flush();
+    await this.sleepUntilLikelyDone();
     await this.unlessLost(this.device.queue.onSubmittedWorkDone());
+    this.noteWorkDone();
     await this.throwPendingErrors();
+  }
+
+  private async sleepUntilLikelyDone(): Promise<void> {
+    if (!this.politeWaits || this.pendingSince === undefined || this.secondsPerSubmission === 0) return;
+    const expectedEnd = this.pendingSince + 0.85 * this.secondsPerSubmission * 1000 * this.pendingSubmissions;
+    const delay = expectedEnd - performance.now();
+    if (delay > 1) await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+
+  /** Updates the time-per-submission estimate once everything submitted so far has finished. */
+  private noteWorkDone(): void {
+    if (this.pendingSince === undefined || this.pendingSubmissions === 0) return;
+    const perSubmission = (performance.now() - this.pendingSince) / 1000 / this.pendingSubmissions;
+    this.secondsPerSubmission = this.secondsPerSubmission === 0 ? perSubmission : 0.5 * this.secondsPerSubmission + 0.5 * perSubmission;
+    this.pendingSince = undefined;
+    this.pendingSubmissions = 0;
   }
 
   /** Waits for `work`, but rejects with the DeviceLostError as soon as the device is lost. */

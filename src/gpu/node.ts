@@ -15,8 +15,10 @@ const NODE_ADVICE =
 export interface NodeGpuOptions {
   /** Dawn toggles such as 'enable-dawn-features=disable_robustness' (benchmarks only). */
   dawnFlags?: string[];
-  /** Print the one-line note when the adapter is a CPU emulator (default true). */
+  /** Skip the one-line note printed when the adapter is a CPU emulator. */
   quiet?: boolean;
+  /** Sleep instead of busy-polling while an emulated GPU works (default true; see GpuContext.politeWaits). */
+  politeWaits?: boolean;
 }
 
 // GPUBufferUsage and friends are browser globals; Dawn provides them for Node.
@@ -27,20 +29,25 @@ function isEmulated(name: string): boolean {
 }
 
 export async function createNodeGpuContext(options: NodeGpuOptions = {}): Promise<GpuContext> {
+  // CLORA_UNCHECKED=1 drops Dawn's bounds checks (3–5× on emulators): for long runs of kernels the tests
+  // have proven, such as tools/pretrain-backbone.ts; never for correctness tests.
+  const dawnFlags = options.dawnFlags ?? (process.env.CLORA_UNCHECKED === '1' ? ['enable-dawn-features=disable_robustness'] : []);
   installNodeShaderLoader();
   // Without an explicit driver list the Vulkan loader offers every installed driver (a real GPU first);
   // when none answers, point it at a software driver found on disk and ask again.
   let ctx: GpuContext;
   try {
-    ctx = await createGpuContext({ gpu: create(options.dawnFlags ?? []), noAdapterAdvice: NODE_ADVICE });
+    ctx = await createGpuContext({ gpu: create(dawnFlags), noAdapterAdvice: NODE_ADVICE });
   } catch (error) {
     const fallback = SOFTWARE_ICDS.find((p) => existsSync(p));
     if (!(error instanceof GpuUnavailableError) || process.env.VK_ICD_FILENAMES || !fallback) throw error;
     process.env.VK_ICD_FILENAMES = fallback;
-    ctx = await createGpuContext({ gpu: create(options.dawnFlags ?? []), noAdapterAdvice: NODE_ADVICE });
+    ctx = await createGpuContext({ gpu: create(dawnFlags), noAdapterAdvice: NODE_ADVICE });
   }
   const name = adapterName(ctx.adapter);
-  if (!options.quiet && (ctx.adapter.isFallback || isEmulated(name))) {
+  const emulated = ctx.adapter.isFallback || isEmulated(name);
+  ctx.politeWaits = emulated && options.politeWaits !== false && process.env.CLORA_BUSY_WAIT !== '1';
+  if (!options.quiet && emulated) {
     process.stderr.write(`note: no GPU found; WebGPU runs emulated on the CPU (${name}), so expect it to be slow.\n`);
   }
   return ctx;
