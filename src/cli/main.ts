@@ -3,13 +3,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Tape } from '../autodiff/tape';
-import { Tensor } from '../autodiff/tensor';
 import { mergedExport, peftExport } from '../clora/export';
 import { modelFile, readAdapterFile, type AdapterFile } from '../clora/files';
 import { createFineTuneModel, initialTensors, type FineTuneModel } from '../clora/model';
 import { DEFAULT_ADAPTER_SETTINGS, parseTargets, SettingsError, validateAdapterSettings, type AdapterSettings, type Method } from '../clora/settings';
 import { evaluate, formatEvaluation } from '../train/evaluate';
+import { predictLogits } from '../train/predict';
 import { DatasetError, type Dataset } from '../data/dataset';
 import { loadFolderDataset, loadTensorDataset } from '../data/load-node';
 import type { GpuContext } from '../gpu/context';
@@ -86,24 +85,6 @@ async function modelFromAdapter(ctx: GpuContext, backbone: Backbone, adapter: Ad
   return createFineTuneModel(ctx, backbone.cfg, adapter.settings, adapter.classes, backbone.read, adapter.tensors);
 }
 
-/** Logits for every image, FORWARD_CHUNK at a time. */
-async function predict(ctx: GpuContext, model: FineTuneModel, pixels: Float32Array, count: number, imageShape: readonly number[]): Promise<Float32Array> {
-  const classes = model.parts.classes.length;
-  const per = imageShape.reduce((a, b) => a * b, 1);
-  const logits = new Float32Array(count * classes);
-  for (let start = 0; start < count; start += FORWARD_CHUNK) {
-    const n = Math.min(FORWARD_CHUNK, count - start);
-    const tape = new Tape(ctx);
-    try {
-      const batch = Tensor.fromData(ctx, [n, ...imageShape], pixels.subarray(start * per, (start + n) * per));
-      logits.set(await model.forward(batch, { training: false }).read(), start * classes);
-    } finally {
-      tape.dispose();
-    }
-  }
-  return logits;
-}
-
 async function forward(ctx: GpuContext, argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, heads: { type: 'string' }, input: { type: 'string' }, output: { type: 'string' } } });
   const inputPath = requireOption(values, 'input');
@@ -125,7 +106,7 @@ async function forward(ctx: GpuContext, argv: string[]): Promise<void> {
       adapter = { settings: { ...DEFAULT_ADAPTER_SETTINGS, method: 'head' }, classes, tensors: new Map([['head.weight', await backbone.read('head.weight')], ['head.bias', await backbone.read('head.bias')]]), metadata: {} };
     }
     const model = await modelFromAdapter(ctx, backbone, adapter);
-    const logits = await predict(ctx, model, pixels.data, n, [c, h, w]);
+    const logits = await predictLogits(model, pixels.data, n, [c, h, w], FORWARD_CHUNK);
     const classes = adapter.classes.length;
     await writeFile(outputPath, writeSafetensors([{ name: 'logits', shape: [n, classes], data: logits }], { format: 'logits', model: backbone.spec, classes: JSON.stringify(adapter.classes) }));
     process.stderr.write(`wrote logits [${n}, ${classes}] to ${outputPath}\n`);
@@ -261,7 +242,7 @@ async function evalCommand(ctx: GpuContext, argv: string[]): Promise<void> {
     const adapter = await openAdapter(requireOption(values, 'adapter'), backbone);
     const data = await loadData(ctx, requireOption(values, 'data'), backbone, adapter.classes);
     const model = await modelFromAdapter(ctx, backbone, adapter);
-    const logits = await predict(ctx, model, data.pixels, data.count, data.imageShape);
+    const logits = await predictLogits(model, data.pixels, data.count, data.imageShape, FORWARD_CHUNK);
     const result = evaluate(logits, data.labels, adapter.classes);
     process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : formatEvaluation(result));
     model.dispose();

@@ -115,7 +115,10 @@ export function trainableParameterCount(cfg: VitConfig, settings: AdapterSetting
 /** The method's initialisation (§1): D ~ U(±1/√a), U = 0, Q = I; LoRA A Kaiming-uniform, B = 0; head trunc-normal(0.02), bias 0. */
 export function initialTensors(cfg: VitConfig, settings: AdapterSettings, classes: number, rng: Rng): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
+  const backbone = vitShapes({ ...cfg, classes: 0 });
   for (const [name, shape] of trainableShapes(cfg, settings, classes)) {
+    if (backbone.has(name)) continue; // `full` starts from the backbone's own weights
+
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
     if (name.startsWith('clora.down.') || name.startsWith('lora.down.')) {

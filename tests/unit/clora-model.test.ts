@@ -86,3 +86,20 @@ describe('native adapter files (clora-spec §2.2)', () => {
     expect(internal.get(CORES)!.length).toBe(2 * 2 * 2 * 2);
   });
 });
+
+describe('initialisation', () => {
+  it('`full` starts from the backbone: only the new head is initialised', () => {
+    const init = initialTensors(SMALL, { ...DEFAULT_ADAPTER_SETTINGS, method: 'full' }, 3, new Rng(3));
+    expect([...init.keys()]).toEqual(['head.weight', 'head.bias']);
+  });
+
+  it('CLoRA starts as the backbone: U = 0, Q = I, D ~ U(±1/√a), head trunc-normal(0.02)', () => {
+    const s: AdapterSettings = { ...DEFAULT_ADAPTER_SETTINGS, rank: 2, spaces: 2, targets: ['q', 'fc2'] };
+    const init = initialTensors(SMALL, s, 3, new Rng(4));
+    expect(init.get('clora.up.24')!.every((v) => v === 0)).toBe(true);
+    expect([...init.get(CORES)!.slice(0, 8)]).toEqual([1, 0, 0, 1, 1, 0, 0, 1]);
+    expect(init.get('clora.down.96')!.every((v) => Math.abs(v) <= 1 / Math.sqrt(96))).toBe(true);
+    expect(init.get('head.weight')!.every((v) => Math.abs(v) <= 0.04)).toBe(true);
+    expect(init.get('head.bias')!.every((v) => v === 0)).toBe(true);
+  });
+});
