@@ -42,6 +42,25 @@ export class Tape {
     return this.nodes.length;
   }
 
+  /** A position in the list of tensors this tape owns (see releaseSince). */
+  mark(): number {
+    return this.tensors.length;
+  }
+
+  /**
+   * Releases the tensors created since `mark` except `keep`. Only for work no backward will visit (inference):
+   * a forward pass then holds one block's activations at a time instead of all of them.
+   */
+  releaseSince(mark: number, keep: Tensor[]): void {
+    const kept = new Set(keep.flatMap((t) => (t.base ? [t, t.base] : [t])));
+    const survivors: Tensor[] = [];
+    for (const t of this.tensors.splice(mark)) {
+      if (kept.has(t)) survivors.push(t);
+      else t.dispose();
+    }
+    this.tensors.push(...survivors);
+  }
+
   /** Stops recording; tensors stay alive until dispose(). */
   end(): void {
     if (!this.ended && activeTape(this.ctx) === this) setActiveTape(this.ctx, undefined);

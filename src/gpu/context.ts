@@ -202,6 +202,18 @@ export class GpuContext {
     this.device.queue.writeBuffer(range.buffer, range.byteOffset, data.buffer, data.byteOffset, data.byteLength);
   }
 
+  /**
+   * Drops everything recorded since the last submission without running it. Used to plan memory: the pool
+   * accounts for buffers as work is recorded, so recording a pass and discarding it measures its peak.
+   */
+  discard(): void {
+    this.pass?.end();
+    this.pass = undefined;
+    this.encoder?.finish();
+    this.encoder = undefined;
+    this.paramSlots = 0;
+  }
+
   /** Submits everything recorded so far as one command buffer. */
   flush(): void {
     this.ensureAlive();

@@ -6,7 +6,7 @@ import { add, gelu, reshape } from '../autodiff/ops/elementwise';
 import { layerNorm } from '../autodiff/ops/layernorm';
 import { linear } from '../autodiff/ops/matmul';
 import { clsPos, mergeHeads, patchify, selectToken, splitHeads } from '../autodiff/ops/shape';
-import type { Tensor } from '../autodiff/tensor';
+import { activeTape, type Tensor } from '../autodiff/tensor';
 import { ShapeError } from '../gpu/errors';
 
 export const LAYER_NORM_EPS = 1e-6;
@@ -130,7 +130,10 @@ export class VisionTransformer {
       // With an adapter GELU cannot be fused into fc1's epilogue: it applies to the adapted output.
       return fused ? gelu(adapted) : adapted;
     };
+    // Without gradients nothing needs a block's activations after the block: release them as we go.
+    const tape = activeTape(pixels.ctx);
     for (let i = 0; i < cfg.depth; i++) {
+      const mark = tape?.mark();
       const b = `blocks.${i}`;
       const h = layerNorm(x, w(`${b}.norm1.weight`), w(`${b}.norm1.bias`), LAYER_NORM_EPS);
       const qkv = lin(i, 'qkv', `${b}.attn.qkv`, h);
@@ -140,6 +143,7 @@ export class VisionTransformer {
       const h2 = layerNorm(x, w(`${b}.norm2.weight`), w(`${b}.norm2.bias`), LAYER_NORM_EPS);
       const hidden = lin(i, 'fc1', `${b}.mlp.fc1`, h2, true);
       x = add(x, lin(i, 'fc2', `${b}.mlp.fc2`, hidden));
+      if (tape && mark !== undefined && !x.requiresGrad) tape.releaseSince(mark, [x]);
     }
     x = layerNorm(x, w('norm.weight'), w('norm.bias'), LAYER_NORM_EPS);
     return selectToken(x, 0);
