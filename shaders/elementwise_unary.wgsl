@@ -53,3 +53,11 @@ fn gelu_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   let x = src[i];
   dst[i] = gelu(x);
 }
+
+// dst[inner + i] += alpha * src[i]   (merging an adapter's delta into rows of a weight; `inner` is the offset)
+@compute @workgroup_size(WG)
+fn add_at(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = index(wid, nwg, lid);
+  if (i >= params.n) { return; }
+  dst[params.inner + i] = dst[params.inner + i] + params.alpha * src[i];
+}

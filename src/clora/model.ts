@@ -152,6 +152,8 @@ export class FineTuneModel implements LinearAdapter {
   readonly vit: VisionTransformer;
   readonly branches: Branch[];
   private byModule = new Map<string, Branch[]>();
+  /** True while the branches are folded into the frozen weights (src/clora/merge.ts). */
+  merged = false;
   /** Set per forward: dropout active and its seed. */
   private training = false;
   private seed = 0;
@@ -180,7 +182,7 @@ export class FineTuneModel implements LinearAdapter {
   forward(pixels: Tensor, opts: { training: boolean; seed?: number } = { training: false }): Tensor {
     this.training = opts.training;
     this.seed = opts.seed ?? 0;
-    return this.vit.forward(pixels, this.branches.length ? this : undefined);
+    return this.vit.forward(pixels, this.branches.length && !this.merged ? this : undefined);
   }
 
   adapt(block: number, module: AdaptedModule, input: Tensor, output: Tensor): Tensor {

@@ -52,3 +52,9 @@ export function geluForward(ctx: GpuContext, src: BufferRange, dst: BufferRange)
   same('gelu', dst, src);
   ctx.dispatch({ shader: 'elementwise_unary', entry: 'gelu_forward' }, [n(dst), n(dst), f32(1), f32(0)], [dst, src], grid1d(n(dst), WG));
 }
+
+/** dst[offset + i] += alpha·src[i] for every element of src (offset in elements). */
+export function addAt(ctx: GpuContext, dst: BufferRange, src: BufferRange, offset: number, alpha = 1): void {
+  if (offset + n(src) > n(dst)) throw new ShapeError(`addAt: ${n(src)} elements at offset ${offset} run past ${n(dst)}.`);
+  ctx.dispatch({ shader: 'elementwise_unary', entry: 'add_at' }, [n(src), offset, f32(alpha), f32(0)], [dst, src], grid1d(n(src), WG));
+}
