@@ -18,7 +18,7 @@ import { predictLogits } from '../src/train/predict';
 import { Rng } from '../src/train/rng';
 import { FASHION_CLASSES, loadFashionMnist, pickPerClass } from '../tools/fashion-mnist';
 
-const BACKBONE = 'public/models/vit-mnist.safetensors';
+const BACKBONE = 'public/models/vit-mnist.safetensors'; // the bundled backbone, clora-web/vit-mnist
 const EPOCHS = Number(process.env.BENCH_EPOCHS ?? 10);
 const SEED = 0;
 const COMMON = ['--epochs', String(EPOCHS), '--batch-size', '50', '--optimizer', 'adamw', '--lr', '2e-3', '--weight-decay', '1e-4', '--warmup', '20', '--seed', String(SEED), '--log-every', '20'];

@@ -1,13 +1,14 @@
 // Resolves --model to a safetensors file: a local path, a URL (downloaded once into the cache), or a
 // known model id from src/nn/models.ts.
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { fetchCached } from '../io/download';
 import { nodeWeightCache } from '../io/download-node';
 import { openSafetensors, type SafetensorsFile } from '../io/safetensors';
 import { fileSource, type FileSource } from '../io/safetensors-node';
 import type { PreprocessParams } from '../data/preprocess';
 import { headsFor } from '../nn/load';
-import { findKnownModel, type KnownModel } from '../nn/models';
+import { findKnownModel, KNOWN_MODELS, type KnownModel } from '../nn/models';
 import { vitConfigFromShapes, type VitConfig } from '../nn/vit';
 
 export interface OpenedModel {
@@ -36,11 +37,12 @@ export async function openModel(spec: string): Promise<OpenedModel> {
   const known = findKnownModel(spec);
   let path: string;
   if (existsSync(spec)) path = spec;
+  else if (known?.bundled) path = fileURLToPath(new URL(`../../public${known.url}`, import.meta.url));
   else if (/^https?:\/\//.test(spec) || known) {
     const url = known?.url ?? spec;
     path = (await fetchCached(url, nodeWeightCache(), { onProgress: progressLine(`downloading ${url}`) })).data;
   } else {
-    throw new UsageError(`--model ${spec}: no such file, and it is neither a URL nor a known model id (known: ${['bundled files under public/', 'vit_tiny_patch16_224.augreg_in21k_ft_in1k', '…'].join(', ')}).`);
+    throw new UsageError(`--model ${spec}: no such file, and it is neither a URL nor a known model id (known: ${KNOWN_MODELS.map((m) => m.id).join(', ')}).`);
   }
   const source: FileSource = await fileSource(path);
   try {

@@ -4,8 +4,10 @@
 export interface KnownModel {
   id: string;
   label: string;
-  /** Where the weights come from: a hub URL, or a path under public/ for bundled ones. */
+  /** Where the weights come from: a hub URL, or a site path for the bundled backbone (served from public/). */
   url: string;
+  /** Bundled with the app: works offline, no download. */
+  bundled?: boolean;
   heads: number;
   /** Per-channel normalisation applied after scaling pixels to [0, 1]. */
   mean: [number, number, number];
@@ -23,7 +25,23 @@ const HALF: [number, number, number] = [0.5, 0.5, 0.5];
 const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
 const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
 
+/** The offline default: a small ViT this project pretrained on MNIST with its own engine (tools/pretrain-backbone.ts). */
+export const BUNDLED_MODEL: KnownModel = {
+  id: 'clora-web/vit-mnist',
+  label: 'Bundled ViT (MNIST-pretrained, 145 k parameters, works offline)',
+  url: '/models/vit-mnist.safetensors',
+  bundled: true,
+  heads: 4,
+  mean: HALF,
+  std: HALF,
+  inputSize: 28,
+  cropPct: 1,
+  bytes: 586_000,
+  license: 'MIT',
+};
+
 export const KNOWN_MODELS: readonly KnownModel[] = [
+  BUNDLED_MODEL,
   {
     id: 'vit_tiny_patch16_224.augreg_in21k_ft_in1k',
     label: 'ViT-Tiny/16 (ImageNet-21k → 1k, 5.7 M parameters)',
