@@ -1,22 +1,6 @@
-// Elementwise kernels over flat f32 arrays. One thread per element; the grid folds into y past 65,535
-// workgroups (see src/kernels/grid.ts). `n` is the element count; `inner` is the broadcast period of `b`.
+// Elementwise kernels over flat f32 arrays. `n` is the element count; `inner` is the broadcast period of `b`.
 // @include gelu
-
-struct Params {
-  n: u32,
-  inner: u32,
-  alpha: f32,
-  beta: f32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-
-const WG: u32 = 256u;
-
-fn index(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid.x;
-}
-
+// @include elementwise_common
 
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;

@@ -1,21 +1,6 @@
-// One-input elementwise kernels and in-place updates (grid folding as in elementwise.wgsl).
+// One-input elementwise kernels and in-place updates. `n` is the element count.
 // @include gelu
-
-struct Params {
-  n: u32,
-  inner: u32,
-  alpha: f32,
-  beta: f32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-
-const WG: u32 = 256u;
-
-fn index(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
-  return (wid.y * nwg.x + wid.x) * WG + lid.x;
-}
-
+// @include elementwise_common
 
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 
