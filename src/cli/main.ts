@@ -1,5 +1,5 @@
 // `npm run clora -- <command> [options]`: the engine from the command line, on Dawn's WebGPU (clora-spec §3).
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -72,7 +72,7 @@ async function openAdapter(path: string, backbone: Backbone, opts: { method?: Me
 
 async function loadData(ctx: GpuContext, path: string, backbone: Backbone, classNames?: string[]): Promise<Dataset> {
   if (!existsSync(path)) throw new UsageError(`--data ${path}: no such file or folder.`);
-  const data = (await import('node:fs')).statSync(path).isDirectory() ? await loadFolderDataset(ctx, path, backbone.preprocess, classNames) : await loadTensorDataset(path);
+  const data = statSync(path).isDirectory() ? await loadFolderDataset(ctx, path, backbone.preprocess, classNames) : await loadTensorDataset(path);
   for (const s of data.skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
   const [c, h, w] = data.imageShape;
   if (c !== backbone.cfg.channels || h !== backbone.cfg.imageSize || w !== backbone.cfg.imageSize) {
