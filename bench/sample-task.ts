@@ -14,7 +14,7 @@ import { createNodeGpuContext } from '../src/gpu/node';
 import { bytesSource, openSafetensors } from '../src/io/safetensors';
 import { evaluate } from '../src/train/evaluate';
 import { predictLogits } from '../src/train/predict';
-import { loadFashionMnist } from '../tools/fashion-mnist';
+import { FASHION_CLASSES, loadFashionMnist } from '../tools/fashion-mnist';
 
 const BACKBONE = 'clora-web/vit-mnist';
 const EPOCHS = process.env.BENCH_EPOCHS ?? '15';
@@ -34,7 +34,10 @@ for (const run of runs) {
   const backbone = await openBackbone(BACKBONE);
   const adapter = await readAdapterFile(await openSafetensors(bytesSource(new Uint8Array(readFileSync(out)))), backbone.cfg);
   const model = await createFineTuneModel(ctx, backbone.cfg, adapter.settings, adapter.classes, backbone.read, adapter.tensors);
-  const result = evaluate(await predictLogits(model, testPixels, test.images.count, [3, 28, 28], 250), test.labels, adapter.classes);
+  // The folder's classes are sorted by name; the test set's labels follow Fashion-MNIST's own order.
+  const labels = Int32Array.from(test.labels, (l) => adapter.classes.indexOf(FASHION_CLASSES[l]!));
+  if (labels.some((l) => l < 0)) throw new Error('The sample folder and Fashion-MNIST name their classes differently.');
+  const result = evaluate(await predictLogits(model, testPixels, test.images.count, [3, 28, 28], 250), labels, adapter.classes);
   rows.push({ name: run.name, trainable: model.parts.trainable.trainableParameterCount, accuracy: result.accuracy, command: `npm run clora -- ${args.join(' ').replace(out, 'adapter.safetensors')}` });
   console.log(`${run.name}: ${(100 * result.accuracy).toFixed(2)}%`);
   model.dispose();
