@@ -6,4 +6,6 @@ export default defineConfig({
   preview: { host: '127.0.0.1' },
   worker: { format: 'es' },
   build: { target: 'es2022' },
+  // Named up front so the dev server never discovers a dependency late (in the worker) and reloads the page.
+  optimizeDeps: { include: ['lit', 'idb-keyval', 'fflate', 'uplot'] },
 });

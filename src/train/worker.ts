@@ -16,7 +16,7 @@ import { ImageDecodeError, preprocessImages, preprocessInto, type PreprocessPara
 import { createBrowserGpuContext } from '../gpu/browser';
 import { adapterName, type GpuContext } from '../gpu/context';
 import { DeviceLostError, GpuUnavailableError, ShapeError } from '../gpu/errors';
-import { DownloadError, fetchCached } from '../io/download';
+import { DownloadError, fetchCached, type WeightCache } from '../io/download';
 import { browserWeightCache } from '../io/download-browser';
 import { blobSource, openSafetensors, SafetensorsError, writeSafetensors, type SafetensorsFile } from '../io/safetensors';
 import { zipFiles } from '../io/zip';
@@ -57,10 +57,14 @@ function emit(event: WorkerEvent, transfer: Transferable[] = []): void {
   scope.postMessage(event, transfer);
 }
 
-/** Images per forward pass in evaluation and preparation: bounds GPU memory for large inputs. */
+/** Images decoded and resized per GPU submission during intake. */
 const CHUNK = 16;
+/** Images per forward pass in evaluation: as many as keep one activation under ~16 MB, from 8 to 64. */
+function evalChunk(cfg: VitConfig): number {
+  return Math.max(8, Math.min(64, Math.floor((4 << 20) / (cfg.tokens * Math.max(cfg.dim, cfg.mlpDim / 4)))));
+}
 /** Training samples scored for the "train accuracy" curve at each epoch end. */
-const TRAIN_ACCURACY_SAMPLES = 256;
+const TRAIN_ACCURACY_SAMPLES = 128;
 
 interface LoadedBackbone {
   info: BackboneInfo;
@@ -154,6 +158,13 @@ function parseClassList(text: string | undefined): string[] {
   return text.split(',').map((c) => c.trim()).filter(Boolean);
 }
 
+/** A cache that keeps nothing: fetchCached then just downloads (with its checks and progress). */
+const uncached: WeightCache<Blob> = {
+  get: async () => undefined,
+  put: async (_url, body) => new Response(body).blob(),
+  delete: async () => undefined,
+};
+
 async function loadBackbone(source: BackboneSource): Promise<BackboneInfo> {
   let blob: Blob;
   let spec: string;
@@ -165,7 +176,10 @@ async function loadBackbone(source: BackboneSource): Promise<BackboneInfo> {
     download = controller;
     let last = 0;
     try {
-      const got = await fetchCached(source.url, browserWeightCache, {
+      // Files of the app's own site (the bundled backbone) are fetched as they are, so an updated file is
+      // never shadowed by an old cached copy; other sites' files are downloaded once into the cache.
+      const sameSite = new URL(source.url, location.href).origin === location.origin;
+      const got = await fetchCached(source.url, sameSite ? uncached : browserWeightCache, {
         signal: controller.signal,
         onProgress: ({ loaded, total }) => {
           const now = performance.now();
@@ -359,7 +373,7 @@ async function unpackSamples(samples: PackedSamples, pick: number[], p: Preproce
   return { classes: samples.classes, imageShape: [3, S, S], count: pick.length, pixels, labels, skipped: [] };
 }
 
-/** Logits of every image of a data set, CHUNK at a time (no tape held across an await). */
+/** Logits of every image of a data set, a chunk at a time (no tape held across an await). */
 async function logitsOf(model: FineTuneModel, data: Dataset, indices?: number[]): Promise<{ logits: Float32Array; labels: Int32Array }> {
   const gpu = model.ctx;
   const pick = indices ?? Array.from({ length: data.count }, (_, i) => i);
@@ -367,8 +381,9 @@ async function logitsOf(model: FineTuneModel, data: Dataset, indices?: number[])
   const c = model.parts.classes.length;
   const logits = new Float32Array(pick.length * c);
   const labels = new Int32Array(pick.length);
-  for (let start = 0; start < pick.length; start += CHUNK) {
-    const part = pick.slice(start, start + CHUNK);
+  const chunk = evalChunk(model.parts.cfg);
+  for (let start = 0; start < pick.length; start += chunk) {
+    const part = pick.slice(start, start + chunk);
     const pixels = new Float32Array(part.length * per);
     part.forEach((index, k) => {
       pixels.set(data.pixels.subarray(index * per, (index + 1) * per), k * per);

@@ -1,54 +1,188 @@
 import { LitElement, css, html } from 'lit';
-import { adapterName } from '../gpu/context';
-import { createBrowserGpuContext } from '../gpu/browser';
+import type { DroppedItem } from '../data/intake';
+import { KNOWN_MODELS } from '../nn/models';
+import { AppController, type AppState, type BackboneChoice, type UiSettings } from './app-controller';
+import './backbone-picker';
+import './checkpoint-list';
+import './data-panel';
+import './export-panel';
+import './training-panel';
+import './try-it';
+import { baseStyles } from './styles';
 
-type GpuStatus = { kind: 'checking' } | { kind: 'ready'; adapter: string; features: string[] } | { kind: 'error'; message: string };
-
-/** The app shell: says whether this browser can train on its GPU, and which adapter it found. */
+/**
+ * The app shell: lays out the panels, renders the controller's state into them, and routes their events
+ * to the controller. Says plainly when this browser cannot train (no WebGPU) and what to do.
+ */
 // Reactive state is declared through `static properties` (no decorators), which works with any transpiler.
 export class CloraApp extends LitElement {
-  static override properties = { gpuStatus: { state: true } };
-  declare private gpuStatus: GpuStatus;
+  static override properties = { state: { state: true } };
+  declare private state: AppState;
+  readonly controller: AppController;
 
   constructor() {
     super();
-    this.gpuStatus = { kind: 'checking' };
+    this.controller = new AppController();
+    this.state = this.controller.state;
+    this.controller.addEventListener('change', () => (this.state = this.controller.state));
   }
 
-  static override styles = css`
-    :host { display: block; font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #1d2430; }
-    h1 { font-size: 1.6rem; margin-bottom: 0.25rem; }
-    .status { padding: 0.75rem 1rem; border-radius: 6px; background: #eef3f8; }
-    .status.error { background: #fdecec; color: #8a1c1c; }
-    .privacy { color: #4a5566; font-size: 0.9rem; }
-  `;
+  static override styles = [
+    baseStyles,
+    css`
+      :host {
+        max-width: 68rem;
+        margin: 1.5rem auto;
+        padding: 0 1rem 3rem;
+      }
+      h1 {
+        font-size: 1.6rem;
+        margin: 0 0 0.25rem;
+      }
+      header p {
+        margin: 0.2rem 0;
+      }
+      section.panel {
+        border: 1px solid #dde3ec;
+        border-radius: 10px;
+        padding: 0.9rem 1rem;
+        margin: 1rem 0;
+        background: #fff;
+      }
+      .status {
+        padding: 0.6rem 0.9rem;
+        border-radius: 6px;
+        background: #eef3f8;
+      }
+      .status.error {
+        background: #fdecec;
+        color: #8a1c1c;
+      }
+      .privacy {
+        color: #4a5566;
+        font-size: 0.9rem;
+      }
+    `,
+  ];
 
   override connectedCallback(): void {
     super.connectedCallback();
-    void this.detectGpu();
+    void this.controller.start();
   }
 
-  private async detectGpu(): Promise<void> {
-    try {
-      const ctx = await createBrowserGpuContext();
-      this.gpuStatus = { kind: 'ready', adapter: adapterName(ctx.adapter), features: [...ctx.features].filter((f) => ['shader-f16', 'subgroups', 'timestamp-query'].includes(f)) };
-      ctx.destroy();
-    } catch (error) {
-      this.gpuStatus = { kind: 'error', message: error instanceof Error ? error.message : String(error) };
-    }
+  private renderGpu() {
+    const g = this.state.gpu;
+    if (g.kind === 'checking') return html`<p class="status" role="status" data-testid="gpu-status">Looking for a WebGPU adapter…</p>`;
+    if (g.kind === 'ready')
+      return html`<p class="status" role="status" data-testid="gpu-status">
+        WebGPU ready on <strong>${g.adapter}</strong>${g.features.length ? html` (${g.features.join(', ')})` : ''}.
+      </p>`;
+    return html`<p class="status error" role="alert" data-testid="gpu-status">${g.message}</p>`;
   }
 
   override render() {
-    const s = this.gpuStatus;
+    const s = this.state;
+    const c = this.controller;
+    const gpuOk = s.gpu.kind === 'ready';
+    const backboneReady = s.backbone.status === 'ready';
+    const running = s.run.phase === 'training' || s.run.phase === 'starting';
+    const classesWithImages = s.data.classes.filter((k) => k.count > 0).length;
+    const canTrain = gpuOk && backboneReady && classesWithImages >= 2 && s.data.intake === undefined;
+    const hint = !backboneReady ? 'Waiting for the backbone…' : classesWithImages < 2 ? 'Add images of at least two classes first.' : s.data.intake ? 'Adding images…' : '';
     return html`
-      <h1>clora-web</h1>
-      <p>Fine-tune a pretrained vision transformer with CLoRA on your own GPU, in this page.</p>
-      <p class="privacy">Nothing leaves your machine: images, weights and checkpoints stay in this browser.</p>
-      ${s.kind === 'checking'
-        ? html`<p class="status" role="status">Looking for a WebGPU adapter…</p>`
-        : s.kind === 'ready'
-          ? html`<p class="status" role="status">WebGPU ready on <strong>${s.adapter}</strong>${s.features.length ? html` (${s.features.join(', ')})` : ''}.</p>`
-          : html`<p class="status error" role="alert">${s.message}</p>`}
+      <header>
+        <h1>clora-web</h1>
+        <p>Fine-tune a pretrained vision transformer with CLoRA on your own GPU, in this page.</p>
+        <p class="privacy">
+          Nothing leaves your machine: images, training, checkpoints and exports stay in this browser. The only network request is the backbone
+          download you choose (none for the bundled backbone).
+        </p>
+        ${this.renderGpu()}
+      </header>
+      ${gpuOk
+        ? html`
+            <section class="panel" aria-labelledby="h-backbone">
+              <h2 id="h-backbone">1. Backbone</h2>
+              <clora-backbone-picker
+                .state=${s.backbone}
+                .models=${KNOWN_MODELS}
+                ?disabled=${running}
+                @choose-backbone=${(e: CustomEvent<{ choice: BackboneChoice }>) => void c.chooseBackbone(e.detail.choice)}
+                @cancel-download=${() => c.cancelDownload()}
+              ></clora-backbone-picker>
+            </section>
+            <section class="panel" aria-labelledby="h-data">
+              <h2 id="h-data">2. Data</h2>
+              <clora-data-panel
+                .data=${s.data}
+                ?disabled=${!backboneReady}
+                @use-sample-data=${() => void c.useSampleData()}
+                @add-dropped=${(e: CustomEvent<{ items: DroppedItem[]; classId?: string }>) => void c.addDropped(e.detail.items, e.detail.classId)}
+                @add-files=${(e: CustomEvent<{ files: File[]; classId?: string; label?: string }>) => void c.addFiles(e.detail.files, e.detail.classId, e.detail.label)}
+                @add-class=${(e: CustomEvent<{ name: string }>) => void c.addClass(e.detail.name)}
+                @rename-class=${(e: CustomEvent<{ id: string; name: string }>) => void c.renameClass(e.detail.id, e.detail.name)}
+                @delete-class=${(e: CustomEvent<{ id: string }>) => void c.deleteClass(e.detail.id)}
+                @clear-data=${() => void c.clearData()}
+                @clear-skipped=${() => c.clearSkipped()}
+                @set-validation-share=${(e: CustomEvent<{ share: number }>) => void c.setValidationShare(e.detail.share)}
+                @add-frames=${(e: CustomEvent<{ classId: string; blobs: Blob[] }>) =>
+                  void c.addFound(
+                    async function* () {
+                      let n = 0;
+                      for (const blob of e.detail.blobs) yield { path: `webcam-${Date.now()}-${++n}.jpg`, file: blob };
+                    },
+                    'Adding webcam frames',
+                    e.detail.classId,
+                  )}
+              ></clora-data-panel>
+            </section>
+            <section class="panel" aria-labelledby="h-train">
+              <h2 id="h-train">3. Train</h2>
+              <clora-training-panel
+                .settings=${s.settings}
+                .run=${s.run}
+                ?can-train=${canTrain}
+                .hint=${hint}
+                @settings-change=${(e: CustomEvent<{ patch: Partial<UiSettings> }>) => c.updateSettings(e.detail.patch)}
+                @train=${() => void c.train()}
+                @pause=${() => c.pause()}
+                @resume=${() => void c.resume()}
+                @stop=${() => c.stop()}
+              ></clora-training-panel>
+            </section>
+            <section class="panel" aria-labelledby="h-checkpoints">
+              <h2 id="h-checkpoints">4. Checkpoints</h2>
+              <clora-checkpoints
+                .state=${s.checkpoints}
+                ?busy=${running}
+                @resume-checkpoint=${(e: CustomEvent<{ id: string }>) => void c.resumeCheckpoint(e.detail.id)}
+                @delete-checkpoint=${(e: CustomEvent<{ id: string }>) => void c.deleteCheckpoint(e.detail.id)}
+              ></clora-checkpoints>
+            </section>
+            <section class="panel" aria-labelledby="h-export">
+              <h2 id="h-export">5. Export and import</h2>
+              <clora-export-panel
+                .model=${s.model}
+                .busy=${s.exporting}
+                .message=${s.exportMessage}
+                ?disabled=${!backboneReady}
+                @export=${(e: CustomEvent<{ format: 'native' | 'peft' | 'merged' }>) => void c.exportAs(e.detail.format)}
+                @import-adapter=${(e: CustomEvent<{ file: File }>) => void c.importAdapter(e.detail.file)}
+              ></clora-export-panel>
+            </section>
+            <section class="panel" aria-labelledby="h-try">
+              <h2 id="h-try">6. Try it</h2>
+              <clora-try-it
+                .result=${s.prediction.result}
+                ?busy=${s.prediction.busy}
+                .message=${s.prediction.message}
+                .modelLabel=${s.model.kind === 'none' ? (s.backbone.info?.headClasses.length ? `the backbone's own head (${s.backbone.info.headClasses.length} classes)` : '') : s.model.label}
+                ?disabled=${!backboneReady}
+                @predict=${(e: CustomEvent<{ image: Blob }>) => void c.predict(e.detail.image)}
+              ></clora-try-it>
+            </section>
+          `
+        : ''}
     `;
   }
 }
