@@ -825,7 +825,9 @@ export class AppController extends EventTarget {
       case 'runState': {
         if (e.runId !== this.state.run.runId) return;
         const phase = e.state === 'failed' && e.errorKind === 'deviceLost' ? 'failed' : e.state;
-        this.patchRun({ phase, step: e.step, totalSteps: e.totalSteps, message: e.message, errorKind: e.errorKind });
+        // 'runState' and 'deviceLost' can arrive in either order: both say how to go on.
+        const message = e.errorKind === 'deviceLost' && e.message ? withResumeHint(e.message) : e.message;
+        this.patchRun({ phase, step: e.step, totalSteps: e.totalSteps, message, errorKind: e.errorKind });
         if (e.state === 'failed') {
           this.liveSession = false;
           void this.saveChain.then(() => this.refreshResumable());
@@ -839,7 +841,7 @@ export class AppController extends EventTarget {
         this.patchRun({
           phase: wasTraining ? 'failed' : this.state.run.phase,
           errorKind: 'deviceLost',
-          message: `${e.message}${wasTraining ? ' Press Resume to continue from the last checkpoint.' : ''}`,
+          message: wasTraining ? withResumeHint(e.message) : e.message,
         });
         void this.saveChain.then(() => this.refreshResumable());
         return;
@@ -909,4 +911,10 @@ export class AppController extends EventTarget {
   async simulateDeviceLoss(): Promise<void> {
     await this.worker?.request({ type: 'loseDevice' });
   }
+}
+
+const RESUME_HINT = ' Press Resume to continue from the last checkpoint.';
+
+function withResumeHint(message: string): string {
+  return message.endsWith(RESUME_HINT) ? message : `${message}${RESUME_HINT}`;
 }
