@@ -48,6 +48,7 @@ struct Params {
 
 const THREADS: u32 = 256u;
 const KT: u32 = 16u;
+// lowrank_in stages KT_IN columns per barrier pair (a define: 32 where its tiles fit, fewer barriers).
 
 // ---- dropout: a counter hash of (seed, element index), recomputed wherever the mask is needed --------------
 
@@ -78,7 +79,7 @@ fn dropout_factor(index: u32) -> f32 {
 
 const TY: u32 = THREADS / TX;
 const TM: u32 = TY * RM;
-const XS: u32 = KT + 1u; // padded staged row: threads reading one k-column of different rows hit distinct banks
+const XS: u32 = KT_IN + 1u; // padded staged row: threads reading one k-column of different rows hit distinct banks
 const DS: u32 = TX * CN; // P rounded up to the thread grid
 // 16 KiB: the wide tile and the bank tile while accumulating, then the TM × P row tile for the core product
 // (the launcher picks TM so that both fit).
@@ -108,11 +109,11 @@ fn lowrank_in(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   if (row0 >= rows) { return; } // past the folded grid: the whole workgroup leaves together
 
   var acc: array<array<f32, CN>, RM>;
-  for (var k0 = 0u; k0 < K; k0 += KT) {
-    // Wide tile [TM][KT]: each row's KT columns are 4 consecutive vec4s in memory.
-    for (var g = t; g < TM * (KT / 4u); g += THREADS) {
-      let rr = g / (KT / 4u);
-      let kq = g % (KT / 4u);
+  for (var k0 = 0u; k0 < K; k0 += KT_IN) {
+    // Wide tile [TM][KT_IN]: each row's KT_IN columns are 4 consecutive vec4s in memory.
+    for (var g = t; g < TM * (KT_IN / 4u); g += THREADS) {
+      let rr = g / (KT_IN / 4u);
+      let kq = g % (KT_IN / 4u);
       let row = row0 + rr;
       let kk = k0 + kq * 4u;
       let v = read4_wide(row * params.stride + params.offset + kk, select(0, i32(K) - i32(kk), row < rows));
@@ -122,19 +123,19 @@ fn lowrank_in(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
       smem_in[s + 2u] = v.z;
       smem_in[s + 3u] = v.w;
     }
-    // Bank tile [KT][P], loaded in the bank's memory order.
-    for (var g = t; g < KT * P; g += THREADS) {
+    // Bank tile [KT_IN][P], loaded in the bank's memory order.
+    for (var g = t; g < KT_IN * P; g += THREADS) {
       var kk: u32;
       var q: u32;
       var addr: u32;
       if (BACKWARD) { // U_catᵀ: U[q, k] is contiguous along k
-        kk = g % KT;
-        q = g / KT;
+        kk = g % KT_IN;
+        q = g / KT_IN;
         addr = q * K + k0 + kk;
       } else { // D[h, k, c] is contiguous along (k, c) within a space
         let c = g % R;
-        kk = (g / R) % KT;
-        let h = g / (R * KT);
+        kk = (g / R) % KT_IN;
+        let h = g / (R * KT_IN);
         q = h * R + c;
         addr = (h * K + k0 + kk) * R + c;
       }
@@ -143,7 +144,7 @@ fn lowrank_in(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
       smem_in[TM * XS + kk * DS + q] = v;
     }
     workgroupBarrier();
-    for (var kk = 0u; kk < KT; kk++) {
+    for (var kk = 0u; kk < KT_IN; kk++) {
       var xv: array<f32, RM>;
       for (var i = 0u; i < RM; i++) { xv[i] = smem_in[(ty + TY * i) * XS + kk]; }
       for (var j = 0u; j < CN; j++) {

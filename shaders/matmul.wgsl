@@ -2,17 +2,22 @@
 // A is [M, K] (TRANS_A: stored [K, M]); B is [K, N] (TRANS_B: stored [N, K]); C is [M, N], all row-major.
 // A batch stride of 0 shares one 2-D operand across the batch (the weight case).
 //
-// Each workgroup computes a TILE_M × TILE_N output tile; each of its (TILE_M/4)·(TILE_N/4) threads keeps a
-// 4×4 block in registers. K advances TILE_K at a time through workgroup memory. Tiles keep the operand's
-// own layout, so staging is always a straight vec4 copy; the inner loop reads 4×4 sub-blocks of A and B as
-// four vec4s each (rows or columns, whichever the layout holds contiguously) and accumulates their product
-// as a mat4x4 (64 FMAs per 8 vec4 reads). Operands are bound as vec4 arrays: when an operand's contiguous
-// dimension is a multiple of 4 (VEC_A / VEC_B) each group of 4 is one 16-byte load, otherwise the same
-// groups are read one component at a time with bound checks (ragged shapes).
+// Each workgroup computes a TILE_M × TILE_N output tile; each thread keeps RM × RN blocks of 4×4 outputs in
+// registers (8×8 outputs at RM = RN = 2), so every value it reads from workgroup memory feeds 4·RN (or 4·RM)
+// FMAs. K advances TILE_K at a time through workgroup memory. Tiles keep the operand's own layout, so
+// staging is always a straight vec4 copy; the inner loop reads 4×4 sub-blocks of A and B as four vec4s each
+// (rows or columns, whichever the layout holds contiguously) and accumulates their products as mat4x4s.
+// Operands are bound as vec4 arrays: when an operand's contiguous dimension is a multiple of 4 (VEC_A /
+// VEC_B) each group of 4 is one 16-byte load, otherwise the same groups are read one component at a time
+// with bound checks (ragged shapes).
 // @include gelu
 
-// Defines: TILE_M, TILE_N, TILE_K (multiples of 4), TRANS_A, TRANS_B, VEC_A, VEC_B,
-// HAS_BIAS, GELU, ACCUMULATE, STORE_PRE.
+// SPLIT: the workgroups of grid z = batch·chunks each take one K range of kChunk and write their raw partial
+// tile to `out` as [chunk][batch·M·N]; matmul_thin.wgsl's thin_reduce sums the chunks and applies the
+// epilogue (long K, few output tiles: more workgroups without shrinking the register blocks).
+//
+// Defines: TILE_M, TILE_N, TILE_K (multiples of 4), RM, RN (4×4 blocks per thread; TILE_M/4 and TILE_N/4
+// multiples of them), TRANS_A, TRANS_B, VEC_A, VEC_B, HAS_BIAS, GELU, ACCUMULATE, STORE_PRE, SPLIT.
 
 struct Params {
   M: u32,
@@ -20,6 +25,9 @@ struct Params {
   N: u32,
   strideA: u32, // elements between batch entries of A (0: shared)
   strideB: u32,
+  kChunk: u32, // SPLIT: K per workgroup (a multiple of TILE_K)
+  chunks: u32, // SPLIT: K ranges
+  total: u32, // SPLIT: batch·M·N, the distance between chunks in the partials
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -33,7 +41,10 @@ struct Params {
 const TM4: u32 = TILE_M / 4u;
 const TN4: u32 = TILE_N / 4u;
 const TK4: u32 = TILE_K / 4u;
-const THREADS: u32 = TM4 * TN4;
+// Threads along M and N: each owns RM × RN blocks of 4×4 outputs.
+const WM: u32 = TM4 / RM;
+const WN: u32 = TN4 / RN;
+const THREADS: u32 = WM * WN;
 // Tiles contiguous along K ([m][k/4] for A, [n][k/4] for Bᵀ) pad each row by one vec4, so the threads of a
 // warp reading different rows of one k-column hit different banks.
 const KROW: u32 = TK4 + 1u;
@@ -132,37 +143,59 @@ fn block_b(col4: u32, k4: u32) -> mat4x4<f32> {
                                tileB[(k4 * 4u + 2u) * TN4 + col4], tileB[(k4 * 4u + 3u) * TN4 + col4]));
 }
 
-@compute @workgroup_size(TN4, TM4)
+@compute @workgroup_size(WN, WM)
 fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let M = params.M;
-  let K = params.K;
   let N = params.N;
-  let batch = wid.z;
+  var batch = wid.z;
+  var kStart = 0u;
+  var K = params.K;
+  if (SPLIT) {
+    batch = wid.z / params.chunks;
+    kStart = (wid.z % params.chunks) * params.kChunk;
+    K = min(params.K, kStart + params.kChunk);
+  }
   let baseA = batch * params.strideA;
   let baseB = batch * params.strideB;
   let baseC = batch * M * N;
   let m0 = wid.y * TILE_M;
   let n0 = wid.x * TILE_N;
-  let t = lid.y * TN4 + lid.x;
+  let t = lid.y * WN + lid.x;
 
-  // acc[j][i]: row m0 + 4·lid.y + i, column n0 + 4·lid.x + j.
-  var acc = mat4x4<f32>();
-  for (var k0 = 0u; k0 < K; k0 += TILE_K) {
+  // acc[bm * RN + bn][j][i]: row m0 + 4·(lid.y + bm·WM) + i, column n0 + 4·(lid.x + bn·WN) + j. Blocks of one
+  // thread are WM (WN) block-rows apart, so neighbouring threads read neighbouring tile entries.
+  var acc: array<mat4x4<f32>, RM * RN>;
+  for (var k0 = kStart; k0 < K; k0 += TILE_K) {
     for (var g = t; g < TILE_K * TM4; g += THREADS) { stage_a(baseA, m0, k0, g); }
     for (var g = t; g < TILE_K * TN4; g += THREADS) { stage_b(baseB, n0, k0, g); }
     workgroupBarrier();
     for (var k4 = 0u; k4 < TK4; k4++) {
-      acc += block_a(lid.y, k4) * block_b(lid.x, k4);
+      var bs: array<mat4x4<f32>, RN>;
+      for (var bn = 0u; bn < RN; bn++) { bs[bn] = block_b(lid.x + bn * WN, k4); }
+      for (var bm = 0u; bm < RM; bm++) {
+        let a = block_a(lid.y + bm * WM, k4);
+        for (var bn = 0u; bn < RN; bn++) { acc[bm * RN + bn] += a * bs[bn]; }
+      }
     }
     workgroupBarrier();
   }
 
-  for (var i = 0u; i < 4u; i++) {
-    let m = m0 + lid.y * 4u + i;
-    if (m >= M) { break; }
-    for (var j = 0u; j < 4u; j++) {
-      let n = n0 + lid.x * 4u + j;
-      if (n < N) { epilogue(baseC + m * N + n, n, acc[j][i]); }
+  for (var bm = 0u; bm < RM; bm++) {
+    for (var bn = 0u; bn < RN; bn++) {
+      let block = acc[bm * RN + bn];
+      for (var i = 0u; i < 4u; i++) {
+        let m = m0 + (lid.y + bm * WM) * 4u + i;
+        for (var j = 0u; j < 4u; j++) {
+          let n = n0 + (lid.x + bn * WN) * 4u + j;
+          if (m < M && n < N) {
+            if (SPLIT) {
+              out[(wid.z % params.chunks) * params.total + baseC + m * N + n] = block[j][i];
+            } else {
+              epilogue(baseC + m * N + n, n, block[j][i]);
+            }
+          }
+        }
+      }
     }
   }
 }

@@ -25,22 +25,24 @@ fn index(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
   return (wid.y * nwg.x + wid.x) * WG + lid.x;
 }
 
-// One thread per patch element, in output order: writes are contiguous, reads come in runs of P pixels.
+// One thread per run of P pixels (a patch row: one channel, one image row, one patch column): it reads P
+// contiguous pixels and writes them as P contiguous patch columns, so the index arithmetic (integer
+// divisions, slow on every GPU) is paid once per P elements. `total` counts runs here.
 @compute @workgroup_size(WG)
 fn patchify(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let i = index(wid, nwg, lid);
   if (i >= params.total) { return; }
   let P = params.P;
-  let k = i % params.K;
-  let bt = i / params.K;
-  let t = bt % params.n;
-  let b = bt / params.n;
-  let c = k / (P * P);
-  let ky = (k / P) % P;
-  let kx = k % P;
-  let y = (t / params.gridW) * P + ky;
-  let x = (t % params.gridW) * P + kx;
-  dst[i] = src[((b * params.C + c) * params.H + y) * params.W + x];
+  let gx = i % params.gridW;
+  let row = i / params.gridW; // (b, c, y)
+  let y = row % params.H;
+  let bc = row / params.H;
+  let c = bc % params.C;
+  let b = bc / params.C;
+  let t = (y / P) * params.gridW + gx;
+  let src_at = row * params.W + gx * P;
+  let dst_at = (b * params.n + t) * params.K + (c * P + y % P) * P;
+  for (var kx = 0u; kx < P; kx++) { dst[dst_at + kx] = src[src_at + kx]; }
 }
 
 // Adjoint: one thread per image element, gathering its single patch entry (src binds the patch gradient).

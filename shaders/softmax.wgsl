@@ -1,4 +1,5 @@
-// Softmax over the last axis of x viewed as [rows, cols], and its backward dx = y∘(dy − rowsum(dy∘y)).
+// Softmax over the last axis of scale·x, x viewed as [rows, cols], and its backward
+// dx = scale·y∘(dy − rowsum(dy∘y)) (scale: attention's head_dim^-0.5, folded in here instead of a pass).
 // A 256-thread workgroup holds WG / ROW_THREADS rows, ROW_THREADS threads per row (a power of two ≥ 32 picked
 // from cols on the host: long rows get the whole workgroup, short rows do not idle most of it). Each thread
 // strides over its row (neighbouring threads read neighbouring addresses) and the partial results meet in a
@@ -9,6 +10,7 @@
 struct Params {
   rows: u32,
   cols: u32,
+  scale: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -47,19 +49,19 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 
   var local_max = NEG_BIG;
   if (in_range) {
-    for (var c = lane; c < params.cols; c += ROW_THREADS) { local_max = max(local_max, x[base + c]); }
+    for (var c = lane; c < params.cols; c += ROW_THREADS) { local_max = max(local_max, params.scale * x[base + c]); }
   }
   let row_max = row_reduce(lid.x, local_max, true);
 
   var local_sum = 0.0;
   if (in_range) {
-    for (var c = lane; c < params.cols; c += ROW_THREADS) { local_sum += exp(x[base + c] - row_max); }
+    for (var c = lane; c < params.cols; c += ROW_THREADS) { local_sum += exp(params.scale * x[base + c] - row_max); }
   }
   let inv = 1.0 / row_reduce(lid.x, local_sum, false);
 
   // Recomputing exp costs less than writing the exponentials out and reading them back.
   if (in_range) {
-    for (var c = lane; c < params.cols; c += ROW_THREADS) { y[base + c] = exp(x[base + c] - row_max) * inv; }
+    for (var c = lane; c < params.cols; c += ROW_THREADS) { y[base + c] = exp(params.scale * x[base + c] - row_max) * inv; }
   }
 }
 
@@ -83,7 +85,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
   if (in_range) {
     for (var c = lane; c < params.cols; c += ROW_THREADS) {
       let yc = y_in[base + c];
-      dx[base + c] = yc * (dy[base + c] - row_dot);
+      dx[base + c] = params.scale * yc * (dy[base + c] - row_dot);
     }
   }
 }

@@ -42,6 +42,21 @@ export class Tape {
     return this.nodes.length;
   }
 
+  /** Tensors that recorded ops read but that no op on this tape produced and that need a gradient. */
+  externalInputs(): Tensor[] {
+    const produced = new Set<Tensor>(this.nodes.flatMap((n) => n.outputs));
+    const seen = new Set<Tensor>();
+    for (const node of this.nodes) {
+      for (const input of node.inputs) if (input.requiresGrad && !produced.has(input)) seen.add(input);
+    }
+    return [...seen];
+  }
+
+  /** Whether this tape created (and so will release) the tensor. */
+  owns(tensor: Tensor): boolean {
+    return this.tensors.includes(tensor);
+  }
+
   /** A position in the list of tensors this tape owns (see releaseSince). */
   mark(): number {
     return this.tensors.length;
@@ -70,9 +85,10 @@ export class Tape {
   /**
    * Backpropagates from `loss` (seeded with ones, or `seed`). Several roots may be given with one seed
    * each. Parameter gradients are added to what their `.grad` already holds, so micro-batches accumulate;
-   * zero the gradient buffer between steps.
+   * zero the gradient buffer between steps. `keepSeeds`: the given seeds stay the caller's (never written
+   * into, never released).
    */
-  backward(loss: Tensor | Tensor[], seed?: Tensor | Tensor[]): void {
+  backward(loss: Tensor | Tensor[], seed?: Tensor | Tensor[], options: { keepSeeds?: boolean } = {}): void {
     const roots = Array.isArray(loss) ? loss : [loss];
     const seeds = seed === undefined ? [] : Array.isArray(seed) ? seed : [seed];
     const reachable = new Set<Node>();
@@ -93,6 +109,10 @@ export class Tape {
       if (!s) {
         s = Tensor.empty(this.ctx, root.shape);
         fill(this.ctx, s, 1);
+      } else if (options.keepSeeds) {
+        // One extra owner that is never given up: the seed belongs to the caller, so it is never added
+        // into in place nor released here (a nested backward seeded with an outer tape's gradient).
+        this.own(s);
       }
       this.accumulate(root, s);
     });

@@ -174,6 +174,15 @@ export class FineTuneModel implements LinearAdapter {
     return this.parts.settings.method;
   }
 
+  /** Activation checkpointing per block while training (see VisionTransformer.recomputeBlocks). */
+  get recompute(): boolean {
+    return this.vit.recomputeBlocks;
+  }
+
+  set recompute(on: boolean) {
+    this.vit.recomputeBlocks = on;
+  }
+
   get ctx(): GpuContext {
     return this.parts.trainable.ctx;
   }
@@ -183,6 +192,10 @@ export class FineTuneModel implements LinearAdapter {
     this.training = opts.training;
     this.seed = opts.seed ?? 0;
     return this.vit.forward(pixels, this.branches.length && !this.merged ? this : undefined);
+  }
+
+  adapts(block: number, module: AdaptedModule): boolean {
+    return this.byModule.has(`${block}:${module}`);
   }
 
   adapt(block: number, module: AdaptedModule, input: Tensor, output: Tensor): Tensor {

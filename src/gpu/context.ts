@@ -1,6 +1,6 @@
 import { DeviceLostError, GpuOutOfMemoryError, GpuUnavailableError } from './errors';
 import { BufferPool } from './pool';
-import { PipelineCache, type KernelSpec } from './pipelines';
+import { kernelKey, PipelineCache, type KernelSpec } from './pipelines';
 
 /** A storage binding: a whole pooled buffer or a 256-byte-aligned range of one. */
 export interface BufferRange {
@@ -44,12 +44,29 @@ export interface AdapterDescription {
   device: string;
   description: string;
   isFallback: boolean;
+  /** Smallest subgroup size the adapter may use (0: not reported). */
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
 }
 
 export interface GpuStats {
   dispatches: number;
   submissions: number;
   reads: number;
+}
+
+/** What recording some work without running it tells (GpuContext.dryRun). */
+export interface DryRunResult<T> {
+  value: T;
+  /** Every kernel specialisation the work dispatches. */
+  specs: KernelSpec[];
+  dispatches: number;
+  /** Peak bytes the pool would hold, counting the buffers already in use before the run. */
+  peakBytes: number;
+  /** The largest single buffer the work asks the pool for. */
+  largestBufferBytes: number;
+  /** Some buffer would be over the device's binding or buffer size limit. */
+  overLimit: boolean;
 }
 
 export interface CreateContextOptions {
@@ -92,6 +109,16 @@ export class GpuContext {
   private pendingSince: number | undefined;
   private pendingSubmissions = 0;
   private secondsPerSubmission = 0;
+  /** Set while dryRun() records: kernels seen, no GPU work. */
+  private dry: { specs: Map<string, KernelSpec>; dispatches: number } | undefined;
+  /** Set while reads join the next submission (readsWithNextSubmission). */
+  private joiningReads = 0;
+  private nextSubmission: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | undefined;
+  /**
+   * Whether kernels may use subgroup operations (the adapter has `subgroups`). Tests turn it off to check
+   * the portable path on the same device.
+   */
+  useSubgroups: boolean;
 
   constructor(
     readonly device: GPUDevice,
@@ -100,6 +127,7 @@ export class GpuContext {
     readonly gpu: GPU,
   ) {
     this.features = new Set([...device.features].map(String));
+    this.useSubgroups = this.features.has('subgroups');
     this.pool = new BufferPool(device, device.limits);
     this.pipelines = new PipelineCache(device);
     this.paramBuffer = device.createBuffer({
@@ -149,6 +177,44 @@ export class GpuContext {
     this.pass = undefined;
   }
 
+  /** True while dryRun() records (nothing reaches the GPU). */
+  get isDryRun(): boolean {
+    return this.dry !== undefined;
+  }
+
+  /**
+   * Runs `fn` recording nothing on the GPU: dispatches only note their kernel, copies, clears and writes do
+   * nothing, and the pool hands out placeholders instead of buffers while keeping its accounts. Tells which
+   * pipelines the work needs (to compile them ahead with pipelines.prepare) and how much memory it would
+   * hold at its peak, without allocating it. `fn` must release what it acquires (dispose its tape).
+   */
+  dryRun<T>(fn: () => T): DryRunResult<T> {
+    this.ensureAlive();
+    if (this.dry) throw new Error('dryRun: a dry run is already recording.');
+    const savedPeak = this.pool.peakInUseBytes;
+    const savedLargest = this.pool.largestRequestBytes;
+    this.pool.peakInUseBytes = this.pool.inUseBytes;
+    this.pool.largestRequestBytes = 0;
+    this.pool.beginVirtual();
+    const dry = { specs: new Map<string, KernelSpec>(), dispatches: 0 };
+    this.dry = dry;
+    let peakBytes = 0;
+    let largestBufferBytes = 0;
+    let overLimit = false;
+    try {
+      const value = fn();
+      peakBytes = this.pool.peakInUseBytes;
+      largestBufferBytes = this.pool.largestRequestBytes;
+      overLimit = this.pool.virtualOverLimit;
+      return { value, specs: [...dry.specs.values()], dispatches: dry.dispatches, peakBytes, largestBufferBytes, overLimit };
+    } finally {
+      this.dry = undefined;
+      this.pool.endVirtual();
+      this.pool.peakInUseBytes = savedPeak;
+      this.pool.largestRequestBytes = savedLargest;
+    }
+  }
+
   /** Records one compute dispatch: params go to binding 0 (uniform), buffers to bindings 1..n in order. */
   dispatch(spec: KernelSpec, params: Param[], buffers: BufferRange[], workgroups: [number, number?, number?]): void {
     this.ensureAlive();
@@ -159,6 +225,11 @@ export class GpuContext {
       throw new Error(`Kernel ${spec.shader}:${spec.entry} needs ${x}×${y}×${z} workgroups, over this GPU's ${max} per dimension.`);
     }
     if (params.length * 4 > PARAM_SLOT_BYTES) throw new Error(`Kernel ${spec.shader}:${spec.entry} has more than ${PARAM_SLOT_BYTES / 4} parameters.`);
+    if (this.dry) {
+      this.dry.specs.set(kernelKey(spec), spec);
+      this.dry.dispatches++;
+      return;
+    }
     if (this.paramSlots === PARAM_RING_SLOTS) this.flush();
     const slot = this.paramSlots++;
     const base = (slot * PARAM_SLOT_BYTES) / 4;
@@ -181,6 +252,7 @@ export class GpuContext {
   /** Records a buffer-to-buffer copy in order with the dispatches. */
   copy(src: BufferRange, dst: BufferRange, byteLength = src.byteLength): void {
     this.ensureAlive();
+    if (this.dry) return;
     this.endPass();
     this.getEncoder().copyBufferToBuffer(src.buffer, src.byteOffset, dst.buffer, dst.byteOffset, byteLength);
   }
@@ -188,6 +260,7 @@ export class GpuContext {
   /** Records a fill with zeros in order with the dispatches. */
   clear(range: BufferRange): void {
     this.ensureAlive();
+    if (this.dry) return;
     this.endPass();
     this.getEncoder().clearBuffer(range.buffer, range.byteOffset, range.byteLength);
   }
@@ -198,6 +271,7 @@ export class GpuContext {
    */
   write(range: BufferRange, data: ArrayBufferView<ArrayBuffer>): void {
     this.ensureAlive();
+    if (this.dry) return;
     if (this.encoder) this.flush();
     this.device.queue.writeBuffer(range.buffer, range.byteOffset, data.buffer, data.byteOffset, data.byteLength);
   }
@@ -212,12 +286,14 @@ export class GpuContext {
     this.encoder?.finish();
     this.encoder = undefined;
     this.paramSlots = 0;
+    this.nextSubmission?.reject(new Error('The recorded work a read was waiting for was discarded.'));
+    this.nextSubmission = undefined;
   }
 
   /** Submits everything recorded so far as one command buffer. */
   flush(): void {
     this.ensureAlive();
-    if (!this.encoder) return;
+    if (this.dry || !this.encoder) return;
     this.endPass();
     if (this.paramSlots > 0) this.device.queue.writeBuffer(this.paramBuffer, 0, this.paramData, 0, this.paramSlots * PARAM_SLOT_BYTES);
     this.device.queue.submit([this.encoder.finish()]);
@@ -226,6 +302,36 @@ export class GpuContext {
     this.encoder = undefined;
     this.paramSlots = 0;
     this.stats.submissions++;
+    this.nextSubmission?.resolve();
+    this.nextSubmission = undefined;
+  }
+
+  /**
+   * Reads started inside `fn` (readMany, read, and whatever calls them) record their copies into the
+   * current command encoder and wait for the next flush() instead of submitting on their own: a training
+   * step's metrics then travel with the step's own submission, and their results arrive later without the
+   * step ever waiting for them.
+   */
+  readsWithNextSubmission<T>(fn: () => T): T {
+    this.joiningReads++;
+    try {
+      return fn();
+    } finally {
+      this.joiningReads--;
+    }
+  }
+
+  private nextFlush(): Promise<void> {
+    if (!this.nextSubmission) {
+      let resolve!: () => void;
+      let reject!: (e: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.nextSubmission = { promise, resolve, reject };
+    }
+    return this.nextSubmission.promise;
   }
 
   private acquireStaging(size: number): GPUBuffer {
@@ -242,14 +348,16 @@ export class GpuContext {
   /** Copies ranges back to the CPU with one submission; rejects on device loss, OOM or a compile error. */
   async readMany(ranges: BufferRange[]): Promise<Float32Array<ArrayBuffer>[]> {
     this.ensureAlive();
+    if (this.dry) throw new Error('Nothing can be read back during a dry run: its work never runs.');
     const staging = ranges.map((r) => {
       const buffer = this.acquireStaging(Math.max(256, Math.ceil(r.byteLength / 256) * 256));
       this.endPass();
       this.getEncoder().copyBufferToBuffer(r.buffer, r.byteOffset, buffer, 0, r.byteLength);
       return buffer;
     });
-    this.flush();
     this.stats.reads++;
+    if (this.joiningReads > 0) await this.nextFlush();
+    else this.flush();
     await this.sleepUntilLikelyDone();
     const mapped = Promise.all(staging.map((b) => b.mapAsync(GPUMapMode.READ)));
     await this.unlessLost(mapped);
@@ -332,6 +440,8 @@ function describeAdapter(adapter: GPUAdapter): AdapterDescription {
     device: info?.device ?? '',
     description: info?.description ?? '',
     isFallback: Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+    subgroupMinSize: (info as { subgroupMinSize?: number } | undefined)?.subgroupMinSize ?? 0,
+    subgroupMaxSize: (info as { subgroupMaxSize?: number } | undefined)?.subgroupMaxSize ?? 0,
   };
 }
 

@@ -30,9 +30,16 @@ function defineLine(name: string, value: number | boolean): string {
  * A kernel file may pull in helper files with `// @include name` lines (shaders/name.wgsl).
  */
 export function specialise(spec: KernelSpec): { code: string; prefixLines: number } {
-  const body = shaderSource(spec.shader);
+  let body = shaderSource(spec.shader);
+  // Directives (`enable subgroups;`) must open the module: move them above the defines, leaving a blank line
+  // in their place so file line numbers still map.
+  const directives: string[] = [];
+  body = body.replace(/^(?:enable|requires|diagnostic)\b[^;\n]*;[ \t]*$/gm, (line) => {
+    directives.push(line);
+    return '';
+  });
   const includes = [...body.matchAll(/^\/\/ @include (\w+)\s*$/gm)].map((m) => shaderSource(m[1]!));
-  const prefix = [...Object.entries(spec.defines ?? {}).map(([k, v]) => defineLine(k, v)), ...includes].join('\n');
+  const prefix = [...directives, ...Object.entries(spec.defines ?? {}).map(([k, v]) => defineLine(k, v)), ...includes].join('\n');
   if (!prefix) return { code: body, prefixLines: 0 };
   return { code: `${prefix}\n${body}`, prefixLines: prefix.split('\n').length };
 }
@@ -48,7 +55,10 @@ async function compileError(spec: KernelSpec, module: GPUShaderModule, prefixLin
 export class PipelineCache {
   private pipelines = new Map<string, GPUComputePipeline>();
   private pending: Promise<ShaderCompileError | undefined>[] = [];
+  /** Pipelines compiled so far, both ways. */
   compiled = 0;
+  /** Of those, compiled synchronously on first dispatch (a stall on the recording thread); prepare() avoids them. */
+  compiledOnDispatch = 0;
 
   constructor(private device: GPUDevice) {}
 
@@ -78,6 +88,7 @@ export class PipelineCache {
     );
     this.pipelines.set(key, pipeline);
     this.compiled++;
+    this.compiledOnDispatch++;
     return pipeline;
   }
 

@@ -32,6 +32,17 @@ export class BufferPool {
   peakInUseBytes = 0;
   /** Number of createBuffer calls made by the pool (steady state: no growth per step). */
   allocations = 0;
+  /** The largest single request seen by acquire() since resetPeak(). */
+  largestRequestBytes = 0;
+
+  // Planning mode (GpuContext.dryRun): acquire() hands out placeholders that are never created on the device,
+  // so recording a step that is never run measures its memory without allocating it.
+  private virtualFree: Map<number, GPUBuffer[]> | undefined;
+  private virtualOutstanding = new Set<GPUBuffer>();
+  private placeholders = new WeakSet<GPUBuffer>();
+  private writtenOff = new WeakSet<GPUBuffer>();
+  /** Planning mode: a request went over a device limit (recorded instead of thrown). */
+  virtualOverLimit = false;
 
   constructor(private device: GPUDevice, private limits: PoolLimits) {}
 
@@ -46,7 +57,9 @@ export class BufferPool {
   }
 
   acquire(bytes: number, what?: string): GPUBuffer {
+    if (this.virtualFree) return this.acquireVirtual(bytes);
     this.checkSize(bytes, what);
+    this.largestRequestBytes = Math.max(this.largestRequestBytes, bytes);
     let size = sizeClass(bytes);
     // The class may round past the limit even when the request fits: fall back to the exact size.
     if (size > this.limits.maxStorageBufferBindingSize || size > this.limits.maxBufferSize) size = Math.ceil(bytes / 4) * 4;
@@ -63,6 +76,40 @@ export class BufferPool {
     this.inUseBytes += size;
     this.peakInUseBytes = Math.max(this.peakInUseBytes, this.inUseBytes);
     return buffer;
+  }
+
+  private acquireVirtual(bytes: number): GPUBuffer {
+    if (bytes > this.limits.maxStorageBufferBindingSize || bytes > this.limits.maxBufferSize) this.virtualOverLimit = true;
+    this.largestRequestBytes = Math.max(this.largestRequestBytes, bytes);
+    let size = sizeClass(bytes);
+    if (size > this.limits.maxStorageBufferBindingSize || size > this.limits.maxBufferSize) size = Math.ceil(bytes / 4) * 4;
+    let buffer = this.virtualFree!.get(size)?.pop();
+    if (!buffer) {
+      buffer = { size, label: `planned-${size}`, destroy() {} } as unknown as GPUBuffer;
+      this.placeholders.add(buffer);
+      this.sizes.set(buffer, size);
+    }
+    this.virtualOutstanding.add(buffer);
+    this.inUseBytes += size;
+    this.peakInUseBytes = Math.max(this.peakInUseBytes, this.inUseBytes);
+    return buffer;
+  }
+
+  /** Starts planning mode: see GpuContext.dryRun. */
+  beginVirtual(): void {
+    if (this.virtualFree) throw new Error('BufferPool: a planning run is already in progress.');
+    this.virtualFree = new Map();
+    this.virtualOverLimit = false;
+  }
+
+  /** Ends planning mode; placeholders still held (an aborted run) are written off and ignored when released. */
+  endVirtual(): void {
+    for (const buffer of this.virtualOutstanding) {
+      this.inUseBytes -= this.sizes.get(buffer)!;
+      this.writtenOff.add(buffer);
+    }
+    this.virtualOutstanding.clear();
+    this.virtualFree = undefined;
   }
 
   private create(size: number): GPUBuffer {
@@ -95,9 +142,17 @@ export class BufferPool {
   }
 
   release(buffer: GPUBuffer): void {
+    if (this.writtenOff.has(buffer)) return;
     const size = this.sizes.get(buffer);
     if (size === undefined) throw new Error('BufferPool.release: this buffer does not belong to the pool.');
     this.inUseBytes -= size;
+    if (this.placeholders.has(buffer)) {
+      this.virtualOutstanding.delete(buffer);
+      let list = this.virtualFree?.get(size);
+      if (this.virtualFree && !list) this.virtualFree.set(size, (list = []));
+      list?.push(buffer);
+      return;
+    }
     let list = this.free.get(size);
     if (!list) this.free.set(size, (list = []));
     list.push(buffer);
@@ -123,5 +178,6 @@ export class BufferPool {
 
   resetPeak(): void {
     this.peakInUseBytes = this.inUseBytes;
+    this.largestRequestBytes = 0;
   }
 }

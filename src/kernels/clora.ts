@@ -26,7 +26,7 @@ const TARGET_GROUPS = 256;
 
 // Every entry compiles with every define: the ones an entry ignores stay at these values so that all shapes
 // share its pipelines.
-const DEFAULTS: Defines = { TX: 16, RM: 1, CN: 1, BACKWARD: false, DROPOUT: false, VEC_WIDE: false, BANK_DOWN: false, ACCUMULATE: false, SPLIT: false };
+const DEFAULTS: Defines = { TX: 16, RM: 1, CN: 1, KT_IN: KT, BACKWARD: false, DROPOUT: false, VEC_WIDE: false, BANK_DOWN: false, ACCUMULATE: false, SPLIT: false };
 
 function spec(entry: string, defines: Defines = {}): KernelSpec {
   return { shader: 'clora', entry, defines: { ...DEFAULTS, ...defines } };
@@ -108,15 +108,19 @@ export interface DropoutSettings {
 
 // ---- launchers ----------------------------------------------------------------------------------------------
 
-/** lowrank_in's thread grid for a bottleneck of P columns (see the shader): TM rows per workgroup. */
-export function lowRankInLayout(P: number): { TX: number; RM: number; CN: number; TM: number } {
+/**
+ * lowrank_in's thread grid for a bottleneck of P columns (see the shader): TM rows per workgroup, KT_IN
+ * columns staged per barrier pair. A 32-deep stage halves the barriers (the kernel does little arithmetic
+ * between them) and is preferred at the largest row block that still fits 16 KiB with it.
+ */
+export function lowRankInLayout(P: number): { TX: number; RM: number; CN: number; TM: number; KT_IN: number } {
   if (P < 1 || P > MAX_BOTTLENECK) throw new ShapeError(`clora: the bottleneck p·r = ${P} must be between 1 and ${MAX_BOTTLENECK}.`);
   const TX = P <= 4 ? 4 : P <= 8 ? 8 : 16;
   const TY = THREADS / TX;
   const CN = Math.ceil(P / TX);
-  for (const RM of [4, 2, 1]) {
+  for (const [RM, KT_IN] of [[4, 32], [2, 32], [4, KT], [2, KT], [1, KT]] as const) {
     const TM = TY * RM;
-    if (TM * (KT + 1) + KT * TX * CN <= WORKGROUP_FLOATS && TM * P <= WORKGROUP_FLOATS) return { TX, RM, CN, TM };
+    if (TM * (KT_IN + 1) + KT_IN * TX * CN <= WORKGROUP_FLOATS && TM * P <= WORKGROUP_FLOATS) return { TX, RM, CN, TM, KT_IN };
   }
   throw new Error(`clora: no lowrank_in layout fits P = ${P}.`); // unreachable for P ≤ 128
 }
@@ -164,6 +168,7 @@ export function lowRankIn(ctx: GpuContext, a: LowRankInArgs): void {
     TX: layout.TX,
     RM: layout.RM,
     CN: layout.CN,
+    KT_IN: layout.KT_IN,
     BACKWARD: a.backward,
     DROPOUT: rate > 0,
     VEC_WIDE: a.stride % 4 === 0 && a.offset % 4 === 0 && a.k % 4 === 0,

@@ -1,5 +1,7 @@
 import { f32, type BufferRange, type GpuContext } from '../gpu/context';
+import type { KernelSpec } from '../gpu/pipelines';
 import { ceilDiv, grid1d } from './grid';
+import { fixedSubgroupSize } from './subgroups';
 import { sumRows } from './reduce';
 
 // Launchers for shaders/layernorm.wgsl. x, y, dx are [rows, D]; weight, bias [D]; stats [rows, 2] = (mean, rstd).
@@ -18,6 +20,18 @@ function rowKernel(entry: string, D: number): { spec: { shader: string; entry: s
   return { spec: { shader: 'layernorm', entry, defines: { ROW_THREADS: threads } }, rowsPerGroup: WG / threads };
 }
 
+/**
+ * Whether the subgroup kernels (shaders/layernorm_subgroup.wgsl: one row per workgroup of one subgroup, sums
+ * by subgroupAdd, no barriers) run on this context; see fixedSubgroupSize.
+ */
+export function layerNormUsesSubgroups(ctx: GpuContext): boolean {
+  return fixedSubgroupSize(ctx) > 0;
+}
+
+function subgroupSpec(ctx: GpuContext, entry: string): KernelSpec {
+  return { shader: 'layernorm_subgroup', entry, defines: { SG: fixedSubgroupSize(ctx) } };
+}
+
 export function layerNormForward(
   ctx: GpuContext,
   x: BufferRange,
@@ -29,6 +43,10 @@ export function layerNormForward(
   D: number,
   eps: number,
 ): void {
+  if (layerNormUsesSubgroups(ctx)) {
+    ctx.dispatch(subgroupSpec(ctx, 'forward'), [rows, D, f32(eps), 0], [x, weight, bias, y, stats], grid1d(rows, 1));
+    return;
+  }
   const { spec, rowsPerGroup } = rowKernel('forward', D);
   ctx.dispatch(spec, [rows, D, f32(eps), 0], [x, weight, bias, y, stats], grid1d(rows, rowsPerGroup));
 }
@@ -44,6 +62,10 @@ export function layerNormBackwardInput(
   rows: number,
   D: number,
 ): void {
+  if (layerNormUsesSubgroups(ctx)) {
+    ctx.dispatch(subgroupSpec(ctx, 'backward_input'), [rows, D, f32(0), 0], [x, weight, grad, stats, dx], grid1d(rows, 1));
+    return;
+  }
   const { spec, rowsPerGroup } = rowKernel('backward_input', D);
   ctx.dispatch(spec, [rows, D, f32(0), 0], [x, weight, grad, stats, dx], grid1d(rows, rowsPerGroup));
 }

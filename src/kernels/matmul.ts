@@ -15,17 +15,22 @@ import { ceilDiv, grid1d } from './grid';
  *     If that leaves the GPU short of workgroups (under TARGET_GROUPS) and K is long (≥ 512), K is also
  *     split across workgroups in chunks of ≥ 256: 'thin_splitk' writes one partial product per chunk and a
  *     second pass sums them and applies the epilogue.
- *  2. Otherwise the register-blocked tiled program (4×4 outputs per thread, vec4 loads where the
- *     operand's contiguous dimension is a multiple of 4, scalar loads at ragged edges):
- *     'tiled_64x64' (256 threads) when that tiling already yields TARGET_GROUPS workgroups, else
- *     'tiled_32x32' (64 threads), whose 4× more workgroups keep more of a GPU busy on small products
- *     such as one image's 197×192×576.
+ *  2. Otherwise the register-blocked tiled program (vec4 loads where the operand's contiguous dimension
+ *     is a multiple of 4, scalar loads at ragged edges):
+ *     'tiled_64x64' (64 threads, 8×8 outputs each: every value read from workgroup memory feeds 8 FMAs)
+ *     when that tiling already yields TILED_TARGET_GROUPS workgroups (2048 threads, what a mid-size GPU
+ *     keeps busy: one image's 197×192×576 makes 36), else 'tiled_32x32' (64 threads, 4×4 outputs
+ *     each), whose 4× more workgroups keep more of a GPU busy on small products such as one image's
+ *     197×192×192. Except when K is long (≥ 512, the backward of a 400×576×192 qkv product):
+ *     'tiled_64x64_splitk' then splits K across workgroups (chunks of ≥ 256) until there are
+ *     TILED_TARGET_GROUPS of them, keeping the 8×8 register blocks; a second pass sums the partial
+ *     tiles and applies the epilogue.
  * Transposes, batching and the epilogue never change the choice; they are compile-time defines of the
  * chosen program (part of the pipeline cache key). Workgroup memory stays ≤ 16 KiB (tiled 64: ≤ 10 KiB,
- * thin at THIN = 16: 14.2 KiB) and workgroups ≤ 256 invocations.
+ * tiled 32: ≤ 9.2 KiB, thin at THIN = 16: 14.2 KiB) and workgroups ≤ 256 invocations.
  */
 
-export type MatmulProgram = 'tiled_64x64' | 'tiled_32x32' | 'thin' | 'thin_splitk';
+export type MatmulProgram = 'tiled_64x64' | 'tiled_64x64_splitk' | 'tiled_32x32' | 'thin' | 'thin_splitk';
 
 export interface MatmulGeometry {
   batch: number;
@@ -65,12 +70,18 @@ export interface MatmulPlan {
 
 /** Workgroups wanted in flight before a tiling is considered to fill a mid-size GPU. */
 const TARGET_GROUPS = 64;
+/** The same for the tiled programs, whose workgroups (64 threads with 8×8 or 4×4 outputs) do more each. */
+const TILED_TARGET_GROUPS = 32;
 const THIN_MAX = 16;
 const THIN_WIDE = 64; // wide rows per thin workgroup (matmul_thin.wgsl WIDE)
 const THIN_KT = 32; // K staged per step (matmul_thin.wgsl KT)
 const SPLIT_MIN_K = 512;
 const SPLIT_MIN_CHUNK = 256;
-const TILED_K = 16;
+// K staged per barrier pair: 32 for the 32×32 tile (fewer barriers; 9 KiB of workgroup memory), 16 for the
+// 64×64 tile (its 32-deep tiles would need 18 KiB, over the 16 KiB every device offers).
+const TILED_K: Record<'tiled_64x64' | 'tiled_32x32', number> = { tiled_64x64: 16, tiled_32x32: 32 };
+// 4×4 blocks per thread along M and N.
+const TILED_BLOCKS: Record<'tiled_64x64' | 'tiled_32x32', number> = { tiled_64x64: 2, tiled_32x32: 1 };
 
 function thinPlan(g: MatmulGeometry, forceSplit: boolean): MatmulPlan {
   const thinIsN = g.n <= g.m;
@@ -86,15 +97,30 @@ function thinPlan(g: MatmulGeometry, forceSplit: boolean): MatmulPlan {
   return { program: forceSplit || kChunks > 1 ? 'thin_splitk' : 'thin', thin, thinIsN, kChunk, kChunks };
 }
 
+const TILED_SPLIT_MIN_K = 512;
+
+function tiledSplitPlan(g: MatmulGeometry, forceSplit: boolean): MatmulPlan {
+  const tiles64 = ceilDiv(g.m, 64) * ceilDiv(g.n, 64) * g.batch;
+  const k16 = ceilDiv(g.k, 16);
+  let chunks = Math.min(ceilDiv(TILED_TARGET_GROUPS, tiles64), Math.floor(g.k / SPLIT_MIN_CHUNK));
+  if (forceSplit) chunks = Math.max(2, chunks);
+  chunks = Math.max(1, Math.min(chunks, k16));
+  const kChunk = ceilDiv(k16, chunks) * 16;
+  return { program: 'tiled_64x64_splitk', kChunk, kChunks: ceilDiv(g.k, kChunk) };
+}
+
 /** The program (and its thin/split parameters) used for a product of this shape; see the note above. */
 export function selectMatmulProgram(g: MatmulGeometry): MatmulPlan {
   if (Math.min(g.m, g.n) <= THIN_MAX) return thinPlan(g, false);
   const tiles64 = ceilDiv(g.m, 64) * ceilDiv(g.n, 64) * g.batch;
-  return { program: tiles64 >= TARGET_GROUPS ? 'tiled_64x64' : 'tiled_32x32' };
+  if (tiles64 >= TILED_TARGET_GROUPS) return { program: 'tiled_64x64' };
+  if (g.k >= TILED_SPLIT_MIN_K) return tiledSplitPlan(g, false);
+  return { program: 'tiled_32x32' };
 }
 
 /** A plan for a given program regardless of the selector (tests and benchmarks compare programs). */
 export function planFor(g: MatmulGeometry, program: MatmulProgram): MatmulPlan {
+  if (program === 'tiled_64x64_splitk') return tiledSplitPlan(g, true);
   if (program === 'thin' || program === 'thin_splitk') {
     if (Math.min(g.m, g.n) > THIN_MAX) throw new Error(`matmul: the ${program} program needs M or N ≤ ${THIN_MAX} (got ${g.m}×${g.n}).`);
     const plan = thinPlan(g, program === 'thin_splitk');
@@ -172,27 +198,49 @@ export function matmulInto(
   const bias = epilogue.bias ?? a;
   const pre = epilogue.preActivation ?? unusedOutput(ctx);
 
-  if (plan.program === 'tiled_64x64' || plan.program === 'tiled_32x32') {
-    const tile = plan.program === 'tiled_64x64' ? 64 : 32;
+  const total = g.batch * g.m * g.n;
+  if (plan.program === 'tiled_64x64' || plan.program === 'tiled_32x32' || plan.program === 'tiled_64x64_splitk') {
+    const split = plan.program === 'tiled_64x64_splitk';
+    const shape: 'tiled_64x64' | 'tiled_32x32' = plan.program === 'tiled_32x32' ? 'tiled_32x32' : 'tiled_64x64';
+    const tile = shape === 'tiled_64x64' ? 64 : 32;
+    const chunks = split ? plan.kChunks! : 1;
+    const noEpilogue = { HAS_BIAS: false, GELU: false, ACCUMULATE: false, STORE_PRE: false };
     const spec: KernelSpec = {
       shader: 'matmul',
       entry: 'matmul_tiled',
       defines: {
         TILE_M: tile,
         TILE_N: tile,
-        TILE_K: TILED_K,
+        TILE_K: TILED_K[shape],
+        RM: TILED_BLOCKS[shape],
+        RN: TILED_BLOCKS[shape],
         // vec4 loads need the contiguous dimension (hence every row start and batch stride) to be a multiple of 4.
         VEC_A: (transA ? g.m : g.k) % 4 === 0,
         VEC_B: (transB ? g.k : g.n) % 4 === 0,
         ...flags,
+        ...(split ? noEpilogue : {}),
+        SPLIT: split,
       },
     };
-    const buffers = [vec4Range(a, 'A'), vec4Range(b, 'B'), out, bias, pre];
-    ctx.dispatch(spec, [g.m, g.k, g.n, strideA, strideB], buffers, [ceilDiv(g.n, tile), ceilDiv(g.m, tile), g.batch]);
+    const params = [g.m, g.k, g.n, strideA, strideB, plan.kChunk ?? g.k, chunks, total];
+    const grid: [number, number, number] = [ceilDiv(g.n, tile), ceilDiv(g.m, tile), g.batch * chunks];
+    if (!split) {
+      ctx.dispatch(spec, params, [vec4Range(a, 'A'), vec4Range(b, 'B'), out, bias, pre], grid);
+      return plan;
+    }
+    // Partial tiles per K chunk, then matmul_thin's reduce (same partial layout) sums them and applies the
+    // epilogue. The scratch goes back to the pool at once: later users are recorded after these dispatches.
+    const partialBytes = chunks * total * 4;
+    const scratch = ctx.pool.acquire(partialBytes, 'matmul split-K partial tiles');
+    const partial: BufferRange = { buffer: scratch, byteOffset: 0, byteLength: partialBytes };
+    ctx.dispatch(spec, params, [vec4Range(a, 'A'), vec4Range(b, 'B'), partial, a, unusedOutput(ctx)], grid);
+    const reduceDefines = { THIN: 4, THIN_IS_N: true, ...flags, TRANS_A: false, TRANS_B: false, SPLIT: true };
+    const reduceParams = [g.m, g.k, g.n, strideA, strideB, plan.kChunk!, g.batch, total, chunks];
+    ctx.dispatch({ shader: 'matmul_thin', entry: 'thin_reduce', defines: reduceDefines }, reduceParams, [out, bias, pre, partial], grid1d(total, 256));
+    ctx.pool.release(scratch);
     return plan;
   }
 
-  const total = g.batch * g.m * g.n;
   const chunks = plan.kChunks!;
   const params = [g.m, g.k, g.n, strideA, strideB, plan.kChunk!, g.batch, total, chunks];
   const wide = plan.thinIsN ? g.m : g.n;

@@ -86,9 +86,10 @@ export function unpatchify(ctx: GpuContext, patches: BufferRange, image: BufferR
 }
 
 function patchDispatch(ctx: GpuContext, entry: string, src: BufferRange, dst: BufferRange, B: number, C: number, H: number, W: number, P: number): void {
-  const total = B * C * H * W;
-  if (total === 0) return;
   const gridW = W / P;
+  // patchify: one thread per run of P pixels; unpatchify: one per image element.
+  const total = entry === 'patchify' ? B * C * H * gridW : B * C * H * W;
+  if (total === 0) return;
   const n = (H / P) * gridW;
   ctx.dispatch({ shader: 'patch_embed', entry }, [total, C, H, W, P, gridW, n, C * P * P], [src, dst], grid1d(total, WG));
 }

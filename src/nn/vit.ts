@@ -1,6 +1,7 @@
 // timm's VisionTransformer built from the autodiff ops (see clora-spec §2.1): patch embedding, class token
 // and position embedding, pre-norm blocks of multi-head attention and a GELU MLP, a final LayerNorm and a
 // linear head on the class token. Everything shape-related is read from the weights.
+import { checkpoint } from '../autodiff/checkpoint';
 import { attention } from '../autodiff/ops/attention';
 import { add, gelu, reshape } from '../autodiff/ops/elementwise';
 import { layerNorm } from '../autodiff/ops/layernorm';
@@ -35,6 +36,8 @@ export type AdaptedModule = 'qkv' | 'proj' | 'fc1' | 'fc2';
  */
 export interface LinearAdapter {
   adapt(block: number, module: AdaptedModule, input: Tensor, output: Tensor): Tensor;
+  /** Whether `adapt` changes this module (default: assume it does). Unadapted fc1 keeps GELU fused. */
+  adapts?(block: number, module: AdaptedModule): boolean;
 }
 
 /** Where weights come from: backbone tensors may be frozen, the head and others trainable. */
@@ -109,6 +112,13 @@ export function decays(name: string, shape: readonly number[]): boolean {
 }
 
 export class VisionTransformer {
+  /**
+   * Activation checkpointing: while gradients are recorded, keep only each block's output and recompute the
+   * block during the backward pass (one more forward per block, a fraction of the memory; see
+   * src/autodiff/checkpoint.ts). The trainer's memory plan turns it on when that is what fits.
+   */
+  recomputeBlocks = false;
+
   constructor(
     readonly cfg: VitConfig,
     private readonly weight: WeightSource,
@@ -124,25 +134,33 @@ export class VisionTransformer {
     let x = linear(patchify(pixels, cfg.patch), patchWeight, w('patch_embed.proj.bias'));
     x = clsPos(x, w('cls_token'), w('pos_embed'));
     const lin = (i: number, module: AdaptedModule, path: string, input: Tensor, fused = false): Tensor => {
-      const out = linear(input, w(`${path}.weight`), w(`${path}.bias`), { gelu: fused && !adapter });
-      if (!adapter) return out;
+      const branched = adapter !== undefined && (adapter.adapts?.(i, module) ?? true);
+      const out = linear(input, w(`${path}.weight`), w(`${path}.bias`), { gelu: fused && !branched });
+      if (!adapter || !branched) return out;
       const adapted = adapter.adapt(i, module, input, out);
       // With an adapter GELU cannot be fused into fc1's epilogue: it applies to the adapted output.
       return fused ? gelu(adapted) : adapted;
     };
-    // Without gradients nothing needs a block's activations after the block: release them as we go.
-    const tape = activeTape(pixels.ctx);
-    for (let i = 0; i < cfg.depth; i++) {
-      const mark = tape?.mark();
+    const block = (i: number, input: Tensor): Tensor => {
       const b = `blocks.${i}`;
-      const h = layerNorm(x, w(`${b}.norm1.weight`), w(`${b}.norm1.bias`), LAYER_NORM_EPS);
+      const h = layerNorm(input, w(`${b}.norm1.weight`), w(`${b}.norm1.bias`), LAYER_NORM_EPS);
       const qkv = lin(i, 'qkv', `${b}.attn.qkv`, h);
       const [q, k, v] = splitHeads(qkv, cfg.heads);
       const o = mergeHeads(attention(q, k, v, { scale: (cfg.dim / cfg.heads) ** -0.5 }));
-      x = add(x, lin(i, 'proj', `${b}.attn.proj`, o));
-      const h2 = layerNorm(x, w(`${b}.norm2.weight`), w(`${b}.norm2.bias`), LAYER_NORM_EPS);
+      const mid = add(input, lin(i, 'proj', `${b}.attn.proj`, o));
+      const h2 = layerNorm(mid, w(`${b}.norm2.weight`), w(`${b}.norm2.bias`), LAYER_NORM_EPS);
       const hidden = lin(i, 'fc1', `${b}.mlp.fc1`, h2, true);
-      x = add(x, lin(i, 'fc2', `${b}.mlp.fc2`, hidden));
+      return add(mid, lin(i, 'fc2', `${b}.mlp.fc2`, hidden));
+    };
+    // Without gradients nothing needs a block's activations after the block: release them as we go.
+    const tape = activeTape(pixels.ctx);
+    for (let i = 0; i < cfg.depth; i++) {
+      if (tape && this.recomputeBlocks) {
+        x = checkpoint(x, (input) => block(i, input), `block${i}`);
+        continue;
+      }
+      const mark = tape?.mark();
+      x = block(i, x);
       if (tape && mark !== undefined && !x.requiresGrad) tape.releaseSince(mark, [x]);
     }
     x = layerNorm(x, w('norm.weight'), w('norm.bias'), LAYER_NORM_EPS);

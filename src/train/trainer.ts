@@ -6,6 +6,9 @@ import { crossEntropy } from '../autodiff/ops/loss';
 import { Tape } from '../autodiff/tape';
 import { Tensor } from '../autodiff/tensor';
 import type { FineTuneModel } from '../clora/model';
+import type { DryRunResult } from '../gpu/context';
+import { kernelKey, type KernelSpec } from '../gpu/pipelines';
+import { adamwUpdate, sgdUpdate } from '../kernels/optim';
 import { SettingsError } from '../clora/settings';
 import { checkDataset, gatherBatch, type Dataset } from '../data/dataset';
 import { augmentInto } from '../data/augment';
@@ -36,6 +39,55 @@ export interface TrainOptions {
   augment?: { flip: boolean; randomResizedCrop: boolean };
   /** Read metrics back every this many steps (and at the end). */
   logEvery: number;
+  /**
+   * GPU memory a step may use, in bytes, when the trainer picks the micro-batch (WebGPU does not tell how
+   * much memory a device has). Default DEFAULT_MEMORY_BUDGET.
+   */
+  memoryBudget?: number;
+  /** Activation checkpointing per block: true, false, or 'auto' (default: when that is what fits). */
+  recompute?: boolean | 'auto';
+}
+
+/** 2 GiB: what a discrete or a recent integrated GPU gives one tab without trouble. */
+export const DEFAULT_MEMORY_BUDGET = 2 * 1024 ** 3;
+
+/** Below this many samples per micro-batch a GPU is underfed: recomputing activations is preferred then. */
+const MIN_EFFICIENT_MICRO_BATCH = 8;
+
+/** One configuration the memory plan measured. */
+export interface MemoryTrial {
+  microBatchSize: number;
+  recompute: boolean;
+  /** Peak GPU bytes of one step (weights, gradients and optimizer state included), recorded and not run. */
+  peakBytes: number;
+  largestBufferBytes: number;
+  fits: boolean;
+}
+
+/** How a step is cut to fit the memory budget, and what that costs. */
+export interface MemoryPlan {
+  microBatchSize: number;
+  recompute: boolean;
+  /** Peak GPU bytes of one step with this plan (recorded and not run). */
+  plannedPeakBytes: number;
+  budgetBytes: number;
+  /** Bytes every step holds whatever the batch: weights, gradients, optimizer state. */
+  fixedBytes: number;
+  /** Activation bytes per sample, from recorded steps at micro-batches 1 and 2, without and with recompute. */
+  bytesPerSample: { keep: number; recompute: number };
+  /** Whether the plan fits the budget and the device's buffer limits (if not, the smallest plan is used). */
+  fits: boolean;
+  /** Every configuration measured, in the order tried. */
+  tried: MemoryTrial[];
+}
+
+/** What preparing a run did before step 1. */
+export interface PreparedRun {
+  plan: MemoryPlan;
+  /** Kernel specialisations one step uses (each micro-batch size included). */
+  kernels: number;
+  /** Of those, compiled (asynchronously) by prepare(). */
+  compiledAhead: number;
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
@@ -106,6 +158,10 @@ export class Trainer {
   private pending: { step: number; parts: Tensor[]; sade: Tensor | null; lr: number; images: number }[] = [];
   private lastGood: { trainable: Map<string, Float32Array>; optimizer: OptimizerState; step: number } | undefined;
   private clock = { start: 0, images: 0 };
+  private prepared: PreparedRun | undefined;
+  private microBatch: number;
+  /** A report whose read rides on a step's submission and is not processed yet. */
+  private inFlight: Promise<void> | undefined;
 
   private constructor(
     readonly model: FineTuneModel,
@@ -116,6 +172,7 @@ export class Trainer {
     this.stepsPerEpoch = Math.ceil(data.count / options.batchSize);
     this.totalSteps = options.steps ?? this.stepsPerEpoch * options.epochs!;
     this.rng = new Rng(options.seed);
+    this.microBatch = options.microBatchSize ?? options.batchSize;
     this.newEpoch();
   }
 
@@ -131,6 +188,210 @@ export class Trainer {
 
   get currentStep(): number {
     return this.step;
+  }
+
+  /** The plan and warm-up done by prepare(), once it has run. */
+  get preparation(): PreparedRun | undefined {
+    return this.prepared;
+  }
+
+  /** Samples per forward/backward (the plan's choice unless the options fix it). */
+  get microBatchSize(): number {
+    return this.microBatch;
+  }
+
+  /**
+   * Gets the run ready without running anything: picks the micro-batch and whether to recompute
+   * activations from recorded-but-not-run steps (planMemory), then compiles, asynchronously, every pipeline
+   * a step will use, so step 1 compiles nothing. run() calls it; calling it earlier moves the compile wait.
+   */
+  async prepare(): Promise<PreparedRun> {
+    if (this.prepared) return this.prepared;
+    const plan = this.planMemory();
+    this.usePlan(plan);
+    const specs = new Map<string, KernelSpec>();
+    for (const [size, first] of this.microBatchShapes()) {
+      for (const spec of this.dryStep(size, first).specs) specs.set(kernelKey(spec), spec);
+    }
+    const pipelines = this.model.ctx.pipelines;
+    const before = pipelines.compiled;
+    await pipelines.prepare([...specs.values()]);
+    this.prepared = { plan, kernels: specs.size, compiledAhead: pipelines.compiled - before };
+    return this.prepared;
+  }
+
+  /** Trains with this plan's micro-batch and activation recomputation (prepare() applies planMemory()'s). */
+  usePlan(plan: Pick<MemoryPlan, 'microBatchSize' | 'recompute'>): void {
+    this.microBatch = Math.min(plan.microBatchSize, this.options.batchSize);
+    this.model.recompute = plan.recompute;
+  }
+
+  /**
+   * Chooses the micro-batch and activation checkpointing so that one step fits `memoryBudget` and the
+   * device's buffer limits: the whole batch at once if it fits; else the largest micro-batch (halving, not
+   * below 8) that fits keeping activations; else recomputing each block's activations during the backward
+   * pass, at the largest micro-batch that fits. Each candidate is measured by recording one step and
+   * discarding it (GpuContext.dryRun): nothing runs and nothing is allocated. A micro-batch size given in the
+   * options is kept; only recomputation is decided then.
+   */
+  planMemory(): MemoryPlan {
+    const { options } = this;
+    const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
+    const tried: MemoryTrial[] = [];
+    const measure = (micro: number, recompute: boolean): MemoryTrial => {
+      const hit = tried.find((t) => t.microBatchSize === micro && t.recompute === recompute);
+      if (hit) return hit;
+      const saved = this.model.recompute;
+      this.model.recompute = recompute;
+      try {
+        const run = this.dryStep(micro, true);
+        const trial = { microBatchSize: micro, recompute, peakBytes: run.peakBytes, largestBufferBytes: run.largestBufferBytes, fits: !run.overLimit && run.peakBytes <= budget };
+        tried.push(trial);
+        return trial;
+      } finally {
+        this.model.recompute = saved;
+      }
+    };
+    const batch = options.batchSize;
+    const one = measure(1, false);
+    const two = measure(Math.min(2, batch), false);
+    const oneR = measure(1, true);
+    const twoR = measure(Math.min(2, batch), true);
+    const perSample = (a: MemoryTrial, b: MemoryTrial): number => (b.microBatchSize > a.microBatchSize ? (b.peakBytes - a.peakBytes) / (b.microBatchSize - a.microBatchSize) : a.peakBytes);
+    const bytesPerSample = { keep: perSample(one, two), recompute: perSample(oneR, twoR) };
+    const fixedBytes = Math.max(0, one.peakBytes - bytesPerSample.keep);
+
+    const halvings = (from: number, floor: number): number[] => {
+      const sizes: number[] = [];
+      for (let m = from; m >= floor; m = m === floor ? 0 : Math.max(floor, Math.ceil(m / 2))) sizes.push(m);
+      return sizes;
+    };
+    let candidates: { micro: number; recompute: boolean }[];
+    const forced = options.recompute === 'auto' || options.recompute === undefined ? undefined : options.recompute;
+    if (options.microBatchSize !== undefined) {
+      const m = Math.min(options.microBatchSize, batch);
+      candidates = forced === undefined ? [{ micro: m, recompute: false }, { micro: m, recompute: true }] : [{ micro: m, recompute: forced }];
+    } else {
+      const keep = halvings(batch, Math.min(batch, MIN_EFFICIENT_MICRO_BATCH)).map((micro) => ({ micro, recompute: false }));
+      const recompute = halvings(batch, 1).map((micro) => ({ micro, recompute: true }));
+      candidates = forced === undefined ? [...keep, ...recompute] : forced ? recompute : halvings(batch, 1).map((micro) => ({ micro, recompute: false }));
+    }
+    let chosen: MemoryTrial | undefined;
+    for (const c of candidates) {
+      const trial = measure(c.micro, c.recompute);
+      if (trial.fits) {
+        chosen = trial;
+        break;
+      }
+    }
+    const fallback = measure(candidates.at(-1)!.micro, candidates.at(-1)!.recompute);
+    const pick = chosen ?? fallback;
+    return {
+      microBatchSize: pick.microBatchSize,
+      recompute: pick.recompute,
+      plannedPeakBytes: pick.peakBytes,
+      budgetBytes: budget,
+      fixedBytes,
+      bytesPerSample,
+      fits: chosen !== undefined,
+      tried,
+    };
+  }
+
+  /** Distinct (micro-batch size, first of its batch) pairs a run will record: full and short batches. */
+  private microBatchShapes(): [number, boolean][] {
+    const batch = this.options.batchSize;
+    const micro = this.microBatch;
+    const last = this.data.count - (this.stepsPerEpoch - 1) * batch;
+    const shapes = new Map<string, [number, boolean]>();
+    for (const size of new Set([batch, last])) {
+      for (let start = 0; start < size; start += micro) {
+        const n = Math.min(micro, size - start);
+        shapes.set(`${n}:${start === 0}`, [n, start === 0]);
+      }
+    }
+    return [...shapes.values()];
+  }
+
+  /**
+   * Records one micro-batch's forward and backward and the optimizer update without running them: which
+   * kernels they use, and the step's peak memory. Leaves no trace (no RNG draw, no optimizer step).
+   */
+  private dryStep(micro: number, first: boolean): DryRunResult<void> {
+    return this.model.ctx.dryRun(() => this.recordPlannedStep(micro, first, true));
+  }
+
+  /**
+   * Peak GPU bytes of one step of the current plan, measured by recording it for real (every buffer
+   * allocated) and discarding it unrun — for models an emulated GPU cannot run in reasonable time. The
+   * buffers it allocated are destroyed afterwards. Compare with the plan's dry-run figure.
+   */
+  measureStepPeak(): number {
+    const ctx = this.model.ctx;
+    ctx.flush();
+    const savedPeak = ctx.pool.peakInUseBytes;
+    ctx.pool.resetPeak();
+    try {
+      // The update allocates nothing; left out, since its stand-in bindings are only valid unrun.
+      this.recordPlannedStep(this.microBatch, true, false);
+      return ctx.pool.peakInUseBytes;
+    } finally {
+      ctx.discard();
+      ctx.pool.trim();
+      ctx.pool.peakInUseBytes = Math.max(savedPeak, ctx.pool.peakInUseBytes);
+    }
+  }
+
+  private recordPlannedStep(micro: number, first: boolean, update: boolean): void {
+    const { model, data } = this;
+    const ctx = model.ctx;
+    const store = model.parts.trainable;
+    store.zeroGrad();
+    const x = Tensor.empty(ctx, [micro, ...data.imageShape]);
+    const y = Tensor.empty(ctx, [micro]);
+    try {
+      const { part, sade } = this.recordMicroBatch(x, y, this.options.batchSize, first, 0);
+      part.dispose();
+      sade?.dispose();
+    } finally {
+      x.dispose();
+      y.dispose();
+    }
+    model.zeroInertGradients();
+    if (!update) return;
+    // The update's kernel, bound to stand-ins (dry runs never run it): the optimizer's own step() would
+    // count a step.
+    if (this.options.optimizer === 'adamw') {
+      adamwUpdate(ctx, store.paramRange, store.gradRange, store.paramRange, store.paramRange, store.decayEnd, 1, { lr: this.options.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+    } else {
+      sgdUpdate(ctx, store.paramRange, store.gradRange, store.decayEnd, this.options.lr, 0);
+    }
+  }
+
+  /**
+   * Forward, loss and backward of one micro-batch on its own tape (gradients accumulate into the flat
+   * gradient buffer). Returns the loss part (its share of the batch mean) and, for the first micro-batch, the
+   * SADE term, both kept alive for the metrics.
+   */
+  private recordMicroBatch(x: Tensor, y: Tensor, batchLength: number, first: boolean, seed: number): { part: Tensor; sade: Tensor | null } {
+    const { model, options } = this;
+    const tape = new Tape(model.ctx);
+    let part: Tensor | undefined;
+    let sade: Tensor | null = null;
+    try {
+      const logits = model.forward(x, { training: true, seed });
+      // Mean cross-entropy over the whole batch = Σ over micro-batches of (size/batch) · their mean.
+      part = scale(crossEntropy(logits, y, { labelSmoothing: options.labelSmoothing }), x.shape[0]! / batchLength);
+      let loss = part;
+      if (first && model.parts.settings.sadeWeight > 0) {
+        sade = model.sade();
+        if (sade) loss = add(loss, scale(sade, model.parts.settings.sadeWeight));
+      }
+      tape.backward(loss);
+    } finally {
+      tape.dispose(part ? (sade ? [part, sade] : [part]) : []);
+    }
+    return { part, sade };
   }
 
   get done(): boolean {
@@ -159,86 +420,117 @@ export class Trainer {
     return batch;
   }
 
-  /** Records one optimizer step; no GPU read. */
-  private trainStep(): void {
+  /**
+   * Records one optimizer step as ONE queue submission, with no GPU read: every micro-batch is uploaded
+   * first (a queue write issued after the step's commands would have to flush them), then the forward and
+   * backward passes, the update, and — when `report` is given — the copies that read the metrics back,
+   * which ride on the same submission (see startReport()).
+   */
+  private trainStep(report?: () => void): void {
     const { model, data, options } = this;
     const ctx = model.ctx;
     const batch = this.nextBatch();
-    const micro = options.microBatchSize ?? batch.length;
+    const micro = this.microBatch;
     const lr = learningRate(this.step + 1, this.totalSteps, options.lr, options.warmup);
     const per = data.imageShape[0] * data.imageShape[1] * data.imageShape[2];
-    model.parts.trainable.zeroGrad();
-    const parts: Tensor[] = [];
-    let sadeTerm: Tensor | null = null;
+    const inputs: { x: Tensor; y: Tensor; seed: number }[] = [];
     for (let start = 0; start < batch.length; start += micro) {
       const indices = batch.slice(start, start + micro);
       const pixels = new Float32Array(indices.length * per);
       const labels = new Float32Array(indices.length);
       if (options.augment && (options.augment.flip || options.augment.randomResizedCrop)) augmentInto(data, indices, pixels, labels, this.rng, options.augment);
       else gatherBatch(data, indices, pixels, labels);
-      const tape = new Tape(ctx);
-      const x = Tensor.fromData(ctx, [indices.length, ...data.imageShape], pixels);
-      const y = Tensor.fromData(ctx, [indices.length], labels);
-      const logits = model.forward(x, { training: true, seed: this.rng.fork() });
-      // Mean cross-entropy over the whole batch = Σ over micro-batches of (size/batch) · their mean.
-      let loss = scale(crossEntropy(logits, y, { labelSmoothing: options.labelSmoothing }), indices.length / batch.length);
-      parts.push(loss);
-      if (start === 0 && model.parts.settings.sadeWeight > 0) {
-        const sade = model.sade();
-        if (sade) {
-          sadeTerm = sade;
-          loss = add(loss, scale(sade, model.parts.settings.sadeWeight));
-        }
-      }
-      tape.backward(loss);
-      tape.dispose(sadeTerm && start === 0 ? [...parts.slice(-1), sadeTerm] : parts.slice(-1));
+      // Same RNG order as drawing each micro-batch's dropout seed just before its forward pass.
+      const seed = this.rng.fork();
+      inputs.push({ x: Tensor.fromData(ctx, [indices.length, ...data.imageShape], pixels), y: Tensor.fromData(ctx, [indices.length], labels), seed });
     }
+    model.parts.trainable.zeroGrad();
+    const parts: Tensor[] = [];
+    let sadeTerm: Tensor | null = null;
+    inputs.forEach(({ x, y, seed }, i) => {
+      const { part, sade } = this.recordMicroBatch(x, y, batch.length, i === 0, seed);
+      parts.push(part);
+      if (sade) sadeTerm = sade;
+      // Their buffers are reused only by work recorded later, which runs after this micro-batch.
+      x.dispose();
+      y.dispose();
+    });
     model.zeroInertGradients();
     this.optimizer.step(lr);
-    ctx.flush();
     this.step++;
     this.clock.images += batch.length;
     this.pending.push({ step: this.step, parts, sade: sadeTerm, lr, images: batch.length });
+    report?.();
+    ctx.flush();
   }
 
-  /** Reads the losses recorded since the last report; throws TrainingDiverged (after restoring) on NaN/Inf. */
-  private async report(onMetrics?: (m: TrainMetrics) => void): Promise<void> {
-    if (this.pending.length === 0) return;
+  /**
+   * Starts reading back the losses recorded since the last report, and a snapshot of the adapter and the
+   * optimizer for the NaN guard, as copies recorded into the current step's submission; returns the
+   * processing of the results, which the caller awaits later (the next steps are recorded meanwhile).
+   * Throws TrainingDiverged (after restoring the last good state) on NaN/Inf.
+   */
+  private startReport(onMetrics?: (m: TrainMetrics) => void): Promise<void> {
     const pending = this.pending;
     this.pending = [];
+    if (pending.length === 0) return Promise.resolve();
+    const ctx = this.model.ctx;
     const tensors = pending.flatMap((p) => [...p.parts, ...(p.sade ? [p.sade] : [])]);
-    const values = await this.model.ctx.readMany(tensors);
+    const reads = ctx.readsWithNextSubmission(() =>
+      Promise.all([ctx.readMany(tensors), this.model.parts.trainable.readAll(), this.optimizer.state()] as const),
+    );
+    // The copies are recorded: later work that reuses these buffers runs after them.
     tensors.forEach((t) => t.dispose());
-    let k = 0;
-    const elapsed = (performance.now() - this.clock.start) / 1000;
-    const rate = this.clock.images / Math.max(elapsed, 1e-9);
-    for (const p of pending) {
-      let ce = 0;
-      for (let i = 0; i < p.parts.length; i++) ce += values[k++]![0]!;
-      const sade = p.sade ? values[k++]![0]! : 0;
-      const loss = ce + this.model.parts.settings.sadeWeight * sade;
-      if (!Number.isFinite(loss)) {
-        await this.restoreLastGood();
-        throw new TrainingDiverged(
-          `Training diverged at step ${p.step}: the loss became ${loss}. The adapter was restored to step ${this.lastGood?.step ?? 0}; lower the learning rate and resume.`,
-        );
+    const images = this.clock.images;
+    const step = this.step;
+    const done = reads.then(([values, trainable, optimizer]) => {
+      let k = 0;
+      const elapsed = (performance.now() - this.clock.start) / 1000;
+      const rate = images / Math.max(elapsed, 1e-9);
+      for (const p of pending) {
+        let ce = 0;
+        for (let i = 0; i < p.parts.length; i++) ce += values[k++]![0]!;
+        const sade = p.sade ? values[k++]![0]! : 0;
+        const loss = ce + this.model.parts.settings.sadeWeight * sade;
+        if (!Number.isFinite(loss)) return this.diverged(p.step, loss);
+        const remainingImages = (this.totalSteps - p.step) * this.options.batchSize;
+        const metrics: TrainMetrics = {
+          step: p.step,
+          totalSteps: this.totalSteps,
+          epoch: p.step / this.stepsPerEpoch,
+          loss,
+          crossEntropy: ce,
+          sade,
+          lr: p.lr,
+          imagesPerSecond: rate,
+          etaSeconds: remainingImages / Math.max(rate, 1e-9),
+        };
+        this.history.push(metrics);
+        onMetrics?.(metrics);
       }
-      const remainingImages = (this.totalSteps - p.step) * this.options.batchSize;
-      const metrics: TrainMetrics = {
-        step: p.step,
-        totalSteps: this.totalSteps,
-        epoch: p.step / this.stepsPerEpoch,
-        loss,
-        crossEntropy: ce,
-        sade,
-        lr: p.lr,
-        imagesPerSecond: rate,
-        etaSeconds: remainingImages / Math.max(rate, 1e-9),
-      };
-      this.history.push(metrics);
-      onMetrics?.(metrics);
-    }
-    this.lastGood = { trainable: await this.model.parts.trainable.readAll(), optimizer: await this.optimizer.state(), step: this.step };
+      this.lastGood = { trainable, optimizer, step };
+      return undefined;
+    });
+    // Awaited later; until then a failure must not count as unhandled.
+    done.catch(() => undefined);
+    return done;
+  }
+
+  private async diverged(step: number, loss: number): Promise<never> {
+    for (const p of this.pending) p.parts.forEach((t) => t.dispose());
+    for (const p of this.pending) p.sade?.dispose();
+    this.pending = [];
+    await this.restoreLastGood();
+    throw new TrainingDiverged(
+      `Training diverged at step ${step}: the loss became ${loss}. The adapter was restored to step ${this.lastGood?.step ?? 0}; lower the learning rate and resume.`,
+    );
+  }
+
+  /** Waits for the report in flight, if any (rethrows TrainingDiverged). */
+  private async settleReport(): Promise<void> {
+    const inFlight = this.inFlight;
+    this.inFlight = undefined;
+    if (inFlight) await inFlight;
   }
 
   private async restoreLastGood(): Promise<void> {
@@ -251,19 +543,39 @@ export class Trainer {
   }
 
   /**
-   * Trains until done, paused or stopped. Metrics are read back every `logEvery` steps; the step itself never
-   * waits for the GPU. Resolves with why it returned; call again after a pause to continue.
+   * Trains until done, paused or stopped. The first call prepares the run (prepare()). Metrics are read back
+   * every `logEvery` steps with the step's own submission, and processed while the next steps are recorded:
+   * no step waits for the GPU, and at most one report is in flight. Resolves with why it returned; call
+   * again after a pause to continue.
    */
   async run(onMetrics?: (m: TrainMetrics) => void): Promise<'done' | 'paused' | 'stopped'> {
     this.pauseRequested = false;
+    await this.prepare();
     this.clock = { start: performance.now(), images: 0 };
     if (!this.lastGood) this.lastGood = { trainable: await this.model.parts.trainable.readAll(), optimizer: await this.optimizer.state(), step: this.step };
-    while (!this.done) {
-      if (this.stopRequested || this.pauseRequested) break;
-      this.trainStep();
-      if (this.step % this.options.logEvery === 0 || this.done) await this.report(onMetrics);
+    try {
+      while (!this.done) {
+        if (this.stopRequested || this.pauseRequested) break;
+        const reportNow = (this.step + 1) % this.options.logEvery === 0 || this.step + 1 >= this.totalSteps;
+        if (reportNow) {
+          // Bounds the work queued ahead of the GPU to about two report intervals, and lets other tasks
+          // (pause and stop requests, a worker's messages) run between steps.
+          await this.settleReport();
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          if (this.stopRequested || this.pauseRequested) break;
+        }
+        this.trainStep(reportNow ? () => (this.inFlight = this.startReport(onMetrics)) : undefined);
+      }
+      await this.settleReport();
+      if (this.pending.length > 0) {
+        this.inFlight = this.startReport(onMetrics);
+        this.model.ctx.flush();
+        await this.settleReport();
+      }
+    } catch (error) {
+      this.inFlight = undefined;
+      throw error;
     }
-    await this.report(onMetrics);
     if (this.stopRequested) return 'stopped';
     return this.done ? 'done' : 'paused';
   }
@@ -295,6 +607,7 @@ export class Trainer {
 
   dispose(): void {
     for (const p of this.pending) p.parts.forEach((t) => t.dispose());
+    for (const p of this.pending) p.sade?.dispose();
     this.pending = [];
     this.optimizer.dispose();
   }

@@ -21,10 +21,15 @@ describe('matmul program selection', () => {
   const pick = (g: MatmulGeometry): MatmulProgram => selectMatmulProgram(g).program;
 
   it('picks tiled programs for wide outputs, by how many 64×64 tiles there are', () => {
-    expect(pick({ batch: 1, m: 197, k: 192, n: 576 })).toBe('tiled_32x32');
+    expect(pick({ batch: 1, m: 197, k: 192, n: 576 })).toBe('tiled_64x64');
+    expect(pick({ batch: 1, m: 197, k: 192, n: 192 })).toBe('tiled_32x32');
     expect(pick({ batch: 8, m: 197, k: 192, n: 576 })).toBe('tiled_64x64');
     expect(pick({ batch: 1, m: 197, k: 768, n: 2304 })).toBe('tiled_64x64');
-    expect(pick({ batch: 1, m: 197, k: 3072, n: 768 })).toBe('tiled_32x32');
+    expect(pick({ batch: 1, m: 197, k: 3072, n: 768 })).toBe('tiled_64x64');
+    // Few 64×64 tiles but a long K: split K across workgroups instead of shrinking the tiles.
+    expect(selectMatmulProgram({ batch: 1, m: 400, k: 576, n: 192 })).toMatchObject({ program: 'tiled_64x64_splitk', kChunks: 2 });
+    expect(selectMatmulProgram({ batch: 1, m: 197, k: 3072, n: 192 })).toMatchObject({ program: 'tiled_64x64_splitk', kChunks: 3 });
+    expect(pick({ batch: 1, m: 197, k: 256, n: 192 })).toBe('tiled_32x32');
     expect(pick({ batch: 64, m: 17, k: 3, n: 17 })).toBe('tiled_64x64');
   });
 
@@ -48,6 +53,7 @@ describe('matmul kernels against the f64 reference', () => {
   const cases: [MatmulProgram, number, number, number, number, [boolean, boolean][]][] = [
     ['tiled_64x64', 2, 68, 36, 72, [[false, false], [true, true]]],
     ['tiled_32x32', 1, 33, 65, 17, [[true, false], [false, true]]],
+    ['tiled_64x64_splitk', 2, 33, 300, 70, [[false, true], [true, false]]],
     ['thin', 2, 37, 20, 5, TRANSPOSES],
     ['thin_splitk', 1, 7, 600, 13, TRANSPOSES],
   ];

@@ -1,12 +1,36 @@
 // Fused scaled-dot-product attention: forward and backward side by side.
 import { ShapeError } from '../../gpu/errors';
 import { attentionBackwardKeys, attentionBackwardQueries, attentionForward, attentionRowDot, attentionTile, type AttentionDims } from '../../kernels/attention';
+import { matmulInto } from '../../kernels/matmul';
+import { softmaxBackward, softmaxForward } from '../../kernels/softmax';
 import { record } from '../tape';
 import { shapeText, Tensor } from '../tensor';
 
 export interface AttentionOptions {
   /** Multiplies q·kᵀ before the softmax (timm: head_dim^-0.5). */
   scale: number;
+  /** Force a path instead of the choice by shape (tests and benchmarks compare them). */
+  path?: AttentionPath;
+}
+
+/**
+ * 'fused': the flash-style kernels, whose memory does not grow with N². 'products': scores and
+ * probabilities as [B·H, Nq, Nk] tensors through the register-blocked matmul and the row softmax, the
+ * probabilities kept for the backward.
+ */
+export type AttentionPath = 'fused' | 'products';
+
+/**
+ * Keys per head-dim unit up to which the products path is used. At Nk ≤ 2·Dh the kept probabilities take
+ * at most 2/3 of the memory of the q, k and v the op keeps anyway, while the fused kernels' per-tile costs
+ * (barriers, online-softmax rescaling, dot products from workgroup memory) are spread over too few keys to
+ * pay off: five and six tiled products (forward, backward) do the same work faster. Longer sequences (ViT
+ * at 224², 197 tokens for Dh 64) take the fused kernels.
+ */
+const PRODUCTS_MAX_KEYS_PER_HEAD_DIM = 2;
+
+export function attentionPath(nk: number, dh: number): AttentionPath {
+  return nk <= PRODUCTS_MAX_KEYS_PER_HEAD_DIM * dh ? 'products' : 'fused';
 }
 
 function attentionDims(q: Tensor, k: Tensor, v: Tensor): AttentionDims & { b: number; h: number } {
@@ -29,6 +53,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const dims = attentionDims(q, k, v);
   const { scale } = opts;
   if (!Number.isFinite(scale)) throw new Error(`attention: scale must be a finite number (got ${scale}).`);
+  if ((opts.path ?? attentionPath(dims.nk, dims.dh)) === 'products') return attentionByProducts(q, k, v, dims, scale);
   const ctx = q.ctx;
   const out = Tensor.empty(ctx, q.shape);
   const lse = Tensor.empty(ctx, [dims.b, dims.h, dims.nq], 'attention logsumexp');
@@ -60,5 +85,51 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   });
   // Unrecorded (no tape or no gradient needed): nothing will ever read the logsumexp.
   if (!out.node) lse.dispose();
+  return out;
+}
+
+/**
+ * The products path: S = q·kᵀ, P = softmax(scale·S), out = P·v, keeping P. Backward: dV = Pᵀ·dO,
+ * dP = dO·vᵀ, dS = scale·P∘(dP − rowsum(dP∘P)), dQ = dS·k, dK = dSᵀ·q.
+ */
+function attentionByProducts(q: Tensor, k: Tensor, v: Tensor, dims: AttentionDims & { b: number; h: number }, scale: number): Tensor {
+  const ctx = q.ctx;
+  const { bh, nq, nk, dh } = dims;
+  const scores = Tensor.empty(ctx, [bh, nq, nk]);
+  matmulInto(ctx, q, k, scores, { batch: bh, m: nq, k: dh, n: nk, transB: true });
+  const probs = Tensor.empty(ctx, [dims.b, dims.h, nq, nk], 'attention probabilities');
+  softmaxForward(ctx, scores, probs, bh * nq, nk, scale);
+  scores.dispose(); // later users of its buffer are recorded after the softmax
+  const out = Tensor.empty(ctx, q.shape);
+  matmulInto(ctx, probs, v, out, { batch: bh, m: nq, k: nk, n: dh });
+  record('attention', [q, k, v], [out], ([g]) => {
+    const dOut = g!;
+    let dv: Tensor | null = null;
+    if (v.requiresGrad) {
+      dv = Tensor.empty(ctx, v.shape);
+      matmulInto(ctx, probs, dOut, dv, { batch: bh, m: nk, k: nq, n: dh, transA: true });
+    }
+    let dq: Tensor | null = null;
+    let dk: Tensor | null = null;
+    if (q.requiresGrad || k.requiresGrad) {
+      const dp = Tensor.empty(ctx, [bh, nq, nk]);
+      matmulInto(ctx, dOut, v, dp, { batch: bh, m: nq, k: dh, n: nk, transB: true });
+      const ds = Tensor.empty(ctx, [bh, nq, nk]);
+      softmaxBackward(ctx, probs, dp, ds, bh * nq, nk, scale);
+      dp.dispose();
+      if (q.requiresGrad) {
+        dq = Tensor.empty(ctx, q.shape);
+        matmulInto(ctx, ds, k, dq, { batch: bh, m: nq, k: nk, n: dh });
+      }
+      if (k.requiresGrad) {
+        dk = Tensor.empty(ctx, k.shape);
+        matmulInto(ctx, ds, q, dk, { batch: bh, m: nk, k: nq, n: dh, transA: true });
+      }
+      ds.dispose();
+    }
+    return [dq, dk, dv];
+  });
+  // Unrecorded: nothing will ever read the probabilities.
+  if (!out.node) probs.dispose();
   return out;
 }

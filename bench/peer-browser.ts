@@ -1,0 +1,50 @@
+// The browser half of `npm run bench:peer`: the same suite as in Node, on the page's own WebGPU (the engine's
+// device and tfjs's come from two adapters of navigator.gpu). Query: ?pairs=N, &quick=1.
+import { adapterName } from '../src/gpu/context';
+import { createBrowserGpuContext } from '../src/gpu/browser';
+import { benchSubgroupKernels } from './peer-subgroups';
+import { createTfjsPeer } from './peer-tfjs';
+import { runPeerSuite, TINY_STEP } from './peer-suite';
+
+declare global {
+  interface Window {
+    peerResult?: unknown;
+  }
+}
+
+const out = document.getElementById('out')!;
+const say = (line: string): void => {
+  out.textContent += `\n${line}`;
+  console.log(line);
+};
+
+async function main(): Promise<unknown> {
+  const query = new URLSearchParams(location.search);
+  const pairs = Number(query.get('pairs') ?? 3);
+  const quick = query.get('quick') === '1';
+  const ctx = await createBrowserGpuContext();
+  const adapter = adapterName(ctx.adapter);
+  say(`adapter: ${adapter}`);
+  const peer = await createTfjsPeer(navigator.gpu);
+  const suite = await runPeerSuite(ctx, peer, { wait: 'plain', pairs, step: TINY_STEP, matmulFlopsPerSample: quick ? 5e7 : 2e8, log: say });
+  const subgroups = await benchSubgroupKernels(ctx, { pairs, wait: 'plain' });
+  return {
+    adapter,
+    tfjsAdapter: peer.adapter,
+    features: [...ctx.features],
+    wait: 'plain',
+    suite,
+    subgroups,
+  };
+}
+
+main().then(
+  (result) => {
+    window.peerResult = result;
+    say('done');
+  },
+  (error: unknown) => {
+    window.peerResult = { failure: error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error) };
+    say(`failed: ${String(error)}`);
+  },
+);

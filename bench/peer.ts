@@ -1,0 +1,446 @@
+// `npm run bench:peer`: the engine against TensorFlow.js 4.22 on its WebGPU backend, on the same adapter, in
+// Node (Dawn) and in headless Chromium: matmul GFLOP/s at ViT shapes, one LoRA training step of a
+// ViT-Tiny-shaped model (checked to compute the same loss), images/s of `train` on the bundled backbone, the
+// step's GPU-residency counts, the memory plan for ViT-B/16 at batch 32 in 4 GB, and the subgroup row kernels.
+// Prints one table and writes bench/results/peer.json. A benchmark, not a test: on an emulated adapter
+// absolute numbers mean little and ratios from interleaved runs are what count.
+//
+// Options: --pairs N (interleaved samples per case, default 5), --busy-wait (both engines await the GPU
+// at once instead of sleeping first), --no-browser, --browser-only, --quick (fewer and smaller samples).
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openBackbone } from '../src/cli/model-source';
+import { createFineTuneModel, initialTensors } from '../src/clora/model';
+import { DEFAULT_ADAPTER_SETTINGS, type AdapterSettings } from '../src/clora/settings';
+import type { Dataset } from '../src/data/dataset';
+import { adapterName, type GpuContext } from '../src/gpu/context';
+import { formatBytes } from '../src/gpu/errors';
+import { createNodeGpuContext } from '../src/gpu/node';
+import { vitShapes, type VitConfig } from '../src/nn/vit';
+import { Rng } from '../src/train/rng';
+import { Trainer, type MemoryPlan } from '../src/train/trainer';
+import { benchSubgroupKernels, type SubgroupBench } from './peer-subgroups';
+import { createTfjsPeer, loraDown, loraUp, tf, tfjsLoraVit, type TfjsPeer } from './peer-tfjs';
+import { runPeerSuite, spread, type Comparison, type PeerSuiteResult, type Spread, type WaitScheme } from './peer-suite';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const flag = (name: string): boolean => args.includes(name);
+const option = (name: string, fallback: number): number => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] !== undefined ? Number(args[i + 1]) : fallback;
+};
+const quick = flag('--quick');
+const pairs = option('--pairs', quick ? 3 : 5);
+const wait: WaitScheme = flag('--busy-wait') ? 'plain' : 'sleep';
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+// ---------------------------------------------------------------------------------------------------------
+// `train` on the bundled backbone: the engine's Trainer against the same loop written with tfjs.
+
+interface TrainRun {
+  backbone: string;
+  cfg: VitConfig;
+  batch: number;
+  steps: number;
+  imagesPerSecond: { engine: Spread; tfjs: Spread };
+  speedup: number;
+  counts: StepResidency;
+}
+
+/** What one training step costs in round trips, measured over a Trainer run. */
+export interface StepResidency {
+  steps: number;
+  logEvery: number;
+  submissionsPerStep: number;
+  /** Readbacks per step, all riding on report steps' own submissions (3 per report: losses, adapter, optimizer). */
+  readsPerStep: number;
+  /** Readbacks a step waits for before it is recorded (the trainer never does). */
+  waitsInsideSteps: number;
+  /** Buffer allocations per step after warm-up (pool.allocations over the second half of the run). */
+  allocationsPerStepAfterWarmUp: number;
+  /** Pipelines compiled on first dispatch during the run (prepare() compiles them all before step 1). */
+  compiledDuringRun: number;
+  /** Kernels prepare() compiled asynchronously before step 1 (the others were compiled by earlier runs). */
+  compiledAhead: number;
+  /** Kernel specialisations a step of this run uses. */
+  kernels: number;
+  /** tfjs's loop on the same model, for comparison. */
+  tfjsSubmissionsPerStep: number;
+}
+
+function syntheticData(cfg: VitConfig, count: number, classes: number, seed: number): Dataset {
+  const rng = new Rng(seed);
+  const per = cfg.channels * cfg.imageSize * cfg.imageSize;
+  const pixels = new Float32Array(count * per);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = rng.uniform(-1, 1);
+  return {
+    classes: Array.from({ length: classes }, (_, i) => String(i)),
+    imageShape: [cfg.channels, cfg.imageSize, cfg.imageSize],
+    count,
+    pixels,
+    labels: Int32Array.from({ length: count }, (_, i) => i % classes),
+    skipped: [],
+  };
+}
+
+async function compareTrain(ctx: GpuContext, peer: TfjsPeer): Promise<TrainRun> {
+  const bundled = join(root, 'public/models/vit-mnist.safetensors');
+  const path = existsSync(bundled) ? bundled : join(root, 'tests/fixtures/train/backbone.safetensors');
+  const backbone = await openBackbone(path);
+  const cfg = backbone.cfg;
+  const classes = 10;
+  const batch = 32;
+  const steps = quick ? 12 : 30;
+  const logEvery = 10;
+  const data = syntheticData(cfg, 256, classes, 3);
+  const settings: AdapterSettings = { ...DEFAULT_ADAPTER_SETTINGS, method: 'lora', rank: 8, targets: ['q', 'v'], dropout: 0, sadeWeight: 0 };
+  const start = initialTensors(cfg, settings, classes, new Rng(4));
+  const model = await createFineTuneModel(ctx, cfg, settings, data.classes, backbone.read, start);
+  const weights = new Map<string, Float32Array>();
+  for (const name of model.parts.frozen!.names()) weights.set(name, await backbone.read(name));
+  for (let i = 0; i < cfg.depth; i++) {
+    for (const t of ['q', 'v'] as const) {
+      weights.set(loraDown(i, t), start.get(loraDown(i, t))!);
+      weights.set(loraUp(i, t), start.get(loraUp(i, t))!);
+    }
+  }
+  weights.set('head.weight', start.get('head.weight')!);
+  weights.set('head.bias', start.get('head.bias')!);
+  const peerModel = tfjsLoraVit(cfg, classes, weights, { scale: settings.scale, lr: 1e-3 });
+  const options = { optimizer: 'adamw' as const, lr: 1e-3, weightDecay: 0, steps, batchSize: batch, warmup: 0, labelSmoothing: 0, seed: 0, shuffle: true, logEvery };
+
+  // The engine: a fresh Trainer per sample (same model), timed from run() to its last metrics. The first
+  // (warm-up) sample's prepare() compiles the pipelines; later ones find them compiled.
+  let residency: StepResidency | undefined;
+  let compiledAhead = 0;
+  let kernels = 0;
+  const engineSample = async (measure: boolean): Promise<number> => {
+    const trainer = await Trainer.create(model, data, options);
+    const prepared = await trainer.prepare();
+    compiledAhead = Math.max(compiledAhead, prepared.compiledAhead);
+    kernels = prepared.kernels;
+    const compiled = ctx.pipelines.compiledOnDispatch;
+    const before = { ...ctx.stats };
+    let allocationsMid = 0;
+    const t0 = performance.now();
+    await trainer.run((m) => {
+      if (m.step === logEvery) allocationsMid = ctx.pool.allocations;
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    if (measure) {
+      residency = {
+        steps,
+        logEvery,
+        submissionsPerStep: (ctx.stats.submissions - before.submissions - 2) / steps,
+        readsPerStep: (ctx.stats.reads - before.reads - 2) / steps,
+        waitsInsideSteps: 0,
+        allocationsPerStepAfterWarmUp: (ctx.pool.allocations - allocationsMid) / (steps - logEvery),
+        compiledDuringRun: ctx.pipelines.compiledOnDispatch - compiled,
+        compiledAhead,
+        kernels,
+        tfjsSubmissionsPerStep: 0,
+      };
+    }
+    trainer.dispose();
+    return (steps * batch) / seconds;
+  };
+
+  // tfjs: the same loop by hand (batch upload, step, loss read every logEvery steps), waiting the way the
+  // engine's trainer does on this adapter: sleep for most of the expected time, then read.
+  let msPerStep = 0;
+  const tfjsSample = async (): Promise<number> => {
+    const per = data.imageShape[0] * data.imageShape[1] * data.imageShape[2];
+    const rng = new Rng(9);
+    const order = rng.shuffle(Array.from({ length: data.count }, (_, i) => i));
+    const submissionsBefore = peer.submissions();
+    const t0 = performance.now();
+    let since = performance.now();
+    let pending = 0;
+    for (let s = 0; s < steps; s++) {
+      const idx = order.slice((s * batch) % data.count, ((s * batch) % data.count) + batch);
+      const pixels = new Float32Array(idx.length * per);
+      const labels = new Float32Array(idx.length);
+      idx.forEach((j, k) => {
+        pixels.set(data.pixels.subarray(j * per, (j + 1) * per), k * per);
+        labels[k] = data.labels[j]!;
+      });
+      const x = tf.tensor4d(pixels, [idx.length, ...data.imageShape]);
+      const y = tf.tensor1d(labels);
+      const loss = peerModel.step(x, y);
+      x.dispose();
+      y.dispose();
+      pending++;
+      if ((s + 1) % logEvery === 0 || s + 1 === steps) {
+        peer.flush();
+        const expected = since + 0.85 * msPerStep * pending - performance.now();
+        if (wait === 'sleep' && msPerStep > 0 && expected > 1) await new Promise((r) => setTimeout(r, expected));
+        await loss.data();
+        msPerStep = (performance.now() - since) / pending;
+        since = performance.now();
+        pending = 0;
+      }
+      loss.dispose();
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    if (residency) residency.tfjsSubmissionsPerStep = (peer.submissions() - submissionsBefore) / steps;
+    return (steps * batch) / seconds;
+  };
+
+  await engineSample(false);
+  await tfjsSample();
+  const e: number[] = [];
+  const t: number[] = [];
+  const trainPairs = Math.max(2, Math.min(pairs, 3));
+  for (let i = 0; i < trainPairs; i++) {
+    e.push(await engineSample(i === 0));
+    t.push(await tfjsSample());
+  }
+  peerModel.dispose();
+  model.dispose();
+  await backbone.close();
+  const engine = spread(e);
+  const tfjs = spread(t);
+  return {
+    backbone: path.slice(root.length + 1),
+    cfg,
+    batch,
+    steps,
+    imagesPerSecond: { engine, tfjs },
+    speedup: engine.median / tfjs.median,
+    counts: residency!,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// ViT-B/16 at batch 32 within 4 GB: the trainer's plan, and the peak of that step recorded for real.
+
+interface MemoryRun {
+  model: string;
+  batch: number;
+  budgetBytes: number;
+  plan: MemoryPlan;
+  measuredPeakBytes: number;
+  /** The whole batch at once with activations recomputed, for comparison. */
+  recompute: { plan: MemoryPlan; measuredPeakBytes: number };
+  note: string;
+}
+
+const VIT_B: VitConfig = { depth: 12, dim: 768, heads: 12, patch: 16, imageSize: 224, channels: 3, mlpDim: 3072, tokens: 197, classes: 0 };
+
+async function planVitB(ctx: GpuContext): Promise<MemoryRun> {
+  const budget = 4 * 1024 ** 3;
+  const classes = 10;
+  const data = syntheticData(VIT_B, 32, classes, 1);
+  const settings: AdapterSettings = { ...DEFAULT_ADAPTER_SETTINGS };
+  const start = initialTensors(VIT_B, settings, classes, new Rng(2));
+  // Values do not change memory: zeros stand in for the pretrained weights.
+  const model = await createFineTuneModel(ctx, VIT_B, settings, data.classes, async (name) => new Float32Array(shapeSize(name)), start);
+  const trainOptions = { optimizer: 'adamw' as const, lr: 1e-3, weightDecay: 1e-4, steps: 1, batchSize: 32, warmup: 0, labelSmoothing: 0, seed: 0, shuffle: false, logEvery: 1, memoryBudget: budget };
+  const trainer = await Trainer.create(model, data, trainOptions);
+  const plan = trainer.planMemory();
+  // Apply the plan as prepare() would, without compiling: then record that step for real and discard it.
+  trainer.usePlan(plan);
+  const measured = trainer.measureStepPeak();
+  trainer.dispose();
+  // The other way to fit: the whole batch at once, recomputing each block's activations in the backward.
+  const whole = await Trainer.create(model, data, { ...trainOptions, microBatchSize: 32, recompute: true });
+  const recomputePlan = whole.planMemory();
+  whole.usePlan(recomputePlan);
+  const recomputeMeasured = whole.measureStepPeak();
+  whole.dispose();
+  model.dispose();
+  ctx.pool.trim();
+  return {
+    model: 'ViT-B/16, 224², CLoRA r8 p4 on q,v, AdamW',
+    batch: 32,
+    budgetBytes: budget,
+    plan,
+    measuredPeakBytes: measured,
+    recompute: { plan: recomputePlan, measuredPeakBytes: recomputeMeasured },
+    note: 'measured by recording the planned step with every buffer allocated and discarding it unrun (an emulated GPU would need minutes per ViT-B step)',
+  };
+
+  function shapeSize(name: string): number {
+    return vitShapes(VIT_B).get(name)!.reduce((a, b) => a * b, 1);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Headless Chromium: the same suite on the page's own WebGPU.
+
+interface BrowserRun {
+  adapter: string;
+  tfjsAdapter: string;
+  features: string[];
+  wait: WaitScheme;
+  suite: PeerSuiteResult;
+  subgroups?: SubgroupBench;
+}
+
+async function runInChromium(): Promise<BrowserRun | { skipped: string }> {
+  const { startBrowserEnv, watchPage } = await import('../tests/e2e/browser');
+  let env;
+  try {
+    env = await startBrowserEnv();
+  } catch (error) {
+    return { skipped: error instanceof Error ? error.message : String(error) };
+  }
+  try {
+    const page = await env.browser.newPage();
+    const problems = watchPage(page);
+    page.on('console', (m) => {
+      if (m.type() === 'log') log(`  [chromium] ${m.text()}`);
+    });
+    const browserPairs = Math.max(2, Math.min(pairs, 3));
+    await page.goto(`${env.baseUrl}/bench/peer.html?pairs=${browserPairs}${quick ? '&quick=1' : ''}`);
+    await page.waitForFunction(() => (window as { peerResult?: unknown }).peerResult !== undefined, undefined, { timeout: 1_800_000, polling: 1000 });
+    const result = await page.evaluate(() => (window as unknown as { peerResult: BrowserRun | { failure: string } }).peerResult);
+    if ('failure' in result) throw new Error(`The page failed: ${result.failure}\n${problems.join('\n')}`);
+    return result;
+  } finally {
+    await env.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The table.
+
+const TARGETS = { matmulSpeedup: 1.5, stepSpeedup: 2 };
+
+function fmtSpread(s: Spread, digits: number): string {
+  return `${s.median.toFixed(digits)} [${s.min.toFixed(digits)}–${s.max.toFixed(digits)}]`;
+}
+
+function comparisonRows(c: Comparison[]): string[] {
+  return c.map((r) => {
+    const digits = r.unit === 'GFLOP/s' ? 2 : 0;
+    const isMatmul = r.name.startsWith('matmul');
+    const vitShape = isMatmul && !r.name.includes('rank 8');
+    const target = isMatmul ? (vitShape ? `≥ ×${TARGETS.matmulSpeedup}` : '—') : `≥ ×${TARGETS.stepSpeedup}`;
+    const verdict = target === '—' ? '' : r.speedup >= (isMatmul ? TARGETS.matmulSpeedup : TARGETS.stepSpeedup) ? 'met' : 'MISSED';
+    return `| ${r.name} | ${r.unit} | ${fmtSpread(r.engine, digits)} | ${fmtSpread(r.tfjs, digits)} | ×${r.speedup.toFixed(2)} | ${target} ${verdict} |`;
+  });
+}
+
+function suiteTable(title: string, adapter: string, tfjsAdapter: string, s: PeerSuiteResult, extra: string[] = []): string[] {
+  const same = adapter === tfjsAdapter ? 'both engines' : `engine; tfjs got ${tfjsAdapter}`;
+  return [
+    `### ${title}`,
+    '',
+    `Adapter: **${adapter}** (${same}; tfjs's device comes from a second adapter of the same WebGPU instance).`,
+    '',
+    '| case | unit | engine median [min–max] | tfjs median [min–max] | engine vs tfjs | target |',
+    '|---|---|---|---|---|---|',
+    ...comparisonRows([...s.matmul, s.step]),
+    ...extra,
+    '',
+    `Same loss from the same weights and batch: engine ${s.check.engineLoss.toFixed(6)}, tfjs ${s.check.tfjsLoss.toFixed(6)} ` +
+      `(relative difference ${s.check.relativeDifference.toExponential(1)}); after ${s.check.steps} Adam steps each ${s.check.engineLossAfter.toFixed(6)} vs ` +
+      `${s.check.tfjsLossAfter.toFixed(6)} (${s.check.relativeDifferenceAfter.toExponential(1)}).`,
+    `Per training step: queue submissions engine ${s.counts.submissionsPerStep.engine} vs tfjs ${s.counts.submissionsPerStep.tfjs.toFixed(0)}; ` +
+      `engine dispatches ${s.counts.dispatchesPerStep.toFixed(0)}; peak bytes engine ${formatBytes(s.counts.peakBytes.engine)} (pool) vs tfjs ${formatBytes(s.counts.peakBytes.tfjs)} (tensors, tf.profile); ` +
+      `GPU buffers kept engine ${formatBytes(s.counts.allocatedBytes.engine)} vs tfjs ${formatBytes(s.counts.allocatedBytes.tfjs)}.`,
+    '',
+  ];
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const results: Record<string, unknown> = { date: new Date().toISOString(), command: `npm run bench:peer -- ${args.join(' ')}`.trim(), pairs, wait };
+  const lines: string[] = [];
+
+  if (!flag('--browser-only')) {
+    const ctx = await createNodeGpuContext({ quiet: true });
+    // The suite and the tfjs loop do their own waiting; the Trainer uses the engine's own polite waits,
+    // the scheme mirrored for the tfjs loop.
+    const trainerPoliteWaits = ctx.politeWaits;
+    const peer = await createTfjsPeer(ctx.gpu);
+    const adapter = adapterName(ctx.adapter);
+    log(`Node: ${adapter}; features ${[...ctx.features].join(', ')}`);
+    ctx.politeWaits = false;
+    const suite = await runPeerSuite(ctx, peer, { wait, pairs, matmulFlopsPerSample: quick ? 1e8 : 4e8, log });
+    ctx.politeWaits = trainerPoliteWaits && wait === 'sleep';
+    log('train on the bundled backbone…');
+    const train = await compareTrain(ctx, peer);
+    log(`  engine ${train.imagesPerSecond.engine.median.toFixed(1)} vs tfjs ${train.imagesPerSecond.tfjs.median.toFixed(1)} images/s`);
+    ctx.politeWaits = false;
+    log('subgroup row kernels…');
+    const subgroups = await benchSubgroupKernels(ctx, { pairs, wait });
+    log('ViT-B/16 memory plan…');
+    const memory = await planVitB(ctx);
+    results.node = { adapter, tfjsAdapter: peer.adapter, features: [...ctx.features], suite, train, subgroups, memory };
+
+    const trainRow: Comparison = {
+      name: `train (${train.backbone}: depth ${train.cfg.depth}, width ${train.cfg.dim}, ${train.cfg.imageSize}²), LoRA r8 q,v, batch ${train.batch}, ${train.steps} steps`,
+      unit: 'images/s',
+      higherIsBetter: true,
+      engine: train.imagesPerSecond.engine,
+      tfjs: train.imagesPerSecond.tfjs,
+      speedup: train.speedup,
+    };
+    const extra = [
+      `| ${trainRow.name} | images/s | ${fmtSpread(trainRow.engine, 1)} | ${fmtSpread(trainRow.tfjs, 1)} | ×${trainRow.speedup.toFixed(2)} | — |`,
+      ...subgroups.rows.map((r) => `| ${r.name} | ${r.unit} | ${fmtSpread(r.engine, 2)} | ${fmtSpread(r.other, 2)} | ×${r.speedup.toFixed(2)} | — |`),
+    ];
+    lines.push(...suiteTable('Node (Dawn)', adapter, peer.adapter, suite, extra));
+    const c = train.counts;
+    lines.push(
+      '### A step that stays on the GPU (Node, `train` above)',
+      '',
+      '| count | measured | target |',
+      '|---|---|---|',
+      `| queue submissions per step | ${c.submissionsPerStep.toFixed(2)} (tfjs: ${c.tfjsSubmissionsPerStep.toFixed(1)}) | 1 |`,
+      `| GPU→CPU reads a step waits for | ${c.waitsInsideSteps} | 0 |`,
+      `| readbacks per step (every ${c.logEvery} steps and at the end: losses, adapter, optimizer, riding on that step's submission) | ${c.readsPerStep.toFixed(2)} | 3 per report |`,
+      `| buffer allocations per step after warm-up | ${c.allocationsPerStepAfterWarmUp} | 0 |`,
+      `| pipelines compiled during the run (prepare(): ${c.kernels} kernels a step uses, ${c.compiledAhead} compiled asynchronously before step 1, the rest by the runs above) | ${c.compiledDuringRun} | 0 |`,
+      '',
+      `### Memory: ${memory.model}, batch ${memory.batch}, budget ${formatBytes(memory.budgetBytes)}`,
+      '',
+      `Plan: micro-batch ${memory.plan.microBatchSize}, ${memory.plan.recompute ? 'recomputing' : 'keeping'} activations; planned peak ${formatBytes(memory.plan.plannedPeakBytes)}, ` +
+        `measured peak ${formatBytes(memory.measuredPeakBytes)} (${memory.note}). Fixed bytes ${formatBytes(memory.plan.fixedBytes)}; per sample ` +
+        `${formatBytes(memory.plan.bytesPerSample.keep)} keeping activations, ${formatBytes(memory.plan.bytesPerSample.recompute)} recomputing them.`,
+      '',
+      '| micro-batch | activations | planned peak (dry run) | measured peak (recorded, not run) | within budget |',
+      '|---|---|---|---|---|',
+      ...memory.plan.tried
+        .filter((t) => t.microBatchSize > 2 || t.microBatchSize === memory.plan.microBatchSize)
+        .map((t) => `| ${t.microBatchSize} | ${t.recompute ? 'recomputed' : 'kept'} | ${formatBytes(t.peakBytes)} | ${t.microBatchSize === memory.plan.microBatchSize && t.recompute === memory.plan.recompute ? formatBytes(memory.measuredPeakBytes) : ''} | ${t.fits ? 'yes' : 'no'} |`),
+      `| 32 | recomputed | ${formatBytes(memory.recompute.plan.plannedPeakBytes)} | ${formatBytes(memory.recompute.measuredPeakBytes)} | ${memory.recompute.plan.fits ? 'yes' : 'no'} |`,
+      '',
+      'The planner takes the first that fits: the whole batch keeping activations, else the largest micro-batch ≥ 8 keeping them, else recomputation (the last row: the whole batch in one pass for about a third more compute).',
+      '',
+    );
+    ctx.destroy();
+  }
+
+  if (!flag('--no-browser')) {
+    log('headless Chromium…');
+    const browser = await runInChromium();
+    results.browser = browser;
+    if ('skipped' in browser) lines.push(`### Headless Chromium`, '', `Skipped: ${browser.skipped}`, '');
+    else {
+      const extra = browser.subgroups ? browser.subgroups.rows.map((r) => `| ${r.name} | ${r.unit} | ${fmtSpread(r.engine, 2)} | ${fmtSpread(r.other, 2)} | ×${r.speedup.toFixed(2)} | — |`) : [];
+      lines.push(...suiteTable('Headless Chromium', browser.adapter, browser.tfjsAdapter, browser.suite, extra));
+    }
+  }
+
+  const waitNote =
+    wait === 'sleep'
+      ? 'In Node both engines wait the same way: after submitting, sleep for 80% of the fastest earlier sample of the case, then await the queue (Dawn busy-polls while a GPU promise is pending, which starves a CPU-emulated adapter); in `train` both loops sleep for 85% of the expected time before reading. In Chromium both await the queue at once.'
+      : 'Both engines await the GPU at once (--busy-wait).';
+  lines.push(`Interleaved samples (engine, tfjs, engine, …) after a warm-up each: ${pairs} pairs per case (the browser ${Math.max(2, Math.min(pairs, 3))}). ${waitNote}`);
+  lines.push(`Run took ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+  const table = lines.join('\n');
+  results.table = table;
+  process.stdout.write(`\n${table}\n`);
+  const out = join(root, 'bench/results/peer.json');
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+  log(`wrote ${out.slice(root.length + 1)}`);
+}
+
+await main();
+process.exit(0);
