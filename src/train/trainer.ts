@@ -546,17 +546,20 @@ export class Trainer {
    * Trains until done, paused or stopped. The first call prepares the run (prepare()). Metrics are read back
    * every `logEvery` steps with the step's own submission, and processed while the next steps are recorded:
    * no step waits for the GPU, and at most one report is in flight. Resolves with why it returned; call
-   * again after a pause to continue.
+   * again after a pause to continue. `pauseAfter(step)` returning true pauses right after that step (a
+   * checkpoint or an evaluation due there), so what is saved is exactly that step.
    */
-  async run(onMetrics?: (m: TrainMetrics) => void): Promise<'done' | 'paused' | 'stopped'> {
+  async run(onMetrics?: (m: TrainMetrics) => void, pauseAfter?: (step: number) => boolean): Promise<'done' | 'paused' | 'stopped'> {
     this.pauseRequested = false;
+    const firstStep = this.step;
     await this.prepare();
     this.clock = { start: performance.now(), images: 0 };
     if (!this.lastGood) this.lastGood = { trainable: await this.model.parts.trainable.readAll(), optimizer: await this.optimizer.state(), step: this.step };
     try {
       while (!this.done) {
         if (this.stopRequested || this.pauseRequested) break;
-        const reportNow = (this.step + 1) % this.options.logEvery === 0 || this.step + 1 >= this.totalSteps;
+        if (this.step > firstStep && pauseAfter?.(this.step)) break;
+        const reportNow = (this.step + 1) % this.options.logEvery === 0 || this.step + 1 >= this.totalSteps || pauseAfter?.(this.step + 1) === true;
         if (reportNow) {
           // Bounds the work queued ahead of the GPU to about two report intervals, and lets other tasks
           // (pause and stop requests, a worker's messages) run between steps.

@@ -81,12 +81,7 @@ interface Session {
   train: Dataset;
   validation: Dataset | undefined;
   checkpointEvery: number;
-  nextCheckpoint: number;
-  lastEvalEpoch: number;
   accuracy: AccuracyPoint[];
-  dueEval: boolean;
-  dueCheckpoint: boolean;
-  internalPause: boolean;
   userPause: boolean;
   state: RunState;
   resume: (() => void) | undefined;
@@ -443,22 +438,12 @@ function runState(s: Session, state: RunState, message?: string, kind?: ErrorKin
   emit({ kind: 'runState', runId: s.runId, state, step: s.trainer.currentStep, totalSteps: s.trainer.totalSteps, message, errorKind: kind });
 }
 
-function onMetrics(s: Session, m: TrainMetrics): void {
-  emit({ kind: 'metrics', runId: s.runId, metrics: m });
-  if (m.step >= s.trainer.totalSteps) return;
-  if (m.step >= s.nextCheckpoint) {
-    s.dueCheckpoint = true;
-    while (s.nextCheckpoint <= m.step) s.nextCheckpoint += s.checkpointEvery;
-  }
-  const epoch = Math.floor(m.step / s.trainer.stepsPerEpoch);
-  if (epoch > s.lastEvalEpoch) {
-    s.lastEvalEpoch = epoch;
-    s.dueEval = true;
-  }
-  if (s.dueCheckpoint || s.dueEval) {
-    s.internalPause = true;
-    s.trainer.pause();
-  }
+/** Steps after which the run stops briefly, on the step itself: a checkpoint is due, or an epoch ended. */
+function isCheckpointStep(s: Session, step: number): boolean {
+  return step % s.checkpointEvery === 0 && step < s.trainer.totalSteps;
+}
+function isEpochEnd(s: Session, step: number): boolean {
+  return step % s.trainer.stepsPerEpoch === 0 && step < s.trainer.totalSteps;
 }
 
 async function runLoop(s: Session): Promise<void> {
@@ -466,21 +451,15 @@ async function runLoop(s: Session): Promise<void> {
   for (;;) {
     let result: 'done' | 'paused' | 'stopped';
     try {
-      result = await s.trainer.run((m) => onMetrics(s, m));
+      result = await s.trainer.run(
+        (metrics) => emit({ kind: 'metrics', runId: s.runId, metrics }),
+        (step) => isCheckpointStep(s, step) || isEpochEnd(s, step),
+      );
       if (session !== s) return;
-      if (s.dueEval) {
-        s.dueEval = false;
-        await epochEvaluation(s);
-      }
-      if (s.dueCheckpoint) {
-        s.dueCheckpoint = false;
-        await saveCheckpoint(s, 'interval');
-      }
-      if (result === 'paused' && s.internalPause && !s.userPause) {
-        s.internalPause = false;
-        continue;
-      }
-      s.internalPause = false;
+      const step = s.trainer.currentStep;
+      if (result !== 'stopped' && isEpochEnd(s, step) && s.accuracy.at(-1)?.step !== step) await epochEvaluation(s);
+      if (result !== 'stopped' && isCheckpointStep(s, step) && s.lastSavedStep !== step) await saveCheckpoint(s, 'interval');
+      if (result === 'paused' && !s.userPause) continue;
       if (result === 'paused') {
         if (s.lastSavedStep !== s.trainer.currentStep) await saveCheckpoint(s, 'pause');
         runState(s, 'paused');
@@ -560,12 +539,7 @@ async function startTraining(start: TrainStart): Promise<ReplyValue['train']> {
     train: trainData,
     validation,
     checkpointEvery,
-    nextCheckpoint: (Math.floor(step / checkpointEvery) + 1) * checkpointEvery,
-    lastEvalEpoch: Math.floor(step / trainer.stepsPerEpoch),
     accuracy: resume ? [...resume.accuracy] : [],
-    dueEval: false,
-    dueCheckpoint: false,
-    internalPause: false,
     userPause: false,
     state: 'training',
     resume: undefined,
