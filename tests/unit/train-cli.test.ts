@@ -155,6 +155,24 @@ describe('the trainer', () => {
     for (const t of [straight, paused, resumed]) t.ctx.destroy();
   });
 
+  it('pauses exactly after the steps pauseAfter names, with their metrics reported, even with reports every 3 steps', async () => {
+    const run = await setup({ steps: 7, logEvery: 3 });
+    const reported: number[] = [];
+    const stops: number[] = [];
+    const due = (step: number) => step === 2 || step === 5;
+    for (;;) {
+      const result = await run.trainer.run((m) => reported.push(m.step), due);
+      stops.push(run.trainer.currentStep);
+      if (result === 'done') break;
+      expect(result).toBe('paused');
+    }
+    expect(stops).toEqual([2, 5, 7]);
+    // Each pause reports its own step, so a checkpoint saved there carries its metrics.
+    expect(reported).toEqual(expect.arrayContaining([2, 5, 7]));
+    expect(run.trainer.history.map((m) => m.step)).toEqual([...reported].sort((a, b) => a - b));
+    run.ctx.destroy();
+  });
+
   it('stops with a message and restores the last good state when the loss becomes NaN', async () => {
     const run = await setup({ lr: 1e30, optimizer: 'sgd', steps: 6 });
     const before = await run.model.parts.trainable.readAll();
