@@ -52,7 +52,7 @@ async function topPredictions(page: import('playwright-core').Page): Promise<{ c
 }
 
 describe('the web app', () => {
-  it('trains on the sample data, resumes after a reload with its curves, exports, and an imported adapter predicts the same', { timeout: 400_000 }, async () => {
+  it('trains on the sample data, resumes after a reload with its curves, exports, and an imported adapter predicts the same', { timeout: 600_000 }, async () => {
     const started = Date.now();
     const phases: Record<string, number> = {};
     const phase = (name: string): void => {
@@ -116,7 +116,7 @@ describe('the web app', () => {
     expect(await chartPoints(page, 'Accuracy')).toBeGreaterThan(0);
     phase('reloaded');
     await app(page).getByRole('button', { name: 'Resume', exact: true }).click();
-    await expect.poll(() => progressValue(page), { timeout: 120_000 }).toBeGreaterThan(pausedStep);
+    await expect.poll(() => progressValue(page), { timeout: 240_000 }).toBeGreaterThan(pausedStep);
     phase('resumed: first step reported');
     await expect.poll(() => runStatus(page), { timeout: 240_000 }).toMatch(/^Done\./);
     phase('done and evaluated');
