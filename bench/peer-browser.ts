@@ -25,6 +25,8 @@ async function main(): Promise<unknown> {
   const ctx = await createBrowserGpuContext();
   const adapter = adapterName(ctx.adapter);
   say(`adapter: ${adapter}`);
+  // ?only=subgroups (bench:peer --subgroups-only): the subgroup kernels against the portable ones alone.
+  if (query.get('only') === 'subgroups') return { adapter, features: [...ctx.features], subgroups: await benchSubgroupKernels(ctx, { pairs, wait: 'plain' }) };
   const peer = await createTfjsPeer(navigator.gpu);
   const suite = await runPeerSuite(ctx, peer, { wait: 'plain', pairs, step: TINY_STEP, matmulFlopsPerSample: quick ? 5e7 : 2e8, log: say });
   const subgroups = await benchSubgroupKernels(ctx, { pairs, wait: 'plain' });

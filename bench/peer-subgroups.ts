@@ -1,8 +1,10 @@
 // The subgroup row kernels against the portable ones on the same device, interleaved: LayerNorm (forward and
-// input backward at ViT shapes) and softmax (forward and backward over attention probabilities). The fast
-// paths' bench lines. Where the adapter lacks fixed-size subgroups there is nothing to compare (no rows).
+// input backward at ViT shapes), softmax (forward and backward over attention probabilities) and the sums
+// (column sums of a [tokens, features] gradient, as for a bias gradient, and row sums). The fast paths'
+// bench lines. Where the adapter lacks fixed-size subgroups there is nothing to compare (no rows).
 import { layerNorm } from '../src/autodiff/ops/layernorm';
 import { softmax } from '../src/autodiff/ops/softmax';
+import { sumAxis } from '../src/kernels/reduce';
 import { fixedSubgroupSize } from '../src/kernels/subgroups';
 import { Tape } from '../src/autodiff/tape';
 import { Tensor } from '../src/autodiff/tensor';
@@ -26,14 +28,28 @@ export interface SubgroupBench {
   rows: SubgroupRow[];
 }
 
-const CASES: { op: 'LayerNorm' | 'softmax'; rows: number; width: number }[] = [
+type Op = 'LayerNorm' | 'softmax' | 'column sum' | 'row sum';
+
+const CASES: { op: Op; rows: number; width: number }[] = [
   { op: 'LayerNorm', rows: 8 * 197, width: 192 },
   { op: 'LayerNorm', rows: 8 * 197, width: 768 },
   // Attention probabilities of the bench's training step: 8 images × 3 heads × 50 queries, 50 keys.
   { op: 'softmax', rows: 8 * 3 * 50, width: 50 },
+  // Bias gradient of a ViT-B fc2 at batch 8 (1576 tokens × 768), and row sums of the same matrix.
+  { op: 'column sum', rows: 8 * 197, width: 768 },
+  { op: 'row sum', rows: 8 * 197, width: 768 },
 ];
 
-export async function benchSubgroupKernels(ctx: GpuContext, opts: { pairs: number; wait: WaitScheme }): Promise<SubgroupBench> {
+const isSum = (op: Op): boolean => op === 'column sum' || op === 'row sum';
+
+export interface SubgroupBenchOptions {
+  pairs: number;
+  wait: WaitScheme;
+  /** Only these ops (default: all). */
+  only?: Op[];
+}
+
+export async function benchSubgroupKernels(ctx: GpuContext, opts: SubgroupBenchOptions): Promise<SubgroupBench> {
   const saved = ctx.useSubgroups;
   ctx.useSubgroups = true;
   const size = fixedSubgroupSize(ctx);
@@ -44,17 +60,22 @@ export async function benchSubgroupKernels(ctx: GpuContext, opts: { pairs: numbe
   }
   const rng = new Rng(3);
   try {
-    for (const { op, rows, width } of CASES) {
+    for (const { op, rows, width } of CASES.filter((c) => !opts.only || opts.only.includes(c.op))) {
       const x = Tensor.fromData(ctx, [rows, width], Float32Array.from({ length: rows * width }, () => rng.uniform(-2, 2)));
       const w = Tensor.fromData(ctx, [width], Float32Array.from({ length: width }, () => rng.uniform(0.5, 1.5)));
       const b = Tensor.fromData(ctx, [width], Float32Array.from({ length: width }, () => rng.uniform(-0.1, 0.1)));
-      x.requiresGrad = true;
-      const repeats = 8;
+      x.requiresGrad = !isSum(op);
+      const sums = Tensor.empty(ctx, [op === 'column sum' ? width : rows]);
+      const repeats = isSum(op) ? 32 : 8;
       const fastest = new Map<boolean, number>();
       const sample = async (subgroups: boolean, warmUp = false): Promise<number> => {
         ctx.useSubgroups = subgroups;
         const t0 = performance.now();
-        for (let i = 0; i < repeats; i++) {
+        for (let i = 0; i < repeats && isSum(op); i++) {
+          if (op === 'column sum') sumAxis(ctx, x, sums, 1, rows, width);
+          else sumAxis(ctx, x, sums, rows, width, 1);
+        }
+        for (let i = 0; i < repeats && !isSum(op); i++) {
           const tape = new Tape(ctx);
           tape.backward(op === 'LayerNorm' ? layerNorm(x, w, b) : softmax(x));
           tape.dispose();
@@ -84,8 +105,9 @@ export async function benchSubgroupKernels(ctx: GpuContext, opts: { pairs: numbe
       }
       const engine = spread(sub);
       const other = spread(portable);
-      result.rows.push({ name: `${op} fwd+bwd ${rows}×${width}: subgroups of ${size} vs portable, same device`, unit: 'ms', engine, other, speedup: other.median / engine.median });
-      for (const t of [x, w, b]) t.dispose();
+      const what = isSum(op) ? `${op} ${rows}×${width}` : `${op} fwd+bwd ${rows}×${width}`;
+      result.rows.push({ name: `${what}: subgroups of ${size} vs portable, same device`, unit: 'ms', engine, other, speedup: other.median / engine.median });
+      for (const t of [x, w, b, sums]) t.dispose();
     }
   } finally {
     ctx.useSubgroups = saved;

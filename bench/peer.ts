@@ -6,7 +6,9 @@
 // absolute numbers mean little and ratios from interleaved runs are what count.
 //
 // Options: --pairs N (interleaved samples per case, default 5), --busy-wait (both engines await the GPU
-// at once instead of sleeping first), --no-browser, --browser-only, --quick (fewer and smaller samples).
+// at once instead of sleeping first), --no-browser, --browser-only, --quick (fewer and smaller samples),
+// --subgroups-only (just the subgroup kernels against the portable ones, in Node and unless --no-browser in
+// Chromium).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -346,7 +348,42 @@ function suiteTable(title: string, adapter: string, tfjsAdapter: string, s: Peer
   ];
 }
 
+/** --subgroups-only: the subgroup-kernel rows alone, in Node and Chromium; prints them and writes nothing. */
+async function subgroupsOnly(): Promise<void> {
+  const rowsOf = (title: string, b: SubgroupBench): string[] => [
+    `### ${title}: subgroup kernels (size ${b.subgroupSize || 'none'}) against the portable ones`,
+    '',
+    '| case | unit | subgroups median [min–max] | portable median [min–max] | speedup |',
+    '|---|---|---|---|---|',
+    ...b.rows.map((r) => `| ${r.name} | ${r.unit} | ${fmtSpread(r.engine, 3)} | ${fmtSpread(r.other, 3)} | ×${r.speedup.toFixed(2)} |`),
+    '',
+  ];
+  const lines: string[] = [];
+  if (!flag('--browser-only')) {
+    const ctx = await createNodeGpuContext({ quiet: true });
+    log(`Node: ${adapterName(ctx.adapter)}`);
+    lines.push(...rowsOf(`Node (${adapterName(ctx.adapter)})`, await benchSubgroupKernels(ctx, { pairs, wait })));
+    ctx.destroy();
+  }
+  if (!flag('--no-browser')) {
+    const { startBrowserEnv } = await import('../tests/e2e/browser');
+    const env = await startBrowserEnv();
+    try {
+      const page = await env.browser.newPage();
+      await page.goto(`${env.baseUrl}/bench/peer.html?pairs=${pairs}&only=subgroups`);
+      await page.waitForFunction(() => (window as { peerResult?: unknown }).peerResult !== undefined, undefined, { timeout: 600_000, polling: 500 });
+      const result = await page.evaluate(() => (window as unknown as { peerResult: { adapter: string; subgroups: SubgroupBench } | { failure: string } }).peerResult);
+      if ('failure' in result) throw new Error(`The page failed: ${result.failure}`);
+      lines.push(...rowsOf(`Headless Chromium (${result.adapter})`, result.subgroups));
+    } finally {
+      await env.close();
+    }
+  }
+  process.stdout.write(`\n${lines.join('\n')}\n`);
+}
+
 async function main(): Promise<void> {
+  if (flag('--subgroups-only')) return subgroupsOnly();
   const started = Date.now();
   const results: Record<string, unknown> = { date: new Date().toISOString(), command: `npm run bench:peer -- ${args.join(' ')}`.trim(), pairs, wait };
   const lines: string[] = [];

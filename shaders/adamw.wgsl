@@ -14,6 +14,10 @@ struct Params {
   eps: f32,
   step_size: f32,     // lr / (1 - beta1^t)
   bc2_sqrt: f32,      // sqrt(1 - beta2^t)
+  // Loss-scaled entry points only (mixed precision):
+  beta1: f32,
+  growth_interval: u32, // good steps before the loss scale doubles
+  max_scale: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -54,4 +58,104 @@ fn sgd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let value = p[i];
   let wd = select(0.0, params.decay_factor, i < params.decay_end4);
   p[i] = value - params.lr * (g[i] + wd * value);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Mixed precision: dynamic loss scaling, entirely on the GPU (no read inside a step).
+// The backward was seeded with the loss times `scale[0]`, so the flat gradients are scaled. Per step:
+//   check_finite  sets `overflow` if any scaled gradient is inf or NaN;
+//   *_scaled      skips the whole update when it is set, else unscales each gradient (g / scale) and
+//                 updates as above, AdamW's bias corrections from the count of updates actually applied;
+//   update_scale  halves the scale after an overflow, doubles it after `growth_interval` good steps, counts
+//                 applied and skipped steps, and clears the flag for the next step.
+// The counters and the scale are read back with the trainer's asynchronous metrics.
+// ---------------------------------------------------------------------------------------------------------
+
+struct ScaleFlags {
+  overflow: atomic<u32>,
+  good: u32,
+  skipped: u32,
+  applied: u32,
+  last_overflow: u32,
+}
+
+struct ScaleCounters {
+  overflow: u32,
+  good: u32,
+  skipped: u32,
+  applied: u32,
+  last_overflow: u32,
+}
+
+@group(0) @binding(1) var<storage, read> check_g: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> flags: ScaleFlags;
+
+// inf and NaN are the floats whose exponent bits are all ones; tested on the bits, which no fast-math
+// assumption about NaN can fold away.
+fn non_finite(x: vec4<f32>) -> bool {
+  let e = bitcast<vec4<u32>>(x) & vec4<u32>(0x7f800000u);
+  return any(e == vec4<u32>(0x7f800000u));
+}
+
+@compute @workgroup_size(WG)
+fn check_finite(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = index(wid, nwg, lid);
+  if (i >= params.n4) { return; }
+  if (non_finite(check_g[i])) { atomicOr(&flags.overflow, 1u); }
+}
+
+@group(0) @binding(5) var<storage, read> loss_scale: array<f32>;
+@group(0) @binding(6) var<storage, read> counters: ScaleCounters;
+
+@compute @workgroup_size(WG)
+fn adamw_scaled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = index(wid, nwg, lid);
+  if (i >= params.n4 || counters.overflow != 0u) { return; }
+  let grad = g[i] * (1.0 / loss_scale[0]);
+  let t = f32(counters.applied + 1u);
+  let step_size = params.lr / (1.0 - pow(params.beta1, t));
+  let bc2_sqrt = sqrt(1.0 - pow(params.beta2, t));
+  let decayed = p[i] * select(1.0, params.decay_factor, i < params.decay_end4);
+  let m_old = m[i];
+  let m_new = m_old + params.one_minus_beta1 * (grad - m_old);
+  let v_new = params.beta2 * v[i] + params.one_minus_beta2 * grad * grad;
+  m[i] = m_new;
+  v[i] = v_new;
+  let denom = sqrt(v_new) / bc2_sqrt + params.eps;
+  p[i] = decayed - step_size * (m_new / denom);
+}
+
+@group(0) @binding(3) var<storage, read> sgd_scale: array<f32>;
+@group(0) @binding(4) var<storage, read> sgd_counters: ScaleCounters;
+
+@compute @workgroup_size(WG)
+fn sgd_scaled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = index(wid, nwg, lid);
+  if (i >= params.n4 || sgd_counters.overflow != 0u) { return; }
+  let value = p[i];
+  let wd = select(0.0, params.decay_factor, i < params.decay_end4);
+  p[i] = value - params.lr * (g[i] * (1.0 / sgd_scale[0]) + wd * value);
+}
+
+@group(0) @binding(1) var<storage, read_write> state_scale: array<f32>;
+@group(0) @binding(2) var<storage, read_write> state: ScaleCounters;
+
+@compute @workgroup_size(1)
+fn update_scale() {
+  let overflow = state.overflow != 0u;
+  if (overflow) {
+    // Never below 1: a scale under 1 would only lose small gradients to underflow.
+    state_scale[0] = max(state_scale[0] * 0.5, 1.0);
+    state.good = 0u;
+    state.skipped += 1u;
+  } else {
+    state.applied += 1u;
+    state.good += 1u;
+    if (state.good >= params.growth_interval) {
+      state_scale[0] = min(state_scale[0] * 2.0, params.max_scale);
+      state.good = 0u;
+    }
+  }
+  state.last_overflow = select(0u, 1u, overflow);
+  state.overflow = 0u;
 }

@@ -26,6 +26,10 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 
+// Storage type of q, k, v, out and their gradients: f32 unless the launcher asks for f16 (mixed
+// precision); loads widen to f32, and scores, softmax statistics, lse and D stay f32.
+alias act = f32; // @storage
+
 const WG: u32 = ROWS * TPR;
 // Row stride of DH-wide tiles in workgroup memory, made odd: rows read at the same column fall in
 // different banks.
@@ -44,10 +48,10 @@ const NEG_BIG: f32 = -3.0e38;
 // Forward: q, k, v → out, lse (logsumexp of the scaled scores, natural log, per query row).
 // ---------------------------------------------------------------------------------------------------------
 
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> q: array<act>;
+@group(0) @binding(2) var<storage, read> k: array<act>;
+@group(0) @binding(3) var<storage, read> v: array<act>;
+@group(0) @binding(4) var<storage, read_write> out: array<act>;
 @group(0) @binding(5) var<storage, read_write> lse_out: array<f32>;
 
 var<workgroup> fw_q: array<f32, ROWS * DHS>;
@@ -71,7 +75,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
   for (var e = lid.x; e < ROWS * DH; e += WG) {
     let rr = e / DH;
     var x = 0.0;
-    if (row0 + rr < params.nq) { x = q[q_base + row0 * DH + e]; }
+    if (row0 + rr < params.nq) { x = f32(q[q_base + row0 * DH + e]); }
     fw_q[rr * DHS + e % DH] = x;
   }
 
@@ -85,7 +89,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
     for (var e = lid.x; e < TILE * DH; e += WG) {
       let j = e / DH;
       var x = 0.0;
-      if (j0 + j < params.nk) { x = k[kv_base + j0 * DH + e]; }
+      if (j0 + j < params.nk) { x = f32(k[kv_base + j0 * DH + e]); }
       fw_kv[(e % DH) * KTS + j] = x;
     }
     workgroupBarrier();
@@ -108,7 +112,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
 
     for (var e = lid.x; e < TILE * DH; e += WG) {
       var x = 0.0;
-      if (j0 + e / DH < params.nk) { x = v[kv_base + j0 * DH + e]; }
+      if (j0 + e / DH < params.nk) { x = f32(v[kv_base + j0 * DH + e]); }
       fw_kv[e] = x;
     }
     var tile_max = NEG_BIG;
@@ -145,7 +149,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
     let inv = 1.0 / row_sum;
     for (var t = 0u; t < HEAD_COLS; t++) {
       let c = lane + t * TPR;
-      if (c < DH) { out[q_base + qi * DH + c] = acc[t] * inv; }
+      if (c < DH) { out[q_base + qi * DH + c] = act(acc[t] * inv); }
     }
     if (lane == 0u) { lse_out[bh * params.nq + qi] = (m + log2(row_sum)) * LN2; }
   }
@@ -155,8 +159,8 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
 // Backward, step 1: D[i] = Σ_c dO[i, c]·O[i, c] over all BH·NQ rows (params.nq holds the row count).
 // ---------------------------------------------------------------------------------------------------------
 
-@group(0) @binding(1) var<storage, read> rd_dout: array<f32>;
-@group(0) @binding(2) var<storage, read> rd_out: array<f32>;
+@group(0) @binding(1) var<storage, read> rd_dout: array<act>;
+@group(0) @binding(2) var<storage, read> rd_out: array<act>;
 @group(0) @binding(3) var<storage, read_write> rd_dsum: array<f32>;
 
 var<workgroup> rd_part: array<f32, WG>;
@@ -167,7 +171,7 @@ fn backward_rowdot(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
   let lane = lid.x % TPR;
   var partial = 0.0;
   if (row < params.nq) {
-    for (var c = lane; c < DH; c += TPR) { partial += rd_dout[row * DH + c] * rd_out[row * DH + c]; }
+    for (var c = lane; c < DH; c += TPR) { partial += f32(rd_dout[row * DH + c]) * f32(rd_out[row * DH + c]); }
   }
   rd_part[lid.x] = partial;
   workgroupBarrier();
@@ -183,14 +187,14 @@ fn backward_rowdot(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
 //   P[j, i] = exp(s_ij − lse_i), dV[j] += Σ_i P[j, i]·dO[i], dS = P∘(dO[i]·V[j] − D[i]), dK[j] += scale·Σ_i dS·Q[i].
 // ---------------------------------------------------------------------------------------------------------
 
-@group(0) @binding(1) var<storage, read> bq: array<f32>;
-@group(0) @binding(2) var<storage, read> bk: array<f32>;
-@group(0) @binding(3) var<storage, read> bv: array<f32>;
-@group(0) @binding(4) var<storage, read> bdout: array<f32>;
+@group(0) @binding(1) var<storage, read> bq: array<act>;
+@group(0) @binding(2) var<storage, read> bk: array<act>;
+@group(0) @binding(3) var<storage, read> bv: array<act>;
+@group(0) @binding(4) var<storage, read> bdout: array<act>;
 @group(0) @binding(5) var<storage, read> blse: array<f32>;
 @group(0) @binding(6) var<storage, read> bdsum: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dk: array<f32>;
-@group(0) @binding(8) var<storage, read_write> dv: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dk: array<act>;
+@group(0) @binding(8) var<storage, read_write> dv: array<act>;
 
 var<workgroup> kv_k: array<f32, ROWS * DHS>;
 var<workgroup> kv_v: array<f32, ROWS * DHS>;
@@ -217,8 +221,8 @@ fn backward_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     var xk = 0.0;
     var xv = 0.0;
     if (row0 + rr < params.nk) {
-      xk = bk[kv_base + row0 * DH + e];
-      xv = bv[kv_base + row0 * DH + e];
+      xk = f32(bk[kv_base + row0 * DH + e]);
+      xv = f32(bv[kv_base + row0 * DH + e]);
     }
     kv_k[rr * DHS + e % DH] = xk;
     kv_v[rr * DHS + e % DH] = xv;
@@ -238,8 +242,8 @@ fn backward_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
       var xq = 0.0;
       var xdo = 0.0;
       if (i0 + i < params.nq) {
-        xq = bq[q_base + i0 * DH + e];
-        xdo = bdout[q_base + i0 * DH + e];
+        xq = f32(bq[q_base + i0 * DH + e]);
+        xdo = f32(bdout[q_base + i0 * DH + e]);
       }
       kv_q[i * DHS + e % DH] = xq;
       kv_do[i * DHS + e % DH] = xdo;
@@ -294,8 +298,8 @@ fn backward_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     for (var t = 0u; t < HEAD_COLS; t++) {
       let c = lane + t * TPR;
       if (c < DH) {
-        dk[kv_base + kj * DH + c] = acc_dk[t] * params.scale;
-        dv[kv_base + kj * DH + c] = acc_dv[t];
+        dk[kv_base + kj * DH + c] = act(acc_dk[t] * params.scale);
+        dv[kv_base + kj * DH + c] = act(acc_dv[t]);
       }
     }
   }
@@ -307,7 +311,7 @@ fn backward_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
 //   atomics are needed (WGSL has none on floats).
 // ---------------------------------------------------------------------------------------------------------
 
-@group(0) @binding(7) var<storage, read_write> dq: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dq: array<act>;
 
 var<workgroup> qd_q: array<f32, ROWS * DHS>;
 var<workgroup> qd_do: array<f32, ROWS * DHS>;
@@ -331,8 +335,8 @@ fn backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
     var xq = 0.0;
     var xdo = 0.0;
     if (row0 + rr < params.nq) {
-      xq = bq[q_base + row0 * DH + e];
-      xdo = bdout[q_base + row0 * DH + e];
+      xq = f32(bq[q_base + row0 * DH + e]);
+      xdo = f32(bdout[q_base + row0 * DH + e]);
     }
     qd_q[rr * DHS + e % DH] = xq;
     qd_do[rr * DHS + e % DH] = xdo;
@@ -354,8 +358,8 @@ fn backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
       var xk = 0.0;
       var xv = 0.0;
       if (j0 + j < params.nk) {
-        xk = bk[kv_base + j0 * DH + e];
-        xv = bv[kv_base + j0 * DH + e];
+        xk = f32(bk[kv_base + j0 * DH + e]);
+        xv = f32(bv[kv_base + j0 * DH + e]);
       }
       qd_k[j * DHS + e % DH] = xk;
       qd_v[j * DHS + e % DH] = xv;
@@ -392,7 +396,7 @@ fn backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
   if (qi < params.nq) {
     for (var t = 0u; t < HEAD_COLS; t++) {
       let c = lane + t * TPR;
-      if (c < DH) { dq[q_base + qi * DH + c] = acc[t] * params.scale; }
+      if (c < DH) { dq[q_base + qi * DH + c] = act(acc[t] * params.scale); }
     }
   }
 }

@@ -6,6 +6,12 @@
 // E[x²] − mean² loses digits when |mean| ≫ std. The forward saves per-row [mean, rstd] for the backward.
 //
 // Defines: ROW_THREADS (row kernels).
+//
+// Storage types: x_t for x (and its gradient dx), y_t for y (and its gradient), f32 unless the launcher
+// asks for f16 (mixed precision); weight, bias, statistics and every sum stay f32.
+
+alias x_t = f32; // @storage
+alias y_t = f32; // @storage
 
 struct Params {
   rows: u32,
@@ -58,10 +64,10 @@ fn row_sum2(lid: u32, v: vec2<f32>) -> vec2<f32> {
   return total;
 }
 
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<x_t>;
 @group(0) @binding(2) var<storage, read> weight: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<y_t>;
 @group(0) @binding(5) var<storage, read_write> stats_out: array<f32>;
 
 // y = (x − mean)·rstd·weight + bias; stats_out[2r] = mean, stats_out[2r + 1] = rstd.
@@ -76,20 +82,20 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 
   var s = 0.0;
   if (valid) {
-    for (var j = lane; j < D; j += ROW_THREADS) { s += x[start + j]; }
+    for (var j = lane; j < D; j += ROW_THREADS) { s += f32(x[start + j]); }
   }
   let mean = row_sum(lid, s) / f32(D);
   var q = 0.0;
   if (valid) {
     for (var j = lane; j < D; j += ROW_THREADS) {
-      let d = x[start + j] - mean;
+      let d = f32(x[start + j]) - mean;
       q += d * d;
     }
   }
   let rstd = inverseSqrt(row_sum(lid, q) / f32(D) + params.eps);
   if (!valid) { return; }
   for (var j = lane; j < D; j += ROW_THREADS) {
-    y[start + j] = (x[start + j] - mean) * rstd * weight[j] + bias[j];
+    y[start + j] = y_t((f32(x[start + j]) - mean) * rstd * weight[j] + bias[j]);
   }
   if (lane == 0u) {
     stats_out[2u * row] = mean;
@@ -97,11 +103,11 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   }
 }
 
-@group(0) @binding(1) var<storage, read> bx: array<f32>;
+@group(0) @binding(1) var<storage, read> bx: array<x_t>;
 @group(0) @binding(2) var<storage, read> bweight: array<f32>;
-@group(0) @binding(3) var<storage, read> grad: array<f32>;
+@group(0) @binding(3) var<storage, read> grad: array<y_t>;
 @group(0) @binding(4) var<storage, read> stats: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dx: array<x_t>;
 
 // dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with ĝ = grad·weight, x̂ = (x − mean)·rstd: both means in one reduction.
 @compute @workgroup_size(WG)
@@ -119,21 +125,21 @@ fn backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
     mean = stats[2u * row];
     rstd = stats[2u * row + 1u];
     for (var j = lane; j < D; j += ROW_THREADS) {
-      let gh = grad[start + j] * bweight[j];
-      acc += vec2<f32>(gh, gh * (bx[start + j] - mean) * rstd);
+      let gh = f32(grad[start + j]) * bweight[j];
+      acc += vec2<f32>(gh, gh * (f32(bx[start + j]) - mean) * rstd);
     }
   }
   let sums = row_sum2(lid, acc) / f32(D);
   if (!valid) { return; }
   for (var j = lane; j < D; j += ROW_THREADS) {
-    let gh = grad[start + j] * bweight[j];
-    let xh = (bx[start + j] - mean) * rstd;
-    dx[start + j] = rstd * (gh - sums.x - xh * sums.y);
+    let gh = f32(grad[start + j]) * bweight[j];
+    let xh = (f32(bx[start + j]) - mean) * rstd;
+    dx[start + j] = x_t(rstd * (gh - sums.x - xh * sums.y));
   }
 }
 
-@group(0) @binding(1) var<storage, read> px: array<f32>;
-@group(0) @binding(2) var<storage, read> pgrad: array<f32>;
+@group(0) @binding(1) var<storage, read> px: array<x_t>;
+@group(0) @binding(2) var<storage, read> pgrad: array<y_t>;
 @group(0) @binding(3) var<storage, read> pstats: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dweight_part: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dbias_part: array<f32>;
@@ -154,8 +160,8 @@ fn backward_params(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
   var dw = 0.0;
   var db = 0.0;
   for (var r = first; r < last; r++) {
-    let g = pgrad[r * D + col];
-    dw += g * (px[r * D + col] - pstats[2u * r]) * pstats[2u * r + 1u];
+    let g = f32(pgrad[r * D + col]);
+    dw += g * (f32(px[r * D + col]) - pstats[2u * r]) * pstats[2u * r + 1u];
     db += g;
   }
   dweight_part[chunk * D + col] = dw;

@@ -18,6 +18,13 @@
 //
 // Defines: TILE_M, TILE_N, TILE_K (multiples of 4), RM, RN (4×4 blocks per thread; TILE_M/4 and TILE_N/4
 // multiples of them), TRANS_A, TRANS_B, VEC_A, VEC_B, HAS_BIAS, GELU, ACCUMULATE, STORE_PRE, SPLIT.
+//
+// Storage types a_t, b_t (operands) and c_t (out, pre) are f32 unless the launcher asks for f16 (mixed
+// precision: f16 activations against f32 weights); loads widen to f32 and accumulation stays f32.
+
+alias a_t = f32; // @storage
+alias b_t = f32; // @storage
+alias c_t = f32; // @storage
 
 struct Params {
   M: u32,
@@ -31,12 +38,12 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<vec4<a_t>>;
+@group(0) @binding(2) var<storage, read> b: array<vec4<b_t>>;
+@group(0) @binding(3) var<storage, read_write> out: array<c_t>;
 // Without HAS_BIAS / STORE_PRE these bind stand-ins and are never touched (layout 'auto' needs them bound).
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
-@group(0) @binding(5) var<storage, read_write> pre: array<f32>;
+@group(0) @binding(5) var<storage, read_write> pre: array<c_t>;
 
 const TM4: u32 = TILE_M / 4u;
 const TN4: u32 = TILE_N / 4u;
@@ -58,31 +65,31 @@ var<workgroup> tileB: array<vec4<f32>, TILE_B>; // TRANS_B: [n][k/4 (+pad)], els
 fn epilogue(i: u32, n: u32, acc: f32) {
   var z = acc;
   if (HAS_BIAS) { z += bias[n]; }
-  if (STORE_PRE) { pre[i] = z; }
+  if (STORE_PRE) { pre[i] = c_t(z); }
   var y = z;
   if (GELU) { y = gelu(z); }
-  if (ACCUMULATE) { y += out[i]; }
-  out[i] = y;
+  if (ACCUMULATE) { y += f32(out[i]); }
+  out[i] = c_t(y);
 }
 
 // Four consecutive elements of A from flat index `i`, of which `avail` exist (≤ 0: none).
 fn read4_a(i: u32, avail: i32) -> vec4<f32> {
   if (avail <= 0) { return vec4<f32>(0.0); }
-  if (VEC_A) { return a[i >> 2u]; } // aligned, and avail ≥ 4 since the row length is a multiple of 4
-  var v = vec4<f32>(a[i >> 2u][i & 3u], 0.0, 0.0, 0.0);
-  if (avail > 1) { v.y = a[(i + 1u) >> 2u][(i + 1u) & 3u]; }
-  if (avail > 2) { v.z = a[(i + 2u) >> 2u][(i + 2u) & 3u]; }
-  if (avail > 3) { v.w = a[(i + 3u) >> 2u][(i + 3u) & 3u]; }
+  if (VEC_A) { return vec4<f32>(a[i >> 2u]); } // aligned, and avail ≥ 4 since the row length is a multiple of 4
+  var v = vec4<f32>(f32(a[i >> 2u][i & 3u]), 0.0, 0.0, 0.0);
+  if (avail > 1) { v.y = f32(a[(i + 1u) >> 2u][(i + 1u) & 3u]); }
+  if (avail > 2) { v.z = f32(a[(i + 2u) >> 2u][(i + 2u) & 3u]); }
+  if (avail > 3) { v.w = f32(a[(i + 3u) >> 2u][(i + 3u) & 3u]); }
   return v;
 }
 
 fn read4_b(i: u32, avail: i32) -> vec4<f32> {
   if (avail <= 0) { return vec4<f32>(0.0); }
-  if (VEC_B) { return b[i >> 2u]; }
-  var v = vec4<f32>(b[i >> 2u][i & 3u], 0.0, 0.0, 0.0);
-  if (avail > 1) { v.y = b[(i + 1u) >> 2u][(i + 1u) & 3u]; }
-  if (avail > 2) { v.z = b[(i + 2u) >> 2u][(i + 2u) & 3u]; }
-  if (avail > 3) { v.w = b[(i + 3u) >> 2u][(i + 3u) & 3u]; }
+  if (VEC_B) { return vec4<f32>(b[i >> 2u]); }
+  var v = vec4<f32>(f32(b[i >> 2u][i & 3u]), 0.0, 0.0, 0.0);
+  if (avail > 1) { v.y = f32(b[(i + 1u) >> 2u][(i + 1u) & 3u]); }
+  if (avail > 2) { v.z = f32(b[(i + 2u) >> 2u][(i + 2u) & 3u]); }
+  if (avail > 3) { v.w = f32(b[(i + 3u) >> 2u][(i + 3u) & 3u]); }
   return v;
 }
 
@@ -189,7 +196,7 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
           let n = n0 + (lid.x + bn * WN) * 4u + j;
           if (m < M && n < N) {
             if (SPLIT) {
-              out[(wid.z % params.chunks) * params.total + baseC + m * N + n] = block[j][i];
+              out[(wid.z % params.chunks) * params.total + baseC + m * N + n] = c_t(block[j][i]);
             } else {
               epilogue(baseC + m * N + n, n, block[j][i]);
             }

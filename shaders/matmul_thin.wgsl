@@ -15,6 +15,12 @@
 // @include gelu
 
 // Defines: THIN (4, 8 or 16), THIN_IS_N, TRANS_A, TRANS_B, SPLIT, HAS_BIAS, GELU, ACCUMULATE, STORE_PRE.
+// Storage types a_t, b_t (operands; thin_reduce's partials come in as `a`) and c_t (out, pre) are f32
+// unless the launcher asks for f16 (mixed precision); loads widen to f32 and sums stay f32.
+
+alias a_t = f32; // @storage
+alias b_t = f32; // @storage
+alias c_t = f32; // @storage
 
 struct Params {
   M: u32,
@@ -48,13 +54,13 @@ var<workgroup> stage: array<f32, STAGE>;
 var<workgroup> thinTile: array<vec4<f32>, KT * THIN4>; // [k][thin/4]
 
 fn a_at(base: u32, m: u32, k: u32) -> f32 {
-  if (TRANS_A) { return a[base + k * params.M + m]; }
-  return a[base + m * params.K + k];
+  if (TRANS_A) { return f32(a[base + k * params.M + m]); }
+  return f32(a[base + m * params.K + k]);
 }
 
 fn b_at(base: u32, k: u32, n: u32) -> f32 {
-  if (TRANS_B) { return b[base + n * params.K + k]; }
-  return b[base + k * params.N + n];
+  if (TRANS_B) { return f32(b[base + n * params.K + k]); }
+  return f32(b[base + k * params.N + n]);
 }
 
 fn wide_at(baseA: u32, baseB: u32, w: u32, k: u32) -> f32 {
@@ -76,22 +82,22 @@ fn out_index(w: u32, j: u32) -> u32 {
 fn epilogue(i: u32, n: u32, acc: f32) {
   var z = acc;
   if (HAS_BIAS) { z += bias[n]; }
-  if (STORE_PRE) { pre[i] = z; }
+  if (STORE_PRE) { pre[i] = c_t(z); }
   var y = z;
   if (GELU) { y = gelu(z); }
-  if (ACCUMULATE) { y += out[i]; }
-  out[i] = y;
+  if (ACCUMULATE) { y += f32(out[i]); }
+  out[i] = c_t(y);
 }
 
 // Bound in this order so thin_reduce, which needs no B, uses bindings 1..4.
 // SPLIT: partial products [chunk][batch][M][N]; otherwise the output.
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<c_t>;
 // Without HAS_BIAS / STORE_PRE these bind stand-ins and are never touched (layout 'auto' needs them bound).
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> pre: array<f32>;
+@group(0) @binding(3) var<storage, read_write> pre: array<c_t>;
 // thin_reduce binds the partial products here.
-@group(0) @binding(4) var<storage, read> a: array<f32>;
-@group(0) @binding(5) var<storage, read> b: array<f32>;
+@group(0) @binding(4) var<storage, read> a: array<a_t>;
+@group(0) @binding(5) var<storage, read> b: array<b_t>;
 
 @compute @workgroup_size(WG)
 fn thin_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -196,7 +202,7 @@ fn thin_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
       let v = stage[j * WS + w];
       let i = baseC + out_index(w0 + w, j);
       if (SPLIT) {
-        out[i] = v;
+        out[i] = c_t(v);
       } else {
         epilogue(i, select(w0 + w, j, THIN_IS_N), v);
       }
@@ -211,7 +217,7 @@ fn thin_reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   if (i >= params.total) { return; }
   var s = 0.0;
   for (var c = 0u; c < params.chunks; c++) {
-    s += a[c * params.total + i];
+    s += f32(a[c * params.total + i]);
   }
   epilogue(i, i % params.N, s);
 }

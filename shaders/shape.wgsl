@@ -2,6 +2,10 @@
 // concatenation, and the head split/merge of attention. One thread per destination element, in
 // destination order, so writes are contiguous and reads come in contiguous runs (a row segment or a head).
 // The host fills only the Params fields an entry point reads (the rest are 0).
+// Storage type `act` of the moved data is f32 unless the launcher asks for f16 (mixed precision; cls_pos
+// always runs in f32).
+
+alias act = f32; // @storage
 
 struct Params {
   total: u32,
@@ -31,8 +35,8 @@ fn index(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
   return (wid.y * nwg.x + wid.x) * WG + lid.x;
 }
 
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(1) var<storage, read> src: array<act>;
+@group(0) @binding(2) var<storage, read_write> dst: array<act>;
 
 // dst[r, dstOffset + j] = src[r, srcOffset + j] for j < width (slices, concatenation, dropping a token).
 @compute @workgroup_size(WG)
@@ -52,7 +56,7 @@ fn pad_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
   if (i >= params.total) { return; }
   let r = i / params.dstStride;
   let c = i % params.dstStride;
-  var v = 0.0;
+  var v = act(0.0);
   if (c >= params.dstOffset && c < params.dstOffset + params.width) {
     v = src[r * params.width + c - params.dstOffset];
   }
@@ -88,9 +92,9 @@ fn heads_to_tokens(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
   dst[bt * params.rowStride + params.colOffset + col] = src[((b * params.H + h) * params.N + t) * params.Dh + e];
 }
 
-@group(0) @binding(2) var<storage, read_write> q_out: array<f32>;
-@group(0) @binding(3) var<storage, read_write> k_out: array<f32>;
-@group(0) @binding(4) var<storage, read_write> v_out: array<f32>;
+@group(0) @binding(2) var<storage, read_write> q_out: array<act>;
+@group(0) @binding(3) var<storage, read_write> k_out: array<act>;
+@group(0) @binding(4) var<storage, read_write> v_out: array<act>;
 
 // timm's qkv.reshape(B, N, 3, H, Dh).permute(2, 0, 3, 1, 4) in one pass: src [B, N, 3·H·Dh] → q, k, v [B, H, N, Dh].
 @compute @workgroup_size(WG)
@@ -109,9 +113,9 @@ fn split_qkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
   v_out[i] = src[base + 2u * D];
 }
 
-@group(0) @binding(2) var<storage, read> gk: array<f32>;
-@group(0) @binding(3) var<storage, read> gv: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dqkv: array<f32>;
+@group(0) @binding(2) var<storage, read> gk: array<act>;
+@group(0) @binding(3) var<storage, read> gv: array<act>;
+@group(0) @binding(4) var<storage, read_write> dqkv: array<act>;
 
 // Adjoint of split_qkv when all three gradients exist: dqkv [B, N, 3D] from gq (src), gk, gv.
 @compute @workgroup_size(WG)
@@ -128,7 +132,7 @@ fn merge_qkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
   let b = bt / params.N;
   let at = ((b * params.H + h) * params.N + t) * params.Dh + e;
   // Divergent only at the two section boundaries of a row.
-  var v: f32;
+  var v: act;
   if (part == 0u) {
     v = src[at];
   } else if (part == 1u) {
@@ -156,7 +160,7 @@ fn cls_pos(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   if (t == 0u) {
     v = cls[d];
   } else {
-    v = src[(b * params.n + t - 1u) * D + d];
+    v = f32(src[(b * params.n + t - 1u) * D + d]);
   }
   tokens[i] = v + pos[t * D + d];
 }

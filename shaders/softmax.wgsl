@@ -5,7 +5,10 @@
 // strides over its row (neighbouring threads read neighbouring addresses) and the partial results meet in a
 // tree in workgroup memory. The row max is subtracted before exp, so logits of any magnitude stay finite.
 //
-// Defines: ROW_THREADS.
+// Defines: ROW_THREADS. Storage type `act` (x, y, dy, dx) is f32 unless the launcher asks for f16 (mixed
+// precision: attention scores and probabilities); max, exp and sums stay f32.
+
+alias act = f32; // @storage
 
 struct Params {
   rows: u32,
@@ -37,8 +40,8 @@ fn row_reduce(lid: u32, v: f32, is_max: bool) -> f32 {
   return total;
 }
 
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<act>;
+@group(0) @binding(2) var<storage, read_write> y: array<act>;
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -49,25 +52,25 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 
   var local_max = NEG_BIG;
   if (in_range) {
-    for (var c = lane; c < params.cols; c += ROW_THREADS) { local_max = max(local_max, params.scale * x[base + c]); }
+    for (var c = lane; c < params.cols; c += ROW_THREADS) { local_max = max(local_max, params.scale * f32(x[base + c])); }
   }
   let row_max = row_reduce(lid.x, local_max, true);
 
   var local_sum = 0.0;
   if (in_range) {
-    for (var c = lane; c < params.cols; c += ROW_THREADS) { local_sum += exp(params.scale * x[base + c] - row_max); }
+    for (var c = lane; c < params.cols; c += ROW_THREADS) { local_sum += exp(params.scale * f32(x[base + c]) - row_max); }
   }
   let inv = 1.0 / row_reduce(lid.x, local_sum, false);
 
   // Recomputing exp costs less than writing the exponentials out and reading them back.
   if (in_range) {
-    for (var c = lane; c < params.cols; c += ROW_THREADS) { y[base + c] = exp(params.scale * x[base + c] - row_max) * inv; }
+    for (var c = lane; c < params.cols; c += ROW_THREADS) { y[base + c] = act(exp(params.scale * f32(x[base + c]) - row_max) * inv); }
   }
 }
 
-@group(0) @binding(1) var<storage, read> y_in: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(1) var<storage, read> y_in: array<act>;
+@group(0) @binding(2) var<storage, read> dy: array<act>;
+@group(0) @binding(3) var<storage, read_write> dx: array<act>;
 
 @compute @workgroup_size(WG)
 fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -78,14 +81,14 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
 
   var local_dot = 0.0;
   if (in_range) {
-    for (var c = lane; c < params.cols; c += ROW_THREADS) { local_dot += dy[base + c] * y_in[base + c]; }
+    for (var c = lane; c < params.cols; c += ROW_THREADS) { local_dot += f32(dy[base + c]) * f32(y_in[base + c]); }
   }
   let row_dot = row_reduce(lid.x, local_dot, false);
 
   if (in_range) {
     for (var c = lane; c < params.cols; c += ROW_THREADS) {
-      let yc = y_in[base + c];
-      dx[base + c] = params.scale * yc * (dy[base + c] - row_dot);
+      let yc = f32(y_in[base + c]);
+      dx[base + c] = act(params.scale * yc * (f32(dy[base + c]) - row_dot));
     }
   }
 }

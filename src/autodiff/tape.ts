@@ -107,7 +107,7 @@ export class Tape {
       let s = seeds[i];
       if (s && s.size !== root.size) throw new Error(`backward: the seed ${shapeText(s.shape)} does not match the loss ${shapeText(root.shape)}.`);
       if (!s) {
-        s = Tensor.empty(this.ctx, root.shape);
+        s = Tensor.like(root);
         fill(this.ctx, s, 1);
       } else if (options.keepSeeds) {
         // One extra owner that is never given up: the seed belongs to the caller, so it is never added
@@ -167,7 +167,7 @@ export class Tape {
     }
     if ((this.gradOwners.get(target.grad.base ?? target.grad) ?? 0) > 1) {
       // Shared with another tensor: replace by a private sum instead of writing into the shared buffer.
-      const sum = Tensor.empty(this.ctx, target.shape);
+      const sum = Tensor.like(target.grad, target.shape);
       this.ctx.copy(target.grad, sum);
       this.unown(target.grad);
       target.grad = sum;

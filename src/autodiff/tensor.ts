@@ -23,8 +23,57 @@ export function numel(shape: readonly number[]): number {
 
 export const shapeText = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 
+/** Element type on the GPU: f32, or f16 for mixed-precision activations (adapter `shader-f16`). */
+export type DType = 'f32' | 'f16';
+
+/** Bytes a tensor of `size` elements takes: f16 rounds up to 4 (storage bindings are sized in 4-byte units). */
+export function byteLengthOf(size: number, dtype: DType): number {
+  return dtype === 'f16' ? Math.ceil(size / 2) * 4 : size * 4;
+}
+
+const f32Scratch = new Float32Array(1);
+const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
+/** IEEE half bits of a number, rounded to nearest even (overflow → ±inf, NaN kept). */
+export function toHalfBits(value: number): number {
+  f32Scratch[0] = value;
+  const x = u32Scratch[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = mant >>> shift;
+    const rest = mant & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    return sign | (half + (rest > mid || (rest === mid && (half & 1)) ? 1 : 0));
+  }
+  const half = (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  // A carry out of the mantissa correctly bumps the exponent (up to inf).
+  return sign | (half + (rest > 0x1000 || (rest === 0x1000 && (half & 1)) ? 1 : 0));
+}
+
+/** The number an IEEE half holds. */
+export function fromHalfBits(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+/** The value nearest to `value` that f16 holds (what a round trip through an f16 tensor gives). */
+export const roundToHalf = (value: number): number => fromHalfBits(toHalfBits(value));
+
 /**
- * An f32 tensor resident on the GPU: a whole pooled buffer, or a view into a larger buffer (a slot of the
+ * A tensor resident on the GPU (f32, or f16 in mixed precision): a whole pooled buffer, or a view into a larger buffer (a slot of the
  * flat parameter buffer). Data only comes back through `read()`, which is asynchronous.
  */
 export class Tensor implements BufferRange {
@@ -48,19 +97,25 @@ export class Tensor implements BufferRange {
     /** Pooled tensors own their buffer and give it back on dispose; views never do. */
     readonly pooled: boolean,
     requiresGrad = false,
+    readonly dtype: DType = 'f32',
   ) {
     this.size = numel(shape);
-    this.byteLength = this.size * 4;
+    this.byteLength = byteLengthOf(this.size, dtype);
     this.requiresGrad = requiresGrad;
     if (byteOffset % 256 !== 0) throw new ShapeError(`A tensor view must start at a multiple of 256 bytes (got ${byteOffset}).`);
   }
 
   /** A new uninitialised tensor from the pool, owned by the active tape if there is one. */
-  static empty(ctx: GpuContext, shape: readonly number[], what?: string): Tensor {
-    const bytes = Math.max(4, numel(shape) * 4);
-    const tensor = new Tensor(ctx, shape, ctx.pool.acquire(bytes, what), 0, true);
+  static empty(ctx: GpuContext, shape: readonly number[], what?: string, dtype: DType = 'f32'): Tensor {
+    const bytes = Math.max(4, byteLengthOf(numel(shape), dtype));
+    const tensor = new Tensor(ctx, shape, ctx.pool.acquire(bytes, what), 0, true, false, dtype);
     activeTape(ctx)?.track(tensor);
     return tensor;
+  }
+
+  /** A new uninitialised tensor with `like`'s element type (its shape unless another is given). */
+  static like(like: Tensor, shape: readonly number[] = like.shape, what?: string): Tensor {
+    return Tensor.empty(like.ctx, shape, what, like.dtype);
   }
 
   static zeros(ctx: GpuContext, shape: readonly number[]): Tensor {
@@ -69,11 +124,17 @@ export class Tensor implements BufferRange {
     return tensor;
   }
 
-  static fromData(ctx: GpuContext, shape: readonly number[], data: ArrayLike<number>): Tensor {
+  static fromData(ctx: GpuContext, shape: readonly number[], data: ArrayLike<number>, dtype: DType = 'f32'): Tensor {
     const n = numel(shape);
     if (data.length !== n) throw new ShapeError(`Data of length ${data.length} does not fill shape ${shapeText(shape)} (${n} values).`);
-    const tensor = Tensor.empty(ctx, shape);
-    ctx.write(tensor, data instanceof Float32Array ? (data as Float32Array<ArrayBuffer>) : Float32Array.from(data));
+    const tensor = Tensor.empty(ctx, shape, undefined, dtype);
+    if (dtype === 'f16') {
+      const halves = new Uint16Array(tensor.byteLength / 2);
+      for (let i = 0; i < n; i++) halves[i] = toHalfBits(data[i]!);
+      ctx.write(tensor, halves);
+    } else {
+      ctx.write(tensor, data instanceof Float32Array ? (data as Float32Array<ArrayBuffer>) : Float32Array.from(data));
+    }
     return tensor;
   }
 
@@ -88,15 +149,21 @@ export class Tensor implements BufferRange {
   /** Same data, another shape with the same element count; not recorded (ops.reshape is the differentiable one). */
   view(shape: readonly number[]): Tensor {
     if (numel(shape) !== this.size) throw new ShapeError(`Cannot reshape ${shapeText(this.shape)} to ${shapeText(shape)}: the element counts differ.`);
-    const view = new Tensor(this.ctx, shape, this.buffer, this.byteOffset, false, this.requiresGrad);
+    const view = new Tensor(this.ctx, shape, this.buffer, this.byteOffset, false, this.requiresGrad, this.dtype);
     view.name = this.name;
     view.base = this.base ?? (this.pooled ? this : undefined);
     return view;
   }
 
+  /** The values as f32 (an f16 tensor is widened on the CPU). */
   async read(): Promise<Float32Array<ArrayBuffer>> {
     if (this.disposed) throw new Error(`Tensor ${this.name ?? shapeText(this.shape)} was already released.`);
-    return this.ctx.read(this);
+    const raw = await this.ctx.read(this);
+    if (this.dtype === 'f32') return raw;
+    const halves = new Uint16Array(raw.buffer, 0, this.size);
+    const out = new Float32Array(this.size);
+    for (let i = 0; i < this.size; i++) out[i] = fromHalfBits(halves[i]!);
+    return out;
   }
 
   dispose(): void {

@@ -27,7 +27,7 @@ commands:
   train --model M --data DATA [--init A0] --method clora|lora|head|full --out A
         [--rank 8 --spaces 4 --targets q,v --scale 1 --sade-weight 0.1 --dropout 0.1]
         [--epochs 10 | --steps K] [--batch-size 32 --micro-batch N --optimizer adamw|sgd --lr 1e-3
-        --weight-decay 1e-4 --warmup 0 --label-smoothing 0 --seed 0 --no-shuffle --augment --log-every 10]
+        --weight-decay 1e-4 --warmup 0 --label-smoothing 0 --seed 0 --no-shuffle --augment --log-every 10 --precision f32|f16]
   eval --model M --adapter A --data DATA [--json]
   export --model M --adapter A --format peft|merged --out PATH
 
@@ -135,7 +135,10 @@ function trainOptionsFrom(values: Values): TrainOptions {
   if (values.epochs !== undefined && values.steps !== undefined) throw new UsageError('Give --epochs or --steps, not both.');
   const optimizer = (values.optimizer ?? 'adamw') as string;
   if (optimizer !== 'adamw' && optimizer !== 'sgd') throw new SettingsError(`Unknown optimizer "${optimizer}": use adamw or sgd.`);
+  const precision = (values.precision ?? 'f32') as string;
+  if (precision !== 'f32' && precision !== 'f16') throw new SettingsError(`Unknown precision "${precision}": use f32 or f16.`);
   return {
+    precision,
     optimizer: optimizer as OptimizerName,
     lr: numberOption(values, 'lr', DEFAULT_TRAIN_OPTIONS.lr),
     weightDecay: numberOption(values, 'weight-decay', DEFAULT_TRAIN_OPTIONS.weightDecay),
@@ -176,6 +179,8 @@ const TRAIN_OPTIONS = {
   'no-shuffle': { type: 'boolean' },
   augment: { type: 'boolean' },
   'log-every': { type: 'string' },
+  // Not in the contract: mixed precision (f16 activations, f32 weights, dynamic loss scaling).
+  precision: { type: 'string' },
   heads: { type: 'string' },
   out: { type: 'string' },
 } as const;
@@ -218,7 +223,7 @@ async function train(ctx: GpuContext, argv: string[]): Promise<void> {
     const trainer = await Trainer.create(model, data, options);
     process.stderr.write(`training ${settings.method} on ${data.count} images of ${classes.length} classes: ${trainer.totalSteps} steps, ${model.parts.trainable.trainableParameterCount} trainable parameters\n`);
     await trainer.run((m) => {
-      process.stderr.write(`step ${m.step}/${m.totalSteps}  loss ${m.loss.toFixed(4)}  ce ${m.crossEntropy.toFixed(4)}  sade ${m.sade.toFixed(4)}  lr ${m.lr.toPrecision(3)}  ${m.imagesPerSecond.toFixed(1)} img/s  eta ${m.etaSeconds.toFixed(0)} s\n`);
+      process.stderr.write(`step ${m.step}/${m.totalSteps}  loss ${m.loss.toFixed(4)}  ce ${m.crossEntropy.toFixed(4)}  sade ${m.sade.toFixed(4)}  lr ${m.lr.toPrecision(3)}  ${m.imagesPerSecond.toFixed(1)} img/s  eta ${m.etaSeconds.toFixed(0)} s${m.lossScale === undefined ? "" : `  loss scale ${m.lossScale} (skipped ${m.skippedSteps})`}\n`);
     });
     const last = trainer.history.at(-1);
     const { tensors, metadata } = await modelFile(model, {

@@ -4,9 +4,9 @@
 // LoRA runs through the same fused branch as CLoRA: a LoRA target is a CLoRA module with one space of its
 // own (D = Aᵀ, U = Bᵀ) and a fixed identity core, so ΔW = s·B·A exactly; dropout acts on the r-wide
 // bottleneck in both methods (the contract's "bottleneck dropout"). Files keep PEFT's A [r, a], B [b, r].
-import { add, scale as scaleOp } from '../autodiff/ops/elementwise';
+import { add, cast, scale as scaleOp } from '../autodiff/ops/elementwise';
 import { ParameterStore, type ParameterSpec } from '../autodiff/params';
-import type { Tensor } from '../autodiff/tensor';
+import type { DType, Tensor } from '../autodiff/tensor';
 import type { GpuContext } from '../gpu/context';
 import { ShapeError } from '../gpu/errors';
 import { decays, VisionTransformer, vitShapes, type AdaptedModule, type LinearAdapter, type VitConfig } from '../nn/vit';
@@ -187,6 +187,16 @@ export class FineTuneModel implements LinearAdapter {
     return this.parts.trainable.ctx;
   }
 
+  /** Activation element type of the backbone ('f16': mixed precision; see VisionTransformer.activations). */
+  get precision(): DType {
+    return this.vit.activations;
+  }
+
+  set precision(dtype: DType) {
+    if (dtype === 'f16' && !this.ctx.features.has('shader-f16')) throw new Error("f16 activations need the adapter's shader-f16 feature.");
+    this.vit.activations = dtype;
+  }
+
   /** Logits [B, classes]; `training` turns the bottleneck dropout on with masks drawn from `seed`. */
   forward(pixels: Tensor, opts: { training: boolean; seed?: number } = { training: false }): Tensor {
     this.training = opts.training;
@@ -203,16 +213,19 @@ export class FineTuneModel implements LinearAdapter {
     if (!list) return output;
     const { trainable, identity, settings } = this.parts;
     const cores = settings.method === 'clora' ? trainable.get(CORES) : identity!.get(LORA_IDENTITY);
-    let out = output;
+    // The branch kernels are f32 only: with f16 activations the branch runs on f32 copies and its result
+    // goes back to f16 (casts are no-ops in f32).
+    const x = cast(input, 'f32');
+    let out = cast(output, 'f32');
     for (const b of list) {
-      out = cloraBranch(input, trainable.get(b.downName), cores, b.coreIndex, trainable.get(b.upName), out, {
+      out = cloraBranch(x, trainable.get(b.downName), cores, b.coreIndex, trainable.get(b.upName), out, {
         colStart: b.colStart,
         scale: settings.scale,
         dropout: this.training ? settings.dropout : 0,
         seed: (this.seed ^ Math.imul(b.coreIndex + 1, 0x9e3779b1)) >>> 0,
       });
     }
-    return out;
+    return cast(out, output.dtype);
   }
 
   /**

@@ -12,11 +12,19 @@ export interface KernelSpec {
   shader: string;
   entry: string;
   defines?: Defines;
+  /**
+   * Storage types: a kernel file declares `alias NAME = f32; // @storage` for the element type of some
+   * bindings; naming NAME here as 'f16' switches it (and enables f16). Unnamed aliases stay f32.
+   */
+  storage?: Record<string, StorageType>;
 }
+
+export type StorageType = 'f32' | 'f16';
 
 export function kernelKey(spec: KernelSpec): string {
   const defines = spec.defines ? Object.keys(spec.defines).sort().map((k) => `${k}=${String(spec.defines![k])}`).join(',') : '';
-  return `${spec.shader}:${spec.entry}:${defines}`;
+  const storage = spec.storage ? Object.keys(spec.storage).filter((k) => spec.storage![k] !== 'f32').sort().map((k) => `${k}=${spec.storage![k]}`).join(',') : '';
+  return storage ? `${spec.shader}:${spec.entry}:${defines}:${storage}` : `${spec.shader}:${spec.entry}:${defines}`;
 }
 
 function defineLine(name: string, value: number | boolean): string {
@@ -25,12 +33,31 @@ function defineLine(name: string, value: number | boolean): string {
   return `const ${name}: f32 = ${Number.isInteger(value) ? value.toFixed(1) : String(value)};`;
 }
 
+const STORAGE_ALIAS = /^alias (\w+) = f32; \/\/ @storage[ \t]*$/gm;
+
+/** Rewrites the `// @storage` aliases named in spec.storage; any f16 one enables f16 for the module. */
+function applyStorage(spec: KernelSpec, body: string): [string, boolean] {
+  const declared = new Set([...body.matchAll(STORAGE_ALIAS)].map((m) => m[1]!));
+  for (const name of Object.keys(spec.storage!)) {
+    if (!declared.has(name)) throw new Error(`Kernel ${spec.shader}:${spec.entry} has no storage alias "${name}".`);
+  }
+  let f16 = false;
+  const out = body.replace(STORAGE_ALIAS, (line, name: string) => {
+    const type = spec.storage![name] ?? 'f32';
+    if (type === 'f16') f16 = true;
+    return `alias ${name} = ${type}; // @storage`;
+  });
+  return [out, f16];
+}
+
 /**
  * The WGSL text a spec compiles to, and how many lines were prepended (to report file line numbers).
  * A kernel file may pull in helper files with `// @include name` lines (shaders/name.wgsl).
  */
 export function specialise(spec: KernelSpec): { code: string; prefixLines: number } {
   let body = shaderSource(spec.shader);
+  let storageF16 = false;
+  if (spec.storage) [body, storageF16] = applyStorage(spec, body);
   // Directives (`enable subgroups;`) must open the module: move them above the defines, leaving a blank line
   // in their place so file line numbers still map.
   const directives: string[] = [];
@@ -38,6 +65,7 @@ export function specialise(spec: KernelSpec): { code: string; prefixLines: numbe
     directives.push(line);
     return '';
   });
+  if (storageF16 && !directives.includes('enable f16;')) directives.push('enable f16;');
   const includes = [...body.matchAll(/^\/\/ @include (\w+)\s*$/gm)].map((m) => shaderSource(m[1]!));
   const prefix = [...directives, ...Object.entries(spec.defines ?? {}).map(([k, v]) => defineLine(k, v)), ...includes].join('\n');
   if (!prefix) return { code: body, prefixLines: 0 };

@@ -2,9 +2,11 @@ import { f32, type BufferRange, type GpuContext } from '../gpu/context';
 import { ShapeError } from '../gpu/errors';
 import type { KernelSpec } from '../gpu/pipelines';
 import { ceilDiv, grid1d } from './grid';
+import { storageMap, storageOf } from './storage';
 
 // Launchers for shaders/attention.wgsl. q, out, dq are [bh, nq, dh]; k, v, dk, dv [bh, nk, dh]; lse and the
-// row dots D are [bh, nq]. Kernels are specialised per head dim, so loops over it unroll.
+// row dots D are [bh, nq]. Kernels are specialised per head dim, so loops over it unroll. q, k, v, out and
+// their gradients are f32, or all f16 tensors in mixed precision; lse and D stay f32.
 
 /** Largest head dim with a specialised kernel (timm ViTs use 64). */
 export const MAX_HEAD_DIM = 128;
@@ -63,14 +65,21 @@ export function attentionTile(kernel: AttentionKernel, dh: number): AttentionTil
   throw new Error(`Internal: no attention tile fits ${WORKGROUP_BYTES} bytes at head dim ${dh}.`);
 }
 
-function spec(kernel: AttentionKernel, dh: number): { spec: KernelSpec; rows: number } {
+/** The common storage type of the activation buffers of one kernel (mixing is refused). */
+function activationType(kernel: string, buffers: BufferRange[]): Record<string, 'f16'> | undefined {
+  const type = storageOf(buffers[0]!);
+  if (buffers.some((b) => storageOf(b) !== type)) throw new ShapeError(`attention ${kernel}: q, k, v, out and their gradients must share one element type (${buffers.map(storageOf).join(', ')}).`);
+  return storageMap({ act: type }) as Record<string, 'f16'> | undefined;
+}
+
+function spec(kernel: AttentionKernel, dh: number, buffers: BufferRange[]): { spec: KernelSpec; rows: number } {
   const t = attentionTile(kernel, dh);
-  return { spec: { shader: 'attention', entry: kernel, defines: { DH: dh, ROWS: t.rows, TILE: t.tile, TPR: t.tpr } }, rows: t.rows };
+  return { spec: { shader: 'attention', entry: kernel, defines: { DH: dh, ROWS: t.rows, TILE: t.tile, TPR: t.tpr }, storage: activationType(kernel, buffers) }, rows: t.rows };
 }
 
 /** out = softmax(q·kᵀ·scale)·v and lse = logsumexp(q·kᵀ·scale) per query row. */
 export function attentionForward(ctx: GpuContext, q: BufferRange, k: BufferRange, v: BufferRange, out: BufferRange, lse: BufferRange, dims: AttentionDims, scale: number): void {
-  const { spec: s, rows } = spec('forward', dims.dh);
+  const { spec: s, rows } = spec('forward', dims.dh, [q, k, v, out]);
   ctx.dispatch(s, [dims.nq, dims.nk, f32(scale)], [q, k, v, out, lse], [ceilDiv(dims.nq, rows), dims.bh]);
 }
 
@@ -81,7 +90,7 @@ const ROWDOT_LANES = 8;
 /** D[i] = Σ_c dOut[i, c]·out[i, c] for `rows` rows of dh values. */
 export function attentionRowDot(ctx: GpuContext, dOut: BufferRange, out: BufferRange, dsum: BufferRange, rows: number, dh: number): void {
   attentionTile('forward', dh); // same head-dim check as the other kernels
-  const s: KernelSpec = { shader: 'attention', entry: 'backward_rowdot', defines: { DH: dh, ROWS: ROWDOT_ROWS, TILE: 1, TPR: ROWDOT_LANES } };
+  const s: KernelSpec = { shader: 'attention', entry: 'backward_rowdot', defines: { DH: dh, ROWS: ROWDOT_ROWS, TILE: 1, TPR: ROWDOT_LANES }, storage: activationType('backward_rowdot', [dOut, out]) };
   ctx.dispatch(s, [rows, 0, f32(0)], [dOut, out, dsum], grid1d(rows, ROWDOT_ROWS));
 }
 
@@ -99,7 +108,7 @@ export function attentionBackwardKeys(
   dims: AttentionDims,
   scale: number,
 ): void {
-  const { spec: s, rows } = spec('backward_dkdv', dims.dh);
+  const { spec: s, rows } = spec('backward_dkdv', dims.dh, [q, k, v, dOut, dk, dv]);
   ctx.dispatch(s, [dims.nq, dims.nk, f32(scale)], [q, k, v, dOut, lse, dsum, dk, dv], [ceilDiv(dims.nk, rows), dims.bh]);
 }
 
@@ -116,6 +125,6 @@ export function attentionBackwardQueries(
   dims: AttentionDims,
   scale: number,
 ): void {
-  const { spec: s, rows } = spec('backward_dq', dims.dh);
+  const { spec: s, rows } = spec('backward_dq', dims.dh, [q, k, v, dOut, dq]);
   ctx.dispatch(s, [dims.nq, dims.nk, f32(scale)], [q, k, v, dOut, lse, dsum, dq], [ceilDiv(dims.nq, rows), dims.bh]);
 }

@@ -3,8 +3,12 @@ import type { KernelSpec } from '../gpu/pipelines';
 import { ceilDiv, grid1d } from './grid';
 import { fixedSubgroupSize } from './subgroups';
 import { sumRows } from './reduce';
+import { storageMap, storageOf } from './storage';
+import type { StorageType } from '../gpu/pipelines';
 
 // Launchers for shaders/layernorm.wgsl. x, y, dx are [rows, D]; weight, bias [D]; stats [rows, 2] = (mean, rstd).
+// x (and dx) and y (and its gradient) may be f16 tensors (mixed precision); weight, bias, stats stay f32.
+// f16 rows take the portable kernels (the subgroup file has no f16 variant).
 const WG = 256;
 const COLS = 64;
 
@@ -15,10 +19,12 @@ export function rowThreads(D: number): number {
   return t;
 }
 
-function rowKernel(entry: string, D: number): { spec: { shader: string; entry: string; defines: { ROW_THREADS: number } }; rowsPerGroup: number } {
+function rowKernel(entry: string, D: number, xType: StorageType = 'f32', yType: StorageType = 'f32'): { spec: KernelSpec; rowsPerGroup: number } {
   const threads = rowThreads(D);
-  return { spec: { shader: 'layernorm', entry, defines: { ROW_THREADS: threads } }, rowsPerGroup: WG / threads };
+  return { spec: { shader: 'layernorm', entry, defines: { ROW_THREADS: threads }, storage: storageMap({ x_t: xType, y_t: yType }) }, rowsPerGroup: WG / threads };
 }
+
+const anyF16 = (...ranges: BufferRange[]): boolean => ranges.some((r) => storageOf(r) === 'f16');
 
 /**
  * Whether the subgroup kernels (shaders/layernorm_subgroup.wgsl: one row per workgroup of one subgroup, sums
@@ -43,11 +49,11 @@ export function layerNormForward(
   D: number,
   eps: number,
 ): void {
-  if (layerNormUsesSubgroups(ctx)) {
+  if (layerNormUsesSubgroups(ctx) && !anyF16(x, y)) {
     ctx.dispatch(subgroupSpec(ctx, 'forward'), [rows, D, f32(eps), 0], [x, weight, bias, y, stats], grid1d(rows, 1));
     return;
   }
-  const { spec, rowsPerGroup } = rowKernel('forward', D);
+  const { spec, rowsPerGroup } = rowKernel('forward', D, storageOf(x), storageOf(y));
   ctx.dispatch(spec, [rows, D, f32(eps), 0], [x, weight, bias, y, stats], grid1d(rows, rowsPerGroup));
 }
 
@@ -62,11 +68,11 @@ export function layerNormBackwardInput(
   rows: number,
   D: number,
 ): void {
-  if (layerNormUsesSubgroups(ctx)) {
+  if (layerNormUsesSubgroups(ctx) && !anyF16(x, grad)) {
     ctx.dispatch(subgroupSpec(ctx, 'backward_input'), [rows, D, f32(0), 0], [x, weight, grad, stats, dx], grid1d(rows, 1));
     return;
   }
-  const { spec, rowsPerGroup } = rowKernel('backward_input', D);
+  const { spec, rowsPerGroup } = rowKernel('backward_input', D, storageOf(x), storageOf(grad));
   ctx.dispatch(spec, [rows, D, f32(0), 0], [x, weight, grad, stats, dx], grid1d(rows, rowsPerGroup));
 }
 
@@ -95,7 +101,7 @@ export function layerNormBackwardParams(
 ): void {
   const perChunk = rowsPerChunk(rows);
   const chunks = Math.max(1, ceilDiv(rows, perChunk));
-  const spec = { shader: 'layernorm', entry: 'backward_params', defines: { ROW_THREADS: 32 } };
+  const spec: KernelSpec = { shader: 'layernorm', entry: 'backward_params', defines: { ROW_THREADS: 32 }, storage: storageMap({ x_t: storageOf(x), y_t: storageOf(grad) }) };
   const params = [rows, D, f32(0), perChunk];
   if (chunks === 1) {
     ctx.dispatch(spec, params, [x, grad, stats, dweight, dbias], [ceilDiv(D, COLS), 1]);

@@ -2,6 +2,7 @@ import { f32, type BufferRange, type GpuContext } from '../gpu/context';
 import { grid1d } from './grid';
 import { rowThreads } from './layernorm';
 import { sumAxis } from './reduce';
+import { fixedSubgroupSize } from './subgroups';
 
 // Launchers for shaders/softmax_xent.wgsl. logits and grad are [N, C]; labels, rowLoss [N]; loss [1].
 const WG = 256;
@@ -21,10 +22,16 @@ export function crossEntropyForward(
   C: number,
   labelSmoothing: number,
 ): void {
-  const threads = rowThreads(C);
   const entry = grad ? 'loss_and_grad' : 'loss_only';
-  const spec = { shader: 'softmax_xent', entry, defines: { ROW_THREADS: threads } };
   const buffers = grad ? [logits, labels, rowLoss, grad] : [logits, labels, rowLoss];
-  ctx.dispatch(spec, [N, C, f32(labelSmoothing), f32(1 / N)], buffers, grid1d(N, WG / threads));
+  const params = [N, C, f32(labelSmoothing), f32(1 / N)];
+  const sg = fixedSubgroupSize(ctx);
+  if (sg > 0) {
+    // shaders/softmax_xent_subgroup.wgsl: one row per one-subgroup workgroup, subgroupMax / subgroupAdd, no barriers.
+    ctx.dispatch({ shader: 'softmax_xent_subgroup', entry, defines: { SG: sg } }, params, buffers, grid1d(N, 1));
+  } else {
+    const threads = rowThreads(C);
+    ctx.dispatch({ shader: 'softmax_xent', entry, defines: { ROW_THREADS: threads } }, params, buffers, grid1d(N, WG / threads));
+  }
   sumAxis(ctx, rowLoss, loss, 1, N, 1, 1 / N);
 }

@@ -2,6 +2,7 @@ import type { BufferRange, GpuContext } from '../gpu/context';
 import { ShapeError } from '../gpu/errors';
 import type { KernelSpec } from '../gpu/pipelines';
 import { ceilDiv, grid1d } from './grid';
+import { elementsOf, storageMap, storageOf } from './storage';
 
 /*
  * Launchers for shaders/matmul.wgsl and shaders/matmul_thin.wgsl:
@@ -25,6 +26,8 @@ import { ceilDiv, grid1d } from './grid';
  *     'tiled_64x64_splitk' then splits K across workgroups (chunks of ≥ 256) until there are
  *     TILED_TARGET_GROUPS of them, keeping the 8×8 register blocks; a second pass sums the partial
  *     tiles and applies the epilogue.
+ * Operands and output may each be f16 tensors (mixed precision; the bias stays f32): each binding's storage
+ * type follows its buffer, loads widen to f32 and accumulation stays f32; split-K partials are always f32.
  * Transposes, batching and the epilogue never change the choice; they are compile-time defines of the
  * chosen program (part of the pipeline cache key). Workgroup memory stays ≤ 16 KiB (tiled 64: ≤ 10 KiB,
  * tiled 32: ≤ 9.2 KiB, thin at THIN = 16: 14.2 KiB) and workgroups ≤ 256 invocations.
@@ -129,7 +132,7 @@ export function planFor(g: MatmulGeometry, program: MatmulProgram): MatmulPlan {
   return { program };
 }
 
-const elements = (r: BufferRange): number => r.byteLength / 4;
+const elements = elementsOf;
 
 function checkSizes(g: MatmulGeometry, a: BufferRange, b: BufferRange, out: BufferRange, e: MatmulEpilogue): void {
   const dims = `batch ${g.batch}, M ${g.m}, K ${g.k}, N ${g.n}`;
@@ -142,6 +145,8 @@ function checkSizes(g: MatmulGeometry, a: BufferRange, b: BufferRange, out: Buff
   expect('C', out, g.batch * g.m * g.n);
   if (e.bias) expect('bias', e.bias, g.n);
   if (e.preActivation) expect('the pre-activation', e.preActivation, g.batch * g.m * g.n);
+  if (e.bias && storageOf(e.bias) !== 'f32') throw new ShapeError(`matmul (${dims}): the bias must be f32 (parameters stay f32 in mixed precision).`);
+  if (e.preActivation && storageOf(e.preActivation) !== storageOf(out)) throw new ShapeError(`matmul (${dims}): the pre-activation must have C's element type (${storageOf(out)}).`);
 }
 
 // Layout 'auto' drops bindings a kernel never names, so the epilogue's optional buffers are always named
@@ -199,6 +204,10 @@ export function matmulInto(
   const pre = epilogue.preActivation ?? unusedOutput(ctx);
 
   const total = g.batch * g.m * g.n;
+  const cType = storageOf(out);
+  const operandTypes = { a_t: storageOf(a), b_t: storageOf(b) };
+  // Final pass: partials (f32) in through `a`, the real output type out.
+  const reduceStorage = storageMap({ a_t: 'f32', c_t: cType });
   if (plan.program === 'tiled_64x64' || plan.program === 'tiled_32x32' || plan.program === 'tiled_64x64_splitk') {
     const split = plan.program === 'tiled_64x64_splitk';
     const shape: 'tiled_64x64' | 'tiled_32x32' = plan.program === 'tiled_32x32' ? 'tiled_32x32' : 'tiled_64x64';
@@ -221,6 +230,7 @@ export function matmulInto(
         ...(split ? noEpilogue : {}),
         SPLIT: split,
       },
+      storage: storageMap({ ...operandTypes, c_t: split ? 'f32' : cType }),
     };
     const params = [g.m, g.k, g.n, strideA, strideB, plan.kChunk ?? g.k, chunks, total];
     const grid: [number, number, number] = [ceilDiv(g.n, tile), ceilDiv(g.m, tile), g.batch * chunks];
@@ -236,7 +246,7 @@ export function matmulInto(
     ctx.dispatch(spec, params, [vec4Range(a, 'A'), vec4Range(b, 'B'), partial, a, unusedOutput(ctx)], grid);
     const reduceDefines = { THIN: 4, THIN_IS_N: true, ...flags, TRANS_A: false, TRANS_B: false, SPLIT: true };
     const reduceParams = [g.m, g.k, g.n, strideA, strideB, plan.kChunk!, g.batch, total, chunks];
-    ctx.dispatch({ shader: 'matmul_thin', entry: 'thin_reduce', defines: reduceDefines }, reduceParams, [out, bias, pre, partial], grid1d(total, 256));
+    ctx.dispatch({ shader: 'matmul_thin', entry: 'thin_reduce', defines: reduceDefines, storage: reduceStorage }, reduceParams, [out, bias, pre, partial], grid1d(total, 256));
     ctx.pool.release(scratch);
     return plan;
   }
@@ -247,7 +257,8 @@ export function matmulInto(
   const workgroups: [number, number, number] = [ceilDiv(wide, THIN_WIDE), chunks, g.batch];
   const thinDefines = { THIN: plan.thin!, THIN_IS_N: plan.thinIsN!, TRANS_A: transA, TRANS_B: transB };
   if (plan.program === 'thin') {
-    ctx.dispatch({ shader: 'matmul_thin', entry: 'thin_partial', defines: { ...thinDefines, ...flags, SPLIT: false } }, params, [out, bias, pre, a, b], workgroups);
+    const storage = storageMap({ ...operandTypes, c_t: cType });
+    ctx.dispatch({ shader: 'matmul_thin', entry: 'thin_partial', defines: { ...thinDefines, ...flags, SPLIT: false }, storage }, params, [out, bias, pre, a, b], workgroups);
     return plan;
   }
   // Split K: partial products per chunk, then a reduce that applies the epilogue. The scratch buffer goes
@@ -257,14 +268,14 @@ export function matmulInto(
   const partial: BufferRange = { buffer: scratch, byteOffset: 0, byteLength: partialBytes };
   const noEpilogue = { HAS_BIAS: false, GELU: false, ACCUMULATE: false, STORE_PRE: false };
   ctx.dispatch(
-    { shader: 'matmul_thin', entry: 'thin_partial', defines: { ...thinDefines, ...noEpilogue, SPLIT: true } },
+    { shader: 'matmul_thin', entry: 'thin_partial', defines: { ...thinDefines, ...noEpilogue, SPLIT: true }, storage: storageMap(operandTypes) },
     params,
     [partial, a, unusedOutput(ctx), a, b],
     workgroups,
   );
   // The reduce ignores the layout defines: fix them so every shape shares one reduce pipeline per epilogue.
   const reduceDefines = { THIN: 4, THIN_IS_N: true, ...flags, TRANS_A: false, TRANS_B: false, SPLIT: true };
-  ctx.dispatch({ shader: 'matmul_thin', entry: 'thin_reduce', defines: reduceDefines }, params, [out, bias, pre, partial], grid1d(total, 256));
+  ctx.dispatch({ shader: 'matmul_thin', entry: 'thin_reduce', defines: reduceDefines, storage: reduceStorage }, params, [out, bias, pre, partial], grid1d(total, 256));
   ctx.pool.release(scratch);
   return plan;
 }

@@ -77,3 +77,66 @@ export function sgdUpdate(ctx: GpuContext, params: BufferRange, grads: BufferRan
     grid1d(floats / 4, WG),
   );
 }
+
+// Mixed precision (shaders/adamw.wgsl, second half): dynamic loss scaling kept on the GPU. `scale` is one
+// f32 (the loss multiplier the backward was seeded with); `counters` is five u32: overflow flag, good steps
+// since the last change, skipped steps, applied updates, whether the last step overflowed.
+
+export interface LossScaleRanges {
+  scale: BufferRange;
+  counters: BufferRange;
+}
+
+/** Sets the overflow flag if any of the (scaled) flat gradients is inf or NaN. */
+export function checkFiniteGradients(ctx: GpuContext, grads: BufferRange, loss: LossScaleRanges): void {
+  const floats = checkFlat('checkFiniteGradients', [grads], 0);
+  if (floats === 0) return;
+  ctx.dispatch({ shader: 'adamw', entry: 'check_finite' }, [floats / 4], [grads, loss.counters], grid1d(floats / 4, WG));
+}
+
+/**
+ * AdamW on loss-scaled gradients: skipped entirely when the overflow flag is set, else g / scale is applied
+ * with bias corrections from the GPU's count of applied updates (a skipped step does not count, as with
+ * PyTorch's GradScaler skipping optimizer.step()).
+ */
+export function adamwScaledUpdate(
+  ctx: GpuContext,
+  params: BufferRange,
+  grads: BufferRange,
+  m: BufferRange,
+  v: BufferRange,
+  decayEnd: number,
+  h: AdamWHyper,
+  loss: LossScaleRanges,
+): void {
+  const floats = checkFlat('adamwScaledUpdate', [params, grads, m, v], decayEnd);
+  if (floats === 0) return;
+  ctx.dispatch(
+    { shader: 'adamw', entry: 'adamw_scaled' },
+    [floats / 4, decayEnd / 4, f32(h.lr), f32(1 - h.lr * h.weightDecay), f32(1 - h.beta1), f32(h.beta2), f32(1 - h.beta2), f32(h.eps), f32(0), f32(0), f32(h.beta1)],
+    [params, grads, m, v, loss.scale, loss.counters],
+    grid1d(floats / 4, WG),
+  );
+}
+
+/** Plain SGD on loss-scaled gradients, skipped when the overflow flag is set. */
+export function sgdScaledUpdate(ctx: GpuContext, params: BufferRange, grads: BufferRange, decayEnd: number, lr: number, weightDecay: number, loss: LossScaleRanges): void {
+  const floats = checkFlat('sgdScaledUpdate', [params, grads], decayEnd);
+  if (floats === 0) return;
+  ctx.dispatch(
+    { shader: 'adamw', entry: 'sgd_scaled' },
+    [floats / 4, decayEnd / 4, f32(lr), f32(weightDecay), f32(0), f32(0), f32(0), f32(0), f32(0), f32(0)],
+    [params, grads, loss.scale, loss.counters],
+    grid1d(floats / 4, WG),
+  );
+}
+
+/** After the update: halve the scale on overflow, double it after `growthInterval` good steps; clear the flag. */
+export function updateLossScale(ctx: GpuContext, loss: LossScaleRanges, growthInterval: number, maxScale: number): void {
+  ctx.dispatch(
+    { shader: 'adamw', entry: 'update_scale' },
+    [0, 0, f32(0), f32(0), f32(0), f32(0), f32(0), f32(0), f32(0), f32(0), f32(0), growthInterval, f32(maxScale)],
+    [loss.scale, loss.counters],
+    [1],
+  );
+}

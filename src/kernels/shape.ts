@@ -1,8 +1,11 @@
 import type { BufferRange, GpuContext } from '../gpu/context';
+import { ShapeError } from '../gpu/errors';
 import { grid1d } from './grid';
+import { storageMap, storageOf } from './storage';
 
 // Launchers for shaders/shape.wgsl and shaders/patch_embed.wgsl (pure data movement, one thread per
-// destination element). Sizes are in elements.
+// destination element). Sizes are in elements. The shape.wgsl moves (not cls_pos, not patches) work on f32 or,
+// in mixed precision, f16 tensors: every buffer of one move has the same element type.
 const WG = 256;
 
 interface ShapeParams {
@@ -26,8 +29,12 @@ interface ShapeParams {
 const SHAPE_FIELDS = ['total', 'rows', 'width', 'srcStride', 'srcOffset', 'dstStride', 'dstOffset', 'H', 'N', 'Dh', 'rowStride', 'colOffset', 'n', 'D'] as const;
 
 function shapeDispatch(ctx: GpuContext, entry: string, p: ShapeParams, buffers: BufferRange[]): void {
+  const type = storageOf(buffers[0]!);
+  if (buffers.some((b) => storageOf(b) !== type) || (entry === 'cls_pos' && type !== 'f32')) {
+    throw new ShapeError(`${entry}: the buffers differ in element type (${buffers.map(storageOf).join(', ')}); cast first.`);
+  }
   if (p.total === 0) return;
-  ctx.dispatch({ shader: 'shape', entry }, SHAPE_FIELDS.map((f) => p[f] ?? 0), buffers, grid1d(p.total, WG));
+  ctx.dispatch({ shader: 'shape', entry, storage: storageMap({ act: type }) }, SHAPE_FIELDS.map((f) => p[f] ?? 0), buffers, grid1d(p.total, WG));
 }
 
 /** dst[r, dstOffset + j] = src[r, srcOffset + j] for r < rows, j < width, on row-major views [rows, *Stride]. */

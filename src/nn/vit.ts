@@ -3,11 +3,11 @@
 // linear head on the class token. Everything shape-related is read from the weights.
 import { checkpoint } from '../autodiff/checkpoint';
 import { attention } from '../autodiff/ops/attention';
-import { add, gelu, reshape } from '../autodiff/ops/elementwise';
+import { add, cast, gelu, reshape } from '../autodiff/ops/elementwise';
 import { layerNorm } from '../autodiff/ops/layernorm';
 import { linear } from '../autodiff/ops/matmul';
 import { clsPos, mergeHeads, patchify, selectToken, splitHeads } from '../autodiff/ops/shape';
-import { activeTape, type Tensor } from '../autodiff/tensor';
+import { activeTape, type DType, type Tensor } from '../autodiff/tensor';
 import { ShapeError } from '../gpu/errors';
 
 export const LAYER_NORM_EPS = 1e-6;
@@ -118,6 +118,12 @@ export class VisionTransformer {
    * src/autodiff/checkpoint.ts). The trainer's memory plan turns it on when that is what fits.
    */
   recomputeBlocks = false;
+  /**
+   * Element type of the activations between the blocks' ops (and kept for their backward): 'f16' is mixed
+   * precision (the adapter offers `shader-f16`): the tokens are cast to f16 after the position embedding
+   * and back to f32 before the final norm; weights stay f32 and the kernels compute in f32.
+   */
+  activations: DType = 'f32';
 
   constructor(
     readonly cfg: VitConfig,
@@ -133,6 +139,7 @@ export class VisionTransformer {
     const patchWeight = reshape(w('patch_embed.proj.weight'), [cfg.dim, cfg.channels * cfg.patch * cfg.patch]);
     let x = linear(patchify(pixels, cfg.patch), patchWeight, w('patch_embed.proj.bias'));
     x = clsPos(x, w('cls_token'), w('pos_embed'));
+    x = cast(x, this.activations);
     const lin = (i: number, module: AdaptedModule, path: string, input: Tensor, fused = false): Tensor => {
       const branched = adapter !== undefined && (adapter.adapts?.(i, module) ?? true);
       const out = linear(input, w(`${path}.weight`), w(`${path}.bias`), { gelu: fused && !branched });
@@ -163,7 +170,7 @@ export class VisionTransformer {
       x = block(i, x);
       if (tape && mark !== undefined && !x.requiresGrad) tape.releaseSince(mark, [x]);
     }
-    x = layerNorm(x, w('norm.weight'), w('norm.bias'), LAYER_NORM_EPS);
+    x = layerNorm(cast(x, 'f32'), w('norm.weight'), w('norm.bias'), LAYER_NORM_EPS);
     return selectToken(x, 0);
   }
 

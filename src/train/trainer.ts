@@ -1,18 +1,18 @@
 // The training loop shared by the command line and the web worker: batches with gradient accumulation,
 // the schedule, metrics read back every few steps (never inside a step), pause/resume/stop, a serialisable
 // state for checkpoints, and a NaN/Inf guard that stops and restores the last good state.
-import { add, scale } from '../autodiff/ops/elementwise';
+import { add, mul, scale } from '../autodiff/ops/elementwise';
 import { crossEntropy } from '../autodiff/ops/loss';
 import { Tape } from '../autodiff/tape';
 import { Tensor } from '../autodiff/tensor';
 import type { FineTuneModel } from '../clora/model';
 import type { DryRunResult } from '../gpu/context';
 import { kernelKey, type KernelSpec } from '../gpu/pipelines';
-import { adamwUpdate, sgdUpdate } from '../kernels/optim';
+import { adamwScaledUpdate, adamwUpdate, checkFiniteGradients, sgdScaledUpdate, sgdUpdate, updateLossScale } from '../kernels/optim';
 import { SettingsError } from '../clora/settings';
 import { checkDataset, gatherBatch, type Dataset } from '../data/dataset';
 import { augmentInto } from '../data/augment';
-import { AdamW, Sgd, type Optimizer, type OptimizerState } from './optimizer';
+import { AdamW, LossScaler, Sgd, type LossScaleOptions, type LossScaleState, type Optimizer, type OptimizerState } from './optimizer';
 import { Rng } from './rng';
 import { learningRate } from './schedule';
 
@@ -46,6 +46,24 @@ export interface TrainOptions {
   memoryBudget?: number;
   /** Activation checkpointing per block: true, false, or 'auto' (default: when that is what fits). */
   recompute?: boolean | 'auto';
+  /**
+   * 'f16': mixed precision — the backbone's activations (and those kept for the backward) are f16, the
+   * weights, the adapter, the head and every parameter gradient stay f32, and dynamic loss scaling guards
+   * the f16 gradients. Needs the adapter's `shader-f16` feature. Default 'f32'.
+   */
+  precision?: Precision;
+  /** Dynamic loss scaling in f16 mode (initial scale 2^15, doubling after 200 good steps). */
+  lossScale?: LossScaleOptions;
+}
+
+export type Precision = 'f32' | 'f16';
+
+/** Refuses f16 training on an adapter without `shader-f16` (SettingsError, with what to do). */
+export function checkPrecision(precision: Precision, features: ReadonlySet<string>): void {
+  if (precision !== 'f32' && precision !== 'f16') throw new SettingsError(`The precision must be f32 or f16 (got ${String(precision)}).`);
+  if (precision === 'f16' && !features.has('shader-f16')) {
+    throw new SettingsError("f16 training needs a GPU whose WebGPU adapter offers the 'shader-f16' feature, and this one does not; train with f32 precision instead.");
+  }
 }
 
 /** 2 GiB: what a discrete or a recent integrated GPU gives one tab without trouble. */
@@ -113,6 +131,9 @@ export interface TrainMetrics {
   lr: number;
   imagesPerSecond: number;
   etaSeconds: number;
+  /** f16 mode: the loss scale after this report's last step, and the steps skipped so far on overflow. */
+  lossScale?: number;
+  skippedSteps?: number;
 }
 
 /** Everything needed to continue a run later (a checkpoint's content). */
@@ -156,7 +177,7 @@ export class Trainer {
   private pauseRequested = false;
   private stopRequested = false;
   private pending: { step: number; parts: Tensor[]; sade: Tensor | null; lr: number; images: number }[] = [];
-  private lastGood: { trainable: Map<string, Float32Array>; optimizer: OptimizerState; step: number } | undefined;
+  private lastGood: { trainable: Map<string, Float32Array>; optimizer: OptimizerState; step: number; lossScale?: LossScaleState } | undefined;
   private clock = { start: 0, images: 0 };
   private prepared: PreparedRun | undefined;
   private microBatch: number;
@@ -168,6 +189,8 @@ export class Trainer {
     readonly data: Dataset,
     readonly options: TrainOptions,
     readonly optimizer: Optimizer,
+    /** f16 mode's dynamic loss scale (undefined in f32). */
+    readonly lossScaler: LossScaler | undefined,
   ) {
     this.stepsPerEpoch = Math.ceil(data.count / options.batchSize);
     this.totalSteps = options.steps ?? this.stepsPerEpoch * options.epochs!;
@@ -178,12 +201,25 @@ export class Trainer {
 
   static async create(model: FineTuneModel, data: Dataset, options: TrainOptions): Promise<Trainer> {
     validateTrainOptions(options, data);
+    const precision = options.precision ?? 'f32';
+    checkPrecision(precision, model.ctx.features);
     const store = model.parts.trainable;
     const optimizer: Optimizer =
       options.optimizer === 'adamw'
         ? await AdamW.create(store, { lr: options.lr, beta1: options.beta1, beta2: options.beta2, eps: options.eps, weightDecay: options.weightDecay })
         : await Sgd.create(store, { lr: options.lr, weightDecay: options.weightDecay });
-    return new Trainer(model, data, options, optimizer);
+    let scaler: LossScaler | undefined;
+    if (precision === 'f16') {
+      try {
+        scaler = await LossScaler.create(model.ctx, options.lossScale);
+      } catch (error) {
+        optimizer.dispose();
+        throw error;
+      }
+      optimizer.lossScaler = scaler;
+    }
+    model.precision = precision;
+    return new Trainer(model, data, options, optimizer, scaler);
   }
 
   get currentStep(): number {
@@ -361,7 +397,16 @@ export class Trainer {
     if (!update) return;
     // The update's kernel, bound to stand-ins (dry runs never run it): the optimizer's own step() would
     // count a step.
-    if (this.options.optimizer === 'adamw') {
+    const loss = this.lossScaler?.ranges;
+    if (loss) {
+      checkFiniteGradients(ctx, store.gradRange, loss);
+      if (this.options.optimizer === 'adamw') {
+        adamwScaledUpdate(ctx, store.paramRange, store.gradRange, store.paramRange, store.paramRange, store.decayEnd, { lr: this.options.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, loss);
+      } else {
+        sgdScaledUpdate(ctx, store.paramRange, store.gradRange, store.decayEnd, this.options.lr, 0, loss);
+      }
+      updateLossScale(ctx, loss, 1, 1);
+    } else if (this.options.optimizer === 'adamw') {
       adamwUpdate(ctx, store.paramRange, store.gradRange, store.paramRange, store.paramRange, store.decayEnd, 1, { lr: this.options.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
     } else {
       sgdUpdate(ctx, store.paramRange, store.gradRange, store.decayEnd, this.options.lr, 0);
@@ -387,7 +432,9 @@ export class Trainer {
         sade = model.sade();
         if (sade) loss = add(loss, scale(sade, model.parts.settings.sadeWeight));
       }
-      tape.backward(loss);
+      // Mixed precision: the backward starts from loss × the GPU-held loss scale, so small f16 activation
+      // gradients do not flush to zero; the optimizer unscales the f32 parameter gradients.
+      tape.backward(this.lossScaler ? mul(loss, this.lossScaler.scale) : loss);
     } finally {
       tape.dispose(part ? (sade ? [part, sade] : [part]) : []);
     }
@@ -477,13 +524,13 @@ export class Trainer {
     const ctx = this.model.ctx;
     const tensors = pending.flatMap((p) => [...p.parts, ...(p.sade ? [p.sade] : [])]);
     const reads = ctx.readsWithNextSubmission(() =>
-      Promise.all([ctx.readMany(tensors), this.model.parts.trainable.readAll(), this.optimizer.state()] as const),
+      Promise.all([ctx.readMany(tensors), this.model.parts.trainable.readAll(), this.optimizer.state(), this.lossScaler?.state()] as const),
     );
     // The copies are recorded: later work that reuses these buffers runs after them.
     tensors.forEach((t) => t.dispose());
     const images = this.clock.images;
     const step = this.step;
-    const done = reads.then(([values, trainable, optimizer]) => {
+    const done = reads.then(([values, trainable, optimizer, lossScale]) => {
       let k = 0;
       const elapsed = (performance.now() - this.clock.start) / 1000;
       const rate = images / Math.max(elapsed, 1e-9);
@@ -504,11 +551,12 @@ export class Trainer {
           lr: p.lr,
           imagesPerSecond: rate,
           etaSeconds: remainingImages / Math.max(rate, 1e-9),
+          ...(lossScale ? { lossScale: lossScale.scale, skippedSteps: lossScale.skippedSteps } : {}),
         };
         this.history.push(metrics);
         onMetrics?.(metrics);
       }
-      this.lastGood = { trainable, optimizer, step };
+      this.lastGood = { trainable, optimizer, step, lossScale };
       return undefined;
     });
     // Awaited later; until then a failure must not count as unhandled.
@@ -539,7 +587,13 @@ export class Trainer {
     if (!good) return;
     for (const [name, data] of good.trainable) store.upload(name, data);
     this.optimizer.loadState(good.optimizer);
+    if (good.lossScale) this.lossScaler?.load(good.lossScale);
     this.step = good.step;
+  }
+
+  /** f16 mode: where the loss scale stands (reads it back; undefined in f32). */
+  async lossScaleState(): Promise<LossScaleState | undefined> {
+    return this.lossScaler?.state();
   }
 
   /**
@@ -554,7 +608,9 @@ export class Trainer {
     const firstStep = this.step;
     await this.prepare();
     this.clock = { start: performance.now(), images: 0 };
-    if (!this.lastGood) this.lastGood = { trainable: await this.model.parts.trainable.readAll(), optimizer: await this.optimizer.state(), step: this.step };
+    if (!this.lastGood) {
+      this.lastGood = { trainable: await this.model.parts.trainable.readAll(), optimizer: await this.optimizer.state(), step: this.step, lossScale: await this.lossScaler?.state() };
+    }
     try {
       while (!this.done) {
         if (this.stopRequested || this.pauseRequested) break;
@@ -613,5 +669,6 @@ export class Trainer {
     for (const p of this.pending) p.sade?.dispose();
     this.pending = [];
     this.optimizer.dispose();
+    this.lossScaler?.dispose();
   }
 }

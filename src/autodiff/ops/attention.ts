@@ -41,13 +41,15 @@ function attentionDims(q: Tensor, k: Tensor, v: Tensor): AttentionDims & { b: nu
   if (kb !== b || kh !== h || kdh !== dh) throw new ShapeError(`attention: k must match q in batch, heads and head dim; got ${shapes}.`);
   if (v.shape.some((d, i) => d !== k.shape[i])) throw new ShapeError(`attention: v must have k's shape; got ${shapes}.`);
   if (q.size === 0 || k.size === 0) throw new ShapeError(`attention: every dimension must be at least 1; got ${shapes}.`);
+  if (k.dtype !== q.dtype || v.dtype !== q.dtype) throw new ShapeError(`attention: q, k and v must share one element type; got ${q.dtype}, ${k.dtype}, ${v.dtype}.`);
   attentionTile('forward', dh); // rejects head dims without a specialised kernel
   return { b, h, bh: b * h, nq, nk, dh };
 }
 
 /**
  * softmax(q·kᵀ·scale)·v for q [B, H, Nq, Dh] and k, v [B, H, Nk, Dh] (Nq = Nk for self-attention), without
- * an N×N buffer: the forward saves only the per-row logsumexp for the backward.
+ * an N×N buffer: the forward saves only the per-row logsumexp for the backward. Mixed precision: f16 q, k, v
+ * give an f16 output (and f16 gradients); scores, softmax statistics and sums stay f32 inside the kernels.
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Tensor {
   const dims = attentionDims(q, k, v);
@@ -55,19 +57,19 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   if (!Number.isFinite(scale)) throw new Error(`attention: scale must be a finite number (got ${scale}).`);
   if ((opts.path ?? attentionPath(dims.nk, dims.dh)) === 'products') return attentionByProducts(q, k, v, dims, scale);
   const ctx = q.ctx;
-  const out = Tensor.empty(ctx, q.shape);
+  const out = Tensor.like(q);
   const lse = Tensor.empty(ctx, [dims.b, dims.h, dims.nq], 'attention logsumexp');
   attentionForward(ctx, q, k, v, out, lse, dims, scale);
   record('attention', [q, k, v], [out], ([g]) => {
     const dsum = Tensor.empty(ctx, [dims.b, dims.h, dims.nq], 'attention rowsum(dO∘O)');
     attentionRowDot(ctx, g!, out, dsum, dims.bh * dims.nq, dims.dh);
-    const dq = q.requiresGrad ? Tensor.empty(ctx, q.shape) : null;
+    const dq = q.requiresGrad ? Tensor.like(q) : null;
     let dk: Tensor | null = null;
     let dv: Tensor | null = null;
     if (k.requiresGrad || v.requiresGrad) {
       // One kernel writes both; the one nobody needs goes straight back to the pool.
-      dk = Tensor.empty(ctx, k.shape);
-      dv = Tensor.empty(ctx, v.shape);
+      dk = Tensor.like(k);
+      dv = Tensor.like(v);
       attentionBackwardKeys(ctx, q, k, v, g!, lse, dsum, dk, dv, dims, scale);
       if (!k.requiresGrad) {
         dk.dispose();
@@ -95,34 +97,34 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
 function attentionByProducts(q: Tensor, k: Tensor, v: Tensor, dims: AttentionDims & { b: number; h: number }, scale: number): Tensor {
   const ctx = q.ctx;
   const { bh, nq, nk, dh } = dims;
-  const scores = Tensor.empty(ctx, [bh, nq, nk]);
+  const scores = Tensor.like(q, [bh, nq, nk]);
   matmulInto(ctx, q, k, scores, { batch: bh, m: nq, k: dh, n: nk, transB: true });
-  const probs = Tensor.empty(ctx, [dims.b, dims.h, nq, nk], 'attention probabilities');
+  const probs = Tensor.like(q, [dims.b, dims.h, nq, nk], 'attention probabilities');
   softmaxForward(ctx, scores, probs, bh * nq, nk, scale);
   scores.dispose(); // later users of its buffer are recorded after the softmax
-  const out = Tensor.empty(ctx, q.shape);
+  const out = Tensor.like(q);
   matmulInto(ctx, probs, v, out, { batch: bh, m: nq, k: nk, n: dh });
   record('attention', [q, k, v], [out], ([g]) => {
     const dOut = g!;
     let dv: Tensor | null = null;
     if (v.requiresGrad) {
-      dv = Tensor.empty(ctx, v.shape);
+      dv = Tensor.like(v);
       matmulInto(ctx, probs, dOut, dv, { batch: bh, m: nk, k: nq, n: dh, transA: true });
     }
     let dq: Tensor | null = null;
     let dk: Tensor | null = null;
     if (q.requiresGrad || k.requiresGrad) {
-      const dp = Tensor.empty(ctx, [bh, nq, nk]);
+      const dp = Tensor.like(q, [bh, nq, nk]);
       matmulInto(ctx, dOut, v, dp, { batch: bh, m: nq, k: dh, n: nk, transB: true });
-      const ds = Tensor.empty(ctx, [bh, nq, nk]);
+      const ds = Tensor.like(q, [bh, nq, nk]);
       softmaxBackward(ctx, probs, dp, ds, bh * nq, nk, scale);
       dp.dispose();
       if (q.requiresGrad) {
-        dq = Tensor.empty(ctx, q.shape);
+        dq = Tensor.like(q);
         matmulInto(ctx, ds, k, dq, { batch: bh, m: nq, k: nk, n: dh });
       }
       if (k.requiresGrad) {
-        dk = Tensor.empty(ctx, k.shape);
+        dk = Tensor.like(k);
         matmulInto(ctx, ds, q, dk, { batch: bh, m: nk, k: nq, n: dh, transA: true });
       }
       ds.dispose();

@@ -15,7 +15,8 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-6): 
   }
   const ctx = x.ctx;
   const rows = x.size / D;
-  const y = Tensor.empty(ctx, x.shape);
+  // Mixed precision: y (and dx) keep x's element type; the statistics stay f32.
+  const y = Tensor.like(x);
   const stats = Tensor.empty(ctx, [rows, 2]);
   layerNormForward(ctx, x, weight, bias, y, stats, rows, D, eps);
   const recording = (x.requiresGrad || weight.requiresGrad || bias.requiresGrad) && activeTape(ctx) !== undefined;
@@ -23,7 +24,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-6): 
   // (work recorded later runs after this dispatch, so reusing the buffer is safe).
   if (!recording) stats.dispose();
   record('layerNorm', [x, weight, bias], [y], ([g]) => {
-    const dx = x.requiresGrad ? Tensor.empty(ctx, x.shape) : null;
+    const dx = x.requiresGrad ? Tensor.like(x) : null;
     if (dx) layerNormBackwardInput(ctx, x, weight, g!, stats, dx, rows, D);
     let dw: Tensor | null = null;
     let db: Tensor | null = null;

@@ -1,6 +1,6 @@
 // Matrix products: forward and backward side by side.
 import { ShapeError } from '../../gpu/errors';
-import { geluBackward } from '../../kernels/elementwise';
+import { castInto, geluBackward } from '../../kernels/elementwise';
 import { matmulInto, type MatmulGeometry } from '../../kernels/matmul';
 import { sumAxis, sumRows } from '../../kernels/reduce';
 import { record } from '../tape';
@@ -56,6 +56,9 @@ function dims(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Dims {
  * With GELU fused, backward needs the pre-activation z. It is written by the same kernel into a tape-owned
  * tensor (released with the tape) rather than recomputed in backward: recomputing costs a whole second
  * product, storing costs one extra write of C's size, and only happens when a gradient will be taken.
+ *
+ * Mixed precision: C (and z) take a's element type, so f16 activations times an f32 weight stay f16; each
+ * gradient takes its operand's type (a weight's gradient is f32 even from f16 activations).
  */
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const transA = opts.transA ?? false;
@@ -66,15 +69,15 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const ctx = a.ctx;
   const inputs = bias ? [a, b, bias] : [a, b];
   const needsGrad = inputs.some((t) => t.requiresGrad) && activeTape(ctx) !== undefined;
-  const out = Tensor.empty(ctx, [...d.batchShape, d.m, d.n]);
-  const pre = opts.gelu && needsGrad ? Tensor.empty(ctx, out.shape) : undefined;
+  const out = Tensor.empty(ctx, [...d.batchShape, d.m, d.n], undefined, a.dtype);
+  const pre = opts.gelu && needsGrad ? Tensor.like(out) : undefined;
   const geometry: MatmulGeometry = { batch: d.batch, m: d.m, k: d.k, n: d.n, transA, transB, batchedB: !d.sharedB };
   matmulInto(ctx, a, b, out, geometry, { bias, gelu: opts.gelu, preActivation: pre });
 
   record('matmul', inputs, [out], ([g]) => {
     let dz = g!;
     if (pre) {
-      dz = Tensor.empty(ctx, out.shape);
+      dz = Tensor.like(out);
       geluBackward(ctx, pre, g!, dz);
     }
     const ga = a.requiresGrad ? gradA(a, b, dz, d, transA, transB) : null;
@@ -82,7 +85,11 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     let gbias: Tensor | null = null;
     if (bias?.requiresGrad) {
       gbias = Tensor.empty(ctx, bias.shape);
-      sumRows(ctx, dz, gbias, d.batch * d.m, d.n);
+      // The row sums run in f32: an f16 gradient is widened first.
+      const rows = dz.dtype === 'f32' ? dz : Tensor.empty(ctx, dz.shape);
+      if (rows !== dz) castInto(ctx, dz, rows);
+      sumRows(ctx, rows, gbias, d.batch * d.m, d.n);
+      if (rows !== dz) rows.dispose();
     }
     if (dz !== g) dz.dispose();
     return bias ? [ga, gb, gbias] : [ga, gb];
@@ -92,7 +99,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
 
 // op(A) = dZ · op(B)ᵀ. Stored Aᵀ: dA = op(B) · dZᵀ, with B (possibly shared) as the left operand.
 function gradA(a: Tensor, b: Tensor, dz: Tensor, d: Dims, transA: boolean, transB: boolean): Tensor {
-  const ga = Tensor.empty(a.ctx, a.shape);
+  const ga = Tensor.like(a);
   if (!transA) {
     matmulInto(a.ctx, dz, b, ga, { batch: d.batch, m: d.m, k: d.n, n: d.k, transB: !transB, batchedB: !d.sharedB });
   } else {
@@ -104,7 +111,7 @@ function gradA(a: Tensor, b: Tensor, dz: Tensor, d: Dims, transA: boolean, trans
 // op(B) = op(A)ᵀ · dZ per batch entry; a shared B sums over the batch.
 function gradB(a: Tensor, b: Tensor, dz: Tensor, d: Dims, transA: boolean, transB: boolean): Tensor {
   const ctx = b.ctx;
-  const gb = Tensor.empty(ctx, b.shape);
+  const gb = Tensor.like(b);
   // A shared B with plain A: stacking the batch into the rows turns the sum over the batch into the
   // product's own reduction (one long-K product, Xᵀ·G).
   const flat = d.sharedB && !transA;

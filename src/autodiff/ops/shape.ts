@@ -85,12 +85,12 @@ export function splitHeads(qkv: Tensor, heads: number): [Tensor, Tensor, Tensor]
   const D = C3 / 3;
   const Dh = D / heads;
   const shape = [B, heads, N, Dh];
-  const q = Tensor.empty(ctx, shape);
-  const kk = Tensor.empty(ctx, shape);
-  const v = Tensor.empty(ctx, shape);
+  const q = Tensor.like(qkv, shape);
+  const kk = Tensor.like(qkv, shape);
+  const v = Tensor.like(qkv, shape);
   k.splitQkv(ctx, qkv, q, kk, v, B, heads, N, Dh);
   record('splitHeads', [qkv], [q, kk, v], ([gq, gk, gv]) => {
-    const dqkv = Tensor.empty(ctx, qkv.shape);
+    const dqkv = Tensor.like(qkv);
     if (gq && gk && gv) {
       k.mergeQkv(ctx, gq, gk, gv, dqkv, B, heads, N, Dh);
       return [dqkv];
@@ -109,10 +109,10 @@ export function mergeHeads(x: Tensor): Tensor {
   if (x.rank !== 4) throw new ShapeError(`mergeHeads: input ${shapeText(x.shape)} must be [B, H, N, Dh].`);
   const [B, H, N, Dh] = x.shape as [number, number, number, number];
   const ctx = x.ctx;
-  const out = Tensor.empty(ctx, [B, N, H * Dh]);
+  const out = Tensor.like(x, [B, N, H * Dh]);
   k.headsToTokens(ctx, x, out, B, H, N, Dh, H * Dh, 0);
   record('mergeHeads', [x], [out], ([g]) => {
-    const dx = Tensor.empty(ctx, x.shape);
+    const dx = Tensor.like(x);
     k.tokensToHeads(ctx, g!, dx, B, H, N, Dh, H * Dh, 0);
     return [dx];
   });
@@ -141,10 +141,10 @@ export function sliceLast(x: Tensor, start: number, end: number): Tensor {
 // Columns [offset, offset + width) of x viewed as [rows, cols], as a tensor of `shape`.
 function columns(op: string, x: Tensor, shape: number[], rows: number, cols: number, offset: number, width: number): Tensor {
   const ctx = x.ctx;
-  const out = Tensor.empty(ctx, shape);
+  const out = Tensor.like(x, shape);
   k.copyCols(ctx, x, out, rows, width, cols, offset, width, 0);
   record(op, [x], [out], ([g]) => {
-    const dx = Tensor.empty(ctx, x.shape);
+    const dx = Tensor.like(x);
     k.padCols(ctx, g!, dx, rows, width, cols, offset);
     return [dx];
   });
@@ -167,13 +167,13 @@ export function concatLast(xs: Tensor[]): Tensor {
   const total = widths.reduce((a, b) => a + b, 0);
   const rows = lead.reduce((a, b) => a * b, 1);
   const ctx = first.ctx;
-  const out = Tensor.empty(ctx, [...lead, total]);
+  const out = Tensor.like(first, [...lead, total]);
   const offsets = widths.map((_, i) => widths.slice(0, i).reduce((a, b) => a + b, 0));
   xs.forEach((x, i) => k.copyCols(ctx, x, out, rows, widths[i]!, widths[i]!, 0, total, offsets[i]!));
   record('concatLast', xs, [out], ([g]) =>
     xs.map((x, i) => {
       if (!x.requiresGrad) return null;
-      const dx = Tensor.empty(ctx, x.shape);
+      const dx = Tensor.like(x);
       k.copyCols(ctx, g!, dx, rows, widths[i]!, total, offsets[i]!, widths[i]!, 0);
       return dx;
     }),

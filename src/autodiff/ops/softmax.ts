@@ -9,12 +9,12 @@ export function softmax(x: Tensor): Tensor {
   const cols = x.shape[x.rank - 1];
   if (cols === undefined || cols === 0) throw new ShapeError(`softmax: needs a last axis of at least one element; got ${shapeText(x.shape)}.`);
   const rows = x.size / cols;
-  const y = Tensor.empty(x.ctx, x.shape);
+  const y = Tensor.like(x);
   if (rows === 0) return y; // nothing to compute, and WebGPU cannot bind an empty buffer
   softmaxForward(x.ctx, x, y, rows, cols);
   // The backward needs only the output: dx = y∘(dy − rowsum(dy∘y)).
   record('softmax', [x], [y], ([g]) => {
-    const dx = Tensor.empty(x.ctx, x.shape);
+    const dx = Tensor.like(x);
     softmaxBackward(x.ctx, y, g!, dx, rows, cols);
     return [dx];
   });
