@@ -9,7 +9,7 @@ import { createFineTuneModel, initialTensors, type FineTuneModel } from '../clor
 import { DEFAULT_ADAPTER_SETTINGS, parseTargets, SettingsError, validateAdapterSettings, type AdapterSettings, type Method } from '../clora/settings';
 import { evaluate, formatEvaluation } from '../train/evaluate';
 import { predictLogits } from '../train/predict';
-import { DatasetError, type Dataset } from '../data/dataset';
+import { DatasetError, inputPixels, type Dataset } from '../data/dataset';
 import { loadFolderDataset, loadTensorDataset } from '../data/load-node';
 import type { GpuContext } from '../gpu/context';
 import { createNodeGpuContext } from '../gpu/node';
@@ -247,7 +247,7 @@ async function evalCommand(ctx: GpuContext, argv: string[]): Promise<void> {
     const adapter = await openAdapter(requireOption(values, 'adapter'), backbone);
     const data = await loadData(ctx, requireOption(values, 'data'), backbone, adapter.classes);
     const model = await modelFromAdapter(ctx, backbone, adapter);
-    const logits = await predictLogits(model, data.pixels, data.count, data.imageShape, FORWARD_CHUNK);
+    const logits = await predictLogits(model, inputPixels(data), data.count, data.imageShape, FORWARD_CHUNK);
     const result = evaluate(logits, data.labels, adapter.classes);
     process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : formatEvaluation(result));
     model.dispose();

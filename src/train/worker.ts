@@ -10,7 +10,7 @@ import { mergedExport, peftExport } from '../clora/export';
 import { modelFile, readAdapterFile, type AdapterFile } from '../clora/files';
 import { createFineTuneModel, initialTensors, trainableParameterCount, type FineTuneModel } from '../clora/model';
 import { DEFAULT_ADAPTER_SETTINGS, SettingsError, validateAdapterSettings } from '../clora/settings';
-import { DatasetError, type Dataset } from '../data/dataset';
+import { copyImage, DatasetError, type Dataset } from '../data/dataset';
 import { decodeImageBlob } from '../data/decode-browser';
 import { ImageDecodeError, preprocessImages, preprocessInto, type PreprocessParams, type RgbaImage } from '../data/preprocess';
 import { createBrowserGpuContext } from '../gpu/browser';
@@ -319,11 +319,15 @@ function disposeSession(): void {
   s.model.dispose();
 }
 
-/** Normalised [N, 3, S, S] pixels from packed 8-bit samples; samples of another size are resized on the GPU. */
+/**
+ * 8-bit [N, 3, S, S] channel planes from packed 8-bit samples, normalised batch by batch as training reads them
+ * (a quarter of the memory of f32). Samples of another size are resized on the GPU and rounded back to 8 bits,
+ * as PIL does in timm's own pipeline.
+ */
 async function unpackSamples(samples: PackedSamples, pick: number[], p: PreprocessParams): Promise<Dataset> {
   const S = p.size;
   const plane = S * S;
-  const pixels = new Float32Array(pick.length * 3 * plane);
+  const pixels = new Uint8Array(pick.length * 3 * plane);
   const labels = new Int32Array(pick.length);
   const offsets = new Float64Array(samples.count + 1);
   for (let i = 0; i < samples.count; i++) offsets[i + 1] = offsets[i]! + samples.sizes[i]! * samples.sizes[i]! * 3;
@@ -334,11 +338,7 @@ async function unpackSamples(samples: PackedSamples, pick: number[], p: Preproce
     const rgb = samples.rgb.subarray(offsets[index]!, offsets[index + 1]!);
     if (s === S) {
       const base = slot * 3 * plane;
-      for (let c = 0; c < 3; c++) {
-        const mean = p.mean[c]!;
-        const inv = 1 / p.std[c]!;
-        for (let q = 0; q < plane; q++) pixels[base + c * plane + q] = (rgb[q * 3 + c]! / 255 - mean) * inv;
-      }
+      for (let c = 0; c < 3; c++) for (let q = 0; q < plane; q++) pixels[base + c * plane + q] = rgb[q * 3 + c]!;
     } else {
       const rgba = new Uint8Array(s * s * 4);
       for (let q = 0; q < s * s; q++) {
@@ -357,15 +357,19 @@ async function unpackSamples(samples: PackedSamples, pick: number[], p: Preproce
       const chunk = resize.slice(start, start + CHUNK);
       const out = Tensor.empty(gpu, [chunk.length, 3, S, S], 'resized samples');
       try {
-        chunk.forEach((r, i) => preprocessInto(gpu, r.image, out, i, { ...p, cropPct: 1 }));
+        // Mean 0, std 1/255: the resized values come back on the 0–255 scale.
+        chunk.forEach((r, i) => preprocessInto(gpu, r.image, out, i, { ...p, cropPct: 1, mean: [0, 0, 0], std: [1 / 255, 1 / 255, 1 / 255] }));
         const values = await out.read();
-        chunk.forEach((r, i) => pixels.set(values.subarray(i * 3 * plane, (i + 1) * 3 * plane), r.slot * 3 * plane));
+        chunk.forEach((r, i) => {
+          const base = r.slot * 3 * plane;
+          for (let q = 0; q < 3 * plane; q++) pixels[base + q] = Math.round(values[i * 3 * plane + q]!); // Uint8Array clamps
+        });
       } finally {
         out.dispose();
       }
     }
   }
-  return { classes: samples.classes, imageShape: [3, S, S], count: pick.length, pixels, labels, skipped: [] };
+  return { classes: samples.classes, imageShape: [3, S, S], count: pick.length, pixels, normalize: { mean: p.mean, std: p.std }, labels, skipped: [] };
 }
 
 /** Logits of every image of a data set, a chunk at a time (no tape held across an await). */
@@ -381,7 +385,7 @@ async function logitsOf(model: FineTuneModel, data: Dataset, indices?: number[])
     const part = pick.slice(start, start + chunk);
     const pixels = new Float32Array(part.length * per);
     part.forEach((index, k) => {
-      pixels.set(data.pixels.subarray(index * per, (index + 1) * per), k * per);
+      copyImage(data, index, pixels, k * per);
       labels[start + k] = data.labels[index]!;
     });
     const tape = new Tape(gpu);
