@@ -8,20 +8,21 @@
 // Options: --pairs N (interleaved samples per case, default 5), --busy-wait (both engines await the GPU
 // at once instead of sleeping first), --no-browser, --browser-only, --quick (fewer and smaller samples),
 // --subgroups-only (just the subgroup kernels against the portable ones, in Node and unless --no-browser in
-// Chromium).
+// Chromium), --profile (the engine's training step by kernel family, bench/peer-profile.ts; same places).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openBackbone } from '../src/cli/model-source';
 import { createFineTuneModel, initialTensors } from '../src/clora/model';
 import { DEFAULT_ADAPTER_SETTINGS, type AdapterSettings } from '../src/clora/settings';
-import type { Dataset } from '../src/data/dataset';
+import { copyImage, type Dataset } from '../src/data/dataset';
 import { adapterName, type GpuContext } from '../src/gpu/context';
 import { formatBytes } from '../src/gpu/errors';
 import { createNodeGpuContext } from '../src/gpu/node';
 import { vitShapes, type VitConfig } from '../src/nn/vit';
 import { Rng } from '../src/train/rng';
 import { Trainer, type MemoryPlan } from '../src/train/trainer';
+import { profileStep, profileTable, type StepProfile } from './peer-profile';
 import { benchSubgroupKernels, type SubgroupBench } from './peer-subgroups';
 import { createTfjsPeer, loraDown, loraUp, tf, tfjsLoraVit, type TfjsPeer } from './peer-tfjs';
 import { runPeerSuite, spread, type Comparison, type PeerSuiteResult, type Spread, type WaitScheme } from './peer-suite';
@@ -165,7 +166,7 @@ async function compareTrain(ctx: GpuContext, peer: TfjsPeer): Promise<TrainRun> 
       const pixels = new Float32Array(idx.length * per);
       const labels = new Float32Array(idx.length);
       idx.forEach((j, k) => {
-        pixels.set(data.pixels.subarray(j * per, (j + 1) * per), k * per);
+        copyImage(data, j, pixels, k * per);
         labels[k] = data.labels[j]!;
       });
       const x = tf.tensor4d(pixels, [idx.length, ...data.imageShape]);
@@ -382,8 +383,38 @@ async function subgroupsOnly(): Promise<void> {
   process.stdout.write(`\n${lines.join('\n')}\n`);
 }
 
+/** --profile: the step by kernel family, in Node and Chromium; prints it and writes nothing. */
+async function profileOnly(): Promise<void> {
+  const lines: string[] = [];
+  const samples = option('--samples', 3);
+  if (!flag('--browser-only')) {
+    const ctx = await createNodeGpuContext({ quiet: true });
+    lines.push(...profileTable('Node (Dawn)', await profileStep(ctx, adapterName(ctx.adapter), { samples, log })));
+    ctx.destroy();
+  }
+  if (!flag('--no-browser')) {
+    const { startBrowserEnv } = await import('../tests/e2e/browser');
+    const env = await startBrowserEnv();
+    try {
+      const page = await env.browser.newPage();
+      page.on('console', (m) => {
+        if (m.type() === 'log') log(`  [chromium] ${m.text()}`);
+      });
+      await page.goto(`${env.baseUrl}/bench/peer.html?samples=${samples}&only=profile`);
+      await page.waitForFunction(() => (window as { peerResult?: unknown }).peerResult !== undefined, undefined, { timeout: 1_200_000, polling: 500 });
+      const result = await page.evaluate(() => (window as unknown as { peerResult: { profile: StepProfile } | { failure: string } }).peerResult);
+      if ('failure' in result) throw new Error(`The page failed: ${result.failure}`);
+      lines.push(...profileTable('Headless Chromium', result.profile));
+    } finally {
+      await env.close();
+    }
+  }
+  process.stdout.write(`\n${lines.join('\n')}\n`);
+}
+
 async function main(): Promise<void> {
   if (flag('--subgroups-only')) return subgroupsOnly();
+  if (flag('--profile')) return profileOnly();
   const started = Date.now();
   const results: Record<string, unknown> = { date: new Date().toISOString(), command: `npm run bench:peer -- ${args.join(' ')}`.trim(), pairs, wait };
   const lines: string[] = [];
