@@ -225,7 +225,13 @@ export class FineTuneModel implements LinearAdapter {
         seed: (this.seed ^ Math.imul(b.coreIndex + 1, 0x9e3779b1)) >>> 0,
       });
     }
-    return cast(out, output.dtype);
+    if (output.dtype === 'f32') return out;
+    const result = cast(out, output.dtype);
+    // The f32 copy of the output is read by nothing after this cast (neither the branch's backward nor the
+    // cast's needs it): release it now instead of holding it to the end of the step. Work recorded later
+    // that reuses its buffer runs after the cast.
+    (out.base ?? out).dispose();
+    return result;
   }
 
   /**

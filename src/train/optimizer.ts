@@ -230,11 +230,13 @@ export class AdamW implements Optimizer {
 
   async state(): Promise<OptimizerState> {
     if (this.disposed) throw new Error('This AdamW optimizer was disposed.');
-    // With loss scaling, skipped steps do not count (the GPU's count of applied updates).
+    // With loss scaling, skipped steps do not count (the GPU's count of applied updates). Both reads start
+    // before any await, so inside readsWithNextSubmission they ride on the same submission.
     const scaled = this.lossScaler?.state();
+    const moments = this.store.floats === 0 ? undefined : this.store.ctx.readMany([this.range(this.mBuffer), this.range(this.vBuffer)]);
     const step = scaled ? (await scaled).appliedSteps : this.steps;
-    if (this.store.floats === 0) return { step, m: new Float32Array(0), v: new Float32Array(0) };
-    const [m, v] = await this.store.ctx.readMany([this.range(this.mBuffer), this.range(this.vBuffer)]);
+    if (!moments) return { step, m: new Float32Array(0), v: new Float32Array(0) };
+    const [m, v] = await moments;
     return { step, m: m!, v: v! };
   }
 
