@@ -2,7 +2,7 @@
 // device and tfjs's come from two adapters of navigator.gpu). Query: ?pairs=N, &quick=1.
 import { adapterName } from '../src/gpu/context';
 import { createBrowserGpuContext } from '../src/gpu/browser';
-import { profileStep } from './peer-profile';
+import { compareMatmulPrograms, profileStep } from './peer-profile';
 import { benchSubgroupKernels } from './peer-subgroups';
 import { createTfjsPeer } from './peer-tfjs';
 import { runPeerSuite, TINY_STEP } from './peer-suite';
@@ -28,7 +28,11 @@ async function main(): Promise<unknown> {
   say(`adapter: ${adapter}`);
   // ?only=subgroups (bench:peer --subgroups-only): the subgroup kernels against the portable ones alone.
   // ?only=profile (bench:peer --profile): the engine's training step by kernel family.
-  if (query.get('only') === 'profile') return { adapter, profile: await profileStep(ctx, adapter, { samples: Number(query.get('samples') ?? 3), log: say }) };
+  if (query.get('only') === 'profile') {
+    const samples = Number(query.get('samples') ?? 3);
+    const profile = query.get('programs') === '1' ? undefined : await profileStep(ctx, adapter, { samples, log: say });
+    return { adapter, profile, programs: await compareMatmulPrograms(ctx, { samples, log: say }) };
+  }
   if (query.get('only') === 'subgroups') return { adapter, features: [...ctx.features], subgroups: await benchSubgroupKernels(ctx, { pairs, wait: 'plain' }) };
   const peer = await createTfjsPeer(navigator.gpu);
   const suite = await runPeerSuite(ctx, peer, { wait: 'plain', pairs, step: TINY_STEP, matmulFlopsPerSample: quick ? 5e7 : 2e8, log: say });

@@ -8,7 +8,8 @@
 // Options: --pairs N (interleaved samples per case, default 5), --busy-wait (both engines await the GPU
 // at once instead of sleeping first), --no-browser, --browser-only, --quick (fewer and smaller samples),
 // --subgroups-only (just the subgroup kernels against the portable ones, in Node and unless --no-browser in
-// Chromium), --profile (the engine's training step by kernel family, bench/peer-profile.ts; same places).
+// Chromium), --profile (the engine's training step by kernel family and its dense products under each tiled
+// matmul program, bench/peer-profile.ts; same places; --programs-only: just the products; --samples N).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +23,7 @@ import { createNodeGpuContext } from '../src/gpu/node';
 import { vitShapes, type VitConfig } from '../src/nn/vit';
 import { Rng } from '../src/train/rng';
 import { Trainer, type MemoryPlan } from '../src/train/trainer';
-import { profileStep, profileTable, type StepProfile } from './peer-profile';
+import { compareMatmulPrograms, profileStep, profileTable, programTable, type ProgramTime, type StepProfile } from './peer-profile';
 import { benchSubgroupKernels, type SubgroupBench } from './peer-subgroups';
 import { createTfjsPeer, loraDown, loraUp, tf, tfjsLoraVit, type TfjsPeer } from './peer-tfjs';
 import { runPeerSuite, spread, type Comparison, type PeerSuiteResult, type Spread, type WaitScheme } from './peer-suite';
@@ -389,7 +390,8 @@ async function profileOnly(): Promise<void> {
   const samples = option('--samples', 3);
   if (!flag('--browser-only')) {
     const ctx = await createNodeGpuContext({ quiet: true });
-    lines.push(...profileTable('Node (Dawn)', await profileStep(ctx, adapterName(ctx.adapter), { samples, log })));
+    if (!flag('--programs-only')) lines.push(...profileTable('Node (Dawn)', await profileStep(ctx, adapterName(ctx.adapter), { samples, log })));
+    lines.push(...programTable('Node (Dawn)', await compareMatmulPrograms(ctx, { samples, log })));
     ctx.destroy();
   }
   if (!flag('--no-browser')) {
@@ -400,11 +402,12 @@ async function profileOnly(): Promise<void> {
       page.on('console', (m) => {
         if (m.type() === 'log') log(`  [chromium] ${m.text()}`);
       });
-      await page.goto(`${env.baseUrl}/bench/peer.html?samples=${samples}&only=profile`);
+      await page.goto(`${env.baseUrl}/bench/peer.html?samples=${samples}&only=profile${flag('--programs-only') ? '&programs=1' : ''}`);
       await page.waitForFunction(() => (window as { peerResult?: unknown }).peerResult !== undefined, undefined, { timeout: 1_200_000, polling: 500 });
-      const result = await page.evaluate(() => (window as unknown as { peerResult: { profile: StepProfile } | { failure: string } }).peerResult);
+      const result = await page.evaluate(() => (window as unknown as { peerResult: { profile?: StepProfile; programs: ProgramTime[] } | { failure: string } }).peerResult);
       if ('failure' in result) throw new Error(`The page failed: ${result.failure}`);
-      lines.push(...profileTable('Headless Chromium', result.profile));
+      if (result.profile) lines.push(...profileTable('Headless Chromium', result.profile));
+      lines.push(...programTable('Headless Chromium', result.programs));
     } finally {
       await env.close();
     }
