@@ -19,12 +19,15 @@
 //                 bank's own layout; long T is split across workgroups (grid y) into partial sums.
 //   core_grad     per row chunk, Z_hᵀ·dY_h for every h (dQ partial sums).
 //   sum_chunks    adds the chunk partials (no float atomics anywhere), writing zeros around the block.
+//   lowrank_in_rows, lowrank_out_rows, weight_grad_rows: the same products for P ≤ 16 without workgroup memory
+//                 or barriers (see their section at the end); the launcher picks them by P.
 //
 // Defines (layout only; sizes are runtime parameters so every shape of one P bucket shares pipelines):
 //   TX, RM, CN: lowrank_in's thread grid (TX threads across P, 256/TX down the rows, RM rows and CN
 //   columns per thread, TM = (256/TX)·RM rows per workgroup); weight_grad uses CN = ceil(P/16).
 //   BACKWARD, DROPOUT, VEC_WIDE (the wide operand's rows, offset and width are multiples of 4),
 //   BANK_DOWN (bank(q, n) addresses the down bank [p, n, r] instead of U_cat [P, n]), ACCUMULATE, SPLIT.
+//   QV, RO: the *_rows entries' register blocks (P ≤ 4·QV per thread; RO rows per thread in lowrank_out_rows).
 
 struct Params {
   rows: u32,        // T
@@ -406,4 +409,172 @@ fn sum_chunks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     v *= params.alpha;
   }
   out_sc[e] = v;
+}
+
+// ---- barrier-free variants for small bottlenecks -----------------------------------------------------------
+//
+// At rank ≤ 16 the tiled entries above do little arithmetic between their barriers: the bank tiles are a few
+// hundred floats and every K step pays two workgroup barriers (and on emulators a context switch per group of
+// invocations). These entries keep no workgroup memory at all. Each thread owns outputs along the wide
+// dimension and reads the wide operand once, as vec4s; the small operand (the bank, or the [T, P] bottleneck)
+// is read at addresses that are the same for every thread of a row group, i.e. broadcast from cache.
+
+@group(0) @binding(1) var<storage, read> wide_r: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> bank_r: array<f32>;
+@group(0) @binding(3) var<storage, read> cores_r: array<f32>;
+@group(0) @binding(4) var<storage, read_write> stage1_r: array<f32>;
+@group(0) @binding(5) var<storage, read_write> stage2_r: array<f32>;
+
+fn read4_r(i: u32, avail: i32) -> vec4<f32> {
+  if (avail <= 0) { return vec4<f32>(0.0); }
+  if (VEC_WIDE) { return wide_r[i >> 2u]; }
+  var v = vec4<f32>(wide_r[i >> 2u][i & 3u], 0.0, 0.0, 0.0);
+  if (avail > 1) { v.y = wide_r[(i + 1u) >> 2u][(i + 1u) & 3u]; }
+  if (avail > 2) { v.z = wide_r[(i + 2u) >> 2u][(i + 2u) & 3u]; }
+  if (avail > 3) { v.w = wide_r[(i + 3u) >> 2u][(i + 3u) & 3u]; }
+  return v;
+}
+
+// lowrank_in for P ≤ 4·QV: one thread per row, all P bottleneck columns in registers, so the core product
+// needs no exchange between threads.
+@compute @workgroup_size(64)
+fn lowrank_in_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let row = (wid.y * nwg.x + wid.x) * 64u + lid.x;
+  let rows = params.rows;
+  if (row >= rows) { return; }
+  let K = params.k;
+  let R = params.r;
+  let P = params.p * R;
+  let base = row * params.stride + params.offset;
+
+  // Bank column q of row k sits at start[q] + k·k_step: forward D[h, k, c] (q = h·r + c), backward U[q, k].
+  // Columns past P read column P − 1 again; their sums are never used.
+  var start: array<u32, 4u * QV>;
+  for (var q = 0u; q < 4u * QV; q++) {
+    let qc = min(q, P - 1u);
+    start[q] = select(((qc / R) * K) * R + qc % R, qc * K, BACKWARD);
+  }
+  let k_step = select(R, 1u, BACKWARD);
+
+  var acc: array<vec4<f32>, QV>;
+  for (var k = 0u; k < K; k += 4u) {
+    let x4 = read4_r(base + k, i32(K) - i32(k));
+    let kn = min(4u, K - k);
+    for (var e = 0u; e < kn; e++) {
+      let at = (k + e) * k_step;
+      for (var j = 0u; j < QV; j++) {
+        let b4 = vec4<f32>(bank_r[start[4u * j] + at], bank_r[start[4u * j + 1u] + at], bank_r[start[4u * j + 2u] + at], bank_r[start[4u * j + 3u] + at]);
+        acc[j] += x4[e] * b4;
+      }
+    }
+  }
+
+  var s1: array<vec4<f32>, QV>;
+  for (var j = 0u; j < QV; j++) {
+    for (var c = 0u; c < 4u; c++) {
+      let q = j * 4u + c;
+      if (q < P) {
+        var v = acc[j][c];
+        if (BACKWARD) { v *= params.alpha * dropout_factor(row * P + q); }
+        s1[j][c] = v;
+        stage1_r[row * P + q] = v;
+      }
+    }
+  }
+  for (var q = 0u; q < P; q++) {
+    let h = q / R;
+    let co = q % R;
+    let core = params.core_base + h * R * R;
+    var y = 0.0;
+    for (var c = 0u; c < R; c++) {
+      let zc = h * R + c;
+      let coreIndex = select(core + c * R + co, core + co * R + c, BACKWARD);
+      y += s1[zc / 4u][zc % 4u] * cores_r[coreIndex];
+    }
+    if (!BACKWARD) { y *= dropout_factor(row * P + q); }
+    stage2_r[row * P + q] = y;
+  }
+}
+
+@group(0) @binding(1) var<storage, read> lhs_or: array<f32>;
+@group(0) @binding(2) var<storage, read> bank_or: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out_or: array<f32>;
+
+// lowrank_out without tiles: a thread owns 4 consecutive columns of RO rows; a workgroup of 64 covers 64
+// columns × 4·RO rows. The K = P reduction is short, so its operands come straight from memory.
+@compute @workgroup_size(64)
+fn lowrank_out_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let N = params.k;
+  let R = params.r;
+  let P = params.p * R;
+  let n = wid.x * 64u + (lid.x % 16u) * 4u;
+  let row0 = (wid.y * 4u + lid.x / 16u) * RO;
+  let rows = params.rows;
+  if (n >= N || row0 >= rows) { return; }
+  let nn = min(4u, N - n);
+
+  var acc: array<vec4<f32>, RO>;
+  for (var q = 0u; q < P; q++) {
+    var b4 = vec4<f32>(0.0);
+    for (var c = 0u; c < nn; c++) { b4[c] = bank_or[bank_index(q, n + c, N, R)]; }
+    for (var i = 0u; i < RO; i++) {
+      let row = min(row0 + i, rows - 1u); // rows past T compute a copy that is never written
+      acc[i] += lhs_or[row * P + q] * b4;
+    }
+  }
+  for (var i = 0u; i < RO; i++) {
+    let row = row0 + i;
+    if (row >= rows) { break; }
+    for (var c = 0u; c < nn; c++) {
+      let index = row * params.stride + params.offset + n + c;
+      var v = params.alpha * acc[i][c];
+      if (ACCUMULATE) { v += out_or[index]; }
+      out_or[index] = v;
+    }
+  }
+}
+
+@group(0) @binding(1) var<storage, read> wide_wr: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> lhs_wr: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out_wr: array<f32>;
+
+fn read4_wr(i: u32, avail: i32) -> vec4<f32> {
+  if (avail <= 0) { return vec4<f32>(0.0); }
+  if (VEC_WIDE) { return wide_wr[i >> 2u]; }
+  var v = vec4<f32>(wide_wr[i >> 2u][i & 3u], 0.0, 0.0, 0.0);
+  if (avail > 1) { v.y = wide_wr[(i + 1u) >> 2u][(i + 1u) & 3u]; }
+  if (avail > 2) { v.z = wide_wr[(i + 2u) >> 2u][(i + 2u) & 3u]; }
+  if (avail > 3) { v.w = wide_wr[(i + 3u) >> 2u][(i + 3u) & 3u]; }
+  return v;
+}
+
+// weight_grad without tiles: a thread owns 4 consecutive columns n for 4·QV values of q (grid z: blocks of
+// 4·QV along P) over one chunk of rows (grid y); 64 threads cover 256 columns.
+@compute @workgroup_size(64)
+fn weight_grad_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let N = params.k;
+  let R = params.r;
+  let P = params.p * R;
+  let n = (wid.x * 64u + lid.x) * 4u;
+  if (n >= N) { return; }
+  let q0 = wid.z * 4u * QV;
+  let chunk = wid.y;
+  let start = chunk * params.chunk_rows;
+  let end = min(params.rows, start + params.chunk_rows);
+
+  var acc: array<vec4<f32>, 4u * QV>;
+  for (var row = start; row < end; row++) {
+    let w4 = read4_wr(row * params.stride + params.offset + n, i32(N) - i32(n));
+    for (var j = 0u; j < 4u * QV; j++) {
+      acc[j] += lhs_wr[row * P + min(q0 + j, P - 1u)] * w4; // q past P: a copy that is never written
+    }
+  }
+
+  let base = select(0u, chunk * params.out_size, SPLIT);
+  let nn = min(4u, N - n);
+  for (var j = 0u; j < 4u * QV; j++) {
+    let q = q0 + j;
+    if (q >= P) { break; }
+    for (var c = 0u; c < nn; c++) { out_wr[base + bank_index(q, n + c, N, R)] = params.alpha * acc[j][c]; }
+  }
 }

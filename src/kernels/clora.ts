@@ -13,6 +13,8 @@ import { ceilDiv, grid1d } from './grid';
  *   backward  at most 8, fewer for frozen inputs: lowrank_in (dY, dZ in one pass over dOut's columns),
  *             lowrank_out (dX), weight_grad for dD and dU (+1 sum_chunks each when T is split across
  *             workgroups), core_grad + sum_chunks (dQ, written into the whole cores-sized gradient).
+ * Up to P = ROWS_MAX_BOTTLENECK, lowrank_in, lowrank_out and weight_grad run as their barrier-free `*_rows`
+ * entries (same dispatch counts).
  */
 
 /** The widest bottleneck (p·r) the kernels take: lowrank_in keeps a row tile of all P columns in 16 KiB. */
@@ -21,12 +23,18 @@ export const MAX_BOTTLENECK = 128;
 const THREADS = 256;
 const KT = 16;
 const WORKGROUP_FLOATS = 4096; // lowrank_in's workgroup array (16 KiB)
+/**
+ * Bottlenecks up to this width take the barrier-free `*_rows` entries (registers hold a thread's whole row of
+ * P, or its P × 4 gradient block); wider ones the tiled entries, whose workgroup tiles then carry real reuse.
+ */
+export const ROWS_MAX_BOTTLENECK = 16;
+const useRows = (P: number): boolean => P <= ROWS_MAX_BOTTLENECK;
 /** Workgroups a split-T reduction aims for, so a mid-size GPU has every core busy. */
 const TARGET_GROUPS = 256;
 
 // Every entry compiles with every define: the ones an entry ignores stay at these values so that all shapes
 // share its pipelines.
-const DEFAULTS: Defines = { TX: 16, RM: 1, CN: 1, KT_IN: KT, BACKWARD: false, DROPOUT: false, VEC_WIDE: false, BANK_DOWN: false, ACCUMULATE: false, SPLIT: false };
+const DEFAULTS: Defines = { TX: 16, RM: 1, CN: 1, KT_IN: KT, QV: 1, RO: 4, BACKWARD: false, DROPOUT: false, VEC_WIDE: false, BANK_DOWN: false, ACCUMULATE: false, SPLIT: false };
 
 function spec(entry: string, defines: Defines = {}): KernelSpec {
   return { shader: 'clora', entry, defines: { ...DEFAULTS, ...defines } };
@@ -164,6 +172,17 @@ export function lowRankIn(ctx: GpuContext, a: LowRankInArgs): void {
   expectElements('the wide operand', a.wide, a.rows === 0 ? 0 : (a.rows - 1) * a.stride + a.offset + a.k);
   if (a.rows === 0) return;
   const rate = a.dropout.rate;
+  const vecWide = a.stride % 4 === 0 && a.offset % 4 === 0 && a.k % 4 === 0;
+  const p = params({
+    rows: a.rows, k: a.k, stride: a.stride, offset: a.offset, p: a.p, r: a.r, coreBase: a.coreBase,
+    threshold: rate > 0 ? dropoutThreshold(rate) : 0, seed: a.dropout.seed, keepScale: 1 / (1 - rate), alpha: a.alpha,
+  });
+  const buffers = [vec4Range(a.wide, 'the wide operand'), a.bank, a.cores, a.stage1, a.stage2];
+  if (useRows(P)) {
+    const defines: Defines = { QV: Math.ceil(P / 4), BACKWARD: a.backward, DROPOUT: rate > 0, VEC_WIDE: vecWide };
+    ctx.dispatch(spec('lowrank_in_rows', defines), p, buffers, grid1d(a.rows, 64));
+    return;
+  }
   const defines: Defines = {
     TX: layout.TX,
     RM: layout.RM,
@@ -171,13 +190,9 @@ export function lowRankIn(ctx: GpuContext, a: LowRankInArgs): void {
     KT_IN: layout.KT_IN,
     BACKWARD: a.backward,
     DROPOUT: rate > 0,
-    VEC_WIDE: a.stride % 4 === 0 && a.offset % 4 === 0 && a.k % 4 === 0,
+    VEC_WIDE: vecWide,
   };
-  const p = params({
-    rows: a.rows, k: a.k, stride: a.stride, offset: a.offset, p: a.p, r: a.r, coreBase: a.coreBase,
-    threshold: rate > 0 ? dropoutThreshold(rate) : 0, seed: a.dropout.seed, keepScale: 1 / (1 - rate), alpha: a.alpha,
-  });
-  ctx.dispatch(spec('lowrank_in', defines), p, [vec4Range(a.wide, 'the wide operand'), a.bank, a.cores, a.stage1, a.stage2], grid1d(a.rows, layout.TM));
+  ctx.dispatch(spec('lowrank_in', defines), p, buffers, grid1d(a.rows, layout.TM));
 }
 
 export interface LowRankOutArgs {
@@ -207,6 +222,10 @@ export function lowRankOut(ctx: GpuContext, a: LowRankOutArgs): void {
   expectElements('the output', a.out, a.rows === 0 ? 0 : (a.rows - 1) * a.stride + a.offset + a.n);
   if (a.rows === 0 || a.n === 0) return;
   const p = params({ rows: a.rows, k: a.n, stride: a.stride, offset: a.offset, p: a.p, r: a.r, alpha: a.alpha });
+  if (useRows(P)) {
+    ctx.dispatch(spec('lowrank_out_rows', { BANK_DOWN: a.bankDown, ACCUMULATE: a.accumulate }), p, [a.lhs, a.bank, a.out], [ceilDiv(a.n, 64), ceilDiv(a.rows, 4 * (DEFAULTS.RO as number))]); // 64 columns × 4 row groups of RO
+    return;
+  }
   ctx.dispatch(spec('lowrank_out', { BANK_DOWN: a.bankDown, ACCUMULATE: a.accumulate }), p, [a.lhs, a.bank, a.out], [ceilDiv(a.n, 64), ceilDiv(a.rows, 64)]);
 }
 
@@ -250,10 +269,14 @@ export function weightGrad(ctx: GpuContext, a: WeightGradArgs): void {
     ctx.clear({ buffer: a.out.buffer, byteOffset: a.out.byteOffset, byteLength: size * 4 });
     return;
   }
-  const tiles = ceilDiv(a.n, 64);
-  const { chunks, chunkRows } = splitRows(a.rows, tiles, KT);
+  const rows = useRows(P);
+  const qv = Math.min(2, Math.ceil(P / 4));
+  const qBlocks = rows ? ceilDiv(P, 4 * qv) : 1;
+  const tiles = rows ? ceilDiv(a.n, 256) : ceilDiv(a.n, 64);
+  const { chunks, chunkRows } = splitRows(a.rows, tiles * qBlocks, rows ? 1 : KT);
+  const entry = rows ? 'weight_grad_rows' : 'weight_grad';
   const defines: Defines = {
-    CN: Math.ceil(P / 16),
+    ...(rows ? { QV: qv } : { CN: Math.ceil(P / 16) }),
     BANK_DOWN: a.bankDown,
     VEC_WIDE: a.stride % 4 === 0 && a.offset % 4 === 0 && a.n % 4 === 0,
     SPLIT: chunks > 1,
@@ -261,14 +284,14 @@ export function weightGrad(ctx: GpuContext, a: WeightGradArgs): void {
   const p = params({ rows: a.rows, k: a.n, stride: a.stride, offset: a.offset, p: a.p, r: a.r, alpha: a.alpha, chunkRows, outSize: size, chunks });
   const wide = vec4Range(a.wide, 'the wide operand');
   if (chunks === 1) {
-    ctx.dispatch(spec('weight_grad', defines), p, [wide, a.lhs, a.out], [tiles, 1]);
+    ctx.dispatch(spec(entry, defines), p, [wide, a.lhs, a.out], [tiles, 1, qBlocks]);
     return;
   }
   // The scratch goes back to the pool at once: its next user is recorded, hence runs, after the sum.
   const bytes = chunks * size * 4;
   const scratch = ctx.pool.acquire(bytes, 'clora weight-gradient partial sums');
   const part: BufferRange = { buffer: scratch, byteOffset: 0, byteLength: bytes };
-  ctx.dispatch(spec('weight_grad', defines), p, [wide, a.lhs, part], [tiles, chunks]);
+  ctx.dispatch(spec(entry, defines), p, [wide, a.lhs, part], [tiles, chunks, qBlocks]);
   sumChunks(ctx, part, a.out, { n: size, chunks, outSize: size, outOffset: 0, alpha: 1 });
   ctx.pool.release(scratch);
 }

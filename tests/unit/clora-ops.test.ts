@@ -52,6 +52,16 @@ describe('cloraBranch against the f64 reference', () => {
     { lead: [33], a: 7, b: 7, p: 8, r: 9, m: 2, module: 1, width: 7, colStart: 0, scale: 1, grad: [0, 1, 2, 3] },
     { lead: [7], a: 7, b: 33, p: 1, r: 8, m: 1, module: 0, width: 40, colStart: 7, scale: 1, grad: all },
     { lead: [7], a: 7, b: 7, p: 4, r: 32, m: 1, module: 0, width: 7, colStart: 0, scale: 1, grad: [1, 2, 3] },
+    // Around ROWS_MAX_BOTTLENECK = 16, where the barrier-free *_rows entries give way to the tiled ones: P = 8 at
+    // the q/v shape (a = b = 192 into a 576-wide base at 384, vec4 loads), P = 12 over T = 1031 (weight
+    // gradients split into many chunks), P = 16 (the widest rows case: two q blocks in weight_grad_rows),
+    // P = 17 and P = 64 (tiled).
+    { lead: [2, 7], a: 192, b: 192, p: 1, r: 8, m: 2, module: 1, width: 576, colStart: 384, scale: 0.5, grad: [0, 3] },
+    { lead: [1031], a: 33, b: 65, p: 3, r: 4, m: 1, module: 0, width: 65, colStart: 0, scale: 1, grad: [1] },
+    { lead: [1000], a: 32, b: 32, p: 1, r: 8, m: 1, module: 0, width: 96, colStart: 64, scale: 1, grad: [1, 3] },
+    { lead: [197], a: 65, b: 33, p: 4, r: 4, m: 1, module: 0, width: 40, colStart: 7, scale: 1, grad: [1, 3] },
+    { lead: [7], a: 65, b: 192, p: 1, r: 17, m: 1, module: 0, width: 192, colStart: 0, scale: 1, grad: [0, 1, 2, 3] },
+    { lead: [33], a: 65, b: 33, p: 8, r: 8, m: 1, module: 0, width: 33, colStart: 0, scale: 1, grad: [3] },
   ];
   for (const c of cases) {
     it(describeCase(c), async () => {
