@@ -1,5 +1,6 @@
 // One GPU context per test file (a device per process), created on first use.
 import { createNodeGpuContext } from '../../src/gpu/node';
+import { onTestFinished } from 'vitest';
 import type { GpuContext } from '../../src/gpu/context';
 
 let shared: Promise<GpuContext> | undefined;
@@ -12,4 +13,18 @@ export function gpu(): Promise<GpuContext> {
 /** A fresh device, for tests that break it (device loss). */
 export function freshGpu(): Promise<GpuContext> {
   return createNodeGpuContext({ quiet: true });
+}
+
+/**
+ * The shared context with the subgroup kernels switched on or off for the current test (restored when it
+ * ends), so one device can check both paths of a kernel that has a subgroup variant.
+ */
+export async function gpuWithSubgroups(on: boolean): Promise<GpuContext> {
+  const ctx = await gpu();
+  const saved = ctx.useSubgroups;
+  ctx.useSubgroups = on;
+  onTestFinished(() => {
+    ctx.useSubgroups = saved;
+  });
+  return ctx;
 }

@@ -2,14 +2,14 @@
 // where the adapter offers `subgroups` of one fixed size — Mesa's lavapipe does, 8 — and the portable workgroup-memory
 // kernels, each against the f64 reference with gradients. Where the adapter lacks the feature the engine must
 // fall back to the portable kernels, which is checked instead.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { layerNorm } from '../../src/autodiff/ops/layernorm';
 import { Tape } from '../../src/autodiff/tape';
 import { Tensor } from '../../src/autodiff/tensor';
 import type { GpuContext } from '../../src/gpu/context';
 import { layerNormUsesSubgroups } from '../../src/kernels/layernorm';
 import { refOps } from '../reference/ops';
-import { gpu } from '../helpers/gpu';
+import { gpu, gpuWithSubgroups } from '../helpers/gpu';
 import { checkOp, rand } from '../helpers/oracle';
 
 const SHAPES: number[][] = [[1, 1], [7], [7, 33], [3, 197], [40, 7], [2, 768], [2, 197, 5], [70, 24]];
@@ -25,20 +25,9 @@ async function checkShape(ctx: GpuContext, shape: number[], seed: number): Promi
   });
 }
 
-let restore: (() => void) | undefined;
-afterEach(() => restore?.());
-
-async function withSubgroups(on: boolean): Promise<GpuContext> {
-  const ctx = await gpu();
-  const saved = ctx.useSubgroups;
-  ctx.useSubgroups = on;
-  restore = () => (ctx.useSubgroups = saved);
-  return ctx;
-}
-
 describe('LayerNorm with subgroup reductions, where the adapter has them', () => {
   it('runs the subgroup kernels exactly when the adapter offers subgroups of one fixed size', async () => {
-    const ctx = await withSubgroups(true);
+    const ctx = await gpuWithSubgroups(true);
     const { subgroupMinSize: min, subgroupMaxSize: max } = ctx.adapter;
     expect(layerNormUsesSubgroups(ctx)).toBe(ctx.features.has('subgroups') && min > 0 && min === max);
     ctx.useSubgroups = false;
@@ -47,13 +36,13 @@ describe('LayerNorm with subgroup reductions, where the adapter has them', () =>
 
   for (const [i, shape] of SHAPES.entries()) {
     it(`subgroup path (or its fallback): forward and gradients on ${JSON.stringify(shape)}`, async () => {
-      const ctx = await withSubgroups(true);
+      const ctx = await gpuWithSubgroups(true);
       await checkShape(ctx, shape, 50 + 3 * i);
     });
   }
 
   it('portable path on the same device and shapes', async () => {
-    const ctx = await withSubgroups(false);
+    const ctx = await gpuWithSubgroups(false);
     for (const [i, shape] of SHAPES.entries()) await checkShape(ctx, shape, 50 + 3 * i);
   });
 

@@ -3,28 +3,16 @@
 // the adapter offers `subgroups` of one fixed size — Mesa's lavapipe does, 8 — and the portable kernels
 // of shaders/reduce.wgsl, each against the f64 reference with gradients. Where the adapter lacks the feature
 // the engine falls back, which is checked instead.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { add } from '../../src/autodiff/ops/elementwise';
 import { mean, sum } from '../../src/autodiff/ops/reduce';
 import { Tensor } from '../../src/autodiff/tensor';
-import type { GpuContext } from '../../src/gpu/context';
 import { ShapeError } from '../../src/gpu/errors';
 import { columnChunks, columnLanes, reduceUsesSubgroups, sumAxis } from '../../src/kernels/reduce';
 import { fixedSubgroupSize } from '../../src/kernels/subgroups';
 import { refOps } from '../reference/ops';
-import { gpu } from '../helpers/gpu';
+import { gpu, gpuWithSubgroups } from '../helpers/gpu';
 import { checkOp, rand } from '../helpers/oracle';
-
-let restore: (() => void) | undefined;
-afterEach(() => restore?.());
-
-async function withSubgroups(on: boolean): Promise<GpuContext> {
-  const ctx = await gpu();
-  const saved = ctx.useSubgroups;
-  ctx.useSubgroups = on;
-  restore = () => (ctx.useSubgroups = saved);
-  return ctx;
-}
 
 // [shape, axis]: row sums (inner 1, scalar and vec4 rows), column sums (scalar and vec4 strips, one chunk and
 // several, with an outer index), and a strip narrower than a subgroup.
@@ -53,7 +41,7 @@ const FORWARD_ONLY: [number[], number][] = [
 
 describe('sums with subgroup reductions, where the adapter has them', () => {
   it('uses them exactly when the adapter offers subgroups of one fixed size', async () => {
-    const ctx = await withSubgroups(true);
+    const ctx = await gpuWithSubgroups(true);
     const { subgroupMinSize: min, subgroupMaxSize: max } = ctx.adapter;
     expect(reduceUsesSubgroups(ctx)).toBe(ctx.features.has('subgroups') && min > 0 && min === max);
     // Which kernels a column sum over several chunks and a row sum record (dry run: nothing runs).
@@ -89,7 +77,7 @@ describe('sums with subgroup reductions, where the adapter has them', () => {
   for (const on of [true, false]) {
     const path = on ? 'subgroup path (or its fallback)' : 'portable path';
     it(`${path}: sum and mean with gradients on odd shapes`, async () => {
-      const ctx = await withSubgroups(on);
+      const ctx = await gpuWithSubgroups(on);
       for (const [i, [shape, axis]] of WITH_GRAD.entries()) {
         const x = rand(shape, 40 + i);
         await checkOp(ctx, { ref: refOps.sum, opts: { axis }, inputs: [x], grad: [0], engine: ([t]) => sum(t!, axis) });
@@ -98,7 +86,7 @@ describe('sums with subgroup reductions, where the adapter has them', () => {
     });
 
     it(`${path}: sums over many rows and long rows (several chunks, vec4 and scalar)`, async () => {
-      const ctx = await withSubgroups(on);
+      const ctx = await gpuWithSubgroups(on);
       for (const [i, [shape, axis]] of FORWARD_ONLY.entries()) {
         await checkOp(ctx, { ref: refOps.sum, opts: { axis }, inputs: [rand(shape, 60 + i)], engine: ([t]) => sum(t!, axis) });
       }
@@ -106,7 +94,7 @@ describe('sums with subgroup reductions, where the adapter has them', () => {
     });
 
     it(`${path}: a bias gradient is the column sum of the output gradient`, async () => {
-      const ctx = await withSubgroups(on);
+      const ctx = await gpuWithSubgroups(on);
       for (const [rows, cols] of [[65, 33], [7, 1000], [197, 12]] as const) {
         await checkOp(ctx, { ref: refOps.add, opts: undefined, inputs: [rand([rows, cols], rows), rand([cols], cols)], grad: [0, 1], engine: ([a, b]) => add(a!, b!) });
       }

@@ -2,33 +2,21 @@
 // subgroupAdd) where the adapter offers `subgroups` of one fixed size — Mesa's lavapipe does, 8 — and the
 // portable workgroup-memory kernels, each against the f64 reference with gradients, with the attention scale
 // folded in. Where the adapter lacks the feature the engine must fall back, which is checked instead.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { softmax } from '../../src/autodiff/ops/softmax';
-import type { GpuContext } from '../../src/gpu/context';
 import { softmaxBackward, softmaxForward } from '../../src/kernels/softmax';
 import { fixedSubgroupSize } from '../../src/kernels/subgroups';
 import { Tensor } from '../../src/autodiff/tensor';
 import { refOps, type RefTensor } from '../reference/ops';
-import { gpu } from '../helpers/gpu';
+import { gpu, gpuWithSubgroups } from '../helpers/gpu';
 import { checkOp, rand } from '../helpers/oracle';
 
 const SHAPES: number[][] = [[1], [7], [33, 5], [3, 65], [2, 197, 3], [5, 300], [1200, 50]];
 const shifted = (t: RefTensor, by: number): RefTensor => ({ shape: t.shape, data: t.data.map((v) => v + by) });
 
-let restore: (() => void) | undefined;
-afterEach(() => restore?.());
-
-async function withSubgroups(on: boolean): Promise<GpuContext> {
-  const ctx = await gpu();
-  const saved = ctx.useSubgroups;
-  ctx.useSubgroups = on;
-  restore = () => (ctx.useSubgroups = saved);
-  return ctx;
-}
-
 describe('softmax with subgroup reductions, where the adapter has them', () => {
   it('uses them exactly when the adapter offers subgroups of one fixed size', async () => {
-    const ctx = await withSubgroups(true);
+    const ctx = await gpuWithSubgroups(true);
     const { subgroupMinSize: min, subgroupMaxSize: max } = ctx.adapter;
     expect(fixedSubgroupSize(ctx) > 0).toBe(ctx.features.has('subgroups') && min > 0 && min === max);
     ctx.useSubgroups = false;
@@ -38,7 +26,7 @@ describe('softmax with subgroup reductions, where the adapter has them', () => {
   for (const on of [true, false]) {
     const path = on ? 'subgroup path (or its fallback)' : 'portable path';
     it(`${path}: forward and gradient on odd shapes, and logits around 500`, async () => {
-      const ctx = await withSubgroups(on);
+      const ctx = await gpuWithSubgroups(on);
       for (const [i, shape] of SHAPES.entries()) {
         await checkOp(ctx, { ref: refOps.softmax, opts: undefined, inputs: [rand(shape, 11 + i, 2)], grad: shape.length > 1 && shape[0]! > 100 ? [] : [0], engine: ([x]) => softmax(x!) });
       }

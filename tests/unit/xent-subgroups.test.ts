@@ -2,26 +2,14 @@
 // workgroup, subgroupMax / subgroupAdd) where the adapter offers `subgroups` of one fixed size — Mesa's
 // lavapipe does, 8 — and the portable shaders/softmax_xent.wgsl, each against the f64 reference with the
 // logit gradient, plus ignored rows (labels outside [0, C)) and the two paths against each other.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { crossEntropy } from '../../src/autodiff/ops/loss';
 import { Tensor } from '../../src/autodiff/tensor';
-import type { GpuContext } from '../../src/gpu/context';
 import { crossEntropyForward } from '../../src/kernels/loss';
 import { fixedSubgroupSize } from '../../src/kernels/subgroups';
 import { mulberry32, refOps, tensor, type RefTensor } from '../reference/ops';
-import { gpu } from '../helpers/gpu';
+import { gpu, gpuWithSubgroups } from '../helpers/gpu';
 import { checkOp, rand } from '../helpers/oracle';
-
-let restore: (() => void) | undefined;
-afterEach(() => restore?.());
-
-async function withSubgroups(on: boolean): Promise<GpuContext> {
-  const ctx = await gpu();
-  const saved = ctx.useSubgroups;
-  ctx.useSubgroups = on;
-  restore = () => (ctx.useSubgroups = saved);
-  return ctx;
-}
 
 function labelsFor(N: number, C: number, seed: number): RefTensor {
   const rng = mulberry32(seed);
@@ -32,7 +20,7 @@ const SHAPES: [number, number][] = [[1, 1], [1, 7], [7, 33], [65, 10], [7, 197],
 
 describe('cross-entropy with subgroup reductions, where the adapter has them', () => {
   it('uses them exactly when the adapter offers subgroups of one fixed size', async () => {
-    const ctx = await withSubgroups(true);
+    const ctx = await gpuWithSubgroups(true);
     const logits = Tensor.zeros(ctx, [8, 10]);
     const labels = Tensor.zeros(ctx, [8]);
     const kernels = (): string[] => ctx.dryRun(() => crossEntropy(logits, labels).dispose()).specs.map((s) => `${s.shader}:${s.entry}`);
@@ -46,7 +34,7 @@ describe('cross-entropy with subgroup reductions, where the adapter has them', (
   for (const on of [true, false]) {
     const path = on ? 'subgroup path (or its fallback)' : 'portable path';
     it(`${path}: loss and logit gradient on odd shapes, with and without label smoothing, and large logits`, async () => {
-      const ctx = await withSubgroups(on);
+      const ctx = await gpuWithSubgroups(on);
       for (const [N, C] of SHAPES) {
         for (const labelSmoothing of [0, 0.1]) {
           await checkOp(ctx, {
