@@ -1,6 +1,6 @@
 // Mixed-precision training (precision 'f16'): f16 activations, f32 master weights and adapter, dynamic loss
-// scaling on the GPU. A seeded tiny ViT (depth 3, width 32, 2 heads, 17 tokens) with a CLoRA adapter on q
-// and v, as in train-plan.test.ts.
+// scaling on the GPU. A seeded tiny ViT (depth 3, width 32, 2 heads, 17 tokens) with a CLoRA adapter on q,
+// v and fc1 (tests/helpers/tiny-model.ts).
 import { describe, expect, it } from 'vitest';
 import { createFineTuneModel, initialTensors } from '../../src/clora/model';
 import { DEFAULT_ADAPTER_SETTINGS, SettingsError, type AdapterSettings } from '../../src/clora/settings';
@@ -11,24 +11,14 @@ import { Rng } from '../../src/train/rng';
 import { checkPrecision, Trainer, type TrainMetrics, type TrainOptions } from '../../src/train/trainer';
 import { freshGpu, gpu } from '../helpers/gpu';
 import { seededTensor } from '../helpers/seeded-weights';
+import { TINY_CLASSES, TINY_VIT, tinyDataset, tinyModel } from '../helpers/tiny-model';
 
-const CFG: VitConfig = { depth: 3, dim: 32, heads: 2, patch: 4, imageSize: 16, channels: 3, mlpDim: 64, tokens: 17, classes: 0 };
-const CLASSES = ['a', 'b', 'c'];
+const CFG = TINY_VIT;
+const CLASSES = TINY_CLASSES;
+const dataset = tinyDataset;
 
-function dataset(count: number, seed: number): Dataset {
-  const rng = new Rng(seed);
-  const per = 3 * CFG.imageSize * CFG.imageSize;
-  const pixels = Float32Array.from({ length: count * per }, () => rng.uniform(-1, 1));
-  const labels = Int32Array.from({ length: count }, (_, i) => i % CLASSES.length);
-  return { classes: CLASSES, imageShape: [3, CFG.imageSize, CFG.imageSize], count, pixels, labels, skipped: [] };
-}
-
-async function model(ctx: GpuContext, settings: Partial<AdapterSettings> = {}) {
-  const s: AdapterSettings = { ...DEFAULT_ADAPTER_SETTINGS, rank: 4, spaces: 2, targets: ['q', 'v', 'fc1'], dropout: 0, ...settings };
-  const start = initialTensors(CFG, s, CLASSES.length, new Rng(3));
-  for (const [name, data] of start) if (name.startsWith('clora.up.')) data.set(seededTensor(name, [1, data.length], 9));
-  const shapes = vitShapes(CFG);
-  return createFineTuneModel(ctx, CFG, s, CLASSES, async (name) => seededTensor(name, shapes.get(name)!, 5), start);
+function model(ctx: GpuContext, settings: Partial<AdapterSettings> = {}) {
+  return tinyModel(ctx, { targets: ['q', 'v', 'fc1'], dropout: 0, ...settings });
 }
 
 const OPTIONS: TrainOptions = { optimizer: 'adamw', lr: 3e-3, weightDecay: 1e-4, steps: 12, batchSize: 4, warmup: 0, labelSmoothing: 0, seed: 1, shuffle: true, logEvery: 1 };

@@ -6,35 +6,14 @@ import { describe, expect, it } from 'vitest';
 import { crossEntropy } from '../../src/autodiff/ops/loss';
 import { Tape } from '../../src/autodiff/tape';
 import { Tensor } from '../../src/autodiff/tensor';
-import { createFineTuneModel, initialTensors } from '../../src/clora/model';
-import { DEFAULT_ADAPTER_SETTINGS, type AdapterSettings } from '../../src/clora/settings';
-import type { Dataset } from '../../src/data/dataset';
 import type { GpuContext } from '../../src/gpu/context';
-import { vitShapes, type VitConfig } from '../../src/nn/vit';
-import { Rng } from '../../src/train/rng';
 import { Trainer, type TrainOptions } from '../../src/train/trainer';
 import { freshGpu } from '../helpers/gpu';
-import { seededTensor } from '../helpers/seeded-weights';
+import { TINY_VIT, tinyDataset, tinyModel } from '../helpers/tiny-model';
 
-const CFG: VitConfig = { depth: 3, dim: 32, heads: 2, patch: 4, imageSize: 16, channels: 3, mlpDim: 64, tokens: 17, classes: 0 };
-const CLASSES = ['a', 'b', 'c'];
-
-function dataset(count: number, seed: number): Dataset {
-  const rng = new Rng(seed);
-  const per = 3 * CFG.imageSize * CFG.imageSize;
-  const pixels = Float32Array.from({ length: count * per }, () => rng.uniform(-1, 1));
-  const labels = Int32Array.from({ length: count }, (_, i) => i % CLASSES.length);
-  return { classes: CLASSES, imageShape: [3, CFG.imageSize, CFG.imageSize], count, pixels, labels, skipped: [] };
-}
-
-async function model(ctx: GpuContext, settings: Partial<AdapterSettings> = {}) {
-  const s: AdapterSettings = { ...DEFAULT_ADAPTER_SETTINGS, rank: 4, spaces: 2, targets: ['q', 'v'], ...settings };
-  const start = initialTensors(CFG, s, CLASSES.length, new Rng(3));
-  // A non-zero up bank, so the branch (and its dropout) changes the output and the gradients.
-  for (const [name, data] of start) if (name.startsWith('clora.up.') || name.startsWith('lora.up.')) data.set(seededTensor(name, [1, data.length], 9));
-  const shapes = vitShapes(CFG);
-  return createFineTuneModel(ctx, CFG, s, CLASSES, async (name) => seededTensor(name, shapes.get(name)!, 5), start);
-}
+const CFG = TINY_VIT;
+const dataset = tinyDataset;
+const model = tinyModel;
 
 const OPTIONS: TrainOptions = { optimizer: 'adamw', lr: 1e-3, weightDecay: 1e-4, steps: 12, batchSize: 4, warmup: 0, labelSmoothing: 0, seed: 1, shuffle: true, logEvery: 4 };
 
