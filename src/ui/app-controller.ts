@@ -151,7 +151,8 @@ const SETTINGS_KEY = 'clora-web.settings';
 const BACKBONE_KEY = 'clora-web.backbone';
 const THUMBNAILS = 6;
 
-function initialRun(): RunView {
+/** The run panel before any run (also what the component tests start from). */
+export function initialRun(): RunView {
   return {
     phase: 'idle',
     runId: undefined,

@@ -3,6 +3,7 @@
 // (mouse and keyboard) and check what it renders and which events it emits. No engine runs here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
+import { initialRun } from '../../src/ui/app-controller';
 import { unnamedControls } from './app-helpers';
 import { FAKE_MEDIA_ARGS, startBrowserEnv, watchPage, type BrowserEnv } from './browser';
 
@@ -45,23 +46,7 @@ async function events(): Promise<Recorded[]> {
 }
 
 function run(patch: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    phase: 'idle',
-    runId: undefined,
-    step: 0,
-    totalSteps: 0,
-    stepsPerEpoch: 0,
-    metrics: [],
-    accuracy: [],
-    evaluation: undefined,
-    message: undefined,
-    errorKind: undefined,
-    trainableParameters: 0,
-    trainCount: 0,
-    validationCount: 0,
-    resumable: undefined,
-    ...patch,
-  };
+  return { ...initialRun(), ...patch };
 }
 
 function metric(step: number): Record<string, number> {
