@@ -9,18 +9,7 @@
 //
 // Defines: ROW_THREADS.
 
-struct Params {
-  N: u32,
-  C: u32,
-  smoothing: f32,
-  invN: f32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> logits: array<f32>;
-@group(0) @binding(2) var<storage, read> labels: array<f32>;
-@group(0) @binding(3) var<storage, read_write> row_loss: array<f32>;
-@group(0) @binding(4) var<storage, read_write> grad: array<f32>;
+// @include xent_common
 
 const WG: u32 = 256u;
 
@@ -45,13 +34,6 @@ fn row_reduce(lid: u32, v: vec2<f32>, take_max: bool) -> vec2<f32> {
   return total;
 }
 
-struct RowLoss {
-  label: u32,
-  labelValid: bool,
-  lse: f32,
-  loss: f32,
-}
-
 // Max, then Σ exp(z − max) and Σ z; every thread of the workgroup must call it.
 fn row_loss_of(lid: u32, row: u32, valid: bool) -> RowLoss {
   let lane = lid % ROW_THREADS;
@@ -71,21 +53,7 @@ fn row_loss_of(lid: u32, row: u32, valid: bool) -> RowLoss {
     }
   }
   let sums = row_reduce(lid, acc, false);
-  var out: RowLoss;
-  out.lse = rowMax + log(max(sums.x, 1e-30));
-  var y = -1.0;
-  if (valid) { y = labels[row]; }
-  // NaN fails both comparisons, so it is rejected too.
-  out.labelValid = valid && y >= 0.0 && y < f32(C);
-  out.label = select(0u, u32(y), out.labelValid);
-  var zy = 0.0;
-  if (out.labelValid) { zy = logits[start + out.label]; }
-  let eps = params.smoothing;
-  // Written as differences first: each is ≥ 0 and exact when the row has a single class.
-  let nll = out.lse - zy;
-  let uniformNll = out.lse - sums.y / f32(C);
-  out.loss = select(0.0, (1.0 - eps) * nll + eps * uniformNll, out.labelValid);
-  return out;
+  return finish_row_loss(row, valid, rowMax, sums);
 }
 
 // row_loss[r] = loss of row r and grad[r, c] = (softmax − target)/N, from one read of the row's statistics.
@@ -98,17 +66,7 @@ fn loss_and_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
   let r = row_loss_of(lid, row, valid);
   if (!valid) { return; }
   if (lane == 0u) { row_loss[row] = r.loss; }
-  let C = params.C;
-  let start = row * C;
-  let eps = params.smoothing;
-  let uniformTarget = eps / f32(C);
-  // An ignored row (bad label) gets a zero gradient: its scale is 0.
-  let scale = select(0.0, params.invN, r.labelValid);
-  for (var c = lane; c < C; c += ROW_THREADS) {
-    let p = exp(logits[start + c] - r.lse);
-    let tgt = select(uniformTarget, 1.0 - eps + uniformTarget, c == r.label);
-    grad[start + c] = (p - tgt) * scale;
-  }
+  write_row_grad(row, lane, ROW_THREADS, r);
 }
 
 // Loss only (inference, or nothing to differentiate): same statistics, no gradient written.
