@@ -4,16 +4,12 @@
 // submission to the queue being done, less an empty submission's time. Emulators and GPUs alike: no
 // timestamp queries needed. Also splits the step into recording on the CPU (building the tape, encoding)
 // and running on the GPU. `npx tsx bench/peer.ts --profile` prints it for Node and Chromium.
-import { crossEntropy } from '../src/autodiff/ops/loss';
-import { Tape } from '../src/autodiff/tape';
 import { Tensor } from '../src/autodiff/tensor';
-import { createFineTuneModel } from '../src/clora/model';
 import type { BufferRange, GpuContext, Param } from '../src/gpu/context';
 import type { KernelSpec } from '../src/gpu/pipelines';
 import { matmulInto, selectMatmulProgram, type MatmulGeometry, type MatmulProgram } from '../src/kernels/matmul';
-import { AdamW } from '../src/train/optimizer';
 import { Rng } from '../src/train/rng';
-import { seededLoraWeights, spread, TINY_STEP, type Spread } from './peer-suite';
+import { engineLoraStep, seededLoraWeights, spread, TINY_STEP, type Spread } from './peer-suite';
 
 export interface FamilyTime {
   /** shader:entry and the defines that distinguish variants. */
@@ -65,27 +61,9 @@ const familyOf = (spec: KernelSpec): string => {
 
 export async function profileStep(ctx: GpuContext, adapter: string, opts: { samples: number; log?: (line: string) => void }): Promise<StepProfile> {
   const log = opts.log ?? (() => undefined);
-  const { cfg, batch, rank, classes } = TINY_STEP;
-  const weights = seededLoraWeights(cfg, rank, classes, 5);
-  const classNames = Array.from({ length: classes }, (_, i) => String(i));
-  const start = new Map([...weights].filter(([name]) => name.startsWith('lora.') || name.startsWith('head.')));
-  const settings = { method: 'lora' as const, spaces: 1, targets: ['q' as const, 'v' as const], scale: 1, sadeWeight: 0, dropout: 0, rank };
-  const model = await createFineTuneModel(ctx, cfg, settings, classNames, async (name) => weights.get(name)!, start);
-  const optimizer = await AdamW.create(model.parts.trainable, { lr: 1e-3, weightDecay: 0 });
-  const rng = new Rng(21);
-  const x = Tensor.fromData(ctx, [batch, 3, cfg.imageSize, cfg.imageSize], Float32Array.from({ length: batch * 3 * cfg.imageSize ** 2 }, () => rng.uniform(-1, 1)));
-  const y = Tensor.fromData(ctx, [batch], Float32Array.from({ length: batch }, (_, i) => i % classes));
-  let lastLoss: Tensor | undefined;
-  const step = (): void => {
-    lastLoss?.dispose();
-    model.parts.trainable.zeroGrad();
-    const tape = new Tape(ctx);
-    const loss = crossEntropy(model.forward(x, { training: true, seed: 0 }), y);
-    tape.backward(loss);
-    tape.dispose([loss]);
-    optimizer.step();
-    lastLoss = loss;
-  };
+  const { cfg, rank, classes } = TINY_STEP;
+  const engine = await engineLoraStep(ctx, TINY_STEP, seededLoraWeights(cfg, rank, classes, 5), 1e-3);
+  const step = (): void => engine.step();
   const done = async (): Promise<void> => {
     ctx.flush();
     await ctx.device.queue.onSubmittedWorkDone();
@@ -183,11 +161,7 @@ export async function profileStep(ctx: GpuContext, adapter: string, opts: { samp
     log(`retiled (${variant}): ${spread(alt).median.toFixed(1)} vs ${spread(base).median.toFixed(1)} ms`);
   }
 
-  lastLoss?.dispose();
-  x.dispose();
-  y.dispose();
-  optimizer.dispose();
-  model.dispose();
+  engine.dispose();
   return { retile, adapter, dispatchesPerStep: captured.length, stepMs: spread(stepMs), recordMs: spread(recordMs), replayMs: spread(replayMs), emptySubmitMs, families };
 }
 

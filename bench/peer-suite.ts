@@ -5,7 +5,7 @@
 import { crossEntropy } from '../src/autodiff/ops/loss';
 import { Tape } from '../src/autodiff/tape';
 import { Tensor } from '../src/autodiff/tensor';
-import { createFineTuneModel } from '../src/clora/model';
+import { createFineTuneModel, type FineTuneModel } from '../src/clora/model';
 import type { AdapterSettings } from '../src/clora/settings';
 import type { GpuContext } from '../src/gpu/context';
 import { matmulInto, type MatmulGeometry } from '../src/kernels/matmul';
@@ -225,21 +225,63 @@ export function seededLoraWeights(cfg: VitConfig, rank: number, classes: number,
 
 const LORA: Omit<AdapterSettings, 'rank'> = { method: 'lora', spaces: 1, targets: ['q', 'v'], scale: 1, sadeWeight: 0, dropout: 0 };
 
-async function compareStep(ctx: GpuContext, peer: TfjsPeer, timer: Timer, shape: StepShape, pairs: number): Promise<{ step: Comparison; check: StepCheck; counts: StepCounts }> {
+/** The engine's side of the step comparison: the LoRA model on `weights`, a seeded batch, and one training step. */
+export interface EngineLoraStep {
+  model: FineTuneModel;
+  x: Tensor;
+  y: Tensor;
+  pixelData: Float32Array;
+  labelData: Float32Array;
+  /** Records forward, backward and the AdamW update (submitted with the next flush). */
+  step(): void;
+  dispose(): void;
+}
+
+export async function engineLoraStep(ctx: GpuContext, shape: StepShape, weights: Map<string, Float32Array>, lr: number): Promise<EngineLoraStep> {
   const { cfg, batch, rank, classes } = shape;
-  const lr = 1e-3;
-  const weights = seededLoraWeights(cfg, rank, classes, 5);
   const classNames = Array.from({ length: classes }, (_, i) => String(i));
   const start = new Map([...weights].filter(([name]) => name.startsWith('lora.') || name.startsWith('head.')));
   const model = await createFineTuneModel(ctx, cfg, { ...LORA, rank }, classNames, async (name) => weights.get(name)!, start);
   const optimizer = await AdamW.create(model.parts.trainable, { lr, weightDecay: 0 });
-  const peerModel = tfjsLoraVit(cfg, classes, weights, { scale: LORA.scale, lr });
-
   const rng = new Rng(21);
   const pixelData = randomArray(batch * 3 * cfg.imageSize * cfg.imageSize, rng);
   const labelData = Float32Array.from({ length: batch }, (_, i) => i % classes);
   const x = Tensor.fromData(ctx, [batch, 3, cfg.imageSize, cfg.imageSize], pixelData);
   const y = Tensor.fromData(ctx, [batch], labelData);
+  let lastLoss: Tensor | undefined;
+  return {
+    model,
+    x,
+    y,
+    pixelData,
+    labelData,
+    step() {
+      lastLoss?.dispose();
+      model.parts.trainable.zeroGrad();
+      const tape = new Tape(ctx);
+      const loss = crossEntropy(model.forward(x, { training: true, seed: 0 }), y);
+      tape.backward(loss);
+      tape.dispose([loss]);
+      optimizer.step();
+      lastLoss = loss;
+    },
+    dispose() {
+      lastLoss?.dispose();
+      x.dispose();
+      y.dispose();
+      optimizer.dispose();
+      model.dispose();
+    },
+  };
+}
+
+async function compareStep(ctx: GpuContext, peer: TfjsPeer, timer: Timer, shape: StepShape, pairs: number): Promise<{ step: Comparison; check: StepCheck; counts: StepCounts }> {
+  const { cfg, batch, rank, classes } = shape;
+  const lr = 1e-3;
+  const weights = seededLoraWeights(cfg, rank, classes, 5);
+  const engine = await engineLoraStep(ctx, shape, weights, lr);
+  const { model, x, y, pixelData, labelData } = engine;
+  const peerModel = tfjsLoraVit(cfg, classes, weights, { scale: LORA.scale, lr });
   const tx = tf.tensor4d(pixelData, [batch, 3, cfg.imageSize, cfg.imageSize]);
   const ty = tf.tensor1d(labelData);
 
@@ -257,17 +299,7 @@ async function compareStep(ctx: GpuContext, peer: TfjsPeer, timer: Timer, shape:
   };
   const before = { engine: await engineLoss(), tfjs: await tfjsLoss() };
 
-  let lastLoss: Tensor | undefined;
-  const engineStep = (): void => {
-    lastLoss?.dispose();
-    model.parts.trainable.zeroGrad();
-    const tape = new Tape(ctx);
-    const loss = crossEntropy(model.forward(x, { training: true, seed: 0 }), y);
-    tape.backward(loss);
-    tape.dispose([loss]);
-    optimizer.step();
-    lastLoss = loss;
-  };
+  const engineStep = (): void => engine.step();
   let lastPeerLoss: tf.Scalar | undefined;
   const tfjsStep = (): void => {
     lastPeerLoss?.dispose();
@@ -321,15 +353,12 @@ async function compareStep(ctx: GpuContext, peer: TfjsPeer, timer: Timer, shape:
     peakBytes: { engine: enginePeak, tfjs: profile.peakBytes },
     allocatedBytes: { engine: ctx.pool.allocatedBytes, tfjs: (peer.backend.memory() as { numBytesAllocatedInGPU: number }).numBytesAllocatedInGPU },
   };
-  lastLoss?.dispose();
   lastPeerLoss?.dispose();
-  for (const v of [x, y]) v.dispose();
   tx.dispose();
   ty.dispose();
   peerModel.dispose();
-  optimizer.dispose();
-  model.dispose();
-  const engine = spread(e);
+  engine.dispose();
+  const engineTimes = spread(e);
   const tfjs = spread(t);
   const { depth, imageSize, dim, heads, patch } = cfg;
   return {
@@ -337,9 +366,9 @@ async function compareStep(ctx: GpuContext, peer: TfjsPeer, timer: Timer, shape:
       name: `train step: ViT depth ${depth}, ${imageSize}², width ${dim}, ${heads} heads, patch ${patch}, batch ${batch}, LoRA r${rank} q,v + head`,
       unit: 'ms/step',
       higherIsBetter: false,
-      engine,
+      engine: engineTimes,
       tfjs,
-      speedup: tfjs.median / engine.median,
+      speedup: tfjs.median / engineTimes.median,
     },
     check,
     counts,
