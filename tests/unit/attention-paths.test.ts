@@ -5,25 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { attention, attentionPath, type AttentionPath } from '../../src/autodiff/ops/attention';
 import { Tape } from '../../src/autodiff/tape';
 import { Tensor } from '../../src/autodiff/tensor';
-import { refOps } from '../reference/ops';
 import { gpu } from '../helpers/gpu';
-import { checkOp, rand } from '../helpers/oracle';
+import { checkAttention, type AttentionCase } from '../helpers/attention-check';
+import { rand } from '../helpers/oracle';
 
-type Case = [b: number, h: number, n: number, dh: number];
-
-async function check(path: AttentionPath, qShape: Case, nk: number, opts: { scale?: number; grad?: number[]; seed?: number } = {}) {
-  const ctx = await gpu();
-  const [b, h, , dh] = qShape;
-  const scale = opts.scale ?? dh ** -0.5;
-  const seed = opts.seed ?? 21;
-  return checkOp(ctx, {
-    ref: refOps.attention,
-    opts: { scale },
-    inputs: [rand(qShape, seed), rand([b, h, nk, dh], seed + 1), rand([b, h, nk, dh], seed + 2)],
-    grad: opts.grad ?? [0, 1, 2],
-    engine: ([q, k, v]) => attention(q!, k!, v!, { scale, path }),
-  });
-}
+type Case = AttentionCase;
+const check = (path: AttentionPath, qShape: Case, nk: number, opts: { scale?: number; grad?: number[]; seed?: number } = {}) => checkAttention(qShape, nk, { ...opts, path });
 
 describe('attention by products (scores through the tiled matmul) against the f64 reference', () => {
   const cases: Case[] = [[1, 1, 1, 3], [1, 2, 7, 5], [2, 1, 33, 8], [1, 2, 50, 16], [1, 1, 17, 64], [1, 1, 197, 3]];

@@ -6,24 +6,11 @@ import { ShapeError } from '../../src/gpu/errors';
 import { attentionTile, MAX_HEAD_DIM, type AttentionKernel } from '../../src/kernels/attention';
 import { refOps, type RefTensor } from '../reference/ops';
 import { gpu } from '../helpers/gpu';
+import { checkAttention, type AttentionCase } from '../helpers/attention-check';
 import { checkOp, rand } from '../helpers/oracle';
 
-type Case = [b: number, h: number, n: number, dh: number];
-
-/** Forward and gradients of q, k, v (or those listed) against the f64 reference. */
-async function check(qShape: Case, nk: number, opts: { scale?: number; grad?: number[]; seed?: number } = {}) {
-  const ctx = await gpu();
-  const [b, h, , dh] = qShape;
-  const scale = opts.scale ?? dh ** -0.5;
-  const seed = opts.seed ?? 21;
-  return checkOp(ctx, {
-    ref: refOps.attention,
-    opts: { scale },
-    inputs: [rand(qShape, seed), rand([b, h, nk, dh], seed + 1), rand([b, h, nk, dh], seed + 2)],
-    grad: opts.grad ?? [0, 1, 2],
-    engine: ([q, k, v]) => attention(q!, k!, v!, { scale }),
-  });
-}
+type Case = AttentionCase;
+const check = checkAttention;
 
 /** Largest |q·k·scale| over all (b, h, i, j) for [B, H, N, Dh] inputs. */
 function maxAbsScore(q: RefTensor, k: RefTensor, scale: number): number {
