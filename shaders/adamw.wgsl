@@ -33,31 +33,39 @@ fn index(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
 @group(0) @binding(3) var<storage, read_write> m: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> v: array<vec4<f32>>;
 
-// torch.optim.AdamW (amsgrad off), in PyTorch's operation order:
+// torch.optim.AdamW (amsgrad off) on vec4 i, in PyTorch's operation order:
 //   p *= 1 - lr·wd;  m = lerp(m, g, 1-β1);  v = β2·v + (1-β2)·g²;  p -= step_size · m / (sqrt(v)/bc2_sqrt + eps)
-@compute @workgroup_size(WG)
-fn adamw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = index(wid, nwg, lid);
-  if (i >= params.n4) { return; }
-  let grad = g[i];
+// Shared by the plain and the loss-scaled entry points, which differ in where grad and the corrections come from.
+fn adamw_at(i: u32, grad: vec4<f32>, step_size: f32, bc2_sqrt: f32) {
   let decayed = p[i] * select(1.0, params.decay_factor, i < params.decay_end4);
   let m_old = m[i];
   let m_new = m_old + params.one_minus_beta1 * (grad - m_old);
   let v_new = params.beta2 * v[i] + params.one_minus_beta2 * grad * grad;
   m[i] = m_new;
   v[i] = v_new;
-  let denom = sqrt(v_new) / params.bc2_sqrt + params.eps;
-  p[i] = decayed - params.step_size * (m_new / denom);
+  let denom = sqrt(v_new) / bc2_sqrt + params.eps;
+  p[i] = decayed - step_size * (m_new / denom);
 }
 
-// Plain SGD: p -= lr·(g + wd·p) on the decayed range, p -= lr·g elsewhere.
+// Plain SGD on vec4 i: p -= lr·(g + wd·p) on the decayed range, p -= lr·g elsewhere.
+fn sgd_at(i: u32, grad: vec4<f32>) {
+  let value = p[i];
+  let wd = select(0.0, params.decay_factor, i < params.decay_end4);
+  p[i] = value - params.lr * (grad + wd * value);
+}
+
+@compute @workgroup_size(WG)
+fn adamw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = index(wid, nwg, lid);
+  if (i >= params.n4) { return; }
+  adamw_at(i, g[i], params.step_size, params.bc2_sqrt);
+}
+
 @compute @workgroup_size(WG)
 fn sgd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let i = index(wid, nwg, lid);
   if (i >= params.n4) { return; }
-  let value = p[i];
-  let wd = select(0.0, params.decay_factor, i < params.decay_end4);
-  p[i] = value - params.lr * (g[i] + wd * value);
+  sgd_at(i, g[i]);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -111,18 +119,8 @@ fn check_finite(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 fn adamw_scaled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let i = index(wid, nwg, lid);
   if (i >= params.n4 || counters.overflow != 0u) { return; }
-  let grad = g[i] * (1.0 / loss_scale[0]);
   let t = f32(counters.applied + 1u);
-  let step_size = params.lr / (1.0 - pow(params.beta1, t));
-  let bc2_sqrt = sqrt(1.0 - pow(params.beta2, t));
-  let decayed = p[i] * select(1.0, params.decay_factor, i < params.decay_end4);
-  let m_old = m[i];
-  let m_new = m_old + params.one_minus_beta1 * (grad - m_old);
-  let v_new = params.beta2 * v[i] + params.one_minus_beta2 * grad * grad;
-  m[i] = m_new;
-  v[i] = v_new;
-  let denom = sqrt(v_new) / bc2_sqrt + params.eps;
-  p[i] = decayed - step_size * (m_new / denom);
+  adamw_at(i, g[i] * (1.0 / loss_scale[0]), params.lr / (1.0 - pow(params.beta1, t)), sqrt(1.0 - pow(params.beta2, t)));
 }
 
 @group(0) @binding(3) var<storage, read> sgd_scale: array<f32>;
@@ -132,9 +130,7 @@ fn adamw_scaled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 fn sgd_scaled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let i = index(wid, nwg, lid);
   if (i >= params.n4 || sgd_counters.overflow != 0u) { return; }
-  let value = p[i];
-  let wd = select(0.0, params.decay_factor, i < params.decay_end4);
-  p[i] = value - params.lr * (g[i] * (1.0 / sgd_scale[0]) + wd * value);
+  sgd_at(i, g[i] * (1.0 / sgd_scale[0]));
 }
 
 @group(0) @binding(1) var<storage, read_write> state_scale: array<f32>;
