@@ -283,13 +283,20 @@ interface BrowserRun {
   subgroups?: SubgroupBench;
 }
 
-async function runInChromium(): Promise<BrowserRun | { skipped: string }> {
+/** Chromium (or the page's server) could not be started: the Node results still stand. */
+class BrowserUnavailable extends Error {}
+
+/**
+ * Opens bench/peer.html?`query` in headless Chromium and waits for the result the page leaves in
+ * window.peerResult; throws with the page's own failure and console problems.
+ */
+async function pageResult<T>(query: string, timeoutMs: number): Promise<T> {
   const { startBrowserEnv, watchPage } = await import('../tests/e2e/browser');
-  let env;
+  let env: Awaited<ReturnType<typeof startBrowserEnv>>;
   try {
     env = await startBrowserEnv();
   } catch (error) {
-    return { skipped: error instanceof Error ? error.message : String(error) };
+    throw new BrowserUnavailable(error instanceof Error ? error.message : String(error));
   }
   try {
     const page = await env.browser.newPage();
@@ -297,14 +304,24 @@ async function runInChromium(): Promise<BrowserRun | { skipped: string }> {
     page.on('console', (m) => {
       if (m.type() === 'log') log(`  [chromium] ${m.text()}`);
     });
-    const browserPairs = Math.max(2, Math.min(pairs, 3));
-    await page.goto(`${env.baseUrl}/bench/peer.html?pairs=${browserPairs}${quick ? '&quick=1' : ''}`);
-    await page.waitForFunction(() => (window as { peerResult?: unknown }).peerResult !== undefined, undefined, { timeout: 1_800_000, polling: 1000 });
-    const result = await page.evaluate(() => (window as unknown as { peerResult: BrowserRun | { failure: string } }).peerResult);
-    if ('failure' in result) throw new Error(`The page failed: ${result.failure}\n${problems.join('\n')}`);
-    return result;
+    await page.goto(`${env.baseUrl}/bench/peer.html?${query}`);
+    await page.waitForFunction(() => (window as { peerResult?: unknown }).peerResult !== undefined, undefined, { timeout: timeoutMs, polling: 1000 });
+    const result = await page.evaluate(() => (window as unknown as { peerResult: unknown }).peerResult as T | { failure: string });
+    if (typeof result === 'object' && result !== null && 'failure' in result) throw new Error(`The page failed: ${result.failure}\n${problems.join('\n')}`);
+    return result as T;
   } finally {
     await env.close();
+  }
+}
+
+async function runInChromium(): Promise<BrowserRun | { skipped: string }> {
+  const browserPairs = Math.max(2, Math.min(pairs, 3));
+  try {
+    return await pageResult<BrowserRun>(`pairs=${browserPairs}${quick ? '&quick=1' : ''}`, 1_800_000);
+  } catch (error) {
+    // No Chromium here: the Node table still stands; the reason is printed in its place.
+    if (error instanceof BrowserUnavailable) return { skipped: error.message };
+    throw error;
   }
 }
 
@@ -368,18 +385,8 @@ async function subgroupsOnly(): Promise<void> {
     ctx.destroy();
   }
   if (!flag('--no-browser')) {
-    const { startBrowserEnv } = await import('../tests/e2e/browser');
-    const env = await startBrowserEnv();
-    try {
-      const page = await env.browser.newPage();
-      await page.goto(`${env.baseUrl}/bench/peer.html?pairs=${pairs}&only=subgroups`);
-      await page.waitForFunction(() => (window as { peerResult?: unknown }).peerResult !== undefined, undefined, { timeout: 600_000, polling: 500 });
-      const result = await page.evaluate(() => (window as unknown as { peerResult: { adapter: string; subgroups: SubgroupBench } | { failure: string } }).peerResult);
-      if ('failure' in result) throw new Error(`The page failed: ${result.failure}`);
-      lines.push(...rowsOf(`Headless Chromium (${result.adapter})`, result.subgroups));
-    } finally {
-      await env.close();
-    }
+    const result = await pageResult<{ adapter: string; subgroups: SubgroupBench }>(`pairs=${pairs}&only=subgroups`, 600_000);
+    lines.push(...rowsOf(`Headless Chromium (${result.adapter})`, result.subgroups));
   }
   process.stdout.write(`\n${lines.join('\n')}\n`);
 }
@@ -395,22 +402,9 @@ async function profileOnly(): Promise<void> {
     ctx.destroy();
   }
   if (!flag('--no-browser')) {
-    const { startBrowserEnv } = await import('../tests/e2e/browser');
-    const env = await startBrowserEnv();
-    try {
-      const page = await env.browser.newPage();
-      page.on('console', (m) => {
-        if (m.type() === 'log') log(`  [chromium] ${m.text()}`);
-      });
-      await page.goto(`${env.baseUrl}/bench/peer.html?samples=${samples}&only=profile${flag('--programs-only') ? '&programs=1' : ''}`);
-      await page.waitForFunction(() => (window as { peerResult?: unknown }).peerResult !== undefined, undefined, { timeout: 1_200_000, polling: 500 });
-      const result = await page.evaluate(() => (window as unknown as { peerResult: { profile?: StepProfile; programs: ProgramTime[] } | { failure: string } }).peerResult);
-      if ('failure' in result) throw new Error(`The page failed: ${result.failure}`);
-      if (result.profile) lines.push(...profileTable('Headless Chromium', result.profile));
-      lines.push(...programTable('Headless Chromium', result.programs));
-    } finally {
-      await env.close();
-    }
+    const result = await pageResult<{ profile?: StepProfile; programs: ProgramTime[] }>(`samples=${samples}&only=profile${flag('--programs-only') ? '&programs=1' : ''}`, 1_200_000);
+    if (result.profile) lines.push(...profileTable('Headless Chromium', result.profile));
+    lines.push(...programTable('Headless Chromium', result.programs));
   }
   process.stdout.write(`\n${lines.join('\n')}\n`);
 }
