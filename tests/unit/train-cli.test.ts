@@ -48,6 +48,7 @@ describe('bad settings are refused with the reason, before training', () => {
     [['--method', 'prefix'], /Unknown method "prefix"/],
     [['--optimizer', 'adam'], /Unknown optimizer "adam"/],
     [['--rank', 'eight'], /--rank must be a whole number, got "eight"/],
+    [['--precision', 'f8'], /Unknown precision "f8": use f32 or f16/],
   ];
   for (const [extra, message] of cases) {
     it(extra.join(' '), async () => {
