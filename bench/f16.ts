@@ -28,9 +28,9 @@ function dataset(cfg: VitConfig, count: number): Dataset {
   const per = 3 * cfg.imageSize * cfg.imageSize;
   return {
     classes: CLASSES,
-    imageShape: [3, cfg.imageSize, cfg.imageSize],
+    sampleShape: [3, cfg.imageSize, cfg.imageSize],
     count,
-    pixels: Float32Array.from({ length: count * per }, () => rng.uniform(-1, 1)),
+    inputs: Float32Array.from({ length: count * per }, () => rng.uniform(-1, 1)),
     labels: Int32Array.from({ length: count }, (_, i) => i % CLASSES.length),
     skipped: [],
   };

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { openBackbone } from '../src/cli/model-source';
 import { createFineTuneModel, initialTensors } from '../src/clora/model';
 import { DEFAULT_ADAPTER_SETTINGS, type AdapterSettings } from '../src/clora/settings';
-import { copyImage, type Dataset } from '../src/data/dataset';
+import { copyImage, imageDims, sampleSize, type Dataset } from '../src/data/dataset';
 import { adapterName, type GpuContext } from '../src/gpu/context';
 import { formatBytes } from '../src/gpu/errors';
 import { createNodeGpuContext } from '../src/gpu/node';
@@ -81,9 +81,9 @@ function syntheticData(cfg: VitConfig, count: number, classes: number, seed: num
   for (let i = 0; i < pixels.length; i++) pixels[i] = rng.uniform(-1, 1);
   return {
     classes: Array.from({ length: classes }, (_, i) => String(i)),
-    imageShape: [cfg.channels, cfg.imageSize, cfg.imageSize],
+    sampleShape: [cfg.channels, cfg.imageSize, cfg.imageSize],
     count,
-    pixels,
+    inputs: pixels,
     labels: Int32Array.from({ length: count }, (_, i) => i % classes),
     skipped: [],
   };
@@ -155,7 +155,7 @@ async function compareTrain(ctx: GpuContext, peer: TfjsPeer): Promise<TrainRun> 
   // engine's trainer does on this adapter: sleep for most of the expected time, then read.
   let msPerStep = 0;
   const tfjsSample = async (): Promise<number> => {
-    const per = data.imageShape[0] * data.imageShape[1] * data.imageShape[2];
+    const per = sampleSize(data);
     const rng = new Rng(9);
     const order = rng.shuffle(Array.from({ length: data.count }, (_, i) => i));
     const submissionsBefore = peer.submissions();
@@ -170,7 +170,7 @@ async function compareTrain(ctx: GpuContext, peer: TfjsPeer): Promise<TrainRun> 
         copyImage(data, j, pixels, k * per);
         labels[k] = data.labels[j]!;
       });
-      const x = tf.tensor4d(pixels, [idx.length, ...data.imageShape]);
+      const x = tf.tensor4d(pixels, [idx.length, ...imageDims(data)]);
       const y = tf.tensor1d(labels);
       const loss = peerModel.step(x, y);
       x.dispose();

@@ -74,7 +74,7 @@ async function loadData(ctx: GpuContext, path: string, backbone: Backbone, class
   if (!existsSync(path)) throw new UsageError(`--data ${path}: no such file or folder.`);
   const data = statSync(path).isDirectory() ? await loadFolderDataset(ctx, path, backbone.preprocess, classNames) : await loadTensorDataset(path);
   for (const s of data.skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
-  const [c, h, w] = data.imageShape;
+  const [c, h, w] = data.sampleShape;
   if (c !== backbone.cfg.channels || h !== backbone.cfg.imageSize || w !== backbone.cfg.imageSize) {
     throw new DatasetError(`The data holds images of shape [${c}, ${h}, ${w}]; the model takes [${backbone.cfg.channels}, ${backbone.cfg.imageSize}, ${backbone.cfg.imageSize}].`);
   }
@@ -247,7 +247,7 @@ async function evalCommand(ctx: GpuContext, argv: string[]): Promise<void> {
     const adapter = await openAdapter(requireOption(values, 'adapter'), backbone);
     const data = await loadData(ctx, requireOption(values, 'data'), backbone, adapter.classes);
     const model = await modelFromAdapter(ctx, backbone, adapter);
-    const logits = await predictLogits(model, inputPixels(data), data.count, data.imageShape, FORWARD_CHUNK);
+    const logits = await predictLogits(model, inputPixels(data), data.count, data.sampleShape, FORWARD_CHUNK);
     const result = evaluate(logits, data.labels, adapter.classes);
     process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : formatEvaluation(result));
     model.dispose();

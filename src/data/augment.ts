@@ -2,7 +2,7 @@
 // aspect 3/4–4/3, bilinear back to the input size) and horizontal flip, both drawn from the trainer's RNG
 // so a seeded run is reproducible.
 import type { Rng } from '../train/rng';
-import { copyImage, type Dataset } from './dataset';
+import { copyImage, imageDims, type Dataset } from './dataset';
 
 export interface AugmentOptions {
   flip: boolean;
@@ -10,10 +10,10 @@ export interface AugmentOptions {
 }
 
 export function augmentInto(data: Dataset, indices: readonly number[], pixels: Float32Array, labels: Float32Array, rng: Rng, opts: AugmentOptions): void {
-  const [channels, h, w] = data.imageShape;
+  const [channels, h, w] = imageDims(data);
   const per = channels * h * w;
   // 8-bit data sets are normalised into one scratch image first; f32 ones are read in place.
-  const scratch = data.pixels instanceof Float32Array ? undefined : new Float32Array(per);
+  const scratch = data.inputs instanceof Float32Array ? undefined : new Float32Array(per);
   indices.forEach((index, k) => {
     labels[k] = data.labels[index]!;
     let src: Float32Array;
@@ -21,7 +21,7 @@ export function augmentInto(data: Dataset, indices: readonly number[], pixels: F
       copyImage(data, index, scratch, 0);
       src = scratch;
     } else {
-      src = (data.pixels as Float32Array).subarray(index * per, (index + 1) * per);
+      src = (data.inputs as Float32Array).subarray(index * per, (index + 1) * per);
     }
     const dst = pixels.subarray(k * per, (k + 1) * per);
     let cropX = 0;

@@ -35,7 +35,7 @@ export async function loadTensorDataset(path: string): Promise<Dataset> {
   }
   const maxLabel = labels.reduce((m, l) => Math.max(m, l), -1);
   classes ??= Array.from({ length: maxLabel + 1 }, (_, i) => String(i));
-  return { classes, imageShape: [c, h, w], count: n, pixels: await file.readF32('pixel_values'), labels, skipped: [] };
+  return { classes, sampleShape: [c, h, w], count: n, inputs: await file.readF32('pixel_values'), labels, skipped: [] };
 }
 
 export async function loadFolderDataset(ctx: GpuContext, dir: string, p: PreprocessParams, classNames?: string[]): Promise<Dataset> {
@@ -78,5 +78,5 @@ export async function loadFolderDataset(ctx: GpuContext, dir: string, p: Preproc
     for (const d of decoded) labels.push(d.label);
     count += decoded.length;
   }
-  return { classes, imageShape: [3, p.size, p.size], count, pixels: pixels.subarray(0, count * per), labels: Int32Array.from(labels), skipped };
+  return { classes, sampleShape: [3, p.size, p.size], count, inputs: pixels.subarray(0, count * per), labels: Int32Array.from(labels), skipped };
 }

@@ -10,7 +10,7 @@ import type { DryRunResult } from '../gpu/context';
 import { kernelKey, type KernelSpec } from '../gpu/pipelines';
 import { adamwScaledUpdate, adamwUpdate, checkFiniteGradients, sgdScaledUpdate, sgdUpdate, updateLossScale } from '../kernels/optim';
 import { SettingsError } from '../clora/settings';
-import { checkDataset, gatherBatch, type Dataset } from '../data/dataset';
+import { checkDataset, gatherBatch, sampleSize, type Dataset } from '../data/dataset';
 import { augmentInto } from '../data/augment';
 import { AdamW, LossScaler, Sgd, type LossScaleOptions, type LossScaleState, type Optimizer, type OptimizerState } from './optimizer';
 import { Rng } from './rng';
@@ -383,7 +383,7 @@ export class Trainer {
     const ctx = model.ctx;
     const store = model.parts.trainable;
     store.zeroGrad();
-    const x = Tensor.empty(ctx, [micro, ...data.imageShape]);
+    const x = Tensor.empty(ctx, [micro, ...data.sampleShape]);
     const y = Tensor.empty(ctx, [micro]);
     try {
       const { part, sade } = this.recordMicroBatch(x, y, this.options.batchSize, first, 0);
@@ -479,7 +479,7 @@ export class Trainer {
     const batch = this.nextBatch();
     const micro = this.microBatch;
     const lr = learningRate(this.step + 1, this.totalSteps, options.lr, options.warmup);
-    const per = data.imageShape[0] * data.imageShape[1] * data.imageShape[2];
+    const per = sampleSize(data);
     const inputs: { x: Tensor; y: Tensor; seed: number }[] = [];
     for (let start = 0; start < batch.length; start += micro) {
       const indices = batch.slice(start, start + micro);
@@ -489,7 +489,7 @@ export class Trainer {
       else gatherBatch(data, indices, pixels, labels);
       // Same RNG order as drawing each micro-batch's dropout seed just before its forward pass.
       const seed = this.rng.fork();
-      inputs.push({ x: Tensor.fromData(ctx, [indices.length, ...data.imageShape], pixels), y: Tensor.fromData(ctx, [indices.length], labels), seed });
+      inputs.push({ x: Tensor.fromData(ctx, [indices.length, ...data.sampleShape], pixels), y: Tensor.fromData(ctx, [indices.length], labels), seed });
     }
     model.parts.trainable.zeroGrad();
     const parts: Tensor[] = [];

@@ -10,7 +10,7 @@ import { mergedExport, peftExport } from '../clora/export';
 import { modelFile, readAdapterFile, type AdapterFile } from '../clora/files';
 import { createFineTuneModel, initialTensors, trainableParameterCount, type FineTuneModel } from '../clora/model';
 import { DEFAULT_ADAPTER_SETTINGS, SettingsError, validateAdapterSettings } from '../clora/settings';
-import { copyImage, DatasetError, type Dataset } from '../data/dataset';
+import { copyImage, DatasetError, sampleSize, type Dataset } from '../data/dataset';
 import { decodeImageBlob } from '../data/decode-browser';
 import { ImageDecodeError, preprocessImages, preprocessInto, type PreprocessParams, type RgbaImage } from '../data/preprocess';
 import { createBrowserGpuContext } from '../gpu/browser';
@@ -369,14 +369,14 @@ async function unpackSamples(samples: PackedSamples, pick: number[], p: Preproce
       }
     }
   }
-  return { classes: samples.classes, imageShape: [3, S, S], count: pick.length, pixels, normalize: { mean: p.mean, std: p.std }, labels, skipped: [] };
+  return { classes: samples.classes, sampleShape: [3, S, S], count: pick.length, inputs: pixels, normalize: { mean: p.mean, std: p.std }, labels, skipped: [] };
 }
 
 /** Logits of every image of a data set, a chunk at a time (no tape held across an await). */
 async function logitsOf(model: FineTuneModel, data: Dataset, indices?: number[]): Promise<{ logits: Float32Array; labels: Int32Array }> {
   const gpu = model.ctx;
   const pick = indices ?? Array.from({ length: data.count }, (_, i) => i);
-  const per = data.imageShape[0] * data.imageShape[1] * data.imageShape[2];
+  const per = sampleSize(data);
   const c = model.parts.classes.length;
   const logits = new Float32Array(pick.length * c);
   const labels = new Int32Array(pick.length);
@@ -391,7 +391,7 @@ async function logitsOf(model: FineTuneModel, data: Dataset, indices?: number[])
     const tape = new Tape(gpu);
     let pending: Promise<Float32Array>;
     try {
-      const x = Tensor.fromData(gpu, [part.length, ...data.imageShape], pixels);
+      const x = Tensor.fromData(gpu, [part.length, ...data.sampleShape], pixels);
       pending = model.forward(x, { training: false }).read();
     } finally {
       tape.dispose();

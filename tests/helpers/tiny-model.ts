@@ -17,7 +17,7 @@ export function tinyDataset(count: number, seed: number): Dataset {
   const per = 3 * TINY_VIT.imageSize * TINY_VIT.imageSize;
   const pixels = Float32Array.from({ length: count * per }, () => rng.uniform(-1, 1));
   const labels = Int32Array.from({ length: count }, (_, i) => i % TINY_CLASSES.length);
-  return { classes: TINY_CLASSES, imageShape: [3, TINY_VIT.imageSize, TINY_VIT.imageSize], count, pixels, labels, skipped: [] };
+  return { classes: TINY_CLASSES, sampleShape: [3, TINY_VIT.imageSize, TINY_VIT.imageSize], count, inputs: pixels, labels, skipped: [] };
 }
 
 /** The tiny ViT with seeded weights and an adapter (CLoRA rank 4, 2 spaces, on q and v unless `settings` say otherwise). */

@@ -8,9 +8,9 @@ const H = 4;
 const W = 5;
 const data: Dataset = {
   classes: ['a', 'b'],
-  imageShape: [3, H, W],
+  sampleShape: [3, H, W],
   count: 2,
-  pixels: Float32Array.from({ length: 2 * 3 * H * W }, (_, i) => i % (H * W)),
+  inputs: Float32Array.from({ length: 2 * 3 * H * W }, (_, i) => i % (H * W)),
   labels: Int32Array.from([0, 1]),
   skipped: [],
 };

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { readAdapterFile } from '../../src/clora/files';
 import { createFineTuneModel } from '../../src/clora/model';
 import { augmentInto } from '../../src/data/augment';
-import { copyImage, gatherBatch, inputPixels, type Dataset } from '../../src/data/dataset';
+import { copyImage, gatherBatch, imageDims, inputPixels, type Dataset } from '../../src/data/dataset';
 import { loadTensorDataset } from '../../src/data/load-node';
 import { bytesSource, openSafetensors } from '../../src/io/safetensors';
 import { vitConfigFromShapes } from '../../src/nn/vit';
@@ -30,8 +30,8 @@ function pair(count: number, shape: [number, number, number], classes: number, s
     floats[i] = (v / 255 - mean[channel]!) / std[channel]!;
   });
   const labels = Int32Array.from({ length: count }, (_, i) => i % classes);
-  const common = { classes: Array.from({ length: classes }, (_, i) => `class ${i}`), imageShape: shape, count, labels, skipped: [] };
-  return { bytes: { ...common, pixels: raw, normalize: { mean, std } }, floats: { ...common, pixels: floats } };
+  const common = { classes: Array.from({ length: classes }, (_, i) => `class ${i}`), sampleShape: shape, count, labels, skipped: [] };
+  return { bytes: { ...common, inputs: raw, normalize: { mean, std } }, floats: { ...common, inputs: floats } };
 }
 
 function maxDiff(a: Float32Array, b: Float32Array): number {
@@ -45,9 +45,9 @@ describe('8-bit data sets', () => {
     const per = 3 * 7 * 9;
     const out = new Float32Array(per + 3);
     copyImage(bytes, 4, out, 3);
-    expect(maxDiff(out.subarray(3), floats.pixels.subarray(4 * per, 5 * per) as Float32Array)).toBeLessThan(1e-6);
-    expect(maxDiff(inputPixels(bytes), floats.pixels as Float32Array)).toBeLessThan(1e-6);
-    expect(inputPixels(floats)).toBe(floats.pixels);
+    expect(maxDiff(out.subarray(3), floats.inputs.subarray(4 * per, 5 * per) as Float32Array)).toBeLessThan(1e-6);
+    expect(maxDiff(inputPixels(bytes), floats.inputs as Float32Array)).toBeLessThan(1e-6);
+    expect(inputPixels(floats)).toBe(floats.inputs);
   });
 
   it('give the same batches and augmented batches as f32', () => {
@@ -76,7 +76,7 @@ describe('8-bit data sets', () => {
     const backbone = await openSafetensors(bytesSource(new Uint8Array(readFileSync(join(root, 'tests/fixtures/train/backbone.safetensors')))));
     const cfg = vitConfigFromShapes(new Map([...backbone.tensors].map(([n, t]) => [n, t.shape] as const)), 3);
     const init = await readAdapterFile(await openSafetensors(bytesSource(new Uint8Array(readFileSync(join(root, 'tests/fixtures/train/init_clora.safetensors'))))), cfg);
-    const shape = (await loadTensorDataset(join(root, 'tests/fixtures/train/data.safetensors'))).imageShape;
+    const shape = imageDims(await loadTensorDataset(join(root, 'tests/fixtures/train/data.safetensors')));
     const { bytes, floats } = pair(6, shape, init.classes.length, 4);
     const results: Map<string, Float32Array>[] = [];
     for (const data of [bytes, floats]) {

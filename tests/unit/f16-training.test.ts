@@ -78,7 +78,7 @@ describe('f16 mixed-precision training', () => {
     const cfg: VitConfig = { depth: 2, dim: 96, heads: 2, patch: 4, imageSize: 32, channels: 3, mlpDim: 384, tokens: 65, classes: 0 };
     const ctx = await gpu();
     const shapes = vitShapes(cfg);
-    const data: Dataset = { classes: CLASSES, imageShape: [3, 32, 32], count: 8, pixels: new Float32Array(8 * 3 * 32 * 32), labels: Int32Array.from({ length: 8 }, (_, i) => i % 3), skipped: [] };
+    const data: Dataset = { classes: CLASSES, sampleShape: [3, 32, 32], count: 8, inputs: new Float32Array(8 * 3 * 32 * 32), labels: Int32Array.from({ length: 8 }, (_, i) => i % 3), skipped: [] };
     const perSample: number[] = [];
     for (const precision of ['f32', 'f16'] as const) {
       const s: AdapterSettings = { ...DEFAULT_ADAPTER_SETTINGS, rank: 4, spaces: 2 };

@@ -73,7 +73,7 @@ describe('recomputing activations', () => {
     const m = await model(ctx, { dropout });
     m.recompute = recompute;
     const data = dataset(5, 4);
-    const x = Tensor.fromData(ctx, [5, 3, CFG.imageSize, CFG.imageSize], data.pixels);
+    const x = Tensor.fromData(ctx, [5, 3, CFG.imageSize, CFG.imageSize], data.inputs);
     const y = Tensor.fromData(ctx, [5], Float32Array.from(data.labels));
     m.parts.trainable.zeroGrad();
     const tape = new Tape(ctx);
@@ -117,7 +117,7 @@ describe('recomputing activations', () => {
     const m = await model(ctx, { method, dropout: 0 });
     m.recompute = recompute;
     const data = dataset(3, 6);
-    const x = Tensor.fromData(ctx, [3, 3, CFG.imageSize, CFG.imageSize], data.pixels);
+    const x = Tensor.fromData(ctx, [3, 3, CFG.imageSize, CFG.imageSize], data.inputs);
     const y = Tensor.fromData(ctx, [3], Float32Array.from(data.labels));
     m.parts.trainable.zeroGrad();
     const tape = new Tape(ctx);
