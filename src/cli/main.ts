@@ -7,7 +7,7 @@ import { mergedExport, peftExport } from '../clora/export';
 import { checkOnnxFits, mergedModelToOnnx } from '../clora/onnx-export';
 import { modelFile, readAdapterFile, type AdapterFile } from '../clora/files';
 import { createFineTuneModel, initialTensors, type FineTuneModel } from '../clora/model';
-import { DEFAULT_ADAPTER_SETTINGS, parseTargets, SettingsError, validateAdapterSettings, type AdapterSettings, type Method } from '../clora/settings';
+import { DEFAULT_ADAPTER_SETTINGS, METHOD_TRAINS, METHODS, parseTargets, settingApplies, SettingsError, validateAdapterSettings, type AdapterSettings, type Method } from '../clora/settings';
 import { evaluate, formatEvaluation } from '../train/evaluate';
 import { predictLogits } from '../train/predict';
 import { DatasetError, inputPixels, type Dataset } from '../data/dataset';
@@ -118,6 +118,25 @@ async function forward(ctx: GpuContext, argv: string[]): Promise<void> {
   }
 }
 
+/** The adapter options of `train`, and the setting each one sets. */
+const ADAPTER_OPTIONS: [option: string, setting: keyof AdapterSettings][] = [
+  ['rank', 'rank'],
+  ['spaces', 'spaces'],
+  ['targets', 'targets'],
+  ['scale', 'scale'],
+  ['sade-weight', 'sadeWeight'],
+  ['dropout', 'dropout'],
+];
+
+/** Adapter options given on the command line that the method does not use: ignored, each with a note. */
+function noteUnusedOptions(values: Values, method: Method): void {
+  if (!METHODS.includes(method)) return; // validateAdapterSettings names the unknown method
+  for (const [option, setting] of ADAPTER_OPTIONS) {
+    if (values[option] === undefined || settingApplies(method, setting)) continue;
+    process.stderr.write(`note: --${option} does not apply to --method ${method} (it trains ${METHOD_TRAINS[method]}); ignored.\n`);
+  }
+}
+
 function adapterSettingsFrom(values: Values): AdapterSettings {
   const method = (values.method ?? 'clora') as Method;
   const settings: AdapterSettings = {
@@ -130,6 +149,7 @@ function adapterSettingsFrom(values: Values): AdapterSettings {
     dropout: numberOption(values, 'dropout', DEFAULT_ADAPTER_SETTINGS.dropout),
   };
   validateAdapterSettings(settings);
+  noteUnusedOptions(values, method);
   return settings;
 }
 
@@ -201,13 +221,13 @@ async function train(ctx: GpuContext, argv: string[]): Promise<void> {
     let data: Dataset;
     if (values.init) {
       const init = await openAdapter(values.init, backbone, { method: settings.method });
-      for (const key of ['rank', 'spaces'] as const) {
-        if (values[key] !== undefined && settings.method === 'clora' && init.settings[key] !== settings[key]) {
-          throw new SettingsError(`--${key} ${settings[key]} differs from the --init adapter's ${key} ${init.settings[key]}.`);
-        }
-      }
-      if (values.targets !== undefined && init.settings.targets.join(',') !== settings.targets.join(',')) {
-        throw new SettingsError(`--targets ${settings.targets.join(',')} differs from the --init adapter's targets ${init.settings.targets.join(',')}.`);
+      // The adapter's shape comes from --init; a shape option given as well must agree with it. Options the
+      // method does not use were noted and are not compared.
+      for (const key of ['rank', 'spaces', 'targets'] as const) {
+        if (values[key] === undefined || !settingApplies(settings.method, key)) continue;
+        const given = String(settings[key]);
+        const saved = String(init.settings[key]);
+        if (given !== saved) throw new SettingsError(`--${key} ${given} differs from the --init adapter's ${key} ${saved}: leave --${key} out to continue with the adapter's own.`);
       }
       settings = { ...settings, rank: init.settings.rank, spaces: init.settings.spaces, targets: init.settings.targets };
       classes = init.classes;
