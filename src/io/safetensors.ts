@@ -115,7 +115,8 @@ function ownsWholeBuffer(bytes: Uint8Array): boolean {
   return bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
 }
 
-function decodeFloats(dtype: Dtype, bytes: Uint8Array, count: number): Float32Array<ArrayBuffer> {
+/** count little-endian F32, F16, BF16 or F64 values → f32 (shared with the .pth reader). */
+export function decodeFloats(dtype: Dtype, bytes: Uint8Array, count: number): Float32Array<ArrayBuffer> {
   const out = new Float32Array(count);
   if (!HOST_IS_LITTLE_ENDIAN) {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
