@@ -9,6 +9,7 @@ import { BackboneController, choiceFromAddress } from './backbone';
 import { CheckpointController } from './checkpoints';
 import { messageOf, type AppContext } from './context';
 import { DataController } from './data-set';
+import { EvaluationController } from './evaluation';
 import type { AppEvents, Handlers } from './events';
 import { ModelIo } from './model-io';
 import { saveSettings, savedBackboneChoice, savedSettings } from './preferences';
@@ -26,6 +27,7 @@ export class AppController {
   readonly data: DataController;
   readonly runs: RunController;
   readonly checkpoints: CheckpointController;
+  readonly evaluation: EvaluationController;
   readonly model: ModelIo;
   private readonly ctx: AppContext;
 
@@ -36,8 +38,9 @@ export class AppController {
     this.checkpoints = new CheckpointController(this.ctx, new CheckpointStore(opts.storagePrefix));
     this.backbone = new BackboneController(this.ctx, this.checkpoints);
     this.data = new DataController(this.ctx, this.backbone, new SampleStore(opts.storagePrefix), sampleDataUrl);
-    this.runs = new RunController(this.ctx, this.backbone, this.data, this.checkpoints);
-    this.model = new ModelIo(this.ctx, this.backbone, this.runs);
+    this.evaluation = new EvaluationController(this.ctx, this.data);
+    this.runs = new RunController(this.ctx, this.backbone, this.data, this.checkpoints, this.evaluation);
+    this.model = new ModelIo(this.ctx, this.backbone, this.runs, this.checkpoints);
   }
 
   get state(): AppState {
@@ -76,6 +79,8 @@ export class AppController {
     }
     await stored;
     await this.backbone.choose(store.state.backbone.choice);
+    // After a reload the newest saved checkpoint answers Try it and exports, without resuming training.
+    await this.model.adoptNewestCheckpoint();
   }
 
   private onWorkerEvent(e: WorkerEvent): void {
@@ -110,11 +115,16 @@ export class AppController {
     'set-validation-share': ({ share }) => void this.data.setValidationShare(share),
     'settings-change': ({ patch }) => this.updateSettings(patch),
     train: () => void this.runs.train(),
+    'quick-train': () => void this.runs.quickTrain(),
+    'train-from-quick': () => void this.runs.trainFromQuick(),
     pause: () => this.runs.pause(),
     resume: () => void this.runs.resume(),
     stop: () => this.runs.stop(),
     'resume-checkpoint': ({ id }) => void this.runs.resumeCheckpoint(id),
     'delete-checkpoint': ({ id }) => void this.checkpoints.delete(id),
+    'use-checkpoint': ({ id }) => void this.model.useCheckpoint(id),
+    'open-confusion-cell': ({ actual, predicted }) => void this.evaluation.openCell(actual, predicted),
+    'close-confusion-cell': () => this.evaluation.closeCell(),
     export: ({ format }) => void this.model.exportAs(format),
     'import-adapter': ({ file }) => void this.model.importAdapter(file),
     predict: ({ image }) => void this.model.predict(image),

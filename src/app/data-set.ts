@@ -20,27 +20,10 @@ import type { PackedSamples } from '../worker/protocol';
 import type { BackboneController } from './backbone';
 import { messageOf, type AppContext } from './context';
 import type { ClassView, DataState } from './state';
+import { thumbnailUrl } from './thumbnails';
 
 /** Thumbnails shown per class. */
 const THUMBNAILS = 6;
-
-/** A thumbnail image URL from stored RGB bytes. */
-function thumbnailUrl(rgb: Uint8Array, size: number): string {
-  const canvas = document.createElement('canvas');
-  canvas.width = size;
-  canvas.height = size;
-  const context = canvas.getContext('2d');
-  if (!context) return '';
-  const image = context.createImageData(size, size);
-  for (let p = 0; p < size * size; p++) {
-    image.data[p * 4] = rgb[p * 3]!;
-    image.data[p * 4 + 1] = rgb[p * 3 + 1]!;
-    image.data[p * 4 + 2] = rgb[p * 3 + 2]!;
-    image.data[p * 4 + 3] = 255;
-  }
-  context.putImageData(image, 0, 0);
-  return canvas.toDataURL('image/png');
-}
 
 export class DataController {
   private manifest: DatasetManifest | undefined;

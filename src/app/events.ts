@@ -19,11 +19,20 @@ export interface AppEvents {
   'set-validation-share': { share: number };
   'settings-change': { patch: Partial<UiSettings> };
   train: void;
+  /** Quick mode: the head on cached backbone features. */
+  'quick-train': void;
+  /** Fine-tuning onward from the quick run's head. */
+  'train-from-quick': void;
   pause: void;
   resume: void;
   stop: void;
   'resume-checkpoint': { id: string };
   'delete-checkpoint': { id: string };
+  /** Make a saved checkpoint the model Try it and the exports use (no training). */
+  'use-checkpoint': { id: string };
+  /** Show the images of one confusion-matrix cell (row: true class, column: predicted class). */
+  'open-confusion-cell': { actual: number; predicted: number };
+  'close-confusion-cell': void;
   export: { format: ExportFormat };
   'import-adapter': { file: File };
   predict: { image: Blob };

@@ -3,9 +3,12 @@
 import { DEFAULT_ADAPTER_SETTINGS, type Method, type Target } from '../clora/settings';
 import type { IntakeProgress, SkippedFile } from '../data/intake';
 import type { CheckpointMeta, StorageUse } from '../io/checkpoints';
-import type { Evaluation } from '../train/evaluate';
+import type { EvaluatedSample, Evaluation } from '../train/evaluate';
+import type { TopClass } from '../train/predict';
 import { DEFAULT_TRAIN_OPTIONS, type TrainMetrics } from '../train/trainer';
-import type { AccuracyPoint, BackboneInfo, ErrorKind, Prediction, RunState } from '../worker/protocol';
+import type { AccuracyPoint, BackboneInfo, ErrorKind, ExportFormat, Prediction, RunState } from '../worker/protocol';
+
+export type { ExportFormat };
 
 export type BackboneChoice = { kind: 'bundled' } | { kind: 'known'; id: string } | { kind: 'url'; url: string } | { kind: 'file'; file: File };
 
@@ -27,6 +30,8 @@ export interface UiSettings {
   seed: number;
   augment: boolean;
   checkpointEvery: number;
+  /** Epochs of quick mode (the head on cached features: each epoch takes a fraction of a second). */
+  quickEpochs: number;
 }
 
 export const DEFAULT_UI_SETTINGS: UiSettings = {
@@ -46,6 +51,7 @@ export const DEFAULT_UI_SETTINGS: UiSettings = {
   seed: 0,
   augment: false,
   checkpointEvery: 20,
+  quickEpochs: 30,
 };
 
 export interface ClassView {
@@ -79,6 +85,30 @@ export interface DataState {
 
 export type RunPhase = 'idle' | 'starting' | RunState;
 
+/** One image of a confusion-matrix cell: its sample key, a thumbnail of its stored pixels, its top predictions. */
+export interface CellImage {
+  key: string;
+  thumbnail: string;
+  top: TopClass[];
+}
+
+/** The images the evaluation counted under one cell of the confusion matrix (true class, predicted class). */
+export interface ConfusionCell {
+  actual: number;
+  predicted: number;
+  /** Images in the cell; at most CELL_IMAGES of them are shown. */
+  count: number;
+  images: CellImage[];
+  loading: boolean;
+}
+
+export interface RunEvaluation {
+  evaluation: Evaluation;
+  on: 'validation' | 'training';
+  /** Each evaluated image's top predictions, by its position in the evaluated set. */
+  samples: EvaluatedSample[];
+}
+
 export interface RunView {
   phase: RunPhase;
   runId: string | undefined;
@@ -87,7 +117,9 @@ export interface RunView {
   stepsPerEpoch: number;
   metrics: TrainMetrics[];
   accuracy: AccuracyPoint[];
-  evaluation: { evaluation: Evaluation; on: 'validation' | 'training' } | undefined;
+  evaluation: RunEvaluation | undefined;
+  /** The confusion-matrix cell opened to see its images. */
+  cell: ConfusionCell | undefined;
   message: string | undefined;
   errorKind: ErrorKind | undefined;
   trainableParameters: number;
@@ -100,6 +132,12 @@ export interface RunView {
    * reload, a lost device, another backbone or an imported adapter (Resume then continues from a checkpoint).
    */
   live: boolean;
+  /** Quick mode: the head trained on cached backbone features. */
+  quick: boolean;
+  /** Quick mode's feature pass: images done of total, of which cached from an earlier run. */
+  features: { done: number; total: number; cached: number } | undefined;
+  /** Wall-clock seconds from Train to the end of the run in this tab (set when it is done). */
+  seconds: number | undefined;
 }
 
 export interface CheckpointsState {
@@ -110,9 +148,12 @@ export interface CheckpointsState {
 }
 
 export interface ModelState {
-  kind: 'none' | 'trained' | 'imported';
+  kind: 'none' | 'trained' | 'imported' | 'checkpoint';
   classes: string[];
+  /** Which model predicts and exports, in words: "checkpoint at step 6 of run …", "imported clora adapter …". */
   label: string;
+  /** The saved checkpoint this model comes from (kind 'checkpoint'). */
+  checkpointId?: string;
   /** The adapter's method (a head-only adapter has no PEFT export). */
   method?: string;
 }
@@ -131,8 +172,6 @@ export interface AppState {
   prediction: PredictionState;
 }
 
-export type ExportFormat = 'native' | 'peft' | 'merged';
-
 export interface PredictionState {
   result: Prediction | undefined;
   busy: boolean;
@@ -150,6 +189,7 @@ export function initialRun(): RunView {
     metrics: [],
     accuracy: [],
     evaluation: undefined,
+    cell: undefined,
     message: undefined,
     errorKind: undefined,
     trainableParameters: 0,
@@ -157,6 +197,9 @@ export function initialRun(): RunView {
     validationCount: 0,
     resumable: undefined,
     live: false,
+    quick: false,
+    features: undefined,
+    seconds: undefined,
   };
 }
 

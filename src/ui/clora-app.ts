@@ -132,6 +132,7 @@ export class CloraApp extends LitElement {
               <clora-checkpoints
                 .state=${s.checkpoints}
                 ?busy=${running}
+                .inUse=${s.model.kind === 'checkpoint' ? s.model.checkpointId : undefined}
               ></clora-checkpoints>
             </section>
             <section class="panel" aria-labelledby="h-export">

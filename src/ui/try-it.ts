@@ -117,7 +117,7 @@ export class TryIt extends LitElement {
   override render() {
     const r = this.result;
     return html`
-      <p class="muted">${this.modelLabel ? `Predicting with: ${this.modelLabel}.` : ''} Paste an image (Ctrl+V) here, drop one on the box, choose a file, or start the camera.</p>
+      <p class="muted" data-testid="predicting-with">${this.modelLabel ? `Predicting with: ${this.modelLabel}.` : ''} Paste an image (Ctrl+V) here, drop one on the box, choose a file, or start the camera.</p>
       <div class="area">
         <div
           class="dropzone ${this.over ? 'over' : ''}"
@@ -147,14 +147,17 @@ export class TryIt extends LitElement {
           ></clora-webcam>
         </div>
         ${r
-          ? html`<ol aria-label="Top predictions" data-model=${r.model}>
+          ? html`<div>
+              <p class="muted" data-testid="answered-by">Answered by ${r.label}.</p>
+              <ol aria-label="Top predictions" data-model=${r.model}>
               ${r.top.map(
                 (t) => html`<li data-class=${t.class} data-probability=${t.probability}>
                   <strong>${t.class}</strong> ${percent(t.probability)}
                   <div class="bar" aria-hidden="true"><span style="width:${(100 * t.probability).toFixed(1)}%"></span></div>
                 </li>`,
               )}
-            </ol>`
+              </ol>
+            </div>`
           : ''}
       </div>
       ${this.busy ? html`<p class="muted" role="status">Classifying…</p>` : ''}

@@ -10,7 +10,7 @@ import { cancelDownload, loadBackbone } from './backbone';
 import { device, loseDevice, onDeviceLost } from './device';
 import { errorKind } from './errors';
 import { prepare } from './images';
-import { exportFile, importAdapter, predict } from './model-io';
+import { exportFile, importAdapter, predict, useWeights } from './model-io';
 import { heldSession, release } from './model-slot';
 import { transferablesOf, type ReplyMessage, type RequestMessage } from './protocol';
 import { messageOf, scope } from './scope';
@@ -56,6 +56,8 @@ async function handle(request: RequestMessage): Promise<{ value: unknown; transf
       return { value: await exportFile(request.format) };
     case 'importAdapter':
       return { value: await importAdapter(request.file, request.name) };
+    case 'useWeights':
+      return { value: await useWeights(request.weights) };
     case 'loseDevice':
       loseDevice();
       return { value: null };

@@ -1,0 +1,25 @@
+// The frozen backbone's features of a data set (the class token after the final norm, [count, dim]): what
+// quick mode computes once per image and trains a head on, as Teachable Machine does.
+import { Tensor } from '../autodiff/tensor';
+import type { FineTuneModel } from '../clora/model';
+import { copyImage, sampleSize, type Dataset } from '../data/dataset';
+import { rowsOf } from './predict';
+
+/**
+ * Features [indices.length, dim] of the samples at `indices` through the model's backbone without any
+ * adapter branch (quick mode trains a head only); `onProgress` hears how many are done after each chunk.
+ */
+export function featuresOf(model: FineTuneModel, data: Dataset, indices: readonly number[], onProgress?: (done: number) => void): Promise<Float32Array> {
+  const per = sampleSize(data);
+  const input = (start: number, n: number): Tensor => {
+    const pixels = new Float32Array(n * per);
+    for (let k = 0; k < n; k++) copyImage(data, indices[start + k]!, pixels, k * per);
+    return Tensor.fromData(model.ctx, [n, ...data.sampleShape], pixels);
+  };
+  return rowsOf(model, indices.length, model.parts.cfg.dim, input, (x) => model.vit.features(x), undefined, onProgress);
+}
+
+/** A data set of feature vectors (sampleShape [dim]) with the labels and classes of the images they came from. */
+export function featureDataset(features: Float32Array, dim: number, labels: Int32Array, classes: string[]): Dataset {
+  return { classes, sampleShape: [dim], count: labels.length, inputs: features, labels, skipped: [] };
+}
