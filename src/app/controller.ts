@@ -2,7 +2,7 @@
 // data set, runs, checkpoints, model input/output), routes the worker's events to them, and answers every
 // event the components emit (AppEvents) with the part that handles it. Components never talk to the
 // worker or the storage themselves.
-import { SampleStore } from '../data/intake';
+import { ActiveDataset } from '../io/active-dataset';
 import { CheckpointStore } from '../io/checkpoints';
 import type { WorkerEvent } from '../worker/protocol';
 import { BackboneController, choiceFromAddress } from './backbone';
@@ -37,7 +37,7 @@ export class AppController {
     const sampleDataUrl = new URLSearchParams(location.search).get('samples') ?? SAMPLE_DATA_URL;
     this.checkpoints = new CheckpointController(this.ctx, new CheckpointStore(opts.storagePrefix));
     this.backbone = new BackboneController(this.ctx, this.checkpoints);
-    this.data = new DataController(this.ctx, this.backbone, new SampleStore(opts.storagePrefix), sampleDataUrl);
+    this.data = new DataController(this.ctx, this.backbone, new ActiveDataset(opts.storagePrefix), sampleDataUrl);
     this.evaluation = new EvaluationController(this.ctx, this.data);
     this.runs = new RunController(this.ctx, this.backbone, this.data, this.checkpoints, this.evaluation);
     this.model = new ModelIo(this.ctx, this.backbone, this.runs, this.checkpoints);

@@ -16,6 +16,7 @@ import {
   type SkippedFile,
   type StoredSample,
 } from '../data/intake';
+import type { ActiveDataset } from '../io/active-dataset';
 import type { PackedSamples } from '../worker/protocol';
 import type { BackboneController } from './backbone';
 import { messageOf, type AppContext } from './context';
@@ -28,14 +29,36 @@ const THUMBNAILS = 6;
 export class DataController {
   private manifest: DatasetManifest | undefined;
   private intakeChain: Promise<unknown> = Promise.resolve();
+  /** The page's data set: the default one until load() finds which one is active (an opened project's). */
+  private store: SampleStore;
 
   constructor(
     private readonly ctx: AppContext,
     private readonly backbone: BackboneController,
-    readonly samples: SampleStore,
+    readonly active: ActiveDataset,
     /** The sample data set's index (public/samples/…/index.json). */
     readonly sampleDataUrl: string,
-  ) {}
+  ) {
+    this.store = new SampleStore();
+  }
+
+  get samples(): SampleStore {
+    return this.store;
+  }
+
+  /** The data set as stored: classes, split, sequence counter (a project saves it). */
+  async currentManifest(): Promise<DatasetManifest> {
+    await this.intakeChain;
+    return this.ensureManifest();
+  }
+
+  /** Shows the active data set again after the pointer moved to another one (an opened project's). */
+  async reloadActive(): Promise<void> {
+    await this.intakeChain;
+    this.manifest = undefined;
+    this.patch({ classes: [], message: undefined });
+    await this.load();
+  }
 
   private patch(fields: Partial<DataState>): void {
     this.ctx.store.patch('data', fields);
@@ -53,6 +76,7 @@ export class DataController {
   /** The saved data set, as the page opens. */
   async load(): Promise<void> {
     try {
+      this.store = await this.active.store();
       this.manifest = await this.samples.manifest();
       await this.refreshClasses();
     } catch (error) {

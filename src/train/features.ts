@@ -3,20 +3,27 @@
 import { Tensor } from '../autodiff/tensor';
 import type { FineTuneModel } from '../clora/model';
 import { copyImage, sampleSize, type Dataset } from '../data/dataset';
-import { rowsOf } from './predict';
+import { predictionChunk, rowsOf } from './predict';
 
 /**
  * Features [indices.length, dim] of the samples at `indices` through the model's backbone without any
  * adapter branch (quick mode trains a head only); `onProgress` hears how many are done after each chunk.
  */
-export function featuresOf(model: FineTuneModel, data: Dataset, indices: readonly number[], onProgress?: (done: number) => void): Promise<Float32Array> {
+export async function featuresOf(model: FineTuneModel, data: Dataset, indices: readonly number[], onProgress?: (done: number) => void): Promise<Float32Array> {
   const per = sampleSize(data);
+  const ctx = model.ctx;
+  const chunk = predictionChunk(model.parts.cfg);
+  // Every pipeline the chunks use (a full one and the last, shorter one), compiled ahead and in parallel:
+  // on an emulated GPU compiling them one by one at first use takes longer than the forward passes.
+  const sizes = new Set([Math.min(chunk, indices.length), indices.length % chunk].filter((n) => n > 0));
+  const specs = [...sizes].flatMap((n) => ctx.dryRun(() => model.vit.features(Tensor.empty(ctx, [n, ...data.sampleShape]))).specs);
+  await ctx.pipelines.prepare(specs);
   const input = (start: number, n: number): Tensor => {
     const pixels = new Float32Array(n * per);
     for (let k = 0; k < n; k++) copyImage(data, indices[start + k]!, pixels, k * per);
-    return Tensor.fromData(model.ctx, [n, ...data.sampleShape], pixels);
+    return Tensor.fromData(ctx, [n, ...data.sampleShape], pixels);
   };
-  return rowsOf(model, indices.length, model.parts.cfg.dim, input, (x) => model.vit.features(x), undefined, onProgress);
+  return rowsOf(model, indices.length, model.parts.cfg.dim, input, (x) => model.vit.features(x), chunk, onProgress);
 }
 
 /** A data set of feature vectors (sampleShape [dim]) with the labels and classes of the images they came from. */

@@ -178,6 +178,11 @@ export class TrainingPanel extends LitElement {
     </div>`;
   }
 
+  private quickText(r: RunView): string {
+    const f = r.features;
+    return `Quick mode: the head on backbone features${f && f.done === f.total ? ` of ${f.total} images (${f.cached} from the cache)` : ''}. `;
+  }
+
   private renderStatus() {
     const r = this.run!;
     const last = r.metrics.at(-1);
@@ -205,7 +210,7 @@ export class TrainingPanel extends LitElement {
         : '';
     return html`
       ${featureText}
-      <p role="status" data-testid="run-status">${phaseText[r.phase]} ${r.quick ? 'Quick mode (the head on cached features). ' : ''}${took}${counts}${parts.join(' · ')}</p>
+      <p role="status" data-testid="run-status">${phaseText[r.phase]} ${r.quick ? this.quickText(r) : ''}${took}${counts}${parts.join(' · ')}</p>
       ${r.message ? html`<p class=${r.errorKind ? 'alert' : 'note'} role=${r.errorKind ? 'alert' : 'status'} data-testid="run-message">${r.message}</p>` : ''}
     `;
   }

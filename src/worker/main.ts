@@ -9,7 +9,7 @@ import { adapterName } from '../gpu/context';
 import { cancelDownload, loadBackbone } from './backbone';
 import { device, loseDevice, onDeviceLost } from './device';
 import { errorKind } from './errors';
-import { prepare } from './images';
+import { decodeExact, prepare } from './images';
 import { exportFile, importAdapter, predict, useWeights } from './model-io';
 import { heldSession, release } from './model-slot';
 import { transferablesOf, type ReplyMessage, type RequestMessage } from './protocol';
@@ -33,7 +33,8 @@ async function handle(request: RequestMessage): Promise<{ value: unknown; transf
       cancelDownload();
       return { value: null };
     case 'prepare': {
-      const results = await prepare(request.items);
+      // Exact: a project's own samples, kept as saved; otherwise new files, resized for the model.
+      const results = request.exact ? await decodeExact(request.items) : await prepare(request.items);
       return { value: results, transfer: transferablesOf(results.flatMap((r) => (r.ok ? [r.rgb] : []))) };
     }
     case 'train':

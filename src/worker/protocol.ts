@@ -131,7 +131,7 @@ export type WorkerRequest =
   | { type: 'init' }
   | { type: 'loadBackbone'; source: BackboneSource }
   | { type: 'cancelDownload' }
-  | { type: 'prepare'; items: PrepareItem[] }
+  | { type: 'prepare'; items: PrepareItem[]; exact?: boolean }
   | { type: 'train'; start: TrainStart }
   | { type: 'pause' }
   | { type: 'resume' }
