@@ -13,7 +13,7 @@ export default defineConfig({
   build: { target: 'es2022' },
   define: { __APP_VERSION__: JSON.stringify(pkg.version) },
   // Named up front so the dev server never discovers a dependency late (in the worker) and reloads the page.
-  optimizeDeps: { include: ['lit', 'idb-keyval', 'fflate', 'uplot'] },
+  optimizeDeps: { include: ['lit', 'idb-keyval', 'fflate', 'uplot', 'onnx-buf', '@bufbuild/protobuf'] },
   plugins: [
     // Installable and offline after one visit: a manifest, and a Workbox service worker that precaches the
     // app, the bundled backbones and the sample data. A new version waits until the page says so and the

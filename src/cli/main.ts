@@ -13,6 +13,7 @@ import { backboneHeadAdapter, datasetLogits, predictLogits } from '../train/pred
 import { DatasetError, type Dataset } from '../data/dataset';
 import { loadFolderDataset, loadTensorDataset } from '../data/load-node';
 import type { GpuContext } from '../gpu/context';
+import { shapeText } from '../gpu/errors';
 import { createNodeGpuContext } from '../gpu/node';
 import { bytesSource, openSafetensors, writeSafetensors } from '../io/safetensors';
 import { vitShapes } from '../nn/vit';
@@ -94,7 +95,7 @@ async function forward(ctx: GpuContext, argv: string[]): Promise<void> {
     const { cfg } = backbone;
     const [n, c, h, w] = pixels.shape as [number, number, number, number];
     if (pixels.shape.length !== 4 || c !== cfg.channels || h !== cfg.imageSize || w !== cfg.imageSize) {
-      throw new UsageError(`pixel_values in ${inputPath} is [${pixels.shape.join(', ')}]; this model takes [N, ${cfg.channels}, ${cfg.imageSize}, ${cfg.imageSize}].`);
+      throw new UsageError(`pixel_values in ${inputPath} is ${shapeText(pixels.shape)}; this model takes [N, ${cfg.channels}, ${cfg.imageSize}, ${cfg.imageSize}].`);
     }
     let adapter: AdapterFile;
     if (values.adapter) adapter = await openAdapter(values.adapter, backbone);
