@@ -38,15 +38,16 @@ export function loadFashionMnist(split: 'train' | 't10k'): FashionSplit {
   return { images: parseIdxImages(read(`${split}-images-idx3-ubyte.gz`)), labels: parseIdxLabels(read(`${split}-labels-idx1-ubyte.gz`)) };
 }
 
-/** The first `perClass` indices of each class in a seeded order. */
-export function pickPerClass(labels: Uint8Array, perClass: number, order: number[], skip = new Set<number>()): number[] {
-  const counts = new Array<number>(10).fill(0);
+/** The first `perClass` indices of each class (any number of classes) in a seeded order. */
+export function pickPerClass(labels: ArrayLike<number>, perClass: number, order: readonly number[], skip = new Set<number>()): number[] {
+  const counts = new Map<number, number>();
   const picked: number[] = [];
   for (const i of order) {
     if (skip.has(i)) continue;
     const label = labels[i]!;
-    if (counts[label]! < perClass) {
-      counts[label]!++;
+    const count = counts.get(label) ?? 0;
+    if (count < perClass) {
+      counts.set(label, count + 1);
       picked.push(i);
     }
   }
