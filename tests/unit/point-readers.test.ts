@@ -65,7 +65,7 @@ describe('OBJ', () => {
   const square = [[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]];
 
   it('samples points on the faces, seeded (quads fanned, v/vt/vn and negative references resolved)', async () => {
-    const text = objText(square, ['1/1/1 2/1/1 3/1/1 -1/1/1']);
+    const text = objText(square, ['1/1/1 2/1/1 3/1/1 -1/1/1', '1 3']); // and an edge written as a face
     const a = await read(textSource(text, 'sq.obj'));
     expect(a).toMatchObject({ count: 4096, origin: 'mesh' });
     for (let i = 0; i < a.count; i++) {
@@ -92,7 +92,8 @@ describe('OBJ', () => {
   });
 
   it('refuses a mesh without faces, a face naming a vertex that does not exist, and degenerate faces', async () => {
-    expect(await refusal(textSource(objText(square, []), 'nofaces.obj'))).toMatch(/"nofaces.obj" is a mesh without faces \(4 vertices and no "f" lines\).*Export the mesh with its faces/);
+    expect(await refusal(textSource(objText(square, []), 'nofaces.obj'))).toMatch(/"nofaces.obj" is a mesh without faces \(4 vertices and no "f" line with three or more vertices\).*Export the mesh with its faces/);
+    expect(await refusal(textSource(objText(square, ['1 2', '2 3']), 'edges.obj'))).toMatch(/"edges.obj" is a mesh without faces/);
     expect(await refusal(textSource(objText(square, ['1 2 9']), 'bad.obj'))).toMatch(/uses vertex 9, but only 4 vertices are defined/);
     expect(await refusal(textSource(objText(square, ['1 x 2']), 'word.obj'))).toMatch(/vertex reference "x"/);
     expect(await refusal(textSource(objText([[0, 0, 0], [1, 1, 1], [2, 2, 2]], ['1 2 3']), 'line.obj'))).toMatch(/zero area/);
