@@ -15,7 +15,7 @@ export async function* byteChunks(source: ByteSource, start = 0, end = source.si
  * even without a final newline.
  */
 export async function* lineBatches(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<string[]> {
-  const decoder = new TextDecoder('utf-8');
+  const decoder = new TextDecoder('utf-8'); // drops a leading byte order mark
   let carry = '';
   for await (const chunk of chunks) {
     const text = carry + decoder.decode(chunk, { stream: true });
