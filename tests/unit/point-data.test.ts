@@ -13,7 +13,8 @@ import { readPointFile } from '../../src/data/points/read';
 import { f32ToF16Bits } from '../../src/data/points/npy-write';
 import { farthestPointIndices, resampleTo } from '../../src/data/points/resample';
 import { pointTensorFileParts } from '../../src/data/points/tensor-file';
-import { bytesSource, f16BitsToF32 } from '../../src/io/safetensors';
+import { fromHalfBits as f16BitsToF32 } from '../../src/io/f16';
+import { bytesSource } from '../../src/io/safetensors';
 import { Rng } from '../../src/train/rng';
 import { asciiPly, binaryPly, npyBytes, objText, offText, textSource, xyzLines } from '../helpers/point-files';
 
