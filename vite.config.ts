@@ -7,5 +7,5 @@ export default defineConfig({
   worker: { format: 'es' },
   build: { target: 'es2022' },
   // Named up front so the dev server never discovers a dependency late (in the worker) and reloads the page.
-  optimizeDeps: { include: ['lit', 'idb-keyval', 'fflate', 'uplot'] },
+  optimizeDeps: { include: ['lit', 'idb-keyval', 'fflate', 'uplot', 'onnx-buf', '@bufbuild/protobuf'] },
 });
