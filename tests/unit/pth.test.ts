@@ -11,7 +11,7 @@ import { openWeightsFile, shapesOf } from '../../src/io/weights-file';
 import { vitConfigFromShapes } from '../../src/nn/vit';
 
 const dir = new URL('../fixtures/pth/', import.meta.url).pathname;
-const bytesOf = (name: string): Uint8Array => new Uint8Array(readFileSync(dir + name));
+const bytesOf = (name: string): Uint8Array<ArrayBuffer> => new Uint8Array(readFileSync(dir + name));
 const source = (name: string): ByteSource => bytesSource(bytesOf(name), name.split('/').pop());
 const expected = await openSafetensors(bytesSource(bytesOf('expected.safetensors')));
 
