@@ -70,13 +70,13 @@ function checkWellFormed(svg: string): void {
 function points(svg: string): { method: string; x: number; y: number; trainable: number; mean: number }[] {
   const out = [];
   for (const m of svg.matchAll(/<(circle|rect|polygon) ([^>]*class="point"[^>]*)\/>/g)) {
-    const attrs = Object.fromEntries([...m[2]!.matchAll(/([a-z-]+)="([^"]*)"/g)].map((a) => [a[1], a[2]]));
+    const attrs: Record<string, string> = Object.fromEntries([...m[2]!.matchAll(/([a-z-]+)="([^"]*)"/g)].map((a) => [a[1]!, a[2]!]));
     let x: number;
     let y: number;
     if (m[1] === 'circle') [x, y] = [Number(attrs.cx), Number(attrs.cy)];
     else if (m[1] === 'rect') [x, y] = [Number(attrs.x) + Number(attrs.width) / 2, Number(attrs.y) + Number(attrs.height) / 2];
     else {
-      const p = attrs.points!.split(' ').map((xy) => xy.split(',').map(Number));
+      const p: number[][] = attrs.points!.split(' ').map((xy: string) => xy.split(',').map(Number));
       x = p[0]![0]!;
       y = (Math.min(...p.map((q) => q[1]!)) + Math.max(...p.map((q) => q[1]!))) / 2;
     }
