@@ -77,7 +77,7 @@ class Trainer:
         start, images = time.perf_counter(), 0
         while not self.done:
             metrics = self.train_step()
-            images += self.options.batch_size
+            images += metrics.pop("images")
             rate = images / max(time.perf_counter() - start, 1e-9)
             metrics.update(images_per_second=rate, eta_seconds=(self.total_steps - self.step) * self.options.batch_size / max(rate, 1e-9))
             self.history.append(metrics)
@@ -137,5 +137,5 @@ class Trainer:
         self.optimizer.step()
         self.step += 1
         return {"step": self.step, "total_steps": self.total_steps, "epoch": self.step / self.steps_per_epoch,
-                "loss": loss_value, "cross_entropy": ce_mean, "sade": sade_value, "lr": lr}
+                "loss": loss_value, "cross_entropy": ce_mean, "sade": sade_value, "lr": lr, "images": len(batch)}
 
