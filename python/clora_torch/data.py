@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,7 +92,10 @@ def decode_image(path: Path) -> Image.Image:
             raise DatasetError(f"{path} is empty (0 bytes): the file did not finish downloading or saving.")
         if not (head.startswith(b"\x89PNG\r\n\x1a\n") or head.startswith(b"\xff\xd8\xff")):
             raise DatasetError(f"{path} is not an image this program reads: only PNG and JPEG are supported, and it starts with bytes {head[:4].hex(' ')}.")
-        image = Image.open(path)
+        try:
+            image = Image.open(path)
+        except Image.DecompressionBombError:  # PIL's own limit (about 179 megapixels) comes first
+            raise DatasetError(f"{path} is over the {MAX_IMAGE_PIXELS // 1_000_000}-megapixel limit; scale it down first.") from None
         width, height = image.size
         if width * height > MAX_IMAGE_PIXELS:
             raise DatasetError(f"{path} is {width}×{height} ({width * height / 1e6:.0f} megapixels), over the {MAX_IMAGE_PIXELS // 1_000_000}-megapixel limit; scale it down first.")
@@ -100,7 +104,9 @@ def decode_image(path: Path) -> Image.Image:
             image = ImageOps.exif_transpose(image)
         if image.mode in ("I;16", "I;16B", "I;16L", "I"):
             image = Image.fromarray((np.asarray(image, dtype=np.uint32) >> 8).astype(np.uint8), "L")
-        return image.convert("RGB")
+        with warnings.catch_warnings():  # PIL warns that palette transparency is dropped: convert('RGB') drops it, as the engine does
+            warnings.simplefilter("ignore", UserWarning)
+            return image.convert("RGB")
     except DatasetError:
         raise
     except (OSError, ValueError, SyntaxError) as error:

@@ -83,6 +83,10 @@ class SafetensorsFile:
             return (raw.astype(np.uint32) << 16).view(np.float32).copy()
         return raw.astype(np.float32, copy=True)
 
+    def read_array(self, name: str) -> np.ndarray:
+        """The tensor as stored (a new array of its own dtype; BF16 as raw uint16)."""
+        return self._raw(self._info(name)).copy()
+
     def read_int(self, name: str) -> np.ndarray:
         """An I32 or I64 tensor (labels) as int64."""
         info = self._info(name)
