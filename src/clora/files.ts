@@ -1,6 +1,6 @@
 // The native adapter file (clora-spec §2.2) for every method: writing from a model, and reading back with
 // checks that the file fits the backbone (width, depth, classes, method), naming any mismatch.
-import { ShapeError } from '../gpu/errors';
+import { ShapeError, shapeText } from '../gpu/errors';
 import type { SafetensorsFile, TensorToWrite } from '../io/safetensors';
 import { vitShapes, type VitConfig } from '../nn/vit';
 import { CORES, planBranches, targetPath, trainableShapes, type FineTuneModel } from './model';
@@ -47,7 +47,7 @@ export function fitProblems(found: ReadonlyMap<string, { shape: readonly number[
     const name = prefix + key;
     const at = found.get(name)?.shape;
     if (!at) problems.push(`"${name}" is missing`);
-    else if (at.length !== shape.length || at.some((d, i) => d !== shape[i])) problems.push(`"${name}" is [${at.join(', ')}], expected [${shape.join(', ')}]`);
+    else if (at.length !== shape.length || at.some((d, i) => d !== shape[i])) problems.push(`"${name}" is ${shapeText(at)}, expected ${shapeText(shape)}`);
   }
   const extraBlocks = [...found.keys()].filter((k) => /blocks\.(\d+)\./.test(k) && Number(/blocks\.(\d+)\./.exec(k)![1]) >= cfg.depth);
   if (extraBlocks.length) problems.push(`it adapts block ${/blocks\.(\d+)\./.exec(extraBlocks[0]!)![1]} but the backbone has ${cfg.depth} blocks`);
