@@ -11,7 +11,8 @@ from typing import Callable
 
 from .data import DatasetError
 from .safetensors import SafetensorsError
-from .settings import AdapterSettings, SettingsError, TrainOptions, UsageError, parse_targets, validate_adapter_settings
+from .settings import (METHOD_TRAINS, METHODS, AdapterSettings, SettingsError, TrainOptions, UsageError, parse_targets, setting_applies,
+                       validate_adapter_settings)
 from .trainer import TrainingDiverged
 
 DEFAULT_SETTINGS = AdapterSettings()
@@ -66,7 +67,21 @@ def adapter_settings_from(values: dict) -> AdapterSettings:
         dropout=number(values, "dropout", d.dropout),
     )
     validate_adapter_settings(settings)
+    note_unused_options(values, settings.method)
     return settings
+
+
+ADAPTER_OPTIONS = (("rank", "rank"), ("spaces", "spaces"), ("targets", "targets"), ("scale", "scale"), ("sade-weight", "sade_weight"),
+                   ("dropout", "dropout"))
+
+
+def note_unused_options(values: dict, method: str) -> None:
+    """Adapter options the method does not use: ignored, each with a note (as the engine notes them)."""
+    if method not in METHODS:
+        return
+    for option, setting in ADAPTER_OPTIONS:
+        if values.get(option) is not None and not setting_applies(method, setting):
+            sys.stderr.write(f"note: --{option} does not apply to --method {method} (it trains {METHOD_TRAINS[method]}); ignored.\n")
 
 
 def train_options_from(values: dict) -> TrainOptions:

@@ -10,11 +10,13 @@ rules as the engine's `train --resume` (src/cli/train-state.ts):
 
 from __future__ import annotations
 
+import sys
+
 from .checkpoint import Checkpoint
 from .cli import number
 from .data import Dataset
 from .models import Backbone, js_number
-from .settings import AdapterSettings, SettingsError, TrainOptions, UsageError, parse_targets
+from .settings import METHOD_TRAINS, AdapterSettings, SettingsError, TrainOptions, UsageError, parse_targets, setting_applies
 
 CHANGEABLE = "only --steps, --epochs, --micro-batch and --log-every may change"
 
@@ -45,12 +47,14 @@ def _given(values: dict, option: str, kind: str) -> object:
 def resumed_settings(ck: Checkpoint, values: dict) -> tuple[AdapterSettings, TrainOptions]:
     s, o = ck.settings, ck.options
     kept: list[tuple[str, object, str]] = [("method", s.method, "text")]
-    if s.method in ("clora", "lora"):
-        kept += [("rank", s.rank, "int"), ("targets", s.targets, "targets")]
-    if s.method == "clora":
-        kept += [("spaces", s.spaces, "int")]
-    kept += [("scale", s.scale, "float"), ("sade-weight", s.sade_weight, "float"), ("dropout", s.dropout, "float"),
-             ("optimizer", o.optimizer, "text"), ("lr", o.lr, "float"), ("weight-decay", o.weight_decay, "float"),
+    adapter = (("rank", "rank", s.rank, "int"), ("targets", "targets", s.targets, "targets"), ("spaces", "spaces", s.spaces, "int"),
+               ("scale", "scale", s.scale, "float"), ("sade-weight", "sade_weight", s.sade_weight, "float"), ("dropout", "dropout", s.dropout, "float"))
+    for option, setting, saved, kind in adapter:
+        if setting_applies(s.method, setting):
+            kept.append((option, saved, kind))
+        elif values.get(option) is not None:
+            sys.stderr.write(f"note: --{option} does not apply to --method {s.method} (it trains {METHOD_TRAINS[s.method]}); ignored.\n")
+    kept += [("optimizer", o.optimizer, "text"), ("lr", o.lr, "float"), ("weight-decay", o.weight_decay, "float"),
              ("batch-size", o.batch_size, "int"), ("warmup", o.warmup, "int"), ("label-smoothing", o.label_smoothing, "float"),
              ("seed", o.seed, "int"), ("precision", o.precision, "text")]
     for option, saved, kind in kept:

@@ -9,6 +9,21 @@ METHODS = ("clora", "lora", "head", "full")
 TARGETS = ("q", "k", "v", "proj", "fc1", "fc2")
 
 
+# The adapter settings each method uses (src/clora/settings.ts); the others mean nothing to it.
+SETTINGS_OF_METHOD = {"clora": ("rank", "spaces", "targets", "scale", "sade_weight", "dropout"),
+                      "lora": ("rank", "targets", "scale", "dropout"), "head": (), "full": ()}
+METHOD_TRAINS = {
+    "clora": "shared down/up bases with small cores per target, and the head",
+    "lora": "two low-rank factors per target, and the head",
+    "head": "only the classifier head",
+    "full": "every weight of the backbone and the head, with no low-rank branches",
+}
+
+
+def setting_applies(method: str, setting: str) -> bool:
+    return setting == "method" or setting in SETTINGS_OF_METHOD.get(method, ())
+
+
 class SettingsError(ValueError):
     """A setting a user gave that cannot work; the message says which and why."""
 

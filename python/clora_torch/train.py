@@ -26,7 +26,7 @@ from .finetune import FineTuneModel, init_seed, initial_tensors
 from .models import Backbone, open_backbone
 from .resume import check_backbone, check_data, check_unfinished, resumed_settings
 from .rng import Rng
-from .settings import SettingsError, TrainOptions, UsageError, validate_train_options
+from .settings import SettingsError, TrainOptions, UsageError, setting_applies, validate_train_options
 from .trainer import Trainer
 
 
@@ -68,11 +68,14 @@ def _build(values: dict, backbone: Backbone, procs: Processes) -> Trainer:
     options = train_options_from(values)
     if values.get("init"):
         init = read_adapter(values["init"], cfg, method=settings.method)
-        for key in ("rank", "spaces"):
-            if values.get(key) is not None and settings.method == "clora" and getattr(init.settings, key) != getattr(settings, key):
-                raise SettingsError(f"--{key} {getattr(settings, key)} differs from the --init adapter's {key} {getattr(init.settings, key)}.")
-        if values.get("targets") is not None and init.settings.targets != settings.targets:
-            raise SettingsError(f"--targets {','.join(settings.targets)} differs from the --init adapter's targets {','.join(init.settings.targets)}.")
+        # The adapter's shape comes from --init; a shape option given as well must agree with it.
+        for key in ("rank", "spaces", "targets"):
+            if values.get(key) is None or not setting_applies(settings.method, key):
+                continue
+            show = lambda v: ",".join(v) if isinstance(v, tuple) else str(v)  # noqa: E731
+            given, saved = show(getattr(settings, key)), show(getattr(init.settings, key))
+            if given != saved:
+                raise SettingsError(f"--{key} {given} differs from the --init adapter's {key} {saved}: leave --{key} out to continue with the adapter's own.")
         settings = settings.with_(rank=init.settings.rank, spaces=init.settings.spaces, targets=init.settings.targets)
         classes = init.classes
         data = load_data(values["data"], backbone.preprocess, cfg.channels, classes)

@@ -43,3 +43,14 @@ def test_the_module_runs_from_python_dir(tmp_path):
     assert meta["num_heads"] == "3" and '"batchSize":6' in meta["training"] and float(meta["final_loss"]) > 0
     missing = companion("eval", "--model", BACKBONE, "--adapter", tmp_path / "none.safetensors", "--data", DATA)
     assert missing.returncode == 1 and "no such adapter file" in missing.stderr
+
+
+def test_options_a_method_does_not_use_are_noted_and_ignored(capsys, tmp_path):
+    assert train.main([*BASE, "--method", "head", "--rank", "4", "--dropout", "0.3", "--out", str(tmp_path / "a.safetensors")]) == 0
+    err = capsys.readouterr().err
+    assert "note: --rank does not apply to --method head (it trains only the classifier head); ignored." in err
+    assert "note: --dropout does not apply to --method head" in err
+    init = str(tmp_path / "a.safetensors")
+    assert train.main([*BASE, "--method", "lora", "--rank", "2", "--out", init]) == 0
+    assert train.main([*BASE, "--method", "lora", "--rank", "3", "--init", init, "--out", str(tmp_path / "b.safetensors")]) == 1
+    assert "--rank 3 differs from the --init adapter's rank 2: leave --rank out to continue with the adapter's own." in capsys.readouterr().err

@@ -7,7 +7,7 @@
 // - a finished run needs a longer --steps or --epochs to go on.
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { parseTargets, SettingsError, type AdapterSettings } from '../clora/settings';
+import { METHOD_TRAINS, parseTargets, settingApplies, SettingsError, type AdapterSettings } from '../clora/settings';
 import type { Dataset } from '../data/dataset';
 import { backboneSha256, dataIdentity, readCheckpoint, writeCheckpoint, type CheckpointRun } from '../io/checkpoint-file';
 import { bytesSource, openSafetensors } from '../io/safetensors';
@@ -46,13 +46,20 @@ function numberGiven(option: string, text: string, integer: boolean): number {
 export function resumedSettings(run: CheckpointRun, values: Values): { settings: AdapterSettings; options: TrainOptions } {
   const { settings: s, train: o } = run;
   type Kind = 'text' | 'int' | 'float' | 'targets';
+  const adapter: [string, keyof AdapterSettings, string | number, Kind][] = [
+    ['rank', 'rank', s.rank, 'int'],
+    ['targets', 'targets', s.targets.join(','), 'targets'],
+    ['spaces', 'spaces', s.spaces, 'int'],
+    ['scale', 'scale', s.scale, 'float'],
+    ['sade-weight', 'sadeWeight', s.sadeWeight, 'float'],
+    ['dropout', 'dropout', s.dropout, 'float'],
+  ];
   const kept: [string, string | number, Kind][] = [['method', s.method, 'text']];
-  if (s.method === 'clora' || s.method === 'lora') kept.push(['rank', s.rank, 'int'], ['targets', s.targets.join(','), 'targets']);
-  if (s.method === 'clora') kept.push(['spaces', s.spaces, 'int']);
+  for (const [option, setting, saved, kind] of adapter) {
+    if (settingApplies(s.method, setting)) kept.push([option, saved, kind]);
+    else if (values[option] !== undefined) process.stderr.write(`note: --${option} does not apply to --method ${s.method} (it trains ${METHOD_TRAINS[s.method]}); ignored.\n`);
+  }
   kept.push(
-    ['scale', s.scale, 'float'],
-    ['sade-weight', s.sadeWeight, 'float'],
-    ['dropout', s.dropout, 'float'],
     ['optimizer', o.optimizer, 'text'],
     ['lr', o.lr, 'float'],
     ['weight-decay', o.weightDecay, 'float'],
