@@ -18,7 +18,7 @@ from .data import Dataset
 from .models import Backbone, js_number
 from .settings import METHOD_TRAINS, AdapterSettings, SettingsError, TrainOptions, UsageError, parse_targets, setting_applies
 
-CHANGEABLE = "only --steps, --epochs, --micro-batch and --log-every may change"
+CHANGEABLE = "only --steps, --epochs, --micro-batch, --log-every and --precision may change"
 
 
 def _refuse(option: str, given: object, saved: object) -> None:
@@ -56,7 +56,7 @@ def resumed_settings(ck: Checkpoint, values: dict) -> tuple[AdapterSettings, Tra
             sys.stderr.write(f"note: --{option} does not apply to --method {s.method} (it trains {METHOD_TRAINS[s.method]}); ignored.\n")
     kept += [("optimizer", o.optimizer, "text"), ("lr", o.lr, "float"), ("weight-decay", o.weight_decay, "float"),
              ("batch-size", o.batch_size, "int"), ("warmup", o.warmup, "int"), ("label-smoothing", o.label_smoothing, "float"),
-             ("seed", o.seed, "int"), ("precision", o.precision, "text")]
+             ("seed", o.seed, "int")]
     for option, saved, kind in kept:
         if values.get(option) is not None and _given(values, option, kind) != saved:
             _refuse(option, values[option], _show(saved))
@@ -75,6 +75,10 @@ def resumed_settings(ck: Checkpoint, values: dict) -> tuple[AdapterSettings, Tra
         changes["micro_batch_size"] = number(values, "micro-batch", 1, True)
     if values.get("log-every") is not None:
         changes["log_every"] = number(values, "log-every", 10, True)
+    if values.get("precision") is not None:
+        if values["precision"] not in ("f32", "f16"):
+            raise SettingsError(f'Unknown precision "{values["precision"]}": use f32 or f16.')
+        changes["precision"] = values["precision"]
     return s, o.with_(**changes)
 
 

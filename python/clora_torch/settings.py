@@ -129,4 +129,4 @@ def validate_train_options(o: TrainOptions, count: int) -> None:
         raise SettingsError(f"Label smoothing must be in [0, 1) (got {o.label_smoothing:g}).")
     if o.precision != "f32":
         raise SettingsError(f'The PyTorch companion trains in f32 only (got --precision {o.precision}); '
-                            "f16 is the engine's WebGPU mixed precision. Use --precision f32.")
+                            "f16 is the engine's WebGPU mixed precision. Use --precision f32 (also to resume an f16 checkpoint).")

@@ -104,3 +104,17 @@ def test_a_checkpoint_that_does_not_fit_is_refused(capsys, tmp_path):
     assert "is not a training checkpoint" in refused(capsys, [*RUN, "--resume", str(tmp_path / "five.safetensors"), *out])
     assert "(a training checkpoint: pass it to --resume)" in refused(capsys, [*RUN, "--method", "clora", "--steps", "1", "--batch-size", "6", "--init", step2, *out])
     assert "Give --init or --resume, not both" in refused(capsys, [*RUN, "--resume", step2, "--init", step2, *out])
+
+
+def test_an_f16_engine_run_resumes_here_in_f32(capsys, tmp_path):
+    backbone = open_backbone(str(BACKBONE))
+    try:
+        ck = read_checkpoint(CHECKPOINTS / "lora_adamw.step2.safetensors", backbone.cfg)
+        ck.options = ck.options.with_(precision="f16")
+        write_checkpoint(tmp_path / "f16.safetensors", backbone.cfg, ck)
+    finally:
+        backbone.close()
+    args = [*RUN, "--resume", str(tmp_path / "f16.safetensors"), "--steps", "5", "--out", str(tmp_path / "a.safetensors")]
+    assert "Use --precision f32 (also to resume an f16 checkpoint)" in refused(capsys, args)
+    assert train.main([*args, "--precision", "f32", "--save-state", str(tmp_path / "s5.safetensors")]) == 0
+    assert json.loads(open_safetensors(tmp_path / "s5.safetensors").metadata["train"])["precision"] == "f32"

@@ -3,7 +3,7 @@
 // - the backbone must be the run's (same head count, same weights fingerprint);
 // - the data must be the run's (same count, the same label at every position);
 // - a resumed run keeps its settings: an option given again must have the checkpoint's value, except the
-//   run's length (--steps, --epochs), --micro-batch and --log-every;
+//   run's length (--steps, --epochs), --micro-batch, --log-every and --precision (how, not what, it computes);
 // - a finished run needs a longer --steps or --epochs to go on.
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -16,7 +16,7 @@ import { UsageError, type Backbone } from './model-source';
 
 type Values = Record<string, string | boolean | undefined>;
 
-const CHANGEABLE = 'only --steps, --epochs, --micro-batch and --log-every may change';
+const CHANGEABLE = 'only --steps, --epochs, --micro-batch, --log-every and --precision may change';
 
 /** Opens a checkpoint for --resume and checks it was made on this backbone. */
 export async function openCheckpoint(path: string, backbone: Backbone): Promise<CheckpointRun> {
@@ -40,8 +40,9 @@ function numberGiven(option: string, text: string, integer: boolean): number {
 }
 
 /**
- * The resumed run's settings and options: the checkpoint's, with the run's length, micro-batch and log
- * interval taken from the command line when given; any other option given with another value is refused.
+ * The resumed run's settings and options: the checkpoint's, with the run's length, micro-batch, log
+ * interval and precision taken from the command line when given; any other option given with another value
+ * is refused.
  */
 export function resumedSettings(run: CheckpointRun, values: Values): { settings: AdapterSettings; options: TrainOptions } {
   const { settings: s, train: o } = run;
@@ -67,7 +68,6 @@ export function resumedSettings(run: CheckpointRun, values: Values): { settings:
     ['warmup', o.warmup, 'int'],
     ['label-smoothing', o.labelSmoothing, 'float'],
     ['seed', o.seed, 'int'],
-    ['precision', o.precision ?? 'f32', 'text'],
   );
   for (const [option, saved, kind] of kept) {
     const text = values[option];
@@ -85,6 +85,8 @@ export function resumedSettings(run: CheckpointRun, values: Values): { settings:
   if (typeof values.epochs === 'string') Object.assign(options, { epochs: numberGiven('epochs', values.epochs, true), steps: undefined });
   if (typeof values['micro-batch'] === 'string') options.microBatchSize = numberGiven('micro-batch', values['micro-batch'], true);
   if (typeof values['log-every'] === 'string') options.logEvery = numberGiven('log-every', values['log-every'], true);
+  if (values.precision === 'f32' || values.precision === 'f16') options.precision = values.precision;
+  else if (values.precision !== undefined) throw new SettingsError(`Unknown precision "${String(values.precision)}": use f32 or f16.`);
   return { settings: s, options };
 }
 

@@ -83,7 +83,7 @@ describe('train --save-state / --resume', () => {
       expect(r.code, args.join(' ')).toBe(1);
       expect(r.stderr).toMatch(message);
     };
-    await refused([...run, '--resume', step2, '--lr', '0.02', ...out], /--lr 0\.02 differs from the checkpoint's 0\.01: a resumed run keeps its settings \(only --steps, --epochs, --micro-batch and --log-every may change\)/);
+    await refused([...run, '--resume', step2, '--lr', '0.02', ...out], /--lr 0\.02 differs from the checkpoint's 0\.01: a resumed run keeps its settings \(only --steps, --epochs, --micro-batch, --log-every and --precision may change\)/);
     await refused([...run, '--resume', step2, '--method', 'lora', ...out], /--method lora differs from the checkpoint's clora/);
     await refused([...run, '--resume', step2, '--steps', '2', ...out], /it is finished\. Pass --steps N with N > 2/);
     await refused([...run, '--resume', step2, '--init', step2, ...out], /Give --init or --resume, not both/);
