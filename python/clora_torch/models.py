@@ -29,7 +29,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 @dataclass(frozen=True)
 class KnownModel:
     id: str
-    url: str  # a hub URL, or the bundled backbone's site path under public/
+    url: str  # a hub URL, or a bundled backbone's path under public/ (the site's base)
     heads: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
@@ -43,7 +43,7 @@ def _hub(name: str) -> str:
 
 
 KNOWN_MODELS: tuple[KnownModel, ...] = (
-    KnownModel("clora-web/vit-mnist", "/models/vit-mnist.safetensors", 4, HALF, HALF, 28, 1.0, bundled=True),
+    KnownModel("clora-web/vit-mnist", "models/vit-mnist.safetensors", 4, HALF, HALF, 28, 1.0, bundled=True),
     KnownModel("vit_tiny_patch16_224.augreg_in21k_ft_in1k", _hub("vit_tiny_patch16_224.augreg_in21k_ft_in1k"), 3, HALF, HALF, 224, 0.9),
     KnownModel("vit_small_patch16_224.augreg_in21k_ft_in1k", _hub("vit_small_patch16_224.augreg_in21k_ft_in1k"), 6, HALF, HALF, 224, 0.9),
     KnownModel("vit_base_patch16_224.augreg2_in21k_ft_in1k", _hub("vit_base_patch16_224.augreg2_in21k_ft_in1k"), 12, HALF, HALF, 224, 0.9),
