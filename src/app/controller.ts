@@ -12,7 +12,8 @@ import { DataController } from './data-set';
 import { EvaluationController } from './evaluation';
 import type { AppEvents, Handlers } from './events';
 import { ModelIo } from './model-io';
-import { saveSettings, savedBackboneChoice, savedSettings } from './preferences';
+import { ProjectController } from './project';
+import { saveCamera, savedBackboneChoice, savedCamera, saveSettings, savedSettings } from './preferences';
 import { RunController } from './runs';
 import { siteUrl } from './site';
 import { initialState, type AppState, type UiSettings } from './state';
@@ -31,11 +32,12 @@ export class AppController {
   readonly checkpoints: CheckpointController;
   readonly evaluation: EvaluationController;
   readonly model: ModelIo;
+  readonly project: ProjectController;
   readonly updates: SiteUpdates;
   private readonly ctx: AppContext;
 
   constructor(opts: { storagePrefix?: string } = {}) {
-    this.store = new Store(initialState(savedSettings(), choiceFromAddress() ?? savedBackboneChoice(), APP_VERSION));
+    this.store = new Store(initialState(savedSettings(), choiceFromAddress() ?? savedBackboneChoice(), APP_VERSION, savedCamera()));
     this.ctx = { store: this.store, worker: undefined };
     const sampleDataUrl = new URLSearchParams(location.search).get('samples') ?? siteUrl(SAMPLE_DATA_PATH);
     this.checkpoints = new CheckpointController(this.ctx, new CheckpointStore(opts.storagePrefix));
@@ -44,6 +46,7 @@ export class AppController {
     this.evaluation = new EvaluationController(this.ctx, this.data);
     this.runs = new RunController(this.ctx, this.backbone, this.data, this.checkpoints, this.evaluation);
     this.model = new ModelIo(this.ctx, this.backbone, this.runs, this.checkpoints);
+    this.project = new ProjectController(this.ctx, this.backbone, this.data, this.checkpoints, this.model, (settings) => this.updateSettings(settings));
     this.updates = new SiteUpdates(this.ctx);
   }
 
@@ -130,6 +133,14 @@ export class AppController {
     'use-checkpoint': ({ id }) => void this.model.useCheckpoint(id),
     'open-confusion-cell': ({ actual, predicted }) => void this.evaluation.openCell(actual, predicted),
     'close-confusion-cell': () => this.evaluation.closeCell(),
+    'save-project': () => void this.project.save(),
+    'open-project': ({ file }) => void this.project.open(file),
+    'export-dataset': () => void this.project.exportDataset(),
+    'camera-change': ({ patch }) => {
+      const camera = { ...this.store.state.camera, ...patch };
+      this.store.update({ camera });
+      saveCamera(camera);
+    },
     export: ({ format }) => void this.model.exportAs(format),
     'import-adapter': ({ file }) => void this.model.importAdapter(file),
     predict: ({ image }) => void this.model.predict(image),

@@ -1,7 +1,7 @@
 // The events components emit and the controller handles, in one typed map: a component can only emit a
 // name the map has, with its detail's type, and the controller must handle every name with that type.
 import type { DroppedItem } from '../data/intake';
-import type { BackboneChoice, ExportFormat, UiSettings } from './state';
+import type { BackboneChoice, CameraPrefs, ExportFormat, UiSettings } from './state';
 
 /** Every user intent a component reports, by event name, with its detail (`void`: none). */
 export interface AppEvents {
@@ -33,6 +33,12 @@ export interface AppEvents {
   /** Show the images of one confusion-matrix cell (row: true class, column: predicted class). */
   'open-confusion-cell': { actual: number; predicted: number };
   'close-confusion-cell': void;
+  /** Projects: one .zip with the images, settings and latest checkpoint, and the data set alone. */
+  'save-project': void;
+  'open-project': { file: File };
+  'export-dataset': void;
+  /** The webcam's camera, mirroring or frame rate changed (remembered for the next visit). */
+  'camera-change': { patch: Partial<CameraPrefs> };
   export: { format: ExportFormat };
   'import-adapter': { file: File };
   predict: { image: Blob };

@@ -171,6 +171,30 @@ export interface AppState {
   exportMessage: string | undefined;
   prediction: PredictionState;
   site: SiteState;
+  project: ProjectState;
+  camera: CameraPrefs;
+}
+
+/** The webcam as the user set it up (remembered between visits): which camera, mirrored, frames per second. */
+export interface CameraPrefs {
+  /** The chosen camera's deviceId; undefined: the browser's default. */
+  deviceId: string | undefined;
+  /** Show and record the picture mirrored, as a selfie camera shows it. */
+  mirror: boolean;
+  /** Frames recorded per second while "Hold to record" is held. */
+  fps: number;
+}
+
+export const DEFAULT_CAMERA: CameraPrefs = { deviceId: undefined, mirror: false, fps: 5 };
+
+/** Saving, opening or exporting a project (one zip with the images, settings and latest checkpoint). */
+export interface ProjectState {
+  busy: 'saving' | 'opening' | 'exporting' | undefined;
+  /** Images written or read so far, of how many. */
+  progress: { done: number; total: number } | undefined;
+  message: string | undefined;
+  /** The message says why a project could not be opened or saved. */
+  failed: boolean;
 }
 
 /** The site itself: its version, whether it is saved for offline use, and whether a newer version waits. */
@@ -219,7 +243,7 @@ export const NO_MODEL: ModelState = { kind: 'none', classes: [], label: '' };
 export const NO_PREDICTION: PredictionState = { result: undefined, busy: false, message: undefined };
 
 /** The app before anything is loaded: saved settings and backbone choice, empty data, no run. */
-export function initialState(settings: UiSettings, choice: BackboneChoice, version: string): AppState {
+export function initialState(settings: UiSettings, choice: BackboneChoice, version: string, camera: CameraPrefs = DEFAULT_CAMERA): AppState {
   return {
     gpu: { kind: 'checking' },
     backbone: { status: 'idle', choice, info: undefined, progress: undefined, message: undefined },
@@ -232,6 +256,8 @@ export function initialState(settings: UiSettings, choice: BackboneChoice, versi
     exportMessage: undefined,
     prediction: NO_PREDICTION,
     site: { version, offlineReady: false, updateReady: false, updating: false, message: undefined },
+    project: { busy: undefined, progress: undefined, message: undefined, failed: false },
+    camera,
   };
 }
 

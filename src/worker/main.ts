@@ -7,6 +7,7 @@
 import { SettingsError } from '../clora/settings';
 import { adapterName } from '../gpu/context';
 import { cancelDownload, loadBackbone } from './backbone';
+import { checkpointFileOf, readCheckpointFile } from './checkpoint-files';
 import { device, loseDevice, onDeviceLost } from './device';
 import { errorKind } from './errors';
 import { decodeExact, prepare } from './images';
@@ -59,6 +60,10 @@ async function handle(request: RequestMessage): Promise<{ value: unknown; transf
       return { value: await importAdapter(request.file, request.name) };
     case 'useWeights':
       return { value: await useWeights(request.weights) };
+    case 'writeCheckpointFile':
+      return { value: await checkpointFileOf(request.run) };
+    case 'readCheckpointFile':
+      return { value: await readCheckpointFile(request.file, request.name) };
     case 'loseDevice':
       loseDevice();
       return { value: null };

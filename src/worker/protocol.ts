@@ -9,6 +9,7 @@ import type { Evaluation } from '../train/evaluate';
 import type { TopClass } from '../train/predict';
 import type { EvaluatedSample } from '../train/evaluate';
 import type { TrainingState, TrainMetrics, TrainOptions } from '../train/trainer';
+import type { CheckpointRun } from '../io/checkpoint-file';
 
 /** Where the backbone comes from: a URL (bundled file or hub, cached with the Cache API) or a file the user chose. */
 export type BackboneSource = { kind: 'url'; url: string; id?: string } | { kind: 'file'; file: Blob; name: string };
@@ -140,6 +141,9 @@ export type WorkerRequest =
   | { type: 'export'; format: ExportFormat }
   | { type: 'importAdapter'; file: Blob; name: string }
   | { type: 'useWeights'; weights: ModelWeights }
+  /** A run's state as a checkpoint file for the loaded backbone (a project's checkpoint.safetensors). */
+  | { type: 'writeCheckpointFile'; run: Omit<CheckpointRun, 'backbone'> }
+  | { type: 'readCheckpointFile'; file: Blob; name: string }
   /** Tests: destroys the device as a driver reset would. */
   | { type: 'loseDevice' };
 
@@ -159,6 +163,8 @@ export interface ReplyValue {
   export: ExportedFile;
   importAdapter: ImportedAdapter;
   useWeights: null;
+  writeCheckpointFile: Blob;
+  readCheckpointFile: CheckpointRun;
   loseDevice: null;
 }
 
