@@ -152,6 +152,7 @@ export class CloraApp extends LitElement {
                 <h2 id="h-data">2. Data</h2>
                 <clora-data-panel
                   .data=${s.data}
+                  .camera=${s.camera}
                   ?disabled=${!backboneReady}
                 ></clora-data-panel>
               </section>
@@ -187,6 +188,7 @@ export class CloraApp extends LitElement {
                 <h2 id="h-try">6. Try it</h2>
                 <clora-try-it
                   .result=${s.prediction.result}
+                  .camera=${s.camera}
                   ?busy=${s.prediction.busy}
                   .message=${s.prediction.message}
                   .modelLabel=${s.model.kind === 'none' ? (s.backbone.info?.headClasses.length ? `the backbone's own head (${s.backbone.info.headClasses.length} classes)` : '') : s.model.label}

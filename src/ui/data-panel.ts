@@ -1,6 +1,6 @@
 import { LitElement, css, html } from 'lit';
 import { itemsFromDataTransfer } from '../data/intake';
-import type { DataState } from '../app/state';
+import { DEFAULT_CAMERA, type CameraPrefs, type DataState } from '../app/state';
 import './class-card';
 import type { WebcamEvents } from './webcam-capture';
 import './webcam-capture';
@@ -17,12 +17,15 @@ import { baseStyles } from './styles';
 export class DataPanel extends LitElement {
   static override properties = {
     data: { attribute: false },
+    camera: { attribute: false },
     disabled: { type: Boolean },
     over: { state: true },
     recordClass: { state: true },
     confirmClear: { state: true },
   };
   declare data: DataState | undefined;
+  /** The webcam's camera, mirroring and frame rate. */
+  declare camera: CameraPrefs;
   declare disabled: boolean;
   declare private over: boolean;
   declare private recordClass: string;
@@ -31,6 +34,7 @@ export class DataPanel extends LitElement {
   constructor() {
     super();
     this.data = undefined;
+    this.camera = DEFAULT_CAMERA;
     this.disabled = false;
     this.over = false;
     this.recordClass = '';
@@ -168,6 +172,7 @@ export class DataPanel extends LitElement {
             <clora-webcam
               mode="record"
               label="Webcam"
+              .camera=${this.camera}
               ?disabled=${this.disabled}
               @frames=${(e: CustomEvent<WebcamEvents['frames']>) => {
                 e.stopPropagation();

@@ -3,6 +3,7 @@ import type { Prediction } from '../worker/protocol';
 import type { WebcamEvents } from './webcam-capture';
 import './webcam-capture';
 import { emit } from '../app/events';
+import { DEFAULT_CAMERA, type CameraPrefs } from '../app/state';
 import { baseStyles } from './styles';
 import { percent } from './format';
 
@@ -17,6 +18,7 @@ export class TryIt extends LitElement {
     message: { type: String },
     modelLabel: { type: String, attribute: 'model-label' },
     disabled: { type: Boolean },
+    camera: { attribute: false },
     preview: { state: true },
     over: { state: true },
   };
@@ -25,6 +27,8 @@ export class TryIt extends LitElement {
   declare message: string | undefined;
   declare modelLabel: string;
   declare disabled: boolean;
+  /** The webcam's camera and mirroring. */
+  declare camera: CameraPrefs;
   declare private preview: string | undefined;
   declare private over: boolean;
 
@@ -35,6 +39,7 @@ export class TryIt extends LitElement {
     this.message = undefined;
     this.modelLabel = '';
     this.disabled = false;
+    this.camera = DEFAULT_CAMERA;
     this.preview = undefined;
     this.over = false;
   }
@@ -138,6 +143,7 @@ export class TryIt extends LitElement {
           <clora-webcam
             mode="live"
             label="Try-it webcam"
+            .camera=${this.camera}
             ?busy=${this.busy}
             ?disabled=${this.disabled}
             @frame=${(e: CustomEvent<WebcamEvents['frame']>) => {

@@ -297,7 +297,7 @@ export class WebcamCapture extends LitElement {
       ${this.cameras.length > 1 || this.camera.deviceId
         ? html`<label
             >Camera
-            <select ?disabled=${this.disabled || this.recording} @change=${(e: Event) => void this.choose((e.target as HTMLSelectElement).value)}>
+            <select aria-label="Camera" ?disabled=${this.disabled || this.recording} @change=${(e: Event) => void this.choose((e.target as HTMLSelectElement).value)}>
               ${this.cameras.length === 0 ? html`<option value="">Default camera</option>` : ''}
               ${this.cameras.map((c) => html`<option value=${c.deviceId} ?selected=${c.deviceId === selected}>${c.name}</option>`)}
             </select></label
@@ -307,7 +307,7 @@ export class WebcamCapture extends LitElement {
       ${this.mode === 'record'
         ? html`<label
             >Frames per second
-            <select ?disabled=${this.recording} @change=${(e: Event) => this.changeCamera({ fps: Number((e.target as HTMLSelectElement).value) })}>
+            <select aria-label="Frames per second" ?disabled=${this.recording} @change=${(e: Event) => this.changeCamera({ fps: Number((e.target as HTMLSelectElement).value) })}>
               ${CAMERA_RATES.map((r) => html`<option value=${r} ?selected=${r === this.camera.fps}>${r}</option>`)}
             </select></label
           >`
