@@ -60,6 +60,12 @@ export class EvaluationView extends LitElement {
         text-align: right;
         font-size: 0.85rem;
       }
+      @media (pointer: coarse) {
+        td.cell button {
+          min-width: 44px;
+          min-height: 44px;
+        }
+      }
       td.cell button[aria-pressed='true'] {
         outline: 3px solid #1d2430;
         outline-offset: -3px;

@@ -63,22 +63,29 @@ async function panelColumns(page: Page): Promise<number> {
   return new Set(lefts).size;
 }
 
-/** Tabs through the page until focus comes back round; returns the enabled, shown controls Tab never reached. */
+/**
+ * Tabs through the page until every control was reached (or twice round); returns the enabled, shown controls
+ * Tab never reached. A radio group is one stop (arrow keys move inside it), as in every browser.
+ */
 async function unreachableByTab(page: Page): Promise<string[]> {
   const total = await page.evaluate(() => {
+    const ids = new Set<string>();
     let n = 0;
     const visit = (root: ParentNode): void => {
       for (const el of Array.from(root.querySelectorAll('*'))) {
         if (el.shadowRoot) visit(el.shadowRoot);
         const tag = el.tagName.toLowerCase();
         if (!['button', 'input', 'select', 'summary'].includes(tag) || (el as HTMLButtonElement).disabled) continue;
-        if ((el as HTMLInputElement).type === 'hidden' || el.getBoundingClientRect().width === 0) continue;
-        el.setAttribute('data-tab-check', String(n++));
+        const input = el as HTMLInputElement;
+        if (input.type === 'hidden' || el.getBoundingClientRect().width === 0) continue;
+        const id = input.type === 'radio' && input.name ? `radio:${input.name}` : String(n++);
+        el.setAttribute('data-tab-check', id);
+        ids.add(id);
       }
     };
     visit(document);
     (document.activeElement as HTMLElement | null)?.blur();
-    return n;
+    return ids.size;
   });
   const reached = new Set<string>();
   for (let i = 0; i < total * 2 + 20; i++) {
