@@ -66,8 +66,27 @@ export const baseStyles = css`
   }
   label {
     display: inline-flex;
+    flex-wrap: wrap;
+    max-width: 100%;
     gap: 0.35rem;
     align-items: center;
+  }
+  /* A box and its words stay side by side; the words wrap. */
+  label:has(> input[type='checkbox']),
+  label:has(> input[type='radio']) {
+    flex-wrap: nowrap;
+  }
+  /* Nothing wider than a phone's screen: fields shrink, long names and addresses break. */
+  input,
+  select {
+    max-width: 100%;
+  }
+  p,
+  li,
+  strong,
+  code,
+  h3 {
+    overflow-wrap: anywhere;
   }
   .row {
     display: flex;

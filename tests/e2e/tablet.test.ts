@@ -18,21 +18,24 @@ afterAll(async () => {
 const IPAD: BrowserContextOptions = { viewport: { width: 768, height: 1024 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 const PHONE: BrowserContextOptions = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true };
 
-/** Elements wider than the window, and the page's own sideways scroll. */
+/**
+ * Elements that reach past the screen's right edge, and the page's width. A mobile browser widens its layout
+ * viewport to fit content that overflows (window.innerWidth grows with it), so the screen's width is the
+ * viewport the test set.
+ */
 async function overflow(page: Page): Promise<{ scrollWidth: number; innerWidth: number; offenders: string[] }> {
-  return page.evaluate(() => {
+  return page.evaluate((width) => {
     const offenders: string[] = [];
-    const width = window.innerWidth;
     const visit = (root: ParentNode): void => {
       for (const el of Array.from(root.querySelectorAll('*'))) {
         if (el.shadowRoot) visit(el.shadowRoot);
         const r = el.getBoundingClientRect();
-        if (r.width > 0 && r.right > width + 1 && !el.closest('.wrap')) offenders.push(`${el.tagName.toLowerCase()}.${el.className} right ${Math.round(r.right)}`);
+        if (r.width > 0 && r.right > width + 1 && !el.closest('.wrap')) offenders.push(`${el.tagName.toLowerCase()}.${el.className} "${(el.textContent ?? '').trim().slice(0, 40)}" right ${Math.round(r.right)}`);
       }
     };
     visit(document);
     return { scrollWidth: document.documentElement.scrollWidth, innerWidth: width, offenders: offenders.slice(0, 10) };
-  });
+  }, page.viewportSize()!.width);
 }
 
 /** Visible controls (buttons, fields, selects, folds; a checkbox counts with its label) smaller than 44 × 44. */
