@@ -17,7 +17,7 @@ const METHOD_LABELS: Record<UiSettings['method'], string> = {
 
 /**
  * Training: the method and its settings (common ones in front, the rest in an "Advanced" fold), the
- * Train / Quick train / Pause / Resume / Stop buttons, a progress bar with epoch, step, images/s and ETA, live
+ * Train / Quick mode / Pause / Resume / Stop buttons, a progress bar with epoch, step, images/s and ETA, live
  * charts of loss (with SADE) and train/validation accuracy, and the final evaluation. After a quick run, one
  * button goes on to fine-tuning from its head. Emits `settings-change` {patch}, `train`, `quick-train`,
  * `train-from-quick`, `pause`, `resume`, `stop` (and the evaluation's events bubble through).
@@ -233,7 +233,7 @@ export class TrainingPanel extends LitElement {
           title="Trains only the head, on features the backbone computes once per image: results in seconds"
           @click=${() => emit(this, 'quick-train')}
         >
-          Quick train
+          Quick mode
         </button>
         <button ?disabled=${r.phase !== 'training'} @click=${() => emit(this, 'pause')}>Pause</button>
         <button ?disabled=${!canResume || active} @click=${() => emit(this, 'resume')}>Resume</button>

@@ -136,10 +136,10 @@ describe('Lit components', () => {
     // Quick mode: its own button; once a quick run is done (and held), one click goes on to fine-tuning from its head.
     const before = (await events()).length;
     await setProps({ run: run() });
-    await button('Quick train').click();
+    await button('Quick mode').click();
     await setProps({ run: run({ phase: 'starting', quick: true, features: { done: 64, total: 500, cached: 0 } }) });
     expect(await panel.getByTestId('features-status').textContent()).toMatch(/Backbone features: 64 of 500 images\./);
-    expect(await button('Quick train').isDisabled()).toBe(true);
+    expect(await button('Quick mode').isDisabled()).toBe(true);
     await setProps({ run: run({ phase: 'done', quick: true, live: true, seconds: 4.25, features: { done: 500, total: 500, cached: 500 }, step: 390, totalSteps: 390 }) });
     expect(await panel.getByTestId('run-status').textContent()).toMatch(/^Done\. Quick mode: the head on backbone features of 500 images \(500 from the cache\)\. Took 4\.3 s\./);
     await button('Fine-tune with CLoRA from here').click();

@@ -43,7 +43,7 @@ describe('quick mode', () => {
     await expect.poll(async () => app(page).getByTestId('data-summary').textContent()).toMatch(/500 images in 10 classes, 100 held out for validation/);
 
     let t0 = Date.now();
-    await app(page).getByRole('button', { name: 'Quick train' }).click();
+    await app(page).getByRole('button', { name: 'Quick mode' }).click();
     await expect.poll(() => runStatus(page), { timeout: 180_000 }).toMatch(/^Done\./);
     const quickSeconds = (Date.now() - t0) / 1000;
     const status = await runStatus(page);
@@ -59,7 +59,7 @@ describe('quick mode', () => {
 
     // A second quick run computes no feature: all 500 come from the cache.
     t0 = Date.now();
-    await app(page).getByRole('button', { name: 'Quick train' }).click();
+    await app(page).getByRole('button', { name: 'Quick mode' }).click();
     await expect.poll(() => runStatus(page), { timeout: 180_000 }).toMatch(/^Done\..*\(500 from the cache\)/);
     const cachedSeconds = (Date.now() - t0) / 1000;
     // The same seed and settings: the same head, so the same accuracy.

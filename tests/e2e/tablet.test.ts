@@ -178,7 +178,7 @@ describe('tablets and phones', () => {
     await checkLayout(page, 'sample data');
     await app(page).getByText('Advanced').tap();
     await tapNumber(page, 'Quick-mode epochs', 3);
-    await app(page).getByRole('button', { name: 'Quick train' }).tap();
+    await app(page).getByRole('button', { name: 'Quick mode' }).tap();
     await expect.poll(() => runStatus(page), { timeout: 180_000 }).toMatch(/^Done\./);
     await expect.poll(async () => app(page).getByTestId('final-accuracy').textContent(), { timeout: 30_000 }).toMatch(/on 100 validation images/);
     await checkLayout(page, 'quick mode done');
