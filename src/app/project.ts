@@ -208,6 +208,10 @@ export class ProjectController {
       this.patch({ failed: true, message: 'Stop the current run before opening a project (its last checkpoint is kept).' });
       return;
     }
+    if (store.state.data.intake) {
+      this.patch({ failed: true, message: 'Images are being added: open the project once they are in.' });
+      return;
+    }
     this.patch({ busy: 'opening', progress: undefined, message: `Opening ${file.name}…`, failed: false });
     const prefix = this.data.active.stagingPrefix();
     const staged = new SampleStore(prefix);

@@ -76,13 +76,14 @@ export function seqOfImageFile(name: string): number | undefined {
 /** Folder names for class names: unsafe characters replaced, empty or reserved names avoided, each unique. */
 export function classFolders(names: readonly string[]): string[] {
   const used = new Set<string>();
-  return names.map((name) => {
+  return names.map((name, i) => {
     let base = name
       .normalize('NFC')
       .replace(/[\\/:*?"<>|\u0000-\u001f]/g, '_')
       .replace(/^[.\s]+|[.\s]+$/g, '')
       .slice(0, 80);
-    if (!base || /^(con|prn|aux|nul|com\d|lpt\d)$/i.test(base)) base = `class_${base || used.size + 1}`;
+    // Nothing left, or a name Windows reserves: "class_<n>" by position, "class_<name>".
+    if (!base || /^(con|prn|aux|nul|com\d|lpt\d)$/i.test(base)) base = `class_${base || i + 1}`;
     let folder = base;
     for (let n = 2; used.has(folder.toLowerCase()); n++) folder = `${base} (${n})`;
     used.add(folder.toLowerCase());

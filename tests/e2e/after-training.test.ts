@@ -65,7 +65,8 @@ describe('after training', () => {
     await openApp(page, env.baseUrl, { backbone: SMALL_BACKBONE });
     await useSampleData(page);
     await keepClasses(page, CLASSES);
-    await setNumber(page, 'Epochs', 2);
+    // One epoch of three steps of 40 images (a checkpoint at step 2 and at the end).
+    await setNumber(page, 'Epochs', 1);
     await setNumber(page, 'Batch size', 40);
     await app(page).getByText('Advanced').click();
     await setNumber(page, 'Checkpoint every (steps)', 2);
@@ -121,11 +122,11 @@ describe('after training', () => {
     await page.reload();
     await app(page).getByTestId('backbone-info').waitFor({ timeout: 60_000 });
     const current = app(page).getByTestId('current-model');
-    await expect.poll(async () => current.textContent(), { timeout: 60_000 }).toMatch(/Current model: checkpoint at step 6 of 6 of run run-\w+ \(clora\)/);
-    expect(await app(page).getByRole('button', { name: /^Use the checkpoint at step 6/ }).getAttribute('aria-pressed')).toBe('true');
+    await expect.poll(async () => current.textContent(), { timeout: 60_000 }).toMatch(/Current model: checkpoint at step 3 of 3 of run run-\w+ \(clora\)/);
+    expect(await app(page).getByRole('button', { name: /^Use the checkpoint at step 3/ }).getAttribute('aria-pressed')).toBe('true');
     expect(await runStatus(page)).not.toMatch(/Training/);
     await app(page).getByLabel('Choose an image').setInputFiles(SAMPLE_IMAGE);
-    await expect.poll(async () => app(page).getByTestId('answered-by').textContent().catch(() => ''), { timeout: 60_000 }).toMatch(/^Answered by checkpoint at step 6 of 6 of run run-\w+/);
+    await expect.poll(async () => app(page).getByTestId('answered-by').textContent().catch(() => ''), { timeout: 60_000 }).toMatch(/^Answered by checkpoint at step 3 of 3 of run run-\w+/);
     phase('reloaded: the checkpoint answers');
 
     // All four exports from the checkpoint, no training resumed.

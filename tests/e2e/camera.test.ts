@@ -79,7 +79,7 @@ describe('camera choice', () => {
     const first = Number(/(\d+) frame/.exec((await count.textContent()) ?? '')![1]);
     await expect.poll(async () => Number(/(\d+) frame/.exec((await count.textContent()) ?? '')?.[1] ?? 0), { timeout: 10_000 }).toBeGreaterThan(first);
     await page.waitForTimeout(Math.max(0, 1500 - (Date.now() - heldFrom)));
-    await page.screenshot({ path: artifact('camera-recording.png'), fullPage: true });
+    await page.locator('clora-data-panel').locator('.webcam').screenshot({ path: artifact('camera-recording.png'), scale: 'css' });
     await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
     const heldSeconds = (Date.now() - heldFrom) / 1000;
     await expect.poll(async () => count.textContent(), { timeout: 10_000 }).toMatch(/^Captured \d+ frames?$/);

@@ -131,6 +131,7 @@ describe('projects', () => {
     expect(await app(b).getByLabel('Seed', { exact: true }).inputValue()).toBe('7');
     await expect.poll(() => runStatus(b), { timeout: 30_000 }).toContain(`A saved run can continue from step ${pausedAt} of 6`);
     await b.screenshot({ path: artifact('projects-opened.png'), fullPage: true });
+    await app(b).locator('section[aria-labelledby="h-project"]').screenshot({ path: artifact('projects-opened-panel.png'), scale: 'css' });
     phase('B opened');
     await app(b).getByRole('button', { name: 'Resume', exact: true }).click();
     await expect.poll(() => runStatus(b), { timeout: 240_000 }).toMatch(/^Done\./);

@@ -157,6 +157,8 @@ describe('tablets and phones', () => {
     await expect.poll(async () => app(page).getByTestId('answered-by').textContent().catch(() => ''), { timeout: 60_000 }).toMatch(/^Answered by head adapter being trained on/);
     await checkLayout(page, 'Try it answered');
     await page.screenshot({ path: artifact('tablet-ipad.png'), fullPage: true });
+    await app(page).locator('section[aria-labelledby="h-train"]').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: artifact('tablet-ipad-train.png'), scale: 'css' });
     expect(await unreachableByTab(page)).toEqual([]);
 
     // The same page on a wide screen: two columns.
@@ -186,6 +188,8 @@ describe('tablets and phones', () => {
     await expect.poll(async () => app(page).getByTestId('answered-by').textContent().catch(() => ''), { timeout: 60_000 }).toMatch(/^Answered by head trained in quick mode on/);
     await checkLayout(page, 'Try it answered');
     await page.screenshot({ path: artifact('tablet-phone.png'), fullPage: true });
+    await app(page).locator('section[aria-labelledby="h-try"]').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: artifact('tablet-phone-try-it.png'), scale: 'css' });
     expect(problems).toEqual([]);
     await context.close();
   });
