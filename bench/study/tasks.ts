@@ -57,7 +57,7 @@ export const STUDY_TASKS: readonly StudyTask[] = [
       const preset = BACKBONE_PRESETS.wide;
       const path = preset.outPath(0);
       if (!existsSync(path)) {
-        log(`the wide backbone is not in the cache yet: pretraining it first (seed 0, about 30 minutes on an idle emulated GPU) into ${path}`);
+        log(`the wide backbone is not in the cache yet: pretraining it first (seed 0, about 35 minutes on an idle emulated GPU) into ${path}`);
         await pretrainBackbone(preset, { seed: 0, log });
       }
       return path;
