@@ -20,6 +20,8 @@ import { vitShapes } from '../nn/vit';
 import { Rng } from '../train/rng';
 import { DEFAULT_TRAIN_OPTIONS, Trainer, validateTrainOptions, type OptimizerName, type TrainOptions } from '../train/trainer';
 import { openBackbone, UsageError, type Backbone } from './model-source';
+import { checkResumedData, checkUnfinished, openCheckpoint, resumedSettings, saveState } from './train-state';
+import type { CheckpointRun } from '../io/checkpoint-file';
 
 const USAGE = `usage: npm run clora -- <command> [options]
 
@@ -30,6 +32,8 @@ commands:
         [--rank 8 --spaces 4 --targets q,v --scale 1 --sade-weight 0.1 --dropout 0.1]
         [--epochs 10 | --steps K] [--batch-size 32 --micro-batch N --optimizer adamw|sgd --lr 1e-3
         --weight-decay 1e-4 --warmup 0 --label-smoothing 0 --seed 0 --no-shuffle --augment --log-every 10 --precision f32|f16]
+        [--save-state S] writes a training checkpoint at the end; --resume S continues from one (then the
+        run's settings come from S; --model, --data and --out as before)
   eval --model M --adapter A --data DATA [--json]
   export --model M --adapter A --format peft|merged|onnx --out PATH
       onnx: the merged model as one .onnx file (opset 17): input pixel_values [N,3,H,W], output logits [N,C]
@@ -201,21 +205,33 @@ const TRAIN_OPTIONS = {
   precision: { type: 'string' },
   heads: { type: 'string' },
   out: { type: 'string' },
+  // Not in the contract: continue from / save a training checkpoint (src/cli/train-state.ts).
+  resume: { type: 'string' },
+  'save-state': { type: 'string' },
 } as const;
 
 async function train(ctx: GpuContext, argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: TRAIN_OPTIONS });
   const outPath = requireOption(values, 'out');
   const dataPath = requireOption(values, 'data');
-  // Settings first: a bad one is refused before anything is loaded onto the GPU.
-  let settings = adapterSettingsFrom(values);
-  const options = trainOptionsFrom(values);
+  // Settings first: a bad one is refused before anything is loaded onto the GPU (a resumed run's come from its checkpoint).
+  let settings = values.resume ? DEFAULT_ADAPTER_SETTINGS : adapterSettingsFrom(values);
+  let options = values.resume ? DEFAULT_TRAIN_OPTIONS : trainOptionsFrom(values);
   const backbone = await openBackbone(requireOption(values, 'model'), values.heads === undefined ? undefined : numberOption(values, 'heads', 0, true));
   try {
     let start: Map<string, Float32Array>;
     let classes: string[];
     let data: Dataset;
-    if (values.init) {
+    let resumed: CheckpointRun | undefined;
+    if (values.resume) {
+      if (values.init) throw new UsageError('Give --init or --resume, not both: --resume continues a run, --init starts a new one from an adapter.');
+      resumed = await openCheckpoint(values.resume, backbone);
+      ({ settings, options } = resumedSettings(resumed, values));
+      classes = resumed.classes;
+      data = await loadData(ctx, dataPath, backbone, classes);
+      await checkResumedData(resumed, data);
+      start = resumed.state.trainable;
+    } else if (values.init) {
       const init = await openAdapter(values.init, backbone, { method: settings.method });
       // The adapter's shape comes from --init; a shape option given as well must agree with it. Options the
       // method does not use were noted and are not compared.
@@ -236,10 +252,14 @@ async function train(ctx: GpuContext, argv: string[]): Promise<void> {
       start = new Map();
     }
     validateTrainOptions(options, data);
-    if (!values.init) start = initialTensors(backbone.cfg, settings, classes.length, new Rng(options.seed ^ 0x5eed));
+    if (!values.init && !resumed) start = initialTensors(backbone.cfg, settings, classes.length, new Rng(options.seed ^ 0x5eed));
     const model = await createFineTuneModel(ctx, backbone.cfg, settings, classes, backbone.read, start);
     const trainer = await Trainer.create(model, data, options);
-    process.stderr.write(`training ${settings.method} on ${data.count} images of ${classes.length} classes: ${trainer.totalSteps} steps, ${model.parts.trainable.trainableParameterCount} trainable parameters\n`);
+    if (resumed) {
+      checkUnfinished(resumed, trainer.totalSteps);
+      trainer.loadState(resumed.state);
+    }
+    process.stderr.write(`training ${settings.method} on ${data.count} images of ${classes.length} classes${resumed ? ` from step ${resumed.state.step}` : ''}: ${trainer.totalSteps} steps, ${model.parts.trainable.trainableParameterCount} trainable parameters\n`);
     await trainer.run((m) => {
       process.stderr.write(`step ${m.step}/${m.totalSteps}  loss ${m.loss.toFixed(4)}  ce ${m.crossEntropy.toFixed(4)}  sade ${m.sade.toFixed(4)}  lr ${m.lr.toPrecision(3)}  ${m.imagesPerSecond.toFixed(1)} img/s  eta ${m.etaSeconds.toFixed(0)} s${m.lossScale === undefined ? "" : `  loss scale ${m.lossScale} (skipped ${m.skippedSteps})`}\n`);
     });
@@ -251,6 +271,10 @@ async function train(ctx: GpuContext, argv: string[]): Promise<void> {
     });
     await writeFile(outPath, writeSafetensors(tensors, metadata));
     process.stderr.write(`wrote ${settings.method} adapter to ${outPath}\n`);
+    if (values['save-state']) {
+      await saveState(values['save-state'], trainer, backbone, options, data);
+      process.stderr.write(`wrote the training state (step ${trainer.currentStep}) to ${values['save-state']}\n`);
+    }
     trainer.dispose();
     model.dispose();
   } finally {
