@@ -2,7 +2,7 @@
 // checks that the file fits the backbone (width, depth, classes, method), naming any mismatch.
 import { ShapeError } from '../gpu/errors';
 import type { SafetensorsFile, TensorToWrite } from '../io/safetensors';
-import { vitShapes, type VitConfig } from '../nn/vit';
+import { backboneShapes, featureWidth, trainsInFull, type BackboneConfig } from '../nn/backbone';
 import { CORES, planBranches, targetPath, trainableShapes, type FineTuneModel } from './model';
 import { METHODS, parseTargets, SettingsError, type AdapterSettings, type Method } from './settings';
 
@@ -15,8 +15,11 @@ function transpose(data: Float32Array, rows: number, cols: number): Float32Array
   return out;
 }
 
-/** Native file keys and tensors, converted from the engine's internal tensors. */
-export function nativeTensors(cfg: VitConfig, settings: AdapterSettings, classes: number, internal: Map<string, Float32Array>): TensorToWrite[] {
+/**
+ * Native file keys and tensors, converted from the engine's internal tensors. A `full` file is a whole backbone:
+ * `internal` then also holds the tensors that did not train (BatchNorm's running statistics).
+ */
+export function nativeTensors(cfg: BackboneConfig, settings: AdapterSettings, classes: number, internal: Map<string, Float32Array>): TensorToWrite[] {
   const get = (name: string): Float32Array => {
     const t = internal.get(name);
     if (!t) throw new Error(`Internal: missing tensor "${name}".`);
@@ -45,9 +48,9 @@ export function nativeTensors(cfg: VitConfig, settings: AdapterSettings, classes
       out.push({ name: `lora.B.${path}`, shape: [b.outWidth, r], data: transpose(get(b.upName), r, b.outWidth) });
     }
   } else if (settings.method === 'full') {
-    for (const [name, shape] of vitShapes({ ...cfg, classes: 0 })) out.push({ name, shape, data: get(name) });
+    for (const [name, shape] of backboneShapes(cfg)) out.push({ name, shape, data: get(name) });
   }
-  out.push({ name: 'head.weight', shape: [classes, cfg.dim], data: get('head.weight') });
+  out.push({ name: 'head.weight', shape: [classes, featureWidth(cfg)], data: get('head.weight') });
   out.push({ name: 'head.bias', shape: [classes], data: get('head.bias') });
   return out;
 }
@@ -67,10 +70,11 @@ export function nativeMetadata(settings: AdapterSettings, classes: string[], ext
   };
 }
 
-/** Reads the model's trainable tensors back from the GPU and lays them out as the native file. */
+/** Reads the model's trainable tensors (for `full`, the frozen ones too) back from the GPU and lays them out as the native file. */
 export async function modelFile(model: FineTuneModel, extra: Record<string, string> = {}): Promise<{ tensors: TensorToWrite[]; metadata: Record<string, string> }> {
-  const { cfg, settings, classes, trainable } = model.parts;
+  const { cfg, settings, classes, trainable, frozen } = model.parts;
   const internal = await trainable.readAll();
+  if (settings.method === 'full' && frozen) for (const [name, data] of await frozen.readAll()) internal.set(name, data);
   return { tensors: nativeTensors(cfg, settings, classes.length, internal), metadata: nativeMetadata(settings, classes, extra) };
 }
 
@@ -97,7 +101,7 @@ function metaNumber(meta: Record<string, string>, key: string, fallback?: number
  * Reads a native adapter file for a backbone. Refuses, naming the mismatch: another method than `expect`,
  * another width or depth than the backbone, a class count that differs from `classes` (when given).
  */
-export async function readAdapterFile(file: SafetensorsFile, cfg: VitConfig, opts: { method?: Method; classCount?: number } = {}): Promise<AdapterFile> {
+export async function readAdapterFile(file: SafetensorsFile, cfg: BackboneConfig, opts: { method?: Method; classCount?: number } = {}): Promise<AdapterFile> {
   const meta = file.metadata;
   const format = meta.format;
   if (!format || !(METHODS as readonly string[]).includes(format)) {
@@ -142,9 +146,9 @@ export async function readAdapterFile(file: SafetensorsFile, cfg: VitConfig, opt
       expected.set(`lora.B.${targetPath(b.block, b.target)}`, [b.outWidth, settings.rank]);
     }
   } else if (method === 'full') {
-    for (const [name, shape] of vitShapes({ ...cfg, classes: 0 })) expected.set(name, shape);
+    for (const [name, shape] of backboneShapes(cfg)) expected.set(name, shape);
   }
-  expected.set('head.weight', [classes.length, cfg.dim]);
+  expected.set('head.weight', [classes.length, featureWidth(cfg)]);
   expected.set('head.bias', [classes.length]);
   const problems: string[] = [];
   for (const [name, shape] of expected) {
@@ -176,6 +180,8 @@ export async function readAdapterFile(file: SafetensorsFile, cfg: VitConfig, opt
     tensors.set('head.bias', await file.readF32('head.bias'));
   } else {
     for (const name of shapes.keys()) tensors.set(name, await file.readF32(name));
+    // A `full` file is a whole backbone: what did not train (BatchNorm's statistics) comes from it too.
+    if (method === 'full') for (const name of backboneShapes(cfg).keys()) if (!trainsInFull(cfg, name)) tensors.set(name, await file.readF32(name));
   }
   return { settings, classes, tensors, metadata: meta };
 }

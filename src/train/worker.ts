@@ -22,6 +22,7 @@ import { blobSource, openSafetensors, SafetensorsError, writeSafetensors, type S
 import { zipFiles } from '../io/zip';
 import { headsFor } from '../nn/load';
 import { findKnownModel } from '../nn/models';
+import { tokenCount, type BackboneConfig } from '../nn/backbone';
 import { vitConfigFromShapes, vitShapes, type VitConfig } from '../nn/vit';
 import { evaluate } from './evaluate';
 import type {
@@ -60,8 +61,8 @@ function emit(event: WorkerEvent, transfer: Transferable[] = []): void {
 /** Images decoded and resized per GPU submission during intake. */
 const CHUNK = 16;
 /** Images per forward pass in evaluation: as many as keep one activation under ~16 MB, from 8 to 64. */
-function evalChunk(cfg: VitConfig): number {
-  return Math.max(8, Math.min(64, Math.floor((4 << 20) / (cfg.tokens * Math.max(cfg.dim, cfg.mlpDim / 4)))));
+function evalChunk(cfg: BackboneConfig): number {
+  return Math.max(8, Math.min(64, Math.floor((4 << 20) / (tokenCount(cfg) * Math.max(cfg.dim, cfg.mlpDim / 4)))));
 }
 /** Training samples scored for the "train accuracy" curve at each epoch end. */
 const TRAIN_ACCURACY_SAMPLES = 128;
