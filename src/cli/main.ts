@@ -4,9 +4,10 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mergedExport, peftExport } from '../clora/export';
+import { checkOnnxFits, mergedModelToOnnx } from '../clora/onnx-export';
 import { modelFile, readAdapterFile, type AdapterFile } from '../clora/files';
 import { createFineTuneModel, initialTensors, type FineTuneModel } from '../clora/model';
-import { DEFAULT_ADAPTER_SETTINGS, parseTargets, SettingsError, validateAdapterSettings, type AdapterSettings, type Method } from '../clora/settings';
+import { DEFAULT_ADAPTER_SETTINGS, METHOD_TRAINS, METHODS, parseTargets, settingApplies, SettingsError, validateAdapterSettings, type AdapterSettings, type Method } from '../clora/settings';
 import { evaluate, formatEvaluation } from '../train/evaluate';
 import { predictLogits } from '../train/predict';
 import { DatasetError, inputPixels, type Dataset } from '../data/dataset';
@@ -29,7 +30,8 @@ commands:
         [--epochs 10 | --steps K] [--batch-size 32 --micro-batch N --optimizer adamw|sgd --lr 1e-3
         --weight-decay 1e-4 --warmup 0 --label-smoothing 0 --seed 0 --no-shuffle --augment --log-every 10 --precision f32|f16]
   eval --model M --adapter A --data DATA [--json]
-  export --model M --adapter A --format peft|merged --out PATH
+  export --model M --adapter A --format peft|merged|onnx --out PATH
+      onnx: the merged model as one .onnx file (opset 17): input pixel_values [N,3,H,W], output logits [N,C]
 
 M is a .safetensors file, a URL (downloaded once into ~/.cache/clora-web), or a known model id.
 DATA is a tensor file (pixel_values [N,3,H,W] and labels [N]) or a folder with one sub-folder of images per class.
@@ -116,6 +118,25 @@ async function forward(ctx: GpuContext, argv: string[]): Promise<void> {
   }
 }
 
+/** The adapter options of `train`, and the setting each one sets. */
+const ADAPTER_OPTIONS: [option: string, setting: keyof AdapterSettings][] = [
+  ['rank', 'rank'],
+  ['spaces', 'spaces'],
+  ['targets', 'targets'],
+  ['scale', 'scale'],
+  ['sade-weight', 'sadeWeight'],
+  ['dropout', 'dropout'],
+];
+
+/** Adapter options given on the command line that the method does not use: ignored, each with a note. */
+function noteUnusedOptions(values: Values, method: Method): void {
+  if (!METHODS.includes(method)) return; // validateAdapterSettings names the unknown method
+  for (const [option, setting] of ADAPTER_OPTIONS) {
+    if (values[option] === undefined || settingApplies(method, setting)) continue;
+    process.stderr.write(`note: --${option} does not apply to --method ${method} (it trains ${METHOD_TRAINS[method]}); ignored.\n`);
+  }
+}
+
 function adapterSettingsFrom(values: Values): AdapterSettings {
   const method = (values.method ?? 'clora') as Method;
   const settings: AdapterSettings = {
@@ -128,6 +149,7 @@ function adapterSettingsFrom(values: Values): AdapterSettings {
     dropout: numberOption(values, 'dropout', DEFAULT_ADAPTER_SETTINGS.dropout),
   };
   validateAdapterSettings(settings);
+  noteUnusedOptions(values, method);
   return settings;
 }
 
@@ -199,13 +221,13 @@ async function train(ctx: GpuContext, argv: string[]): Promise<void> {
     let data: Dataset;
     if (values.init) {
       const init = await openAdapter(values.init, backbone, { method: settings.method });
-      for (const key of ['rank', 'spaces'] as const) {
-        if (values[key] !== undefined && settings.method === 'clora' && init.settings[key] !== settings[key]) {
-          throw new SettingsError(`--${key} ${settings[key]} differs from the --init adapter's ${key} ${init.settings[key]}.`);
-        }
-      }
-      if (values.targets !== undefined && init.settings.targets.join(',') !== settings.targets.join(',')) {
-        throw new SettingsError(`--targets ${settings.targets.join(',')} differs from the --init adapter's targets ${init.settings.targets.join(',')}.`);
+      // The adapter's shape comes from --init; a shape option given as well must agree with it. Options the
+      // method does not use were noted and are not compared.
+      for (const key of ['rank', 'spaces', 'targets'] as const) {
+        if (values[key] === undefined || !settingApplies(settings.method, key)) continue;
+        const given = String(settings[key]);
+        const saved = String(init.settings[key]);
+        if (given !== saved) throw new SettingsError(`--${key} ${given} differs from the --init adapter's ${key} ${saved}: leave --${key} out to continue with the adapter's own.`);
       }
       settings = { ...settings, rank: init.settings.rank, spaces: init.settings.spaces, targets: init.settings.targets };
       classes = init.classes;
@@ -259,7 +281,7 @@ async function evalCommand(ctx: GpuContext, argv: string[]): Promise<void> {
 async function exportCommand(_ctx: GpuContext, argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, heads: { type: 'string' } } });
   const format = requireOption(values, 'format');
-  if (format !== 'peft' && format !== 'merged') throw new UsageError(`--format must be peft or merged, got "${format}".`);
+  if (format !== 'peft' && format !== 'merged' && format !== 'onnx') throw new UsageError(`--format must be peft, merged or onnx, got "${format}".`);
   const out = requireOption(values, 'out');
   const backbone = await openBackbone(requireOption(values, 'model'), values.heads === undefined ? undefined : numberOption(values, 'heads', 0, true));
   try {
@@ -271,10 +293,18 @@ async function exportCommand(_ctx: GpuContext, argv: string[]): Promise<void> {
       await writeFile(join(out, 'adapter_model.safetensors'), writeSafetensors(tensors, { format: 'pt' }));
       process.stderr.write(`wrote PEFT adapter (adapter_config.json, adapter_model.safetensors) to ${out}\n`);
     } else {
+      // Refused before the weights are read: an ONNX file over 2 GB cannot be written.
+      if (format === 'onnx') checkOnnxFits(backbone.cfg, adapter.classes.length);
       const shapes = vitShapes({ ...backbone.cfg, classes: 0 });
       const tensors = await mergedExport(backbone.cfg, adapter, [...shapes.keys()], backbone.read, shapes);
-      await writeFile(out, writeSafetensors(tensors, { ...backbone.describe(), classes: JSON.stringify(adapter.classes), merged_from: adapter.settings.method }));
-      process.stderr.write(`wrote merged model to ${out}\n`);
+      const metadata = { ...backbone.describe(), classes: JSON.stringify(adapter.classes), merged_from: adapter.settings.method };
+      if (format === 'merged') {
+        await writeFile(out, writeSafetensors(tensors, metadata));
+        process.stderr.write(`wrote merged model to ${out}\n`);
+      } else {
+        await writeFile(out, mergedModelToOnnx(backbone.cfg, tensors, { classes: adapter.classes, preprocess: backbone.preprocess, metadata }));
+        process.stderr.write(`wrote merged model as ONNX (input pixel_values [N, ${backbone.cfg.channels}, ${backbone.cfg.imageSize}, ${backbone.cfg.imageSize}], output logits [N, ${adapter.classes.length}]) to ${out}\n`);
+      }
     }
   } finally {
     await backbone.close();

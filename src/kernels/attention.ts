@@ -35,6 +35,27 @@ export interface AttentionTile {
 
 export type AttentionKernel = 'forward' | 'backward_dkdv' | 'backward_dq';
 
+/**
+ * 'fused': the flash-style kernels, whose memory does not grow with N². 'products': scores and
+ * probabilities as [B·H, Nq, Nk] tensors through the register-blocked matmul and the row softmax, the
+ * probabilities kept for the backward (src/autodiff/ops/attention.ts).
+ */
+export type AttentionPath = 'fused' | 'products';
+
+/**
+ * Keys per head-dim unit up to which the products path is used. At Nk ≤ 2·Dh the kept probabilities take
+ * at most 2/3 of the memory of the q, k and v the op keeps anyway, while the fused kernels' per-tile costs
+ * (barriers, online-softmax rescaling, dot products from workgroup memory) are spread over too few keys to
+ * pay off: five and six tiled products (forward, backward) do the same work faster. Longer sequences (ViT
+ * at 224², 197 tokens for Dh 64) take the fused kernels.
+ */
+const PRODUCTS_MAX_KEYS_PER_HEAD_DIM = 2;
+
+/** The attention path for Nk keys at head dim Dh (the op can force either). */
+export function selectAttentionPath(nk: number, dh: number): AttentionPath {
+  return nk <= PRODUCTS_MAX_KEYS_PER_HEAD_DIM * dh ? 'products' : 'fused';
+}
+
 const oddStride = (dh: number): number => dh | 1;
 
 /** Workgroup bytes of each tiled entry point (mirrors the var<workgroup> declarations of the shader). */

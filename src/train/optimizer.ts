@@ -135,6 +135,11 @@ export interface Optimizer {
   lossScaler: LossScaler | undefined;
   /** Records one update (no submission, no read); `lr` overrides the default for this step (schedules). */
   step(lr?: number): void;
+  /**
+   * Records the update kernels of step `t` (1-based) at rate `lr` without counting a step: the one place the
+   * update's kernels are chosen, used by step() and by the memory plan's dry runs.
+   */
+  recordUpdate(lr: number, t: number): void;
   state(): Promise<OptimizerState>;
   loadState(state: OptimizerState): void;
   dispose(): void;
@@ -215,9 +220,13 @@ export class AdamW implements Optimizer {
   }
 
   step(lr = this.lr): void {
-    if (this.disposed) throw new Error('This AdamW optimizer was disposed.');
     checkLr(lr);
+    this.recordUpdate(lr, this.steps + 1);
     this.steps++;
+  }
+
+  recordUpdate(lr: number, t: number): void {
+    if (this.disposed) throw new Error('This AdamW optimizer was disposed.');
     const s = this.store;
     if (this.lossScaler) {
       this.lossScaler.check(s.gradRange);
@@ -225,7 +234,7 @@ export class AdamW implements Optimizer {
       this.lossScaler.adjust();
       return;
     }
-    adamwUpdate(s.ctx, s.paramRange, s.gradRange, this.range(this.mBuffer), this.range(this.vBuffer), s.decayEnd, this.steps, { lr, ...this.hyper });
+    adamwUpdate(s.ctx, s.paramRange, s.gradRange, this.range(this.mBuffer), this.range(this.vBuffer), s.decayEnd, t, { lr, ...this.hyper });
   }
 
   async state(): Promise<OptimizerState> {
@@ -289,7 +298,11 @@ export class Sgd implements Optimizer {
 
   step(lr = this.lr): void {
     checkLr(lr);
+    this.recordUpdate(lr);
     this.steps++;
+  }
+
+  recordUpdate(lr: number): void {
     const s = this.store;
     if (this.lossScaler) {
       this.lossScaler.check(s.gradRange);

@@ -20,10 +20,10 @@ import { DownloadError, fetchCached, type WeightCache } from '../io/download';
 import { browserWeightCache } from '../io/download-browser';
 import { blobSource, openSafetensors, SafetensorsError, writeSafetensors, type SafetensorsFile } from '../io/safetensors';
 import { zipFiles } from '../io/zip';
-import { headsFor } from '../nn/load';
+import { readBackboneMeta } from '../nn/backbone-meta';
 import { findKnownModel } from '../nn/models';
 import { tokenCount, type BackboneConfig } from '../nn/backbone';
-import { vitConfigFromShapes, vitShapes, type VitConfig } from '../nn/vit';
+import { vitShapes, type VitConfig } from '../nn/vit';
 import { evaluate } from './evaluate';
 import type {
   AccuracyPoint,
@@ -137,23 +137,6 @@ function requireBackbone(): LoadedBackbone {
 // ---------------------------------------------------------------------------------------------
 // Backbone
 
-function parseTriple(text: string | undefined): [number, number, number] | undefined {
-  if (!text) return undefined;
-  const parts = text.replace(/[[\]\s]/g, '').split(',').map(Number);
-  return parts.length === 3 && parts.every(Number.isFinite) ? (parts as [number, number, number]) : undefined;
-}
-
-function parseClassList(text: string | undefined): string[] {
-  if (!text) return [];
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (Array.isArray(parsed) && parsed.every((c) => typeof c === 'string')) return parsed as string[];
-  } catch {
-    // a plain comma list
-  }
-  return text.split(',').map((c) => c.trim()).filter(Boolean);
-}
-
 /** A cache that keeps nothing: fetchCached then just downloads (with its checks and progress). */
 const uncached: WeightCache<Blob> = {
   get: async () => undefined,
@@ -189,40 +172,23 @@ async function loadBackbone(source: BackboneSource): Promise<BackboneInfo> {
     } finally {
       if (download === controller) download = undefined;
     }
-    spec = known?.id ?? source.url;
+    spec = source.url;
   } else {
     blob = source.file;
     spec = source.name;
   }
-  const file = await openSafetensors(blobSource(blob, source.kind === 'file' ? source.name : spec));
-  const shapes = new Map([...file.tensors].map(([name, info]) => [name, info.shape] as const));
-  const cfg = vitConfigFromShapes(shapes, known?.heads ?? headsFor(file));
-  const meta = file.metadata;
-  const cropFromMeta = meta.crop_pct === undefined ? undefined : Number(meta.crop_pct);
-  // The same rules as the command line (src/cli/model-source.ts): known table, then metadata, then timm's defaults.
-  const preprocess: PreprocessParams = {
-    size: cfg.imageSize,
-    cropPct: known?.cropPct ?? (cropFromMeta !== undefined && Number.isFinite(cropFromMeta) ? cropFromMeta : cfg.imageSize >= 224 ? 0.9 : 1),
-    mean: known?.mean ?? parseTriple(meta.mean) ?? [0.5, 0.5, 0.5],
-    std: known?.std ?? parseTriple(meta.std) ?? [0.5, 0.5, 0.5],
-  };
-  let headClasses: string[] = [];
-  if (cfg.classes > 0) {
-    headClasses = parseClassList(meta.classes);
-    if (headClasses.length !== cfg.classes) headClasses = Array.from({ length: cfg.classes }, (_, i) => String(i));
-  }
-  let parameters = 0;
-  for (const info of file.tensors.values()) parameters += info.shape.reduce((a, b) => a * b, 1);
+  const file = await openSafetensors(blobSource(blob, source.kind === 'file' ? source.name : (known?.id ?? spec)));
+  const meta = readBackboneMeta(file, { spec, known });
   const info: BackboneInfo = {
-    spec,
-    label: known?.label ?? meta.model ?? spec,
-    depth: cfg.depth,
-    dim: cfg.dim,
-    heads: cfg.heads,
-    imageSize: cfg.imageSize,
-    parameters,
-    preprocess,
-    headClasses,
+    spec: meta.baseModel,
+    label: meta.label,
+    depth: meta.cfg.depth,
+    dim: meta.cfg.dim,
+    heads: meta.cfg.heads,
+    imageSize: meta.cfg.imageSize,
+    parameters: meta.parameters,
+    preprocess: meta.preprocess,
+    headClasses: meta.headClasses,
     fromCache,
   };
   // Models built on the previous backbone no longer apply.
@@ -231,20 +197,7 @@ async function loadBackbone(source: BackboneSource): Promise<BackboneInfo> {
   current = undefined;
   headModel?.dispose();
   headModel = undefined;
-  backbone = {
-    info,
-    file,
-    cfg,
-    read: (name) => file.readF32(name),
-    describe: () => ({
-      base_model: spec,
-      num_heads: String(cfg.heads),
-      image_size: String(cfg.imageSize),
-      mean: preprocess.mean.join(','),
-      std: preprocess.std.join(','),
-      crop_pct: String(preprocess.cropPct),
-    }),
-  };
+  backbone = { info, file, cfg: meta.cfg, read: (name) => file.readF32(name), describe: meta.describe };
   return info;
 }
 

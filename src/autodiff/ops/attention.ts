@@ -1,6 +1,15 @@
 // Fused scaled-dot-product attention: forward and backward side by side.
 import { ShapeError } from '../../gpu/errors';
-import { attentionBackwardKeys, attentionBackwardQueries, attentionForward, attentionRowDot, attentionTile, type AttentionDims } from '../../kernels/attention';
+import {
+  attentionBackwardKeys,
+  attentionBackwardQueries,
+  attentionForward,
+  attentionRowDot,
+  attentionTile,
+  selectAttentionPath,
+  type AttentionDims,
+  type AttentionPath,
+} from '../../kernels/attention';
 import { matmulInto } from '../../kernels/matmul';
 import { softmaxBackward, softmaxForward } from '../../kernels/softmax';
 import { record } from '../tape';
@@ -11,26 +20,6 @@ export interface AttentionOptions {
   scale: number;
   /** Force a path instead of the choice by shape (tests and benchmarks compare them). */
   path?: AttentionPath;
-}
-
-/**
- * 'fused': the flash-style kernels, whose memory does not grow with N². 'products': scores and
- * probabilities as [B·H, Nq, Nk] tensors through the register-blocked matmul and the row softmax, the
- * probabilities kept for the backward.
- */
-export type AttentionPath = 'fused' | 'products';
-
-/**
- * Keys per head-dim unit up to which the products path is used. At Nk ≤ 2·Dh the kept probabilities take
- * at most 2/3 of the memory of the q, k and v the op keeps anyway, while the fused kernels' per-tile costs
- * (barriers, online-softmax rescaling, dot products from workgroup memory) are spread over too few keys to
- * pay off: five and six tiled products (forward, backward) do the same work faster. Longer sequences (ViT
- * at 224², 197 tokens for Dh 64) take the fused kernels.
- */
-const PRODUCTS_MAX_KEYS_PER_HEAD_DIM = 2;
-
-export function attentionPath(nk: number, dh: number): AttentionPath {
-  return nk <= PRODUCTS_MAX_KEYS_PER_HEAD_DIM * dh ? 'products' : 'fused';
 }
 
 function attentionDims(q: Tensor, k: Tensor, v: Tensor): AttentionDims & { b: number; h: number } {
@@ -55,7 +44,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const dims = attentionDims(q, k, v);
   const { scale } = opts;
   if (!Number.isFinite(scale)) throw new Error(`attention: scale must be a finite number (got ${scale}).`);
-  if ((opts.path ?? attentionPath(dims.nk, dims.dh)) === 'products') return attentionByProducts(q, k, v, dims, scale);
+  if ((opts.path ?? selectAttentionPath(dims.nk, dims.dh)) === 'products') return attentionByProducts(q, k, v, dims, scale);
   const ctx = q.ctx;
   const out = Tensor.like(q);
   const lse = Tensor.empty(ctx, [dims.b, dims.h, dims.nq], 'attention logsumexp');
