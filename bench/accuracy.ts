@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../src/cli/main';
-import { openBackbone } from '../src/cli/model-source';
+import { openImageBackbone } from '../src/cli/model-source';
 import { readAdapterFile } from '../src/clora/files';
 import { createFineTuneModel } from '../src/clora/model';
 import { greyToPixelValues } from '../src/data/idx';
@@ -72,7 +72,7 @@ for (const config of CONFIGS.filter((c) => !only || only.some((o) => c.name.incl
   if ((await main(args)) !== 0) throw new Error(`training failed: ${config.name}`);
   const seconds = (Date.now() - started) / 1000;
   const ctx = await createNodeGpuContext({ quiet: true });
-  const backbone = await openBackbone(BACKBONE);
+  const backbone = await openImageBackbone(BACKBONE);
   const adapter = await readAdapterFile(await openSafetensors(bytesSource(new Uint8Array(readFileSync(out)))), backbone.cfg);
   const model = await createFineTuneModel(ctx, backbone.cfg, adapter.settings, adapter.classes, backbone.read, adapter.tensors);
   const logits = await predictLogits(model, testPixels, testLabels.length, [3, 28, 28], 250);

@@ -20,7 +20,7 @@ import { DownloadError, fetchCached, type WeightCache } from '../io/download';
 import { browserWeightCache } from '../io/download-browser';
 import { blobSource, openSafetensors, SafetensorsError, writeSafetensors, type SafetensorsFile } from '../io/safetensors';
 import { zipFiles } from '../io/zip';
-import { readBackboneMeta } from '../nn/backbone-meta';
+import { imageBackbone, readBackboneMeta } from '../nn/backbone-meta';
 import { findKnownModel } from '../nn/models';
 import { tokenCount, type BackboneConfig } from '../nn/backbone';
 import { vitShapes, type VitConfig } from '../nn/vit';
@@ -178,7 +178,8 @@ async function loadBackbone(source: BackboneSource): Promise<BackboneInfo> {
     spec = source.name;
   }
   const file = await openSafetensors(blobSource(blob, source.kind === 'file' ? source.name : (known?.id ?? spec)));
-  const meta = readBackboneMeta(file, { spec, known });
+  // Point backbones train from the command line until the app takes point data (issue 11 item 6).
+  const meta = imageBackbone(readBackboneMeta(file, { spec, known }), 'the web app (for now; point backbones train with `npm run clora`)');
   const info: BackboneInfo = {
     spec: meta.baseModel,
     label: meta.label,
