@@ -9,10 +9,11 @@ import { modelFile, readAdapterFile, type AdapterFile } from '../clora/files';
 import { createFineTuneModel, initialTensors, type FineTuneModel } from '../clora/model';
 import { DEFAULT_ADAPTER_SETTINGS, METHOD_TRAINS, METHODS, parseTargets, settingApplies, SettingsError, validateAdapterSettings, type AdapterSettings, type Method } from '../clora/settings';
 import { evaluate, formatEvaluation } from '../train/evaluate';
-import { predictLogits } from '../train/predict';
-import { DatasetError, inputPixels, type Dataset } from '../data/dataset';
+import { backboneHeadAdapter, datasetLogits, predictLogits } from '../train/predict';
+import { DatasetError, type Dataset } from '../data/dataset';
 import { loadFolderDataset, loadTensorDataset } from '../data/load-node';
 import type { GpuContext } from '../gpu/context';
+import { shapeText } from '../gpu/errors';
 import { createNodeGpuContext } from '../gpu/node';
 import { bytesSource, openSafetensors, writeSafetensors } from '../io/safetensors';
 import { vitShapes } from '../nn/vit';
@@ -36,9 +37,6 @@ commands:
 M is a .safetensors file, a URL (downloaded once into ~/.cache/clora-web), or a known model id.
 DATA is a tensor file (pixel_values [N,3,H,W] and labels [N]) or a folder with one sub-folder of images per class.
 --warmup 0 keeps the learning rate constant; with a warm-up the rate then decays along a cosine.`;
-
-/** Images per forward pass in forward/eval: bounds GPU memory for large inputs. */
-const FORWARD_CHUNK = 16;
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -97,18 +95,16 @@ async function forward(ctx: GpuContext, argv: string[]): Promise<void> {
     const { cfg } = backbone;
     const [n, c, h, w] = pixels.shape as [number, number, number, number];
     if (pixels.shape.length !== 4 || c !== cfg.channels || h !== cfg.imageSize || w !== cfg.imageSize) {
-      throw new UsageError(`pixel_values in ${inputPath} is [${pixels.shape.join(', ')}]; this model takes [N, ${cfg.channels}, ${cfg.imageSize}, ${cfg.imageSize}].`);
+      throw new UsageError(`pixel_values in ${inputPath} is ${shapeText(pixels.shape)}; this model takes [N, ${cfg.channels}, ${cfg.imageSize}, ${cfg.imageSize}].`);
     }
     let adapter: AdapterFile;
     if (values.adapter) adapter = await openAdapter(values.adapter, backbone);
     else {
       if (cfg.classes === 0) throw new UsageError(`${backbone.spec} has no classifier head (head.weight), so it has no logits to give; pass --adapter.`);
-      // The stored head as a `head` adapter: the same code path, nothing trains.
-      const classes = Array.from({ length: cfg.classes }, (_, i) => String(i));
-      adapter = { settings: { ...DEFAULT_ADAPTER_SETTINGS, method: 'head' }, classes, tensors: new Map([['head.weight', await backbone.read('head.weight')], ['head.bias', await backbone.read('head.bias')]]), metadata: {} };
+      adapter = await backboneHeadAdapter(backbone.headClasses, backbone.read);
     }
     const model = await modelFromAdapter(ctx, backbone, adapter);
-    const logits = await predictLogits(model, pixels.data, n, [c, h, w], FORWARD_CHUNK);
+    const logits = await predictLogits(model, pixels.data, n, [c, h, w]);
     const classes = adapter.classes.length;
     await writeFile(outputPath, writeSafetensors([{ name: 'logits', shape: [n, classes], data: logits }], { format: 'logits', model: backbone.spec, classes: JSON.stringify(adapter.classes) }));
     process.stderr.write(`wrote logits [${n}, ${classes}] to ${outputPath}\n`);
@@ -269,8 +265,8 @@ async function evalCommand(ctx: GpuContext, argv: string[]): Promise<void> {
     const adapter = await openAdapter(requireOption(values, 'adapter'), backbone);
     const data = await loadData(ctx, requireOption(values, 'data'), backbone, adapter.classes);
     const model = await modelFromAdapter(ctx, backbone, adapter);
-    const logits = await predictLogits(model, inputPixels(data), data.count, data.sampleShape, FORWARD_CHUNK);
-    const result = evaluate(logits, data.labels, adapter.classes);
+    const { logits, labels } = await datasetLogits(model, data);
+    const result = evaluate(logits, labels, adapter.classes);
     process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : formatEvaluation(result));
     model.dispose();
   } finally {

@@ -1,6 +1,6 @@
 // The native adapter file (clora-spec §2.2) for every method: writing from a model, and reading back with
 // checks that the file fits the backbone (width, depth, classes, method), naming any mismatch.
-import { ShapeError } from '../gpu/errors';
+import { ShapeError, shapeText } from '../gpu/errors';
 import type { SafetensorsFile, TensorToWrite } from '../io/safetensors';
 import { backboneShapes, featureWidth, trainsInFull, type BackboneConfig } from '../nn/backbone';
 import { CORES, planBranches, targetPath, trainableShapes, type FineTuneModel } from './model';
@@ -154,7 +154,7 @@ export async function readAdapterFile(file: SafetensorsFile, cfg: BackboneConfig
   for (const [name, shape] of expected) {
     const found = file.tensors.get(name)?.shape;
     if (!found) problems.push(`"${name}" is missing`);
-    else if (found.length !== shape.length || found.some((d, i) => d !== shape[i])) problems.push(`"${name}" is [${found.join(', ')}], expected [${shape.join(', ')}]`);
+    else if (found.length !== shape.length || found.some((d, i) => d !== shape[i])) problems.push(`"${name}" is ${shapeText(found)}, expected ${shapeText(shape)}`);
   }
   const extraBlocks = [...file.tensors.keys()].filter((k) => /blocks\.(\d+)\./.test(k) && Number(/blocks\.(\d+)\./.exec(k)![1]) >= cfg.depth);
   if (extraBlocks.length) problems.push(`it adapts block ${/blocks\.(\d+)\./.exec(extraBlocks[0]!)![1]} but the backbone has ${cfg.depth} blocks`);

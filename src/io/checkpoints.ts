@@ -5,7 +5,7 @@
 // deleted only after that write succeeded, so a full disk (QuotaExceededError) never loses the last good one.
 // Small descriptions live apart from the tensors, so listing never loads the tensors.
 import { createStore, del, get, promisifyRequest, set, type UseStore } from 'idb-keyval';
-import type { AccuracyPoint, CheckpointState, RunSettings } from '../train/protocol';
+import type { AccuracyPoint, CheckpointState, RunSettings } from '../worker/protocol';
 
 export interface CheckpointMeta {
   id: string;

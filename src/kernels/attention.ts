@@ -115,37 +115,26 @@ export function attentionRowDot(ctx: GpuContext, dOut: BufferRange, out: BufferR
   ctx.dispatch(s, [rows, 0, f32(0)], [dOut, out, dsum], grid1d(rows, ROWDOT_ROWS));
 }
 
+/** What both backward kernels read: the forward's inputs, the output gradient, and the saved row statistics. */
+export interface AttentionBackwardInputs {
+  q: BufferRange;
+  k: BufferRange;
+  v: BufferRange;
+  dOut: BufferRange;
+  /** The forward's logsumexp per query row. */
+  lse: BufferRange;
+  /** D = rowsum(dOut∘out) (attentionRowDot). */
+  dsum: BufferRange;
+}
+
 /** dK and dV from the saved logsumexp and D (one pass over query tiles per block of key rows). */
-export function attentionBackwardKeys(
-  ctx: GpuContext,
-  q: BufferRange,
-  k: BufferRange,
-  v: BufferRange,
-  dOut: BufferRange,
-  lse: BufferRange,
-  dsum: BufferRange,
-  dk: BufferRange,
-  dv: BufferRange,
-  dims: AttentionDims,
-  scale: number,
-): void {
-  const { spec: s, rows } = spec('backward_dkdv', dims.dh, [q, k, v, dOut, dk, dv]);
-  ctx.dispatch(s, [dims.nq, dims.nk, f32(scale)], [q, k, v, dOut, lse, dsum, dk, dv], [ceilDiv(dims.nk, rows), dims.bh]);
+export function attentionBackwardKeys(ctx: GpuContext, b: AttentionBackwardInputs, dk: BufferRange, dv: BufferRange, dims: AttentionDims, scale: number): void {
+  const { spec: s, rows } = spec('backward_dkdv', dims.dh, [b.q, b.k, b.v, b.dOut, dk, dv]);
+  ctx.dispatch(s, [dims.nq, dims.nk, f32(scale)], [b.q, b.k, b.v, b.dOut, b.lse, b.dsum, dk, dv], [ceilDiv(dims.nk, rows), dims.bh]);
 }
 
 /** dQ from the saved logsumexp and D (one pass over key tiles per block of query rows). */
-export function attentionBackwardQueries(
-  ctx: GpuContext,
-  q: BufferRange,
-  k: BufferRange,
-  v: BufferRange,
-  dOut: BufferRange,
-  lse: BufferRange,
-  dsum: BufferRange,
-  dq: BufferRange,
-  dims: AttentionDims,
-  scale: number,
-): void {
-  const { spec: s, rows } = spec('backward_dq', dims.dh, [q, k, v, dOut, dq]);
-  ctx.dispatch(s, [dims.nq, dims.nk, f32(scale)], [q, k, v, dOut, lse, dsum, dq], [ceilDiv(dims.nq, rows), dims.bh]);
+export function attentionBackwardQueries(ctx: GpuContext, b: AttentionBackwardInputs, dq: BufferRange, dims: AttentionDims, scale: number): void {
+  const { spec: s, rows } = spec('backward_dq', dims.dh, [b.q, b.k, b.v, b.dOut, dq]);
+  ctx.dispatch(s, [dims.nq, dims.nk, f32(scale)], [b.q, b.k, b.v, b.dOut, b.lse, b.dsum, dq], [ceilDiv(dims.nq, rows), dims.bh]);
 }

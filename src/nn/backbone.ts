@@ -65,6 +65,18 @@ export function tokenCount(cfg: BackboneConfig): number {
   return isPointConfig(cfg) ? cfg.groups + 1 : cfg.tokens;
 }
 
+/**
+ * Floats of the largest activation one sample makes in a forward pass: the blocks' tokens (MLP-wide rows
+ * counted a quarter, as attention and the other rows dominate), or for points the tokenizer's per-point
+ * features (K rows per group, up to the 512-wide concatenation's output).
+ */
+export function activationFloatsPerSample(cfg: BackboneConfig): number {
+  const blocks = tokenCount(cfg) * Math.max(cfg.dim, cfg.mlpDim / 4);
+  if (!isPointConfig(cfg)) return blocks;
+  const [, c2, c3] = cfg.tokenizer;
+  return Math.max(blocks, cfg.groups * cfg.groupSize * Math.max(2 * c2, c3));
+}
+
 /** Whether the blocks' qkv has a bias. */
 export function hasQkvBias(cfg: BackboneConfig): boolean {
   return isPointConfig(cfg) ? cfg.qkvBias : true;

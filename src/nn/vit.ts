@@ -6,7 +6,7 @@ import { layerNorm } from '../autodiff/ops/layernorm';
 import { linear } from '../autodiff/ops/matmul';
 import { clsPos, patchify, selectToken } from '../autodiff/ops/shape';
 import type { DType, Tensor } from '../autodiff/tensor';
-import { ShapeError } from '../gpu/errors';
+import { ShapeError, shapeText } from '../gpu/errors';
 import { runBlocks, transformerBlock, type BlockSpec, type LinearAdapter, type WeightSource } from './transformer-block';
 
 export const LAYER_NORM_EPS = 1e-6;
@@ -28,7 +28,7 @@ export interface VitConfig {
   classes: number;
 }
 
-const fmt = (s: readonly number[] | undefined): string => (s ? `[${s.join(', ')}]` : 'missing');
+const fmt = (s: readonly number[] | undefined): string => (s ? shapeText(s) : 'missing');
 
 /**
  * Reads depth, width, patch size, image size, token count and MLP width from timm weight shapes and checks

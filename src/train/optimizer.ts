@@ -3,16 +3,7 @@
 import type { BufferRange, GpuContext } from '../gpu/context';
 import type { ParameterStore } from '../autodiff/params';
 import { Tensor } from '../autodiff/tensor';
-import {
-  adamwScaledUpdate,
-  adamwUpdate,
-  checkFiniteGradients,
-  sgdScaledUpdate,
-  sgdUpdate,
-  updateLossScale,
-  type AdamWHyper,
-  type LossScaleRanges,
-} from '../kernels/optim';
+import { adamwUpdate, checkFiniteGradients, sgdUpdate, updateLossScale, type AdamWHyper, type LossScaleRanges } from '../kernels/optim';
 
 /** What a checkpoint keeps of an optimizer; m and v follow the store's flat layout (empty for SGD). */
 export interface OptimizerState {
@@ -228,13 +219,9 @@ export class AdamW implements Optimizer {
   recordUpdate(lr: number, t: number): void {
     if (this.disposed) throw new Error('This AdamW optimizer was disposed.');
     const s = this.store;
-    if (this.lossScaler) {
-      this.lossScaler.check(s.gradRange);
-      adamwScaledUpdate(s.ctx, s.paramRange, s.gradRange, this.range(this.mBuffer), this.range(this.vBuffer), s.decayEnd, { lr, ...this.hyper }, this.lossScaler.ranges);
-      this.lossScaler.adjust();
-      return;
-    }
-    adamwUpdate(s.ctx, s.paramRange, s.gradRange, this.range(this.mBuffer), this.range(this.vBuffer), s.decayEnd, t, { lr, ...this.hyper });
+    this.lossScaler?.check(s.gradRange);
+    adamwUpdate(s.ctx, s.paramRange, s.gradRange, this.range(this.mBuffer), this.range(this.vBuffer), s.decayEnd, t, { lr, ...this.hyper }, this.lossScaler?.ranges);
+    this.lossScaler?.adjust();
   }
 
   async state(): Promise<OptimizerState> {
@@ -304,13 +291,9 @@ export class Sgd implements Optimizer {
 
   recordUpdate(lr: number): void {
     const s = this.store;
-    if (this.lossScaler) {
-      this.lossScaler.check(s.gradRange);
-      sgdScaledUpdate(s.ctx, s.paramRange, s.gradRange, s.decayEnd, lr, this.weightDecay, this.lossScaler.ranges);
-      this.lossScaler.adjust();
-      return;
-    }
-    sgdUpdate(s.ctx, s.paramRange, s.gradRange, s.decayEnd, lr, this.weightDecay);
+    this.lossScaler?.check(s.gradRange);
+    sgdUpdate(s.ctx, s.paramRange, s.gradRange, s.decayEnd, lr, this.weightDecay, this.lossScaler?.ranges);
+    this.lossScaler?.adjust();
   }
 
   async state(): Promise<OptimizerState> {

@@ -10,7 +10,7 @@ import '../../src/ui/export-panel';
 import '../../src/ui/training-panel';
 import '../../src/ui/try-it';
 import '../../src/ui/webcam-capture';
-import { DEFAULT_UI_SETTINGS } from '../../src/ui/app-controller';
+import { DEFAULT_UI_SETTINGS } from '../../src/app/state';
 import { KNOWN_MODELS } from '../../src/nn/models';
 import { classFromPath, precheck, validationFlags, walkDropped, type DroppedItem } from '../../src/data/intake';
 import type { LitElement } from 'lit';

@@ -3,7 +3,7 @@
 // (mouse and keyboard) and check what it renders and which events it emits. No engine runs here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { initialRun } from '../../src/ui/app-controller';
+import { initialRun } from '../../src/app/state';
 import { unnamedControls } from './app-helpers';
 import { FAKE_MEDIA_ARGS, startBrowserEnv, watchPage, type BrowserEnv } from './browser';
 

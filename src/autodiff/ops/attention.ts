@@ -52,6 +52,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   record('attention', [q, k, v], [out], ([g]) => {
     const dsum = Tensor.empty(ctx, [dims.b, dims.h, dims.nq], 'attention rowsum(dO∘O)');
     attentionRowDot(ctx, g!, out, dsum, dims.bh * dims.nq, dims.dh);
+    const saved = { q, k, v, dOut: g!, lse, dsum };
     const dq = q.requiresGrad ? Tensor.like(q) : null;
     let dk: Tensor | null = null;
     let dv: Tensor | null = null;
@@ -59,7 +60,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
       // One kernel writes both; the one nobody needs goes straight back to the pool.
       dk = Tensor.like(k);
       dv = Tensor.like(v);
-      attentionBackwardKeys(ctx, q, k, v, g!, lse, dsum, dk, dv, dims, scale);
+      attentionBackwardKeys(ctx, saved, dk, dv, dims, scale);
       if (!k.requiresGrad) {
         dk.dispose();
         dk = null;
@@ -69,7 +70,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
         dv = null;
       }
     }
-    if (dq) attentionBackwardQueries(ctx, q, k, v, g!, lse, dsum, dq, dims, scale);
+    if (dq) attentionBackwardQueries(ctx, saved, dq, dims, scale);
     // Released now rather than at tape disposal (recorded work keeps its order, so reuse is safe).
     dsum.dispose();
     return [dq, dk, dv];

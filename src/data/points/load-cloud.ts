@@ -34,6 +34,19 @@ export interface LoadedCloud {
   note: string | null;
 }
 
+/**
+ * The seed a file is read with: the data set's seed mixed with the file's name (FNV-1a), so each file always
+ * gives the same cloud whatever else is in the folder, and two copies of one mesh do not give the same samples.
+ */
+export function fileSeed(seed: number, name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return (h ^ seed) >>> 0;
+}
+
 export async function loadPointCloud(source: ByteSource, opts: LoadCloudOptions): Promise<LoadedCloud> {
   const p = opts.points;
   if (!Number.isInteger(p) || p < 1) throw new RangeError(`The point count must be a positive whole number (got ${p}).`);

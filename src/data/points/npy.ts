@@ -4,7 +4,7 @@
 // columns. C order streams row by row through a reservoir; Fortran order (columns stored one after the
 // other) is read column by column at the rows a seeded subset picked from N, so both stay in bounded memory.
 import type { ByteSource } from '../../io/safetensors';
-import { f16BitsToF32 } from '../../io/safetensors';
+import { fromHalfBits } from '../../io/f16';
 import { Rng } from '../../train/rng';
 import { BinaryCursor } from './chunks';
 import { fileLabel, nonFiniteError, PointCloudError, type RawCloud, type ReadOptions } from './cloud';
@@ -67,7 +67,7 @@ async function readHeader(source: ByteSource, file: string): Promise<NpyHeader> 
 function getter(dtype: NpyHeader['dtype']): (view: DataView, at: number) => number {
   if (dtype === 'f4') return (v, a) => v.getFloat32(a, true);
   if (dtype === 'f8') return (v, a) => v.getFloat64(a, true);
-  return (v, a) => f16BitsToF32(v.getUint16(a, true));
+  return (v, a) => fromHalfBits(v.getUint16(a, true));
 }
 
 export async function readNpy(source: ByteSource, opts: ReadOptions): Promise<RawCloud> {

@@ -1,5 +1,5 @@
 // The page's side of the worker protocol: typed requests that resolve with the worker's reply, and events.
-import type { ErrorKind, ReplyMessage, ReplyValue, RequestType, WorkerEvent, WorkerMessage, WorkerRequest } from '../train/protocol';
+import type { ErrorKind, ReplyMessage, ReplyValue, RequestType, WorkerEvent, WorkerMessage, WorkerRequest } from '../worker/protocol';
 
 /** A request the worker refused; `kind` says what sort of problem it was. */
 export class WorkerError extends Error {
@@ -30,7 +30,7 @@ export class WorkerClient {
   }
 
   static create(): WorkerClient {
-    return new WorkerClient(new Worker(new URL('../train/worker.ts', import.meta.url), { type: 'module', name: 'clora-training' }));
+    return new WorkerClient(new Worker(new URL('../worker/main.ts', import.meta.url), { type: 'module', name: 'clora-training' }));
   }
 
   onEvent(listener: (event: WorkerEvent) => void): void {

@@ -1,13 +1,13 @@
-// The typed messages between the page and the training worker (src/train/worker.ts): plain objects,
+// The typed messages between the page and the training worker (src/worker/): plain objects,
 // Blobs and typed arrays only, so every message survives structured cloning; large arrays are transferred.
 //
 // Requests carry an `id`; the worker answers each with exactly one `reply` (ok or error) carrying the same
 // id. Events (progress, metrics, checkpoints, device loss) flow from the worker at any time without an id.
 import type { AdapterSettings } from '../clora/settings';
 import type { PreprocessParams } from '../data/preprocess';
-import type { Evaluation } from './evaluate';
-import type { OptimizerState } from './optimizer';
-import type { TrainMetrics, TrainOptions } from './trainer';
+import type { Evaluation } from '../train/evaluate';
+import type { TopClass } from '../train/predict';
+import type { TrainingState, TrainMetrics, TrainOptions } from '../train/trainer';
 
 /** Where the backbone comes from: a URL (bundled file or hub, cached with the Cache API) or a file the user chose. */
 export type BackboneSource = { kind: 'url'; url: string; id?: string } | { kind: 'file'; file: Blob; name: string };
@@ -58,16 +58,8 @@ export interface RunSettings {
   checkpointEvery: number;
 }
 
-/** The serialisable training state, as the trainer's `state()` gives it, plus how far evaluation got. */
-export interface CheckpointState {
-  step: number;
-  rngState: number;
-  order: number[];
-  cursor: number;
-  trainable: Map<string, Float32Array>;
-  optimizer: OptimizerState;
-  history: TrainMetrics[];
-}
+/** The serialisable training state a checkpoint keeps: exactly what the trainer's `state()` gives. */
+export type CheckpointState = TrainingState;
 
 export interface AccuracyPoint {
   step: number;
@@ -87,7 +79,7 @@ export interface TrainStart {
 export interface Prediction {
   classes: string[];
   /** Top classes, most likely first, with softmax probabilities. */
-  top: { class: string; index: number; probability: number }[];
+  top: TopClass[];
   /** Where the prediction's weights came from. */
   model: 'trained' | 'imported' | 'backbone head';
 }
