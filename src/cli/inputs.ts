@@ -9,18 +9,13 @@ import { loadPointFolderDataset, loadPointTensorDataset } from '../data/points/l
 import type { GpuContext } from '../gpu/context';
 import type { TrainOptions } from '../train/trainer';
 import { bytesSource, openSafetensors } from '../io/safetensors';
-import { checkSampleShape } from '../nn/backbone';
+import { shapeText } from '../gpu/errors';
+import { checkSampleShape, sampleShapeOf } from '../nn/backbone';
 import { UsageError, type Backbone } from './model-source';
 
 /** The tensor that holds model input for this backbone. */
 export function inputKey(backbone: Backbone): 'points' | 'pixel_values' {
   return backbone.kind === 'point' ? 'points' : 'pixel_values';
-}
-
-/** "6 images", "1 point cloud". */
-export function countOf(count: number, backbone: Backbone): string {
-  const noun = backbone.kind === 'point' ? 'point cloud' : 'image';
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 /** `forward --input X`: the model input in a tensor file, checked against what the backbone takes. */
@@ -31,7 +26,14 @@ export async function readModelInput(path: string, backbone: Backbone): Promise<
   const info = file.tensors.get(key);
   if (!info) throw new UsageError(`${path} has no "${key}" tensor, which this ${backbone.kind === 'point' ? 'point' : 'image'} backbone reads (it has: ${file.names().slice(0, 8).join(', ') || 'nothing'}).`);
   const [count, ...sampleShape] = info.shape;
-  checkSampleShape(backbone.cfg, sampleShape, `"${key}" in ${path}`);
+  const takes = backbone.kind === 'point' ? '[N, P, 3]' : `[N, ${sampleShapeOf(backbone.cfg).join(', ')}]`;
+  if (sampleShape.length !== (backbone.kind === 'point' ? 2 : 3)) throw new UsageError(`${key} in ${path} is ${shapeText(info.shape)}; this model takes ${takes}.`);
+  try {
+    checkSampleShape(backbone.cfg, sampleShape, `${key} in ${path}`);
+  } catch (error) {
+    if (backbone.kind === 'point') throw error;
+    throw new UsageError(`${key} in ${path} is ${shapeText(info.shape)}; this model takes ${takes}.`);
+  }
   return { count: count!, sampleShape, data: await file.readF32(key) };
 }
 

@@ -10,7 +10,7 @@ import { createFineTuneModel, initialTensors, type FineTuneModel } from '../clor
 import { DEFAULT_ADAPTER_SETTINGS, METHOD_TRAINS, METHODS, parseTargets, settingApplies, SettingsError, validateAdapterSettings, type AdapterSettings, type Method } from '../clora/settings';
 import { evaluate, formatEvaluation } from '../train/evaluate';
 import { backboneHeadAdapter, datasetLogits, predictLogits } from '../train/predict';
-import type { Dataset } from '../data/dataset';
+import { countText, type Dataset } from '../data/dataset';
 import type { GpuContext } from '../gpu/context';
 import { createNodeGpuContext } from '../gpu/node';
 import { bytesSource, openSafetensors, writeSafetensors } from '../io/safetensors';
@@ -18,7 +18,7 @@ import { imageBackbone } from '../nn/backbone-meta';
 import { backboneShapes } from '../nn/backbone';
 import { Rng } from '../train/rng';
 import { DEFAULT_TRAIN_OPTIONS, Trainer, validateTrainOptions, type OptimizerName, type TrainOptions } from '../train/trainer';
-import { augmentationFor, countOf, loadData, readModelInput } from './inputs';
+import { augmentationFor, loadData, readModelInput } from './inputs';
 import { openBackbone, UsageError, type Backbone, type BackboneOptions } from './model-source';
 
 const USAGE = `usage: npm run clora -- <command> [options]
@@ -95,6 +95,7 @@ async function forward(ctx: GpuContext, argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, input: { type: 'string' }, output: { type: 'string' }, ...BACKBONE_OPTIONS } });
   const inputPath = requireOption(values, 'input');
   const outputPath = requireOption(values, 'output');
+  if (!existsSync(inputPath)) throw new UsageError(`${inputPath}: no such file.`);
   const backbone = await openModelOption(values);
   try {
     const { cfg } = backbone;
@@ -245,9 +246,9 @@ async function train(ctx: GpuContext, argv: string[]): Promise<void> {
     if (!values.init) start = initialTensors(backbone.cfg, settings, classes.length, new Rng(options.seed ^ 0x5eed));
     const model = await createFineTuneModel(ctx, backbone.cfg, settings, classes, backbone.read, start);
     const trainer = await Trainer.create(model, data, options);
-    process.stderr.write(`training ${settings.method} on ${countOf(data.count, backbone)} of ${classes.length} classes: ${trainer.totalSteps} steps, ${model.parts.trainable.trainableParameterCount} trainable parameters\n`);
+    process.stderr.write(`training ${settings.method} on ${countText(data, data.count)} of ${classes.length} classes: ${trainer.totalSteps} steps, ${model.parts.trainable.trainableParameterCount} trainable parameters\n`);
     await trainer.run((m) => {
-      process.stderr.write(`step ${m.step}/${m.totalSteps}  loss ${m.loss.toFixed(4)}  ce ${m.crossEntropy.toFixed(4)}  sade ${m.sade.toFixed(4)}  lr ${m.lr.toPrecision(3)}  ${m.imagesPerSecond.toFixed(1)} img/s  eta ${m.etaSeconds.toFixed(0)} s${m.lossScale === undefined ? "" : `  loss scale ${m.lossScale} (skipped ${m.skippedSteps})`}\n`);
+      process.stderr.write(`step ${m.step}/${m.totalSteps}  loss ${m.loss.toFixed(4)}  ce ${m.crossEntropy.toFixed(4)}  sade ${m.sade.toFixed(4)}  lr ${m.lr.toPrecision(3)}  ${m.imagesPerSecond.toFixed(1)} ${data.sampleShape.length === 2 ? 'clouds' : 'img'}/s  eta ${m.etaSeconds.toFixed(0)} s${m.lossScale === undefined ? "" : `  loss scale ${m.lossScale} (skipped ${m.skippedSteps})`}\n`);
     });
     const last = trainer.history.at(-1);
     const { tensors, metadata } = await modelFile(model, {

@@ -9,7 +9,7 @@ import type { FineTuneModel } from '../clora/model';
 import type { DryRunResult } from '../gpu/context';
 import { kernelKey, type KernelSpec } from '../gpu/pipelines';
 import { SettingsError } from '../clora/settings';
-import { checkDataset, gatherBatch, sampleSize, type Dataset } from '../data/dataset';
+import { checkDataset, countText, gatherBatch, sampleSize, type Dataset } from '../data/dataset';
 import { augmentInto } from '../data/augment';
 import { augmentPointsInto, type PointAugmentOptions } from '../data/points/augment';
 import { planMemory, type MemoryPlan } from './memory-plan';
@@ -141,7 +141,7 @@ export function validateTrainOptions(o: TrainOptions, data: Dataset): void {
   if (!(Number.isFinite(o.lr) && o.lr > 0)) throw new SettingsError(`The learning rate must be greater than 0 (got ${o.lr}).`);
   if (!(Number.isFinite(o.weightDecay) && o.weightDecay >= 0)) throw new SettingsError(`The weight decay must be ≥ 0 (got ${o.weightDecay}).`);
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new SettingsError(`The batch size must be a whole number ≥ 1 (got ${o.batchSize}).`);
-  if (o.batchSize > data.count) throw new SettingsError(`The batch size ${o.batchSize} is larger than the data set (${data.count} images); use at most ${data.count}.`);
+  if (o.batchSize > data.count) throw new SettingsError(`The batch size ${o.batchSize} is larger than the data set (${countText(data, data.count)}); use at most ${data.count}.`);
   if (o.microBatchSize !== undefined && (!Number.isInteger(o.microBatchSize) || o.microBatchSize < 1)) throw new SettingsError(`The micro-batch size must be a whole number ≥ 1 (got ${o.microBatchSize}).`);
   if (o.steps === undefined && o.epochs === undefined) throw new SettingsError('Give a number of epochs or of steps.');
   if (o.steps !== undefined && (!Number.isInteger(o.steps) || o.steps < 1)) throw new SettingsError(`The number of steps must be a whole number ≥ 1 (got ${o.steps}).`);
