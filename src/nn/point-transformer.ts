@@ -179,7 +179,7 @@ export class PointTransformer {
   ) {}
 
   /** One mini-PointNet per group: neighbourhoods [B, G, K, 3] → tokens [B, G, dim]. */
-  private tokenize(neighbourhood: Tensor): Tensor {
+  tokenize(neighbourhood: Tensor): Tensor {
     const w = this.weight;
     const [B, G, K] = neighbourhood.shape as [number, number, number, number];
     const [c1, c2, c3] = this.cfg.tokenizer;
