@@ -5,6 +5,7 @@
 // a test: on an emulated adapter absolute numbers mean little; compare runs on one adapter.
 // Options: --repeats N (default 3, median), --small-only, --out FILE (JSON, default bench/results/points.json).
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { farthestPointSample, gatherNeighbourhood, groupPoints, nearestNeighbours } from '../src/autodiff/ops/points';
 import { Tape } from '../src/autodiff/tape';
@@ -149,7 +150,9 @@ async function benchShape(ctx: GpuContext, s: Shape): Promise<Row[]> {
 
 const ctx = await createNodeGpuContext();
 const adapter = adapterName(ctx.adapter);
-console.log(`adapter: ${adapter}${ctx.adapter.isFallback ? ' (fallback adapter)' : ''}; median of ${REPEATS} after a warm-up`);
+// On a shared machine other work takes the cores an emulated GPU runs on: say how busy it was.
+const load = (): string => loadavg().map((l) => l.toFixed(1)).join(', ');
+console.log(`adapter: ${adapter}${ctx.adapter.isFallback ? ' (fallback adapter)' : ''}; median of ${REPEATS} after a warm-up; load average ${load()}`);
 const rows: Row[] = [];
 for (const shape of process.argv.includes('--small-only') ? [SMALL] : [SMALL, POINT_MAE]) {
   for (const row of await benchShape(ctx, shape)) {
@@ -158,6 +161,6 @@ for (const shape of process.argv.includes('--small-only') ? [SMALL] : [SMALL, PO
   }
 }
 mkdirSync(dirname(OUT), { recursive: true });
-writeFileSync(OUT, `${JSON.stringify({ adapter, repeats: REPEATS, date: new Date().toISOString(), rows }, null, 1)}\n`);
-console.log(`wrote ${OUT}`);
+writeFileSync(OUT, `${JSON.stringify({ adapter, repeats: REPEATS, date: new Date().toISOString(), loadAverageAtEnd: loadavg(), rows }, null, 1)}\n`);
+console.log(`load average at the end ${load()}; wrote ${OUT}`);
 ctx.destroy();

@@ -1,18 +1,16 @@
 // The backbones the adapters, the trainer and the command line work with, as one union: timm's ViT
 // (clora-spec §2.1) and Point-MAE's point transformer (§4). Both share the transformer block, so an adapter
 // sees the same targets in both; what differs — keys, input, feature width, weight decay, what `full`
-// trains — is answered here.
+// trains — is answered here. Which kind a weights file holds is src/nn/backbone-meta.ts's question.
 import type { DType, Tensor } from '../autodiff/tensor';
-import { ShapeError } from '../gpu/errors';
-import { isRunningStatistic, looksLikePointMae, pointBlockSpec, pointConfigFromShapes, pointDecays, pointShapes, PointTransformer, type PointConfig, type PointSettings } from './point-transformer';
+import { ShapeError, shapeText } from '../gpu/errors';
+import { isRunningStatistic, pointBlockSpec, pointDecays, pointShapes, PointTransformer, type PointConfig } from './point-transformer';
 import { modulePath, type AdaptedModule, type LinearAdapter, type WeightSource } from './transformer-block';
-import { decays as vitDecays, VisionTransformer, vitBlockSpec, vitConfigFromShapes, vitShapes, type VitConfig } from './vit';
+import { decays as vitDecays, VisionTransformer, vitBlockSpec, vitShapes, type VitConfig } from './vit';
 
 export type BackboneConfig = VitConfig | PointConfig;
-export type BackboneKind = 'vit' | 'point';
 
 export const isPointConfig = (cfg: BackboneConfig): cfg is PointConfig => cfg.kind === 'point';
-export const backboneKind = (cfg: BackboneConfig): BackboneKind => (isPointConfig(cfg) ? 'point' : 'vit');
 
 /** What both models offer: logits through a head, activation checkpointing, the blocks' activation type. */
 export interface BackboneModel {
@@ -25,24 +23,9 @@ export function createBackboneModel(cfg: BackboneConfig, weights: WeightSource):
   return isPointConfig(cfg) ? new PointTransformer(cfg, weights) : new VisionTransformer(cfg, weights);
 }
 
-/** Settings the weights do not carry: heads (both), and the grouping of point backbones. */
-export type BackboneSettings = PointSettings;
-
-/** The configuration of whichever backbone these weight shapes are. */
-export function backboneConfigFromShapes(shapes: ReadonlyMap<string, readonly number[]>, settings: BackboneSettings = {}): BackboneConfig {
-  if (looksLikePointMae(shapes)) return pointConfigFromShapes(shapes, settings);
-  if (shapes.has('patch_embed.proj.weight')) return vitConfigFromShapes(shapes, settings.heads);
-  throw new ShapeError('These weights are neither a timm ViT (no "patch_embed.proj.weight") nor a Point-MAE point transformer (no "encoder.first_conv.0.weight").');
-}
-
 /** Every backbone tensor and its shape, without the head. */
 export function backboneShapes(cfg: BackboneConfig): Map<string, number[]> {
   return isPointConfig(cfg) ? pointShapes({ ...cfg, classes: 0 }) : vitShapes({ ...cfg, classes: 0 });
-}
-
-/** Every tensor of the backbone with its stored head (if it has one). */
-export function backboneShapesWithHead(cfg: BackboneConfig): Map<string, number[]> {
-  return isPointConfig(cfg) ? pointShapes(cfg) : vitShapes(cfg);
 }
 
 /** The weight-decay rule: ≥ 2 dimensions, except the class token and its position (pos_embed / cls_pos). */
@@ -61,7 +44,7 @@ export function featureWidth(cfg: BackboneConfig): number {
 }
 
 /** Tokens per sample through the blocks: class token + patches, or class token + groups. */
-export function tokenCount(cfg: BackboneConfig): number {
+function tokenCount(cfg: BackboneConfig): number {
   return isPointConfig(cfg) ? cfg.groups + 1 : cfg.tokens;
 }
 
@@ -97,7 +80,7 @@ export function sampleShapeOf(cfg: BackboneConfig): number[] {
  * enough points for its groups; a ViT takes exactly its image shape.
  */
 export function checkSampleShape(cfg: BackboneConfig, shape: readonly number[], where = 'The data'): void {
-  const text = `[${shape.join(', ')}]`;
+  const text = shapeText(shape);
   if (isPointConfig(cfg)) {
     const least = Math.max(cfg.groups, cfg.groupSize);
     if (shape.length !== 2 || shape[1] !== 3) throw new ShapeError(`${where} holds samples of shape ${text}; this point backbone takes point clouds [P, 3].`);

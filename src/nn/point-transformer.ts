@@ -3,8 +3,7 @@
 // position embeddings of the centres added before every block, the shared pre-norm blocks (no qkv bias,
 // LayerNorm eps 1e-5), features [x_cls, max over the G tokens] and a linear head on them. Widths and depth
 // are read from the weights; the head count and the grouping settings are not in them.
-import { cast, reshape } from '../autodiff/ops/elementwise';
-import { add } from '../autodiff/ops/elementwise';
+import { add, cast, reshape } from '../autodiff/ops/elementwise';
 import { layerNorm } from '../autodiff/ops/layernorm';
 import { linear } from '../autodiff/ops/matmul';
 import { concatGlobal, foldBatchNorm, maxOverGroup, maxOverTokens } from '../autodiff/ops/pointnet';
