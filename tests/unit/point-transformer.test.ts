@@ -89,8 +89,8 @@ describe('Point-MAE transformer against PyTorch golden fixtures', () => {
   });
 
   it('with f16 activations in the blocks the logits stay close', async () => {
+    // The test adapter (lavapipe) offers shader-f16, as tests/unit/f16-*.test.ts assume.
     const ctx = await gpu();
-    if (!ctx.features.has('shader-f16')) return expect(ctx.features.has('shader-f16')).toBe(false);
     const file = await fixture('p100_g13_k16');
     const cfg = configOf(file);
     const s = await store(ctx, file, cfg);
