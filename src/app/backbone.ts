@@ -1,19 +1,26 @@
 // Backbone choice on the page: the bundled one, a known hub model, a URL or a local file, loaded by the
 // worker; while one loads, a failed load keeps the previous backbone and says so.
-import { BUNDLED_MODEL, KNOWN_MODELS } from '../nn/models';
+import { BUNDLED_MODEL, KNOWN_MODELS, modelUrl } from '../nn/models';
 import type { BackboneInfo, BackboneSource } from '../worker/protocol';
 import type { CheckpointController } from './checkpoints';
 import { messageOf, type AppContext } from './context';
 import { saveBackboneChoice } from './preferences';
+import { siteBase } from './site';
 import { NO_MODEL, NO_PREDICTION, type BackboneChoice } from './state';
-
-/** The bundled backbone (public/models/, served at the site root): works offline. */
-export const DEFAULT_BACKBONE_URL = BUNDLED_MODEL.url;
 
 /** `?backbone=URL` in the page's address (tests, links to a model). */
 export function choiceFromAddress(): BackboneChoice | undefined {
   const url = new URLSearchParams(location.search).get('backbone');
   return url ? { kind: 'url', url } : undefined;
+}
+
+/** A URL as the page reads it (the worker's own address is another); one that does not parse goes as typed, for the download to explain. */
+function pageRelative(url: string): string {
+  try {
+    return new URL(url, location.href).href;
+  } catch {
+    return url;
+  }
 }
 
 export class BackboneController {
@@ -28,14 +35,15 @@ export class BackboneController {
   sourceOf(choice: BackboneChoice): BackboneSource {
     switch (choice.kind) {
       case 'bundled':
-        return { kind: 'url', url: DEFAULT_BACKBONE_URL, id: BUNDLED_MODEL.id };
+        // Served with the site (public/models/): works offline.
+        return { kind: 'url', url: modelUrl(BUNDLED_MODEL, siteBase()), id: BUNDLED_MODEL.id };
       case 'known': {
         const known = KNOWN_MODELS.find((m) => m.id === choice.id);
         if (!known) throw new Error(`Unknown model ${choice.id}.`);
-        return { kind: 'url', url: known.url, id: known.id };
+        return { kind: 'url', url: modelUrl(known, siteBase()), id: known.id };
       }
       case 'url':
-        return { kind: 'url', url: choice.url };
+        return { kind: 'url', url: pageRelative(choice.url) };
       case 'file':
         return { kind: 'file', file: choice.file, name: choice.file.name };
     }
@@ -48,11 +56,14 @@ export class BackboneController {
     return (this.sourceOf(choice) as { url: string }).url;
   }
 
-  /** The choice that loads a checkpoint's backbone again, by its known id or its URL. */
+  /**
+   * The choice that loads a checkpoint's backbone again: a known model by its id (wherever the site is
+   * hosted now), another by its URL; none for a file the user chose.
+   */
   choiceFor(backbone: { spec: string; url: string | undefined }): BackboneChoice | undefined {
     if (!backbone.url) return undefined;
     const known = KNOWN_MODELS.find((m) => m.id === backbone.spec);
-    if (backbone.url === DEFAULT_BACKBONE_URL) return { kind: 'bundled' };
+    if (known === BUNDLED_MODEL) return { kind: 'bundled' };
     return known ? { kind: 'known', id: known.id } : { kind: 'url', url: backbone.url };
   }
 

@@ -13,12 +13,14 @@ import type { AppEvents, Handlers } from './events';
 import { ModelIo } from './model-io';
 import { saveSettings, savedBackboneChoice, savedSettings } from './preferences';
 import { RunController } from './runs';
+import { siteUrl } from './site';
 import { initialState, type AppState, type UiSettings } from './state';
 import { Store } from './store';
+import { APP_VERSION, SiteUpdates } from './updates';
 import { WorkerClient } from './worker-client';
 
-/** The sample data set's file list (public/samples/fashion/index.json). */
-export const SAMPLE_DATA_URL = '/samples/fashion/index.json';
+/** The sample data set's file list, a path of the site (public/samples/fashion/index.json). */
+export const SAMPLE_DATA_PATH = 'samples/fashion/index.json';
 
 export class AppController {
   readonly store: Store;
@@ -27,26 +29,29 @@ export class AppController {
   readonly runs: RunController;
   readonly checkpoints: CheckpointController;
   readonly model: ModelIo;
+  readonly updates: SiteUpdates;
   private readonly ctx: AppContext;
 
   constructor(opts: { storagePrefix?: string } = {}) {
-    this.store = new Store(initialState(savedSettings(), choiceFromAddress() ?? savedBackboneChoice()));
+    this.store = new Store(initialState(savedSettings(), choiceFromAddress() ?? savedBackboneChoice(), APP_VERSION));
     this.ctx = { store: this.store, worker: undefined };
-    const sampleDataUrl = new URLSearchParams(location.search).get('samples') ?? SAMPLE_DATA_URL;
+    const sampleDataUrl = new URLSearchParams(location.search).get('samples') ?? siteUrl(SAMPLE_DATA_PATH);
     this.checkpoints = new CheckpointController(this.ctx, new CheckpointStore(opts.storagePrefix));
     this.backbone = new BackboneController(this.ctx, this.checkpoints);
     this.data = new DataController(this.ctx, this.backbone, new SampleStore(opts.storagePrefix), sampleDataUrl);
     this.runs = new RunController(this.ctx, this.backbone, this.data, this.checkpoints);
     this.model = new ModelIo(this.ctx, this.backbone, this.runs);
+    this.updates = new SiteUpdates(this.ctx);
   }
 
   get state(): AppState {
     return this.store.state;
   }
 
-  /** Finds the GPU (in the worker), shows what is saved, and loads the chosen backbone. */
+  /** Registers the service worker, finds the GPU (in the worker), shows what is saved, and loads the chosen backbone. */
   async start(): Promise<void> {
     const { store } = this;
+    this.updates.register();
     // Data and checkpoints load even without WebGPU: the page can still show what is saved.
     const stored = (async () => {
       await this.data.load();
@@ -118,5 +123,6 @@ export class AppController {
     export: ({ format }) => void this.model.exportAs(format),
     'import-adapter': ({ file }) => void this.model.importAdapter(file),
     predict: ({ image }) => void this.model.predict(image),
+    'reload-update': () => void this.updates.reload(),
   };
 }

@@ -27,6 +27,8 @@ export interface AppEvents {
   export: { format: ExportFormat };
   'import-adapter': { file: File };
   predict: { image: Blob };
+  /** Switch to the new version of the site that is waiting. */
+  'reload-update': void;
 }
 
 /** A handler for every event of a map, each taking its own detail. */

@@ -129,6 +129,17 @@ export interface AppState {
   exporting: ExportFormat | undefined;
   exportMessage: string | undefined;
   prediction: PredictionState;
+  site: SiteState;
+}
+
+/** The site itself: its version, whether it is saved for offline use, and whether a newer version waits. */
+export interface SiteState {
+  version: string;
+  offlineReady: boolean;
+  updateReady: boolean;
+  /** The user asked for the new version; the page reloads once it has taken over. */
+  updating: boolean;
+  message: string | undefined;
 }
 
 export type ExportFormat = 'native' | 'peft' | 'merged';
@@ -165,7 +176,7 @@ export const NO_MODEL: ModelState = { kind: 'none', classes: [], label: '' };
 export const NO_PREDICTION: PredictionState = { result: undefined, busy: false, message: undefined };
 
 /** The app before anything is loaded: saved settings and backbone choice, empty data, no run. */
-export function initialState(settings: UiSettings, choice: BackboneChoice): AppState {
+export function initialState(settings: UiSettings, choice: BackboneChoice, version: string): AppState {
   return {
     gpu: { kind: 'checking' },
     backbone: { status: 'idle', choice, info: undefined, progress: undefined, message: undefined },
@@ -177,6 +188,7 @@ export function initialState(settings: UiSettings, choice: BackboneChoice): AppS
     exporting: undefined,
     exportMessage: undefined,
     prediction: NO_PREDICTION,
+    site: { version, offlineReady: false, updateReady: false, updating: false, message: undefined },
   };
 }
 

@@ -20,6 +20,8 @@ import { Rng } from '../train/rng';
 import { DEFAULT_TRAIN_OPTIONS, Trainer, validateTrainOptions, type OptimizerName, type TrainOptions } from '../train/trainer';
 import { augmentationFor, loadData, readModelInput } from './inputs';
 import { openBackbone, UsageError, type Backbone, type BackboneOptions } from './model-source';
+import { checkResumedData, checkUnfinished, openCheckpoint, resumedSettings, saveState } from './train-state';
+import type { CheckpointRun } from '../io/checkpoint-file';
 
 const USAGE = `usage: npm run clora -- <command> [options]
 
@@ -32,6 +34,8 @@ commands:
         [--epochs 10 | --steps K] [--batch-size 32 --micro-batch N --optimizer adamw|sgd --lr 1e-3
         --weight-decay 1e-4 --warmup 0 --label-smoothing 0 --seed 0 --no-shuffle --augment --log-every 10 --precision f32|f16]
         [point backbones: --rotate --jitter (with --augment: Point-MAE's scale and translate)]
+        [--save-state S] writes a training checkpoint at the end; --resume S continues from one (then the
+        run's settings come from S; --model, --data and --out as before)
   eval --model M --adapter A --data DATA [--json]
   export --model M --adapter A --format peft|merged|onnx --out PATH
       onnx: the merged model as one .onnx file (opset 17): input pixel_values [N,3,H,W], output logits [N,C]
@@ -207,22 +211,39 @@ const TRAIN_OPTIONS = {
   precision: { type: 'string' },
   ...BACKBONE_OPTIONS,
   out: { type: 'string' },
+  // Not in the contract: continue from / save a training checkpoint (src/cli/train-state.ts).
+  resume: { type: 'string' },
+  'save-state': { type: 'string' },
 } as const;
 
 async function train(ctx: GpuContext, argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: TRAIN_OPTIONS });
   const outPath = requireOption(values, 'out');
   const dataPath = requireOption(values, 'data');
-  // Settings first: a bad one is refused before anything is loaded onto the GPU.
-  let settings = adapterSettingsFrom(values);
-  const options = trainOptionsFrom(values);
+  // Settings first: a bad one is refused before anything is loaded onto the GPU (a resumed run's come from its checkpoint).
+  let settings = values.resume ? DEFAULT_ADAPTER_SETTINGS : adapterSettingsFrom(values);
+  let options = values.resume ? DEFAULT_TRAIN_OPTIONS : trainOptionsFrom(values);
   const backbone = await openModelOption(values);
   try {
-    options.augment = augmentationFor(values, backbone);
+    // Augmentation depends on what the backbone takes (a resumed run keeps its checkpoint's).
+    if (!values.resume) options = { ...options, augment: augmentationFor(values, backbone) };
     let start: Map<string, Float32Array>;
     let classes: string[];
     let data: Dataset;
-    if (values.init) {
+    let resumed: CheckpointRun | undefined;
+    if (values.resume) {
+      if (values.init) throw new UsageError('Give --init or --resume, not both: --resume continues a run, --init starts a new one from an adapter.');
+      resumed = await openCheckpoint(values.resume, backbone);
+      ({ settings, options } = resumedSettings(resumed, values));
+      const saved = options.augment;
+      for (const flag of ['rotate', 'jitter'] as const) {
+        if (values[flag] && !(saved && 'scaleAndTranslate' in saved && saved[flag])) throw new SettingsError(`--${flag} differs from the checkpoint, whose run does not use it: a resumed run keeps its settings.`);
+      }
+      classes = resumed.classes;
+      data = await loadData(ctx, dataPath, backbone, classes);
+      await checkResumedData(resumed, data);
+      start = resumed.state.trainable;
+    } else if (values.init) {
       const init = await openAdapter(values.init, backbone, { method: settings.method });
       // The adapter's shape comes from --init; a shape option given as well must agree with it. Options the
       // method does not use were noted and are not compared.
@@ -243,10 +264,14 @@ async function train(ctx: GpuContext, argv: string[]): Promise<void> {
       start = new Map();
     }
     validateTrainOptions(options, data);
-    if (!values.init) start = initialTensors(backbone.cfg, settings, classes.length, new Rng(options.seed ^ 0x5eed));
+    if (!values.init && !resumed) start = initialTensors(backbone.cfg, settings, classes.length, new Rng(options.seed ^ 0x5eed));
     const model = await createFineTuneModel(ctx, backbone.cfg, settings, classes, backbone.read, start);
     const trainer = await Trainer.create(model, data, options);
-    process.stderr.write(`training ${settings.method} on ${countText(data, data.count)} of ${classes.length} classes: ${trainer.totalSteps} steps, ${model.parts.trainable.trainableParameterCount} trainable parameters\n`);
+    if (resumed) {
+      checkUnfinished(resumed, trainer.totalSteps);
+      trainer.loadState(resumed.state);
+    }
+    process.stderr.write(`training ${settings.method} on ${countText(data, data.count)} of ${classes.length} classes${resumed ? ` from step ${resumed.state.step}` : ''}: ${trainer.totalSteps} steps, ${model.parts.trainable.trainableParameterCount} trainable parameters\n`);
     await trainer.run((m) => {
       process.stderr.write(`step ${m.step}/${m.totalSteps}  loss ${m.loss.toFixed(4)}  ce ${m.crossEntropy.toFixed(4)}  sade ${m.sade.toFixed(4)}  lr ${m.lr.toPrecision(3)}  ${m.imagesPerSecond.toFixed(1)} ${data.sampleShape.length === 2 ? 'clouds' : 'img'}/s  eta ${m.etaSeconds.toFixed(0)} s${m.lossScale === undefined ? "" : `  loss scale ${m.lossScale} (skipped ${m.skippedSteps})`}\n`);
     });
@@ -258,6 +283,10 @@ async function train(ctx: GpuContext, argv: string[]): Promise<void> {
     });
     await writeFile(outPath, writeSafetensors(tensors, metadata));
     process.stderr.write(`wrote ${settings.method} adapter to ${outPath}\n`);
+    if (values['save-state']) {
+      await saveState(values['save-state'], trainer, backbone, options, data);
+      process.stderr.write(`wrote the training state (step ${trainer.currentStep}) to ${values['save-state']}\n`);
+    }
     trainer.dispose();
     model.dispose();
   } finally {
@@ -296,7 +325,7 @@ async function exportCommand(_ctx: GpuContext, argv: string[]): Promise<void> {
       await writeFile(join(out, 'adapter_model.safetensors'), writeSafetensors(tensors, { format: 'pt' }));
       process.stderr.write(`wrote PEFT adapter (adapter_config.json, adapter_model.safetensors) to ${out}\n`);
     } else {
-      // Refused before the weights are read: an ONNX file over 2 GB cannot be written.
+      // Refused before the weights are read: an ONNX file over 2 GB cannot be written; ONNX takes images only.
       const onnx = format === 'onnx' ? imageBackbone(backbone, 'ONNX export') : undefined;
       if (onnx) checkOnnxFits(onnx.cfg, adapter.classes.length);
       const shapes = backboneShapes(backbone.cfg);

@@ -7,7 +7,10 @@ import { nodeWeightCache } from '../io/download-node';
 import { fileSource, type FileSource } from '../io/safetensors-node';
 import { openWeightsFile, type WeightsFile } from '../io/weights-file';
 import { imageBackbone, readBackboneMeta, type BackboneMeta, type BackboneMetaOptions } from '../nn/backbone-meta';
-import { findKnownModel, KNOWN_MODELS, type KnownModel } from '../nn/models';
+import { findKnownModel, KNOWN_MODELS, modelUrl, type KnownModel } from '../nn/models';
+
+/** Where the bundled models are in the source tree (the web app serves the same folder at its base). */
+const PUBLIC_DIR = new URL('../../public/', import.meta.url);
 
 export interface OpenedModel {
   file: WeightsFile;
@@ -35,7 +38,7 @@ export async function openModel(spec: string): Promise<OpenedModel> {
   const known = findKnownModel(spec);
   let path: string;
   if (existsSync(spec)) path = spec;
-  else if (known?.bundled) path = fileURLToPath(new URL(`../../public${known.url}`, import.meta.url));
+  else if (known?.bundled) path = fileURLToPath(modelUrl(known, PUBLIC_DIR));
   else if (/^https?:\/\//.test(spec) || known) {
     const url = known?.url ?? spec;
     path = (await fetchCached(url, nodeWeightCache(), { onProgress: progressLine(`downloading ${url}`) })).data;

@@ -87,6 +87,7 @@ export function mergedModelToOnnx(cfg: VitConfig, tensors: readonly TensorToWrit
   for (const [name, shape] of expected) {
     const t = byName.get(name);
     if (!t) problems.push(`"${name}" is missing`);
+    else if (!(t.data instanceof Float32Array)) problems.push(`"${name}" is not float32`);
     else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]) || t.data.length !== shape.reduce((a, b) => a * b, 1)) {
       problems.push(`"${name}" is [${t.shape.join(', ')}] with ${t.data.length} values, expected [${shape.join(', ')}]`);
     }
@@ -94,7 +95,7 @@ export function mergedModelToOnnx(cfg: VitConfig, tensors: readonly TensorToWrit
   if (problems.length) throw new OnnxExportError(`The merged model does not fit a ViT of width ${cfg.dim}, depth ${cfg.depth} and ${classCount} classes: ${problems.slice(0, 4).join('; ')}.`);
 
   const g = new OnnxGraphBuilder('clora_web_vit');
-  const w = (name: string): string => g.weight(name, expected.get(name)!, byName.get(name)!.data as Float32Array);
+  const w = (name: string): string => g.weight(name, expected.get(name)!, byName.get(name)!.data as Float32Array); // checked above
   const { dim: d, tokens: T, heads: h, patch: P, imageSize: S, channels } = cfg;
   const headDim = d / h;
   const linear = (x: string, path: string, out?: string): string => g.node('Gemm', [x, w(`${path}.weight`), w(`${path}.bias`)], { transB: { i: 1 } }, out);

@@ -30,7 +30,7 @@ const STORAGE_DTYPES: Record<string, Dtype> = {
 const DTYPE_BYTES: Partial<Record<Dtype, number>> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
 /** Prefixes official checkpoints put before the model's own names (DataParallel, Point-MAE's wrappers). */
-export const STRIPPED_PREFIXES = ['module.', 'base_model.', 'MAE_encoder.'] as const;
+const STRIPPED_PREFIXES = ['module.', 'base_model.', 'MAE_encoder.'] as const;
 
 /** Keys under which checkpoints keep the model's state dict, most specific first. */
 const STATE_DICT_KEYS = ['state_dict', 'model_state_dict', 'model', 'base_model', 'module', 'net', 'network', 'model_state', 'weights', 'params'];
@@ -46,7 +46,7 @@ class StorageRef {
 }
 
 /** A tensor as torch pickles it: a view (offset, shape, strides in elements) on a storage. */
-export class TensorRef {
+class TensorRef {
   constructor(readonly storage: StorageRef, readonly offset: number, readonly shape: number[], readonly stride: number[]) {}
 }
 

@@ -7,6 +7,7 @@ import './backbone-picker';
 import './checkpoint-list';
 import './data-panel';
 import './export-panel';
+import './site-status';
 import './training-panel';
 import './try-it';
 import { baseStyles } from './styles';
@@ -100,6 +101,7 @@ export class CloraApp extends LitElement {
           download you choose (none for the bundled backbone).
         </p>
         ${this.renderGpu()}
+        <clora-site-status .site=${s.site}></clora-site-status>
       </header>
       ${gpuOk
         ? html`

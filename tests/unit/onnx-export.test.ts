@@ -1,23 +1,24 @@
 // The merged model as ONNX, run in ONNX Runtime (onnxruntime-node, CPU): `export --format onnx` of the fixture
 // backbone with seeded CLoRA and LoRA adapters (tests/fixtures/train/init_*_all: every factor non-zero) gives
 // the engine's logits within 1e-4 at batch 6, 1 and 3 from one file; the file's names, shapes, opset and
-// metadata; the bundled backbone through the browser-safe function the worker calls; and the 2 GB refusal.
-import { mkdtempSync, readFileSync } from 'node:fs';
+// metadata; the bundled backbone through the browser-safe function the worker calls; ViT-Tiny's real
+// dimensions against PyTorch; the 2 GB refusal (from shapes alone, and from the command line on a sparse 4 GB file).
+import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema, TensorProto_DataType } from 'onnx-buf';
 import * as ort from 'onnxruntime-node';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main';
 import { openImageBackbone } from '../../src/cli/model-source';
 import { mergedExport } from '../../src/clora/export';
-import { readAdapterFile, type AdapterFile } from '../../src/clora/files';
+import { nativeMetadata, readAdapterFile, type AdapterFile } from '../../src/clora/files';
 import { createFineTuneModel } from '../../src/clora/model';
 import { checkOnnxFits, mergedModelToOnnx, onnxWeightBytes, OnnxExportError } from '../../src/clora/onnx-export';
 import { DEFAULT_ADAPTER_SETTINGS } from '../../src/clora/settings';
 import type { PreprocessParams } from '../../src/data/preprocess';
-import { bytesSource, openSafetensors, type SafetensorsFile } from '../../src/io/safetensors';
+import { bytesSource, openSafetensors, writeSafetensors, type SafetensorsFile } from '../../src/io/safetensors';
 import { vitConfigFromShapes, vitShapes, type VitConfig } from '../../src/nn/vit';
 import { predictLogits } from '../../src/train/predict';
 import { gpu } from '../helpers/gpu';
@@ -186,6 +187,42 @@ describe('export --format onnx, run in ONNX Runtime', () => {
     // No tensors at all: the refusal comes from the shapes alone.
     expect(() => mergedModelToOnnx(vitG, [], { classes: ['a', 'b'], preprocess })).toThrow(OnnxExportError);
     expect(() => mergedModelToOnnx(vitG, [], { classes: ['a', 'b'], preprocess })).toThrow(/weights take 4\.\d\d GB, but one ONNX file holds at most 2 GB.*--format merged/);
+  });
+
+  it('the command line refuses a 4 GB backbone before reading its weights, and an unknown --format names onnx', async () => {
+    // A ViT-g/14-sized safetensors file: a real header and 4 GB of (sparse, unread) weights.
+    const dir = mkdtempSync(join(tmpdir(), 'clora-onnx-'));
+    const cfg: VitConfig = { depth: 40, dim: 1408, heads: 16, patch: 14, imageSize: 224, channels: 3, mlpDim: 6144, tokens: 257, classes: 0 };
+    const header: Record<string, unknown> = { __metadata__: { num_heads: '16' } };
+    let offset = 0;
+    for (const [name, shape] of vitShapes(cfg)) {
+      const bytes = shape.reduce((a, b) => a * b, 4);
+      header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + bytes] };
+      offset += bytes;
+    }
+    const json = new TextEncoder().encode(JSON.stringify(header).padEnd(Math.ceil(JSON.stringify(header).length / 8) * 8, ' '));
+    const prefix = Buffer.alloc(8);
+    prefix.writeBigUInt64LE(BigInt(json.length));
+    const modelPath = join(dir, 'vit-g.safetensors');
+    writeFileSync(modelPath, Buffer.concat([prefix, json]));
+    truncateSync(modelPath, 8 + json.length + offset);
+    const settings = { ...DEFAULT_ADAPTER_SETTINGS, method: 'head' as const };
+    const adapterPath = join(dir, 'head.safetensors');
+    writeFileSync(adapterPath, writeSafetensors([{ name: 'head.weight', shape: [2, 1408], data: new Float32Array(2 * 1408) }, { name: 'head.bias', shape: [2], data: new Float32Array(2) }], nativeMetadata(settings, ['a', 'b'])));
+
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const out = join(dir, 'model.onnx');
+      expect(await main(['export', '--model', modelPath, '--adapter', adapterPath, '--format', 'onnx', '--out', out])).toBe(1);
+      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(/error: This model's weights take 4\.04 GB, but one ONNX file holds at most 2 GB.*--format merged/);
+      expect(existsSync(out)).toBe(false);
+      stderr.mockClear();
+      expect(await main(['export', '--model', backbonePath, '--adapter', join(fixtures, 'init_lora_all.safetensors'), '--format', 'tflite', '--out', out])).toBe(1);
+      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(/--format must be peft, merged or onnx, got "tflite"/);
+    } finally {
+      stderr.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('merged tensors that do not fit the configuration are refused, naming the tensor', async () => {

@@ -10,10 +10,8 @@ import { loadPointCloud } from '../../src/data/points/load-cloud';
 import { loadPointFolderDataset, loadPointTensorDataset } from '../../src/data/points/load-node';
 import { normalizeInPlace } from '../../src/data/points/normalize';
 import { readPointFile } from '../../src/data/points/read';
-import { f32ToF16Bits } from '../../src/data/points/npy-write';
 import { farthestPointIndices, resampleTo } from '../../src/data/points/resample';
 import { pointTensorFileParts } from '../../src/data/points/tensor-file';
-import { fromHalfBits as f16BitsToF32 } from '../../src/io/f16';
 import { bytesSource } from '../../src/io/safetensors';
 import { Rng } from '../../src/train/rng';
 import { asciiPly, binaryPly, npyBytes, objText, offText, textSource, xyzLines } from '../helpers/point-files';
@@ -218,20 +216,6 @@ describe('augmentation', () => {
 });
 
 describe('the .npy writer', () => {
-  it('rounds f32 to f16 to nearest even, exactly inverting every half value', () => {
-    const wrong: number[] = [];
-    for (let bits = 0; bits < 0x10000; bits++) {
-      const value = f16BitsToF32(bits);
-      if (!Number.isNaN(value) && f32ToF16Bits(value) !== bits) wrong.push(bits);
-    }
-    expect(wrong).toEqual([]);
-    expect(f32ToF16Bits(1 + 2 ** -11)).toBe(0x3c00); // halfway between 1 and the next half: to even (1)
-    expect(f32ToF16Bits(1 + 3 * 2 ** -11)).toBe(0x3c02); // halfway, rounds up to even
-    expect(f32ToF16Bits(65520)).toBe(0x7c00); // beyond the largest half: infinity
-    expect(f32ToF16Bits(2 ** -25)).toBe(0); // half the smallest subnormal: to even (0)
-    expect(f32ToF16Bits(3 * 2 ** -26)).toBe(1);
-  });
-
   it('writes float16 that the reader reads back (values rounded to half precision)', async () => {
     const cloud = await readPointFile(bytesSource(npyBytes([[0.1, 0.5, 1], [-1, 1 / 3, 0.125]], 'f2'), 'h.npy'), { maxPoints: 10, seed: 0 });
     expect([...cloud.points]).toEqual([0.0999755859375, 0.5, 1, -1, 0.333251953125, 0.125]);

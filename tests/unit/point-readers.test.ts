@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { PointCloudError, type RawCloud } from '../../src/data/points/cloud';
 import { readPointFile } from '../../src/data/points/read';
-import { bytesSource, type ByteSource } from '../../src/io/safetensors';
+import { blobSource, bytesSource, type ByteSource } from '../../src/io/safetensors';
 import { asciiPly, binaryPly, npyBytes, npyWithHeader, objText, offText, textSource, xyzLines } from '../helpers/point-files';
 
 const opts = { maxPoints: 4096, seed: 3 };
@@ -42,6 +42,29 @@ describe('PLY', () => {
     expect([...cloud.points]).toEqual(f32(POINTS));
   });
 
+  it('reads vertices that carry a list property, ASCII and binary', async () => {
+    const head = (format: string): string => `ply\nformat ${format} 1.0\nelement vertex 2\nproperty float x\nproperty list uchar int tags\nproperty float y\nproperty float z\nend_header\n`;
+    const ascii = `${head('ascii')}0.5 2 7 8 -1.25 2\n3.75 0 0 -0.125\n`;
+    expect([...(await read(textSource(ascii, 'l.ply'))).points]).toEqual(f32(POINTS.slice(0, 2)));
+    const headBytes = new TextEncoder().encode(head('binary_little_endian'));
+    const body = new Uint8Array(4 + 1 + 8 + 8 + 4 + 1 + 8);
+    const view = new DataView(body.buffer);
+    view.setFloat32(0, 0.5, true);
+    view.setUint8(4, 2);
+    view.setInt32(5, 7, true);
+    view.setInt32(9, 8, true);
+    view.setFloat32(13, -1.25, true);
+    view.setFloat32(17, 2, true);
+    view.setFloat32(21, 3.75, true);
+    view.setUint8(25, 0);
+    view.setFloat32(26, 0, true);
+    view.setFloat32(30, -0.125, true);
+    const binary = new Uint8Array(headBytes.length + body.length);
+    binary.set(headBytes);
+    binary.set(body, headBytes.length);
+    expect([...(await read(bytesSource(binary, 'l.ply'))).points]).toEqual(f32(POINTS.slice(0, 2)));
+  });
+
   it('refuses a big-endian binary PLY, saying so', async () => {
     expect(await refusal(bytesSource(binaryPly(POINTS, { format: 'binary_big_endian' }), 'be.ply'))).toMatch(/"be.ply" is a big-endian binary PLY, which this app does not read.*little-endian or ASCII/);
   });
@@ -65,7 +88,7 @@ describe('OBJ', () => {
   const square = [[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]];
 
   it('samples points on the faces, seeded (quads fanned, v/vt/vn and negative references resolved)', async () => {
-    const text = objText(square, ['1/1/1 2/1/1 3/1/1 -1/1/1']);
+    const text = objText(square, ['1/1/1 2/1/1 3/1/1 -1/1/1', '1 3']); // and an edge written as a face
     const a = await read(textSource(text, 'sq.obj'));
     expect(a).toMatchObject({ count: 4096, origin: 'mesh' });
     for (let i = 0; i < a.count; i++) {
@@ -92,7 +115,8 @@ describe('OBJ', () => {
   });
 
   it('refuses a mesh without faces, a face naming a vertex that does not exist, and degenerate faces', async () => {
-    expect(await refusal(textSource(objText(square, []), 'nofaces.obj'))).toMatch(/"nofaces.obj" is a mesh without faces \(4 vertices and no "f" lines\).*Export the mesh with its faces/);
+    expect(await refusal(textSource(objText(square, []), 'nofaces.obj'))).toMatch(/"nofaces.obj" is a mesh without faces \(4 vertices and no "f" line with three or more vertices\).*Export the mesh with its faces/);
+    expect(await refusal(textSource(objText(square, ['1 2', '2 3']), 'edges.obj'))).toMatch(/"edges.obj" is a mesh without faces/);
     expect(await refusal(textSource(objText(square, ['1 2 9']), 'bad.obj'))).toMatch(/uses vertex 9, but only 4 vertices are defined/);
     expect(await refusal(textSource(objText(square, ['1 x 2']), 'word.obj'))).toMatch(/vertex reference "x"/);
     expect(await refusal(textSource(objText([[0, 0, 0], [1, 1, 1], [2, 2, 2]], ['1 2 3']), 'line.obj'))).toMatch(/zero area/);
@@ -215,5 +239,10 @@ describe('bad input in any format', () => {
 
   it('goes by content when the extension is wrong', async () => {
     expect([...(await read(bytesSource(binaryPly(POINTS), 'scan.xyz'))).points]).toEqual(f32(POINTS));
+  });
+
+  it('reads a browser Blob (as the worker gets files) and text with a byte order mark', async () => {
+    expect([...(await read(blobSource(new Blob([binaryPly(POINTS)]), 'blob.ply'))).points]).toEqual(f32(POINTS));
+    expect([...(await read(textSource(`\ufeff${xyzLines(POINTS)}`, 'bom.xyz'))).points]).toEqual(f32(POINTS));
   });
 });

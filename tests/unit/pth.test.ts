@@ -6,12 +6,12 @@ import { readFileSync } from 'node:fs';
 import { zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { PthError, type PthFile } from '../../src/io/pth';
-import { bytesSource, openSafetensors, writeSafetensors, type ByteSource } from '../../src/io/safetensors';
+import { blobSource, bytesSource, openSafetensors, writeSafetensors, type ByteSource } from '../../src/io/safetensors';
 import { openWeightsFile, shapesOf } from '../../src/io/weights-file';
 import { vitConfigFromShapes } from '../../src/nn/vit';
 
 const dir = new URL('../fixtures/pth/', import.meta.url).pathname;
-const bytesOf = (name: string): Uint8Array => new Uint8Array(readFileSync(dir + name));
+const bytesOf = (name: string): Uint8Array<ArrayBuffer> => new Uint8Array(readFileSync(dir + name));
 const source = (name: string): ByteSource => bytesSource(bytesOf(name), name.split('/').pop());
 const expected = await openSafetensors(bytesSource(bytesOf('expected.safetensors')));
 
@@ -36,6 +36,8 @@ describe('genuine torch.save checkpoints', () => {
   it('a timm ViT state dict: every tensor exact, and the ViT loader reads its shapes', async () => {
     const file = await openPthFixture('vit_timm');
     await expectExact('vit_timm', file);
+    // As the app's worker gets a local file: a Blob.
+    await expectExact('vit_timm', await openPthFixture('vit_timm', blobSource(new Blob([bytesOf('vit_timm.pth')]), 'vit_timm.pth')));
     expect(vitConfigFromShapes(shapesOf(file), 2)).toMatchObject({ depth: 2, dim: 8, heads: 2, patch: 4, imageSize: 8, mlpDim: 16, classes: 3 });
   });
 

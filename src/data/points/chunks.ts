@@ -3,7 +3,7 @@
 import type { ByteSource } from '../../io/safetensors';
 
 /** Bytes per read: large enough that a read's overhead vanishes, small enough to bound memory. */
-export const READ_CHUNK_BYTES = 1 << 20;
+const READ_CHUNK_BYTES = 1 << 20;
 
 export async function* byteChunks(source: ByteSource, start = 0, end = source.size, chunkBytes = READ_CHUNK_BYTES): AsyncGenerator<Uint8Array> {
   for (let at = start; at < end; at += chunkBytes) yield await source.read(at, Math.min(chunkBytes, end - at));
@@ -15,7 +15,7 @@ export async function* byteChunks(source: ByteSource, start = 0, end = source.si
  * even without a final newline.
  */
 export async function* lineBatches(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<string[]> {
-  const decoder = new TextDecoder('utf-8');
+  const decoder = new TextDecoder('utf-8'); // drops a leading byte order mark
   let carry = '';
   for await (const chunk of chunks) {
     const text = carry + decoder.decode(chunk, { stream: true });

@@ -6,8 +6,8 @@ import { Rng } from '../../train/rng';
 import { PointCloudError, type RawCloud } from './cloud';
 
 /** Vertices and triangles a mesh may have (a few hundred MB of arrays at most). */
-export const MAX_MESH_VERTICES = 10_000_000;
-export const MAX_MESH_TRIANGLES = 20_000_000;
+const MAX_MESH_VERTICES = 10_000_000;
+const MAX_MESH_TRIANGLES = 20_000_000;
 
 export class MeshBuilder {
   vertexCount = 0;

@@ -101,7 +101,10 @@ async function readRows(source: ByteSource, h: NpyHeader, opts: ReadOptions, fil
   return { points: reservoir.points(), count: reservoir.count, totalPoints: h.rows, origin: 'points', subsampled: h.rows > reservoir.count };
 }
 
-/** Column-major data: x for every row, then y, then z. The kept rows are chosen first (all rows when they fit). */
+/**
+ * Column-major data: x for every row, then y, then z. The kept rows are chosen first (all rows when they
+ * fit); only they are read, so only they are checked for non-finite values.
+ */
 async function readFortran(source: ByteSource, h: NpyHeader, opts: ReadOptions, file: string): Promise<RawCloud> {
   const keep = Math.min(h.rows, opts.maxPoints);
   const rows = keep === h.rows ? null : chooseRows(h.rows, keep, opts.seed);

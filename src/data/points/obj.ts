@@ -1,5 +1,6 @@
 // Wavefront OBJ meshes: `v x y z` vertices and `f` faces (indices 1-based, negative ones counted back from
-// the latest vertex, each maybe with /texture/normal parts), sampled to points on the faces (mesh.ts).
+// the latest vertex, each maybe with /texture/normal parts), sampled to points on the faces (mesh.ts);
+// faces of one or two vertices (edges some exporters write as faces) have no surface and are passed over.
 // Everything else (normals, texture coordinates, groups, materials, lines) is ignored. A file of vertices
 // without faces is refused: it is a mesh with nothing to sample, and its vertices are not an even cover.
 import type { ByteSource } from '../../io/safetensors';
@@ -34,14 +35,14 @@ export async function readObj(source: ByteSource, opts: ReadOptions): Promise<Ra
           if (resolved < 0) throw new PointCloudError(`${file}: line ${lineNo} is a face that refers to vertex ${index}, before the first vertex; the OBJ file is corrupt.`);
           polygon.push(resolved);
         }
-        if (polygon.length < 3) throw new PointCloudError(`${file}: line ${lineNo} is a face with fewer than three vertices; the OBJ file is corrupt.`);
-        mesh.addPolygon(polygon);
+        // Some exporters write edges as two-vertex faces: they have no surface, so they add nothing.
+        if (polygon.length >= 3) mesh.addPolygon(polygon);
       }
     }
   }
   if (mesh.vertexCount === 0) throw new PointCloudError(`${file} has no vertices: it is empty or not an OBJ mesh.`);
   if (mesh.triangleCount === 0) {
-    throw new PointCloudError(`${file} is a mesh without faces (${mesh.vertexCount.toLocaleString('en-US')} vertices and no "f" lines), so it has no surface to sample points on. ` +
+    throw new PointCloudError(`${file} is a mesh without faces (${mesh.vertexCount.toLocaleString('en-US')} vertices and no "f" line with three or more vertices), so it has no surface to sample points on. ` +
       'Export the mesh with its faces, or save its points as a .ply or .xyz file.');
   }
   mesh.checkIndices();
