@@ -68,10 +68,13 @@ export async function dataIdentity(labels: Int32Array): Promise<DataIdentity> {
 
 /** Tensors a backbone fingerprint hashes: small, and different in every pretrained ViT. */
 export const FINGERPRINT_TENSORS = ['cls_token', 'pos_embed', 'patch_embed.proj.bias', 'norm.weight', 'norm.bias'];
+/** The same for a point transformer (clora-spec §4), which has no pos_embed or patch embedding. */
+export const POINT_FINGERPRINT_TENSORS = ['cls_token', 'cls_pos', 'encoder.first_conv.0.bias', 'norm.weight', 'norm.bias'];
 
-/** sha256 of FINGERPRINT_TENSORS as little-endian f32, in that order: the same backbone whatever its path. */
-export async function backboneSha256(read: (name: string) => Promise<Float32Array>): Promise<string> {
-  const parts = await Promise.all(FINGERPRINT_TENSORS.map(async (name) => littleEndian(await read(name))));
+/** sha256 of the fingerprint tensors as little-endian f32, in that order: the same backbone whatever its path. */
+export async function backboneSha256(read: (name: string) => Promise<Float32Array>, cfg?: BackboneConfig): Promise<string> {
+  const names = cfg?.kind === 'point' ? POINT_FINGERPRINT_TENSORS : FINGERPRINT_TENSORS;
+  const parts = await Promise.all(names.map(async (name) => littleEndian(await read(name))));
   const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {

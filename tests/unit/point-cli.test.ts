@@ -162,4 +162,23 @@ describe('train, eval and export on a folder of point files', () => {
     expect(images.code).toBe(1);
     expect(images.stderr).toMatch(/--jitter augments point clouds; .* is an image backbone/);
   });
+
+  it('a full run saves its state with point augmentation and resumes; BatchNorm statistics stay the backbone\'s', async () => {
+    const data = pointFolder();
+    const dir = mkdtempSync(join(tmpdir(), 'clora-points-resume-'));
+    const [state, first, second] = ['state.safetensors', 'a.safetensors', 'b.safetensors'].map((f) => join(dir, f)) as [string, string, string];
+    const common = ['--model', backbone, '--data', data, '--batch-size', '4', '--seed', '3'];
+    const r1 = await clora(['train', ...common, '--method', 'full', '--steps', '1', '--augment', '--jitter', '--save-state', state, '--out', first]);
+    expect(r1.code, r1.stderr).toBe(0);
+    const r2 = await clora(['train', ...common, '--resume', state, '--steps', '2', '--out', second]);
+    expect(r2.stderr).toMatch(/from step 1/);
+    expect(r2.code, r2.stderr).toBe(0);
+    const rotate = await clora(['train', ...common, '--resume', state, '--steps', '2', '--rotate', '--out', second]);
+    expect(rotate.stderr).toMatch(/--rotate differs from the checkpoint/);
+    const [a, b, base] = [await open(first), await open(second), await open(backbone)];
+    const key = 'encoder.first_conv.1.running_mean';
+    expect([...(await b.readF32(key))]).toEqual([...(await base.readF32(key))]);
+    const w = 'blocks.blocks.0.attn.qkv.weight';
+    expect(maxRelError(await b.readF32(w), await a.readF32(w))).toBeGreaterThan(0);
+  });
 });
