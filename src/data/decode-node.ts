@@ -40,7 +40,7 @@ function decodePng(bytes: Uint8Array, name: string): RgbaImage {
     // Without skipRescale pngjs rounds 16-bit samples to 8 bits; PIL truncates (keeps the high byte).
     png = PNG.sync.read(Buffer.from(input.buffer, input.byteOffset, input.byteLength), { skipRescale: sixteen });
   } catch (error) {
-    throw new ImageDecodeError(`${name} is a corrupt PNG (${(error as Error).message}).`);
+    throw new ImageDecodeError(`${name} is a corrupt PNG (${decoderDetail(error)}).`);
   }
   const data = new Uint8Array(png.width * png.height * 4);
   if (sixteen) {
@@ -96,7 +96,7 @@ function decodeJpeg(bytes: Uint8Array, name: string): RgbaImage {
       maxMemoryUsageInMB: 2048,
     });
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = decoderDetail(error);
     if (!hasEndMarker(bytes)) {
       throw new ImageDecodeError(`${name} is a truncated JPEG: it stops before its end marker (${detail}); the download or copy did not complete.`);
     }
@@ -105,6 +105,16 @@ function decodeJpeg(bytes: Uint8Array, name: string): RgbaImage {
   const { width, height } = decoded;
   const image = ycc ? ycbcrToRgba(decoded.data, width, height, header.components) : { width, height, data: decoded.data };
   return orient(image, header.orientation);
+}
+
+/**
+ * What a decoder library said went wrong, when it said it: pngjs and jpeg-js throw plain Errors that name
+ * the problem ("invalid huffman sequence"); a TypeError or RangeError is their own code tripping over
+ * damaged data, and its text ("Cannot read properties of undefined") means nothing to a user.
+ */
+function decoderDetail(error: unknown): string {
+  if (error instanceof Error && error.constructor === Error && error.message) return error.message;
+  return 'its data is damaged';
 }
 
 /** EOI (FF D9) among the last bytes: files may carry a little trailing data after it. */

@@ -132,6 +132,11 @@ describe('decoding in Node (decode-node.ts) against PIL', () => {
     new DataView(huge.buffer).setUint32(16, 20000);
     new DataView(huge.buffer).setUint32(20, 10000);
     const hugeJpeg = new Uint8Array([0xff, 0xd8, 0xff, 0xc0, 0, 17, 8, 0x3a, 0x98, 0x3a, 0x98, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
+    // Found by the fuzz pass: a scan naming a component the frame lacks made jpeg-js throw a TypeError whose
+    // text ("Cannot set properties of undefined") reached the message.
+    const strayComponent = jpg.slice();
+    const scan = strayComponent.findIndex((b, i) => b === 0xff && strayComponent[i + 1] === 0xda);
+    strayComponent[scan + 5] = 0x77;
     const cases: [string, Uint8Array, RegExp][] = [
       ['notes.txt', new TextEncoder().encode('hello, not an image'), /notes\.txt is not an image.*only PNG and JPEG.*68 65 6c 6c/],
       ['empty.png', new Uint8Array(0), /empty\.png is empty \(0 bytes\)/],
@@ -142,6 +147,7 @@ describe('decoding in Node (decode-node.ts) against PIL', () => {
       ['huge.jpg', hugeJpeg, /huge\.jpg is a 225-megapixel image \(15000 × 15000\)/],
       ['half.jpg', jpg.subarray(0, jpg.length >> 1), /half\.jpg is a truncated JPEG/],
       ['stub.jpg', jpg.subarray(0, 10), /stub\.jpg is a corrupt JPEG: .* before its frame header/],
+      ['stray.jpg', strayComponent, /^stray\.jpg is a corrupt or unsupported JPEG \(its data is damaged\)\.$/],
     ];
     for (const [name, bytes, message] of cases) {
       let thrown: unknown;
