@@ -17,7 +17,7 @@ import {
   type SkippedFile,
   type StoredSample,
 } from '../data/intake';
-import { CheckpointError, CheckpointStore, requestPersistentStorage, storageUse, type CheckpointMeta, type StorageUse } from '../io/checkpoints';
+import { CheckpointError, CheckpointStore, describeUnreadable, requestPersistentStorage, storageUse, type CheckpointMeta, type StorageUse } from '../io/checkpoints';
 import { BUNDLED_MODEL, KNOWN_MODELS } from '../nn/models';
 import type { Evaluation } from '../train/evaluate';
 import type { AccuracyPoint, BackboneInfo, BackboneSource, ErrorKind, Prediction, RunSettings, RunState, WorkerEvent } from '../train/protocol';
@@ -729,8 +729,8 @@ export class AppController extends EventTarget {
 
   private async refreshCheckpoints(): Promise<void> {
     try {
-      const list = await this.checkpoints.list();
-      this.update({ checkpoints: { ...this.state.checkpoints, list } });
+      const { list, unreadable } = await this.checkpoints.inspect();
+      this.update({ checkpoints: { ...this.state.checkpoints, list, message: describeUnreadable(unreadable) ?? this.state.checkpoints.message } });
       await this.refreshResumable();
     } catch (error) {
       this.update({ checkpoints: { ...this.state.checkpoints, message: `Saved checkpoints could not be read (${messageOf(error)}).` } });
