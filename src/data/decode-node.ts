@@ -11,7 +11,7 @@
 
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
-import { checkImagePixels, ImageDecodeError, imageFormat, jpegHeader, MAX_IMAGE_PIXELS, pngHeader, type RgbaImage } from './preprocess';
+import { checkImagePixels, ImageDecodeError, imageFormat, jpegHeader, MAX_IMAGE_PIXELS, pngHeader, tooSmallForHeader, type RgbaImage } from './preprocess';
 
 const { PNG } = pngjs;
 
@@ -29,6 +29,8 @@ function decodePng(bytes: Uint8Array, name: string): RgbaImage {
   const header = pngHeader(bytes);
   if (!header) throw new ImageDecodeError(`${name} is a corrupt PNG: the file ends or goes wrong before its IHDR header.`);
   checkImagePixels(name, header.width, header.height);
+  const tooSmall = tooSmallForHeader('png', header, bytes.length);
+  if (tooSmall) throw new ImageDecodeError(`${name} is a ${tooSmall}.`);
   const chunks = pngChunks(bytes);
   if (!chunks) throw new ImageDecodeError(`${name} is a truncated PNG: it stops inside a chunk or before its IEND chunk; the download or copy did not complete.`);
   // pngjs zeroes the whole pixel under a tRNS colour key; PIL keeps its colour, so drop the key.
@@ -81,6 +83,8 @@ function decodeJpeg(bytes: Uint8Array, name: string): RgbaImage {
   const header = jpegHeader(bytes);
   if (!header) throw new ImageDecodeError(`${name} is a corrupt JPEG: the file ends or goes wrong before its frame header.`);
   checkImagePixels(name, header.width, header.height);
+  const tooSmall = tooSmallForHeader('jpeg', header, bytes.length);
+  if (tooSmall) throw new ImageDecodeError(`${name} is a ${tooSmall}.`);
   // jpeg-js replicates subsampled chroma and truncates in its colour conversion; libjpeg (PIL, browsers)
   // interpolates and rounds. For plain YCbCr files, take jpeg-js's YCbCr and finish the libjpeg way.
   const ycc = header.components.length === 3 && !header.adobe;
