@@ -1,26 +1,12 @@
-// The fuzz driver: runs each reader's cases in a child process (runner.ts) and holds the per-case time
-// bound from outside it, since a reader stuck in a synchronous loop cannot be interrupted from within: a
-// case that does not end in time, or that takes the process down, is recorded as a failure and the run
-// goes on in a fresh process from the next case. Used by the test pass (fuzz.test.ts) and `npm run fuzz`.
+// The fuzz driver: runs each reader's cases in a child process (runner.ts, whose watchdog thread holds the
+// per-case CPU-time bound): a case that does not end in time, or that takes the process down, is recorded
+// as a failure and the run goes on in a fresh process from the next case. Used by the test pass
+// (fuzz.test.ts) and `npm run fuzz`.
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FromRunner, ToRunner } from './protocol';
-
-/**
- * CPU seconds a process has used (Linux /proc), or undefined elsewhere. The time bound counts the runner's
- * CPU time, not the clock: on a shared machine a case can wait many seconds for a core without doing any
- * work, and only work that does not end is a hang.
- */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
-  } catch {
-    return undefined;
-  }
-}
 
 const root = new URL('../../', import.meta.url).pathname;
 
@@ -52,8 +38,8 @@ export interface FuzzOptions {
   /** Stop each reader's run at this time (ms since the epoch); default: never (run every case). */
   stopAt?: (reader: string) => number;
   /**
-   * A case that has used this much CPU time without ending is a hang (default 10 s). Where CPU time cannot be
-   * read, and as a backstop, a case still running after 30 times as long on the clock is one too.
+   * A case that has used this much of the process's CPU time without ending is a hang (default 10 s); as a
+   * backstop, a runner silent for 30 times as long on the clock is stopped too.
    */
   caseTimeoutMs?: number;
   /** Changes every mutation (0 in the test pass, so its cases are the same on every run). */
@@ -61,10 +47,18 @@ export interface FuzzOptions {
   onProgress?: (report: ReaderReport) => void;
 }
 
-function startRunner(): Promise<ChildProcess> {
+interface Runner {
+  child: ChildProcess;
+  /** Where the runner's watchdog writes the case it stopped as a hang. */
+  hangFile: string;
+}
+
+function startRunner(timeoutMs: number): Promise<Runner> {
+  const hangFile = join(mkdtempSync(join(tmpdir(), 'clora-fuzz-')), 'hang.json');
   const child = fork(new URL('./runner.ts', import.meta.url).pathname, [], {
     cwd: root,
     execArgv: ['--import', 'tsx', '--expose-gc'],
+    env: { ...process.env, FUZZ_HANG_FILE: hangFile, FUZZ_CASE_CPU_MS: String(timeoutMs) },
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -73,7 +67,7 @@ function startRunner(): Promise<ChildProcess> {
       if (m.kind !== 'ready') return;
       child.off('message', onMessage);
       child.off('exit', onExit);
-      resolve(child);
+      resolve({ child, hangFile });
     };
     const onExit = (code: number | null): void => reject(new Error(`The fuzz runner exited while starting (code ${code}).`));
     child.on('message', onMessage);
@@ -81,40 +75,31 @@ function startRunner(): Promise<ChildProcess> {
   });
 }
 
-/** Runs one reader's cases [from, to) in `child`; resolves when they are done, or on a hang or crash. */
-function runJob(child: ChildProcess, job: ToRunner, report: ReaderReport, timeoutMs: number): Promise<{ next: number; child: ChildProcess | undefined; maxRssMB: number }> {
+/**
+ * Runs one reader's cases [from, to) in the runner; resolves when they are done, or when the runner died
+ * (its watchdog stopped a hang, or the reader took the process down), with the case to go on from.
+ */
+function runJob(runner: Runner, job: ToRunner, report: ReaderReport, timeoutMs: number): Promise<{ next: number; alive: boolean; maxRssMB: number }> {
+  const { child } = runner;
   return new Promise((resolve) => {
     let current: { index: number; description: string } | undefined;
-    let timer: NodeJS.Timeout | undefined;
+    let backstop: NodeJS.Timeout | undefined;
+    // Where the watchdog cannot help (the whole process stuck), the clock decides, generously.
+    const armBackstop = (): void => {
+      clearTimeout(backstop);
+      backstop = setTimeout(() => child.kill('SIGKILL'), 30 * timeoutMs);
+    };
     const finish = (next: number, alive: boolean, maxRssMB = 0): void => {
-      clearTimeout(timer);
+      clearTimeout(backstop);
       child.off('message', onMessage);
-      child.off('exit', onExit);
-      resolve({ next, child: alive ? child : undefined, maxRssMB });
+      child.off('close', onClose);
+      resolve({ next, alive, maxRssMB });
     };
     const onMessage = (m: FromRunner): void => {
+      armBackstop();
       if (m.kind === 'start') {
         current = { index: m.index, description: m.description };
-        clearTimeout(timer);
-        const cpuAtStart = cpuSeconds(child.pid);
-        const startedAt = Date.now();
-        const check = (): void => {
-          const cpu = cpuSeconds(child.pid);
-          const busy = cpu === undefined || cpuAtStart === undefined ? undefined : cpu - cpuAtStart;
-          const wall = (Date.now() - startedAt) / 1000;
-          if ((busy ?? wall) * 1000 < timeoutMs && wall * 1000 < 30 * timeoutMs) {
-            timer = setTimeout(check, 1000);
-            return;
-          }
-          report.tried++;
-          const spent = busy === undefined ? `${wall.toFixed(0)} s` : `${busy.toFixed(1)} s of CPU time (${wall.toFixed(0)} s on the clock)`;
-          report.failures.push({ ...current!, why: `no result after ${spent}: a hang; the process was stopped` });
-          child.kill('SIGKILL');
-          finish(current!.index + 1, false);
-        };
-        timer = setTimeout(check, Math.min(timeoutMs, 1000));
       } else if (m.kind === 'end') {
-        clearTimeout(timer);
         report.tried++;
         if (m.hostile) report.hostile++;
         const description = current?.description ?? `case ${m.index}`;
@@ -132,14 +117,23 @@ function runJob(child: ChildProcess, job: ToRunner, report: ReaderReport, timeou
         finish(m.next, true, m.maxRssMB);
       }
     };
-    const onExit = (code: number | null, signal: string | null): void => {
-      const index = current?.index ?? job.from;
+    // 'close' comes after the runner's last messages have been delivered.
+    const onClose = (code: number | null, signal: string | null): void => {
       report.tried++;
+      if (existsSync(runner.hangFile)) {
+        const hang = JSON.parse(readFileSync(runner.hangFile, 'utf8')) as { index: number; description: string; cpuMs: number };
+        rmSync(runner.hangFile);
+        report.failures.push({ index: hang.index, description: hang.description, why: `no result after ${(hang.cpuMs / 1000).toFixed(1)} s of CPU time: a hang; the process was stopped` });
+        finish(hang.index + 1, false);
+        return;
+      }
+      const index = current?.index ?? job.from;
       report.failures.push({ index, description: current?.description ?? `case ${index}`, why: `the process died (${signal ?? `exit code ${code}`})` });
       finish(index + 1, false);
     };
     child.on('message', onMessage);
-    child.on('exit', onExit);
+    child.on('close', onClose);
+    armBackstop();
     child.send(job);
   });
 }
@@ -149,7 +143,7 @@ export async function runFuzz(options: FuzzOptions): Promise<{ reports: ReaderRe
   const timeoutMs = options.caseTimeoutMs ?? 10_000;
   const reports: ReaderReport[] = [];
   let maxRssMB = 0;
-  let child: ChildProcess | undefined;
+  let runner: Runner | undefined;
   try {
     for (const { reader, count } of options.cases) {
       const report: ReaderReport = { reader, tried: 0, hostile: 0, opened: 0, refused: 0, failures: [], seconds: 0, slowest: { ms: 0, description: '' }, largest: { bytes: 0, ofBudget: 0, description: '' } };
@@ -157,19 +151,18 @@ export async function runFuzz(options: FuzzOptions): Promise<{ reports: ReaderRe
       const stopAt = options.stopAt?.(reader) ?? Number.MAX_SAFE_INTEGER;
       let next = 0;
       while (next < count && Date.now() < stopAt) {
-        child ??= await startRunner();
-        const result = await runJob(child, { reader, from: next, to: Math.min(count, Number.MAX_SAFE_INTEGER), stopAt, runSeed: options.runSeed ?? 0 }, report, timeoutMs);
+        runner ??= await startRunner(timeoutMs);
+        const result = await runJob(runner, { reader, from: next, to: count, stopAt, runSeed: options.runSeed ?? 0 }, report, timeoutMs);
         maxRssMB = Math.max(maxRssMB, result.maxRssMB);
-        child = result.child;
+        if (!result.alive) runner = undefined;
         next = result.next;
-        if (child && next < count && Date.now() >= stopAt) break;
       }
       report.seconds = (performance.now() - started) / 1000;
       reports.push(report);
       options.onProgress?.(report);
     }
   } finally {
-    child?.kill();
+    runner?.child.kill();
   }
   return { reports, maxRssMB };
 }

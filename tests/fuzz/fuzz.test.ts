@@ -14,6 +14,21 @@ const CASES = [
   { reader: 'checkpoint records (IndexedDB)', count: 6000 },
 ];
 
+describe('the fuzz harness', () => {
+  it('reports a hang, a foreign exception, a refusal without a sentence, an allocation over budget and a dead process, and goes on after each', { timeout: 300_000 }, async () => {
+    const names = ['faulty: hangs', 'faulty: foreign exception', 'faulty: no sentence', 'faulty: over budget', 'faulty: kills the process'];
+    const { reports } = await runFuzz({ cases: names.map((reader) => ({ reader, count: 3 })), caseTimeoutMs: 1000 });
+    const whys = reports.map((r) => r.failures.map((f) => `${f.index}: ${f.why.split('\n')[0]}`));
+    expect(whys[0]).toEqual([expect.stringMatching(/^0: no result after 1\.\d s of CPU time: a hang; the process was stopped$/)]);
+    expect(whys[1]).toEqual(["0: TypeError: Cannot read properties of undefined (reading 'length')"]);
+    expect(whys[2]).toEqual(['0: FaultyError: undefined: the message is too short to say what happened']);
+    expect(whys[3]).toEqual([expect.stringMatching(/^0: allocated 6\d\.\d MiB reading 8 bytes, over its budget of 1\.0 MiB$/)]);
+    expect(whys[4]).toEqual(['0: the process died (exit code 3)']);
+    // Every reader's other two cases still ran, in a fresh process where the last one died.
+    for (const r of reports) expect(r.tried, r.reader).toBe(3);
+  });
+});
+
 describe('fuzzing the readers', () => {
   it('every input ends in a result or the reader\'s own error with a sentence, in bounded time and memory', { timeout: 600_000 }, async () => {
     const { reports, maxRssMB } = await runFuzz({ cases: CASES });
