@@ -412,7 +412,10 @@ export class GpuContext {
    */
   private async unlessLost<T>(work: Promise<T>): Promise<T> {
     try {
-      if (this.lostError) throw this.lostError;
+      if (this.lostError) {
+        work.catch(() => undefined); // it fails too once the device is gone: nobody waits for it
+        throw this.lostError;
+      }
       return await new Promise<T>((resolve, reject) => {
         this.lostWaiters.add(reject);
         work.then(resolve, reject).finally(() => this.lostWaiters.delete(reject));
