@@ -9,7 +9,7 @@ import { createNodeGpuContext } from '../src/gpu/node';
 import type { CheckpointData, CheckpointMeta } from '../src/io/checkpoint-record';
 import { CHECKPOINT_RECORD_VERSION } from '../src/io/checkpoint-record';
 import { stateBytes } from '../src/io/checkpoints';
-import type { RunSettings } from '../src/train/protocol';
+import type { RunSettings } from '../src/worker/protocol';
 import { DEFAULT_TRAIN_OPTIONS, Trainer } from '../src/train/trainer';
 import { TINY_CLASSES, tinyDataset, tinyModel } from '../tests/helpers/tiny-model';
 

@@ -1,5 +1,6 @@
 import type { BufferRange, GpuContext } from '../gpu/context';
-import { ShapeError } from '../gpu/errors';
+import { ShapeError, shapeText } from '../gpu/errors';
+import { halvesToFloats, toHalfBits } from '../io/f16';
 import type { Node, Tape } from './tape';
 
 const activeTapes = new WeakMap<GpuContext, Tape>();
@@ -15,62 +16,21 @@ export function setActiveTape(ctx: GpuContext, tape: Tape | undefined): void {
 export function numel(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new ShapeError(`Invalid shape [${shape.join(', ')}]: dimensions must be whole numbers ≥ 0.`);
+    if (!Number.isInteger(d) || d < 0) throw new ShapeError(`Invalid shape ${shapeText(shape)}: dimensions must be whole numbers ≥ 0.`);
     n *= d;
   }
   return n;
 }
 
-export const shapeText = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
+export { shapeText };
 
 /** Element type on the GPU: f32, or f16 for mixed-precision activations (adapter `shader-f16`). */
 export type DType = 'f32' | 'f16';
 
 /** Bytes a tensor of `size` elements takes: f16 rounds up to 4 (storage bindings are sized in 4-byte units). */
-export function byteLengthOf(size: number, dtype: DType): number {
+function byteLengthOf(size: number, dtype: DType): number {
   return dtype === 'f16' ? Math.ceil(size / 2) * 4 : size * 4;
 }
-
-const f32Scratch = new Float32Array(1);
-const u32Scratch = new Uint32Array(f32Scratch.buffer);
-
-/** IEEE half bits of a number, rounded to nearest even (overflow → ±inf, NaN kept). */
-export function toHalfBits(value: number): number {
-  f32Scratch[0] = value;
-  const x = u32Scratch[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = mant >>> shift;
-    const rest = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    return sign | (half + (rest > mid || (rest === mid && (half & 1)) ? 1 : 0));
-  }
-  const half = (e << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  // A carry out of the mantissa correctly bumps the exponent (up to inf).
-  return sign | (half + (rest > 0x1000 || (rest === 0x1000 && (half & 1)) ? 1 : 0));
-}
-
-/** The number an IEEE half holds. */
-export function fromHalfBits(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
-
-/** The value nearest to `value` that f16 holds (what a round trip through an f16 tensor gives). */
-export const roundToHalf = (value: number): number => fromHalfBits(toHalfBits(value));
 
 /**
  * A tensor resident on the GPU (f32, or f16 in mixed precision): a whole pooled buffer, or a view into a larger buffer (a slot of the
@@ -160,10 +120,7 @@ export class Tensor implements BufferRange {
     if (this.disposed) throw new Error(`Tensor ${this.name ?? shapeText(this.shape)} was already released.`);
     const raw = await this.ctx.read(this);
     if (this.dtype === 'f32') return raw;
-    const halves = new Uint16Array(raw.buffer, 0, this.size);
-    const out = new Float32Array(this.size);
-    for (let i = 0; i < this.size; i++) out[i] = fromHalfBits(halves[i]!);
-    return out;
+    return halvesToFloats(new Uint16Array(raw.buffer, 0, this.size)) as Float32Array<ArrayBuffer>;
   }
 
   dispose(): void {

@@ -4,20 +4,24 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mergedExport, peftExport } from '../clora/export';
+import { checkOnnxFits, mergedModelToOnnx } from '../clora/onnx-export';
 import { modelFile, readAdapterFile, type AdapterFile } from '../clora/files';
 import { createFineTuneModel, initialTensors, type FineTuneModel } from '../clora/model';
 import { DEFAULT_ADAPTER_SETTINGS, METHOD_TRAINS, METHODS, parseTargets, settingApplies, SettingsError, validateAdapterSettings, type AdapterSettings, type Method } from '../clora/settings';
 import { evaluate, formatEvaluation } from '../train/evaluate';
-import { predictLogits } from '../train/predict';
-import { DatasetError, inputPixels, type Dataset } from '../data/dataset';
+import { backboneHeadAdapter, datasetLogits, predictLogits } from '../train/predict';
+import { DatasetError, type Dataset } from '../data/dataset';
 import { loadFolderDataset, loadTensorDataset } from '../data/load-node';
 import type { GpuContext } from '../gpu/context';
+import { shapeText } from '../gpu/errors';
 import { createNodeGpuContext } from '../gpu/node';
 import { bytesSource, openSafetensors, writeSafetensors } from '../io/safetensors';
 import { vitShapes } from '../nn/vit';
 import { Rng } from '../train/rng';
 import { DEFAULT_TRAIN_OPTIONS, Trainer, validateTrainOptions, type OptimizerName, type TrainOptions } from '../train/trainer';
 import { openBackbone, UsageError, type Backbone } from './model-source';
+import { checkResumedData, checkUnfinished, openCheckpoint, resumedSettings, saveState } from './train-state';
+import type { CheckpointRun } from '../io/checkpoint-file';
 
 const USAGE = `usage: npm run clora -- <command> [options]
 
@@ -28,15 +32,15 @@ commands:
         [--rank 8 --spaces 4 --targets q,v --scale 1 --sade-weight 0.1 --dropout 0.1]
         [--epochs 10 | --steps K] [--batch-size 32 --micro-batch N --optimizer adamw|sgd --lr 1e-3
         --weight-decay 1e-4 --warmup 0 --label-smoothing 0 --seed 0 --no-shuffle --augment --log-every 10 --precision f32|f16]
+        [--save-state S] writes a training checkpoint at the end; --resume S continues from one (then the
+        run's settings come from S; --model, --data and --out as before)
   eval --model M --adapter A --data DATA [--json]
-  export --model M --adapter A --format peft|merged --out PATH
+  export --model M --adapter A --format peft|merged|onnx --out PATH
+      onnx: the merged model as one .onnx file (opset 17): input pixel_values [N,3,H,W], output logits [N,C]
 
 M is a .safetensors file, a URL (downloaded once into ~/.cache/clora-web), or a known model id.
 DATA is a tensor file (pixel_values [N,3,H,W] and labels [N]) or a folder with one sub-folder of images per class.
 --warmup 0 keeps the learning rate constant; with a warm-up the rate then decays along a cosine.`;
-
-/** Images per forward pass in forward/eval: bounds GPU memory for large inputs. */
-const FORWARD_CHUNK = 16;
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -95,18 +99,16 @@ async function forward(ctx: GpuContext, argv: string[]): Promise<void> {
     const { cfg } = backbone;
     const [n, c, h, w] = pixels.shape as [number, number, number, number];
     if (pixels.shape.length !== 4 || c !== cfg.channels || h !== cfg.imageSize || w !== cfg.imageSize) {
-      throw new UsageError(`pixel_values in ${inputPath} is [${pixels.shape.join(', ')}]; this model takes [N, ${cfg.channels}, ${cfg.imageSize}, ${cfg.imageSize}].`);
+      throw new UsageError(`pixel_values in ${inputPath} is ${shapeText(pixels.shape)}; this model takes [N, ${cfg.channels}, ${cfg.imageSize}, ${cfg.imageSize}].`);
     }
     let adapter: AdapterFile;
     if (values.adapter) adapter = await openAdapter(values.adapter, backbone);
     else {
       if (cfg.classes === 0) throw new UsageError(`${backbone.spec} has no classifier head (head.weight), so it has no logits to give; pass --adapter.`);
-      // The stored head as a `head` adapter: the same code path, nothing trains.
-      const classes = Array.from({ length: cfg.classes }, (_, i) => String(i));
-      adapter = { settings: { ...DEFAULT_ADAPTER_SETTINGS, method: 'head' }, classes, tensors: new Map([['head.weight', await backbone.read('head.weight')], ['head.bias', await backbone.read('head.bias')]]), metadata: {} };
+      adapter = await backboneHeadAdapter(backbone.headClasses, backbone.read);
     }
     const model = await modelFromAdapter(ctx, backbone, adapter);
-    const logits = await predictLogits(model, pixels.data, n, [c, h, w], FORWARD_CHUNK);
+    const logits = await predictLogits(model, pixels.data, n, [c, h, w]);
     const classes = adapter.classes.length;
     await writeFile(outputPath, writeSafetensors([{ name: 'logits', shape: [n, classes], data: logits }], { format: 'logits', model: backbone.spec, classes: JSON.stringify(adapter.classes) }));
     process.stderr.write(`wrote logits [${n}, ${classes}] to ${outputPath}\n`);
@@ -203,21 +205,33 @@ const TRAIN_OPTIONS = {
   precision: { type: 'string' },
   heads: { type: 'string' },
   out: { type: 'string' },
+  // Not in the contract: continue from / save a training checkpoint (src/cli/train-state.ts).
+  resume: { type: 'string' },
+  'save-state': { type: 'string' },
 } as const;
 
 async function train(ctx: GpuContext, argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: TRAIN_OPTIONS });
   const outPath = requireOption(values, 'out');
   const dataPath = requireOption(values, 'data');
-  // Settings first: a bad one is refused before anything is loaded onto the GPU.
-  let settings = adapterSettingsFrom(values);
-  const options = trainOptionsFrom(values);
+  // Settings first: a bad one is refused before anything is loaded onto the GPU (a resumed run's come from its checkpoint).
+  let settings = values.resume ? DEFAULT_ADAPTER_SETTINGS : adapterSettingsFrom(values);
+  let options = values.resume ? DEFAULT_TRAIN_OPTIONS : trainOptionsFrom(values);
   const backbone = await openBackbone(requireOption(values, 'model'), values.heads === undefined ? undefined : numberOption(values, 'heads', 0, true));
   try {
     let start: Map<string, Float32Array>;
     let classes: string[];
     let data: Dataset;
-    if (values.init) {
+    let resumed: CheckpointRun | undefined;
+    if (values.resume) {
+      if (values.init) throw new UsageError('Give --init or --resume, not both: --resume continues a run, --init starts a new one from an adapter.');
+      resumed = await openCheckpoint(values.resume, backbone);
+      ({ settings, options } = resumedSettings(resumed, values));
+      classes = resumed.classes;
+      data = await loadData(ctx, dataPath, backbone, classes);
+      await checkResumedData(resumed, data);
+      start = resumed.state.trainable;
+    } else if (values.init) {
       const init = await openAdapter(values.init, backbone, { method: settings.method });
       // The adapter's shape comes from --init; a shape option given as well must agree with it. Options the
       // method does not use were noted and are not compared.
@@ -238,10 +252,14 @@ async function train(ctx: GpuContext, argv: string[]): Promise<void> {
       start = new Map();
     }
     validateTrainOptions(options, data);
-    if (!values.init) start = initialTensors(backbone.cfg, settings, classes.length, new Rng(options.seed ^ 0x5eed));
+    if (!values.init && !resumed) start = initialTensors(backbone.cfg, settings, classes.length, new Rng(options.seed ^ 0x5eed));
     const model = await createFineTuneModel(ctx, backbone.cfg, settings, classes, backbone.read, start);
     const trainer = await Trainer.create(model, data, options);
-    process.stderr.write(`training ${settings.method} on ${data.count} images of ${classes.length} classes: ${trainer.totalSteps} steps, ${model.parts.trainable.trainableParameterCount} trainable parameters\n`);
+    if (resumed) {
+      checkUnfinished(resumed, trainer.totalSteps);
+      trainer.loadState(resumed.state);
+    }
+    process.stderr.write(`training ${settings.method} on ${data.count} images of ${classes.length} classes${resumed ? ` from step ${resumed.state.step}` : ''}: ${trainer.totalSteps} steps, ${model.parts.trainable.trainableParameterCount} trainable parameters\n`);
     await trainer.run((m) => {
       process.stderr.write(`step ${m.step}/${m.totalSteps}  loss ${m.loss.toFixed(4)}  ce ${m.crossEntropy.toFixed(4)}  sade ${m.sade.toFixed(4)}  lr ${m.lr.toPrecision(3)}  ${m.imagesPerSecond.toFixed(1)} img/s  eta ${m.etaSeconds.toFixed(0)} s${m.lossScale === undefined ? "" : `  loss scale ${m.lossScale} (skipped ${m.skippedSteps})`}\n`);
     });
@@ -253,6 +271,10 @@ async function train(ctx: GpuContext, argv: string[]): Promise<void> {
     });
     await writeFile(outPath, writeSafetensors(tensors, metadata));
     process.stderr.write(`wrote ${settings.method} adapter to ${outPath}\n`);
+    if (values['save-state']) {
+      await saveState(values['save-state'], trainer, backbone, options, data);
+      process.stderr.write(`wrote the training state (step ${trainer.currentStep}) to ${values['save-state']}\n`);
+    }
     trainer.dispose();
     model.dispose();
   } finally {
@@ -267,8 +289,8 @@ async function evalCommand(ctx: GpuContext, argv: string[]): Promise<void> {
     const adapter = await openAdapter(requireOption(values, 'adapter'), backbone);
     const data = await loadData(ctx, requireOption(values, 'data'), backbone, adapter.classes);
     const model = await modelFromAdapter(ctx, backbone, adapter);
-    const logits = await predictLogits(model, inputPixels(data), data.count, data.sampleShape, FORWARD_CHUNK);
-    const result = evaluate(logits, data.labels, adapter.classes);
+    const { logits, labels } = await datasetLogits(model, data);
+    const result = evaluate(logits, labels, adapter.classes);
     process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : formatEvaluation(result));
     model.dispose();
   } finally {
@@ -279,7 +301,7 @@ async function evalCommand(ctx: GpuContext, argv: string[]): Promise<void> {
 async function exportCommand(_ctx: GpuContext, argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, heads: { type: 'string' } } });
   const format = requireOption(values, 'format');
-  if (format !== 'peft' && format !== 'merged') throw new UsageError(`--format must be peft or merged, got "${format}".`);
+  if (format !== 'peft' && format !== 'merged' && format !== 'onnx') throw new UsageError(`--format must be peft, merged or onnx, got "${format}".`);
   const out = requireOption(values, 'out');
   const backbone = await openBackbone(requireOption(values, 'model'), values.heads === undefined ? undefined : numberOption(values, 'heads', 0, true));
   try {
@@ -291,10 +313,18 @@ async function exportCommand(_ctx: GpuContext, argv: string[]): Promise<void> {
       await writeFile(join(out, 'adapter_model.safetensors'), writeSafetensors(tensors, { format: 'pt' }));
       process.stderr.write(`wrote PEFT adapter (adapter_config.json, adapter_model.safetensors) to ${out}\n`);
     } else {
+      // Refused before the weights are read: an ONNX file over 2 GB cannot be written.
+      if (format === 'onnx') checkOnnxFits(backbone.cfg, adapter.classes.length);
       const shapes = vitShapes({ ...backbone.cfg, classes: 0 });
       const tensors = await mergedExport(backbone.cfg, adapter, [...shapes.keys()], backbone.read, shapes);
-      await writeFile(out, writeSafetensors(tensors, { ...backbone.describe(), classes: JSON.stringify(adapter.classes), merged_from: adapter.settings.method }));
-      process.stderr.write(`wrote merged model to ${out}\n`);
+      const metadata = { ...backbone.describe(), classes: JSON.stringify(adapter.classes), merged_from: adapter.settings.method };
+      if (format === 'merged') {
+        await writeFile(out, writeSafetensors(tensors, metadata));
+        process.stderr.write(`wrote merged model to ${out}\n`);
+      } else {
+        await writeFile(out, mergedModelToOnnx(backbone.cfg, tensors, { classes: adapter.classes, preprocess: backbone.preprocess, metadata }));
+        process.stderr.write(`wrote merged model as ONNX (input pixel_values [N, ${backbone.cfg.channels}, ${backbone.cfg.imageSize}, ${backbone.cfg.imageSize}], output logits [N, ${adapter.classes.length}]) to ${out}\n`);
+      }
     }
   } finally {
     await backbone.close();

@@ -1,6 +1,7 @@
 // An in-memory labelled data set, already preprocessed to the model's input ([3, H, W] per image, or
 // [P, 3] per point cloud), with helpers to cut it into batches and to check labels on the CPU (the loss
 // kernel cannot report them).
+import { shapeText } from '../gpu/errors';
 
 export interface Dataset {
   classes: string[];
@@ -44,7 +45,7 @@ export function sampleSize(data: Pick<Dataset, 'sampleShape'>): number {
 export function imageDims(data: Pick<Dataset, 'sampleShape'>): [number, number, number] {
   const [channels, h, w] = data.sampleShape;
   if (data.sampleShape.length !== 3 || channels === undefined || h === undefined || w === undefined) {
-    throw new DatasetError(`This needs images of shape [3, H, W]; the data set holds samples of shape [${data.sampleShape.join(', ')}].`);
+    throw new DatasetError(`This needs images of shape [3, H, W]; the data set holds samples of shape ${shapeText(data.sampleShape)}.`);
   }
   return [channels, h, w];
 }

@@ -8,7 +8,7 @@
 import { createStore, del, delMany, get, getMany, promisifyRequest, set, setMany, type UseStore } from 'idb-keyval';
 import { imageFormat, jpegHeader, MAX_IMAGE_PIXELS, pngHeader, tooSmallForHeader, type ImageFormat } from './preprocess';
 import { zipEntries, ZipError, type ZipReadOptions } from '../io/zip';
-import type { PackedSamples, PrepareItem, PrepareResult } from '../train/protocol';
+import type { PackedSamples, PrepareItem, PrepareResult } from '../worker/protocol';
 
 // ---------------------------------------------------------------------------------------------
 // What was dropped

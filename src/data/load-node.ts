@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Tape } from '../autodiff/tape';
 import { Tensor } from '../autodiff/tensor';
 import type { GpuContext } from '../gpu/context';
+import { shapeText } from '../gpu/errors';
 import { bytesSource, openSafetensors } from '../io/safetensors';
 import { DatasetError, type Dataset } from './dataset';
 import { decodeImage } from './decode-node';
@@ -21,7 +22,7 @@ export async function loadTensorDataset(path: string): Promise<Dataset> {
   if (!pixelsInfo || !labelsInfo) throw new DatasetError(`${path} needs "pixel_values" [N,3,H,W] and "labels" [N] tensors (it has: ${file.names().join(', ') || 'none'}).`);
   const [n, c, h, w] = pixelsInfo.shape as [number, number, number, number];
   if (pixelsInfo.shape.length !== 4 || labelsInfo.shape.length !== 1 || labelsInfo.shape[0] !== n) {
-    throw new DatasetError(`${path}: pixel_values is [${pixelsInfo.shape.join(', ')}] and labels [${labelsInfo.shape.join(', ')}]; expected [N,3,H,W] and [N].`);
+    throw new DatasetError(`${path}: pixel_values is ${shapeText(pixelsInfo.shape)} and labels ${shapeText(labelsInfo.shape)}; expected [N,3,H,W] and [N].`);
   }
   const labels = await file.readInt('labels');
   let classes: string[] | undefined;

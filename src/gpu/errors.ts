@@ -1,5 +1,8 @@
 // Typed errors the engine raises. Each message is a sentence a user can act on.
 
+/** How every message names a shape: [2, 197, 768]. */
+export const shapeText = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
+
 /** No WebGPU adapter could be obtained. */
 export class GpuUnavailableError extends Error {
   override name = 'GpuUnavailableError';

@@ -11,10 +11,6 @@ export function setShaderLoader(next: ShaderLoader): void {
   cache.clear();
 }
 
-export function hasShaderLoader(): boolean {
-  return loader !== undefined;
-}
-
 export function shaderSource(name: string): string {
   const hit = cache.get(name);
   if (hit !== undefined) return hit;

@@ -3,7 +3,7 @@
 // is refused with a sentence naming what is wrong, never shown half or passed on to crash the page or the
 // worker. Pure functions on plain values (structured clones), so they are tested in Node.
 import { METHODS, TARGETS, validateAdapterSettings, type AdapterSettings } from '../clora/settings';
-import type { AccuracyPoint, CheckpointState, RunSettings } from '../train/protocol';
+import type { AccuracyPoint, CheckpointState, RunSettings } from '../worker/protocol';
 import type { TrainOptions } from '../train/trainer';
 
 /** The record layout this app writes; records without a version are the first layout (version 1). */

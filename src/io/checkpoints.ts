@@ -5,7 +5,7 @@
 // deleted only after that write succeeded, so a full disk (QuotaExceededError) never loses the last good one.
 // Small descriptions live apart from the tensors, so listing never loads the tensors.
 import { createStore, del, get, promisifyRequest, set, type UseStore } from 'idb-keyval';
-import type { CheckpointState } from '../train/protocol';
+import type { CheckpointState } from '../worker/protocol';
 import { checkCheckpoint, checkCheckpointMeta, CHECKPOINT_RECORD_VERSION, CheckpointError, type CheckpointData, type CheckpointMeta } from './checkpoint-record';
 
 export { CheckpointError, type CheckpointData, type CheckpointMeta } from './checkpoint-record';

@@ -6,6 +6,8 @@
 // ByteSource, so a 346 MB ViT-B file given as a browser File is never held in memory twice.
 // This module has no Node imports (it is bundled for the browser); fileSource lives in
 // safetensors-node.ts.
+import { shapeText } from '../gpu/errors';
+import { fromHalfBits, halvesToFloats } from './f16';
 
 /** Every problem with a safetensors file or a tensor spec; each message says what to do. */
 export class SafetensorsError extends Error {
@@ -96,45 +98,10 @@ export function dtypeSize(dtype: Dtype): number {
 // but on a big-endian host the slower DataView paths keep the results right.
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** IEEE half-precision bits → the exact f32 value (every f16, subnormals included, is an f32). */
-export function f16BitsToF32(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
-  return sign * (1024 + fraction) * 2 ** (exponent - 25);
-}
-
 /** bfloat16 bits → f32: bf16 is the top half of an f32. */
 export function bf16BitsToF32(bits: number): number {
   const word = new Uint32Array([(bits & 0xffff) << 16]);
   return new Float32Array(word.buffer)[0]!;
-}
-
-// f16 → f32 bit patterns for all 65536 inputs (256 KiB, built on first use): one table load per
-// element converts a large F16 checkpoint quickly, and NaN payloads are kept as bit patterns.
-let f16Table: Uint32Array | null = null;
-function f16ToF32Table(): Uint32Array {
-  if (f16Table) return f16Table;
-  const table = new Uint32Array(65536);
-  const scratch = new Float32Array(1);
-  const scratchBits = new Uint32Array(scratch.buffer);
-  for (let h = 0; h < 65536; h++) {
-    const sign = (h & 0x8000) << 16;
-    const exponent = (h >> 10) & 0x1f;
-    const fraction = h & 0x3ff;
-    if (exponent === 0x1f) {
-      table[h] = (sign | 0x7f800000 | (fraction << 13)) >>> 0;
-    } else if (exponent === 0) {
-      scratch[0] = f16BitsToF32(h); // subnormal or zero: exact through float arithmetic
-      table[h] = scratchBits[0]!;
-    } else {
-      table[h] = (sign | ((exponent + 112) << 23) | (fraction << 13)) >>> 0;
-    }
-  }
-  f16Table = table;
-  return table;
 }
 
 /** A Uint8Array whose buffer is a plain ArrayBuffer and whose offset is a multiple of `align`. */
@@ -148,14 +115,15 @@ function ownsWholeBuffer(bytes: Uint8Array): boolean {
   return bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
 }
 
-function decodeFloats(dtype: Dtype, bytes: Uint8Array, count: number): Float32Array<ArrayBuffer> {
+/** count little-endian F32, F16, BF16 or F64 values → f32 (shared with the .pth reader). */
+export function decodeFloats(dtype: Dtype, bytes: Uint8Array, count: number): Float32Array<ArrayBuffer> {
   const out = new Float32Array(count);
   if (!HOST_IS_LITTLE_ENDIAN) {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     for (let i = 0; i < count; i++) {
       if (dtype === 'F32') out[i] = view.getFloat32(i * 4, true);
       else if (dtype === 'F64') out[i] = view.getFloat64(i * 8, true);
-      else if (dtype === 'F16') out[i] = f16BitsToF32(view.getUint16(i * 2, true));
+      else if (dtype === 'F16') out[i] = fromHalfBits(view.getUint16(i * 2, true));
       else out[i] = bf16BitsToF32(view.getUint16(i * 2, true));
     }
     return out;
@@ -174,13 +142,9 @@ function decodeFloats(dtype: Dtype, bytes: Uint8Array, count: number): Float32Ar
   }
   const aligned = alignedBytes(bytes, 2);
   const halves = new Uint16Array(aligned.buffer, aligned.byteOffset, count);
+  if (dtype === 'F16') return halvesToFloats(halves, out) as Float32Array<ArrayBuffer>;
   const outBits = new Uint32Array(out.buffer);
-  if (dtype === 'F16') {
-    const table = f16ToF32Table();
-    for (let i = 0; i < count; i++) outBits[i] = table[halves[i]!]!;
-  } else {
-    for (let i = 0; i < count; i++) outBits[i] = halves[i]! << 16;
-  }
+  for (let i = 0; i < count; i++) outBits[i] = halves[i]! << 16;
   return out;
 }
 
@@ -223,10 +187,6 @@ const HEAD_READ_BYTES = 64 * 1024;
 
 const DOWNLOAD_SAFETENSORS =
   'Download the model\'s .safetensors file instead (or convert the checkpoint with the Python `safetensors` package).';
-
-export function formatShape(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
-}
 
 /** How messages name the file: its name when known. */
 function describeSource(source: ByteSource): { what: string; where: string } {
@@ -326,7 +286,7 @@ function parseHeader(json: string, dataSize: number, dataStart: number, what: st
     }
     const expectedBytes = shape.reduce((product: number, dim: number) => product * dim, 1) * DTYPE_SIZES[dtype];
     if (end - begin !== expectedBytes) {
-      fail(`Tensor "${name}" in ${where} (${dtype} ${formatShape(shape)}) should take ${expectedBytes} bytes ` +
+      fail(`Tensor "${name}" in ${where} (${dtype} ${shapeText(shape)}) should take ${expectedBytes} bytes ` +
         `(dtype size ${DTYPE_SIZES[dtype]} × shape) but its data_offsets [${begin}, ${end}] hold ${end - begin}; the file is corrupt.`);
     }
     byName.set(name, { dtype, shape: [...shape], begin: dataStart + begin, end: dataStart + end });
@@ -425,9 +385,9 @@ export async function openSafetensors(source: ByteSource): Promise<SafetensorsFi
     has: (name) => tensors.has(name),
     checkShape(name, shape) {
       const found = tensors.get(name);
-      if (!found) fail(`${what} is missing tensor "${name}" (expected shape ${formatShape(shape)})${suggest(name)}.`);
+      if (!found) fail(`${what} is missing tensor "${name}" (expected shape ${shapeText(shape)})${suggest(name)}.`);
       if (found.shape.length !== shape.length || found.shape.some((d, i) => d !== shape[i])) {
-        fail(`Tensor "${name}" in ${where} has shape ${formatShape(found.shape)}, expected ${formatShape(shape)}.`);
+        fail(`Tensor "${name}" in ${where} has shape ${shapeText(found.shape)}, expected ${shapeText(shape)}.`);
       }
       return found;
     },
@@ -435,9 +395,9 @@ export async function openSafetensors(source: ByteSource): Promise<SafetensorsFi
       const problems: string[] = [];
       for (const [name, shape] of Object.entries(spec)) {
         const found = tensors.get(name);
-        if (!found) problems.push(`"${name}" is missing (expected shape ${formatShape(shape)})${suggest(name)}`);
+        if (!found) problems.push(`"${name}" is missing (expected shape ${shapeText(shape)})${suggest(name)}`);
         else if (found.shape.length !== shape.length || found.shape.some((d, i) => d !== shape[i])) {
-          problems.push(`"${name}" has shape ${formatShape(found.shape)}, expected ${formatShape(shape)}`);
+          problems.push(`"${name}" has shape ${shapeText(found.shape)}, expected ${shapeText(shape)}`);
         }
       }
       if (problems.length === 0) return;
@@ -535,7 +495,7 @@ export function safetensorsParts(tensors: readonly TensorToWrite[], metadata?: R
     }
     const count = t.shape.reduce((product, dim) => product * dim, 1);
     if (t.data.length !== count) {
-      fail(`Tensor "${t.name}" has ${t.data.length} values but shape ${formatShape(t.shape)} needs ${count}.`);
+      fail(`Tensor "${t.name}" has ${t.data.length} values but shape ${shapeText(t.shape)} needs ${count}.`);
     }
     const dtype = t.data instanceof Float32Array ? 'F32' : 'I32';
     const bytes = littleEndianBytes(t.data);

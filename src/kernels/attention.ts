@@ -35,6 +35,27 @@ export interface AttentionTile {
 
 export type AttentionKernel = 'forward' | 'backward_dkdv' | 'backward_dq';
 
+/**
+ * 'fused': the flash-style kernels, whose memory does not grow with N². 'products': scores and
+ * probabilities as [B·H, Nq, Nk] tensors through the register-blocked matmul and the row softmax, the
+ * probabilities kept for the backward (src/autodiff/ops/attention.ts).
+ */
+export type AttentionPath = 'fused' | 'products';
+
+/**
+ * Keys per head-dim unit up to which the products path is used. At Nk ≤ 2·Dh the kept probabilities take
+ * at most 2/3 of the memory of the q, k and v the op keeps anyway, while the fused kernels' per-tile costs
+ * (barriers, online-softmax rescaling, dot products from workgroup memory) are spread over too few keys to
+ * pay off: five and six tiled products (forward, backward) do the same work faster. Longer sequences (ViT
+ * at 224², 197 tokens for Dh 64) take the fused kernels.
+ */
+const PRODUCTS_MAX_KEYS_PER_HEAD_DIM = 2;
+
+/** The attention path for Nk keys at head dim Dh (the op can force either). */
+export function selectAttentionPath(nk: number, dh: number): AttentionPath {
+  return nk <= PRODUCTS_MAX_KEYS_PER_HEAD_DIM * dh ? 'products' : 'fused';
+}
+
 const oddStride = (dh: number): number => dh | 1;
 
 /** Workgroup bytes of each tiled entry point (mirrors the var<workgroup> declarations of the shader). */
@@ -94,37 +115,26 @@ export function attentionRowDot(ctx: GpuContext, dOut: BufferRange, out: BufferR
   ctx.dispatch(s, [rows, 0, f32(0)], [dOut, out, dsum], grid1d(rows, ROWDOT_ROWS));
 }
 
+/** What both backward kernels read: the forward's inputs, the output gradient, and the saved row statistics. */
+export interface AttentionBackwardInputs {
+  q: BufferRange;
+  k: BufferRange;
+  v: BufferRange;
+  dOut: BufferRange;
+  /** The forward's logsumexp per query row. */
+  lse: BufferRange;
+  /** D = rowsum(dOut∘out) (attentionRowDot). */
+  dsum: BufferRange;
+}
+
 /** dK and dV from the saved logsumexp and D (one pass over query tiles per block of key rows). */
-export function attentionBackwardKeys(
-  ctx: GpuContext,
-  q: BufferRange,
-  k: BufferRange,
-  v: BufferRange,
-  dOut: BufferRange,
-  lse: BufferRange,
-  dsum: BufferRange,
-  dk: BufferRange,
-  dv: BufferRange,
-  dims: AttentionDims,
-  scale: number,
-): void {
-  const { spec: s, rows } = spec('backward_dkdv', dims.dh, [q, k, v, dOut, dk, dv]);
-  ctx.dispatch(s, [dims.nq, dims.nk, f32(scale)], [q, k, v, dOut, lse, dsum, dk, dv], [ceilDiv(dims.nk, rows), dims.bh]);
+export function attentionBackwardKeys(ctx: GpuContext, b: AttentionBackwardInputs, dk: BufferRange, dv: BufferRange, dims: AttentionDims, scale: number): void {
+  const { spec: s, rows } = spec('backward_dkdv', dims.dh, [b.q, b.k, b.v, b.dOut, dk, dv]);
+  ctx.dispatch(s, [dims.nq, dims.nk, f32(scale)], [b.q, b.k, b.v, b.dOut, b.lse, b.dsum, dk, dv], [ceilDiv(dims.nk, rows), dims.bh]);
 }
 
 /** dQ from the saved logsumexp and D (one pass over key tiles per block of query rows). */
-export function attentionBackwardQueries(
-  ctx: GpuContext,
-  q: BufferRange,
-  k: BufferRange,
-  v: BufferRange,
-  dOut: BufferRange,
-  lse: BufferRange,
-  dsum: BufferRange,
-  dq: BufferRange,
-  dims: AttentionDims,
-  scale: number,
-): void {
-  const { spec: s, rows } = spec('backward_dq', dims.dh, [q, k, v, dOut, dq]);
-  ctx.dispatch(s, [dims.nq, dims.nk, f32(scale)], [q, k, v, dOut, lse, dsum, dq], [ceilDiv(dims.nq, rows), dims.bh]);
+export function attentionBackwardQueries(ctx: GpuContext, b: AttentionBackwardInputs, dq: BufferRange, dims: AttentionDims, scale: number): void {
+  const { spec: s, rows } = spec('backward_dq', dims.dh, [b.q, b.k, b.v, b.dOut, dq]);
+  ctx.dispatch(s, [dims.nq, dims.nk, f32(scale)], [b.q, b.k, b.v, b.dOut, b.lse, b.dsum, dq], [ceilDiv(dims.nq, rows), dims.bh]);
 }

@@ -1,11 +1,12 @@
 import { f32, type BufferRange, type GpuContext, type Param } from '../gpu/context';
 import { ShapeError } from '../gpu/errors';
 import type { Defines, KernelSpec } from '../gpu/pipelines';
-import { ceilDiv, grid1d } from './grid';
+import { ceilDiv, chunksToFill, grid1d, splitK } from './grid';
+import { expectAtLeast, vec4Range } from './storage';
 
 /*
- * Launchers for shaders/clora.wgsl: the shared-base low-rank branch of one adapted linear map
- * (P = p·r bottleneck columns; see the shader's header for layouts and the formulas).
+ * Launchers for shaders/clora_*.wgsl: the shared-base low-rank branch of one adapted linear map
+ * (P = p·r bottleneck columns; see clora_common.wgsl for layouts and each entry's file for its formula).
  *
  * Dispatches per adapted layer:
  *   forward   2: lowrank_in (Z = X·D_cat and W = dropout(Z_h·Q_h) in one pass over X), lowrank_out (s·W·U_cat
@@ -32,12 +33,12 @@ const useRows = (P: number): boolean => P <= ROWS_MAX_BOTTLENECK;
 /** Workgroups a split-T reduction aims for, so a mid-size GPU has every core busy. */
 const TARGET_GROUPS = 256;
 
-// Every entry compiles with every define: the ones an entry ignores stay at these values so that all shapes
-// share its pipelines.
-const DEFAULTS: Defines = { TX: 16, RM: 1, CN: 1, KT_IN: KT, QV: 1, RO: 4, BACKWARD: false, DROPOUT: false, VEC_WIDE: false, BANK_DOWN: false, ACCUMULATE: false, SPLIT: false };
+/** Rows per thread of lowrank_out_rows. */
+const ROWS_OUT_RO = 4;
 
+/** Each entry point has its own file, shaders/clora_<entry>.wgsl, and takes only the defines it declares. */
 function spec(entry: string, defines: Defines = {}): KernelSpec {
-  return { shader: 'clora', entry, defines: { ...DEFAULTS, ...defines } };
+  return { shader: `clora_${entry}`, entry, defines };
 }
 
 interface Fields {
@@ -58,7 +59,7 @@ interface Fields {
   chunks?: number;
 }
 
-// The order of shaders/clora.wgsl's Params.
+// The order of shaders/clora_common.wgsl's Params.
 function params(f: Fields): Param[] {
   return [
     f.rows ?? 0, f.k ?? 0, f.stride ?? 0, f.offset ?? 0, f.p ?? 0, f.r ?? 0, f.coreBase ?? 0, f.threshold ?? 0, (f.seed ?? 0) >>> 0,
@@ -66,26 +67,19 @@ function params(f: Fields): Param[] {
   ];
 }
 
-const elements = (r: BufferRange): number => r.byteLength / 4;
-
-/** Kernels read the big streamed operands as vec4 arrays: extend the binding to a whole number of vec4s. */
-function vec4Range(r: BufferRange, what: string): BufferRange {
-  const byteLength = Math.ceil(r.byteLength / 16) * 16;
-  if (byteLength === r.byteLength) return r;
-  if (r.byteOffset + byteLength > r.buffer.size) {
-    throw new Error(`clora: ${what} ends ${r.byteOffset + r.byteLength} bytes into a ${r.buffer.size}-byte buffer; the kernel needs its buffer padded to 16 bytes.`);
-  }
-  return { buffer: r.buffer, byteOffset: r.byteOffset, byteLength };
+/** P = p·r, the bottleneck width; refused past what the kernels take. */
+function bottleneck(p: number, r: number): number {
+  const P = p * r;
+  if (P < 1 || P > MAX_BOTTLENECK) throw new ShapeError(`clora: the bottleneck p·r = ${P} must be between 1 and ${MAX_BOTTLENECK}.`);
+  return P;
 }
 
-function expectElements(what: string, r: BufferRange, want: number): void {
-  if (elements(r) < want) throw new ShapeError(`clora: ${what} has ${elements(r)} elements, needs at least ${want}.`);
-}
+const expectElements = (what: string, r: BufferRange, want: number): void => expectAtLeast(`clora: ${what}`, r, want);
 
 // ---- dropout ------------------------------------------------------------------------------------------------
 
 /** Hash threshold: an element is dropped when its 32-bit hash is below it (probability `rate`). */
-export function dropoutThreshold(rate: number): number {
+function dropoutThreshold(rate: number): number {
   if (!(rate >= 0 && rate < 1)) throw new RangeError(`Dropout must be in [0, 1), got ${rate}.`);
   return Math.min(0xffffffff, Math.round(rate * 2 ** 32));
 }
@@ -121,8 +115,7 @@ export interface DropoutSettings {
  * columns staged per barrier pair. A 32-deep stage halves the barriers (the kernel does little arithmetic
  * between them) and is preferred at the largest row block that still fits 16 KiB with it.
  */
-export function lowRankInLayout(P: number): { TX: number; RM: number; CN: number; TM: number; KT_IN: number } {
-  if (P < 1 || P > MAX_BOTTLENECK) throw new ShapeError(`clora: the bottleneck p·r = ${P} must be between 1 and ${MAX_BOTTLENECK}.`);
+function lowRankInLayout(P: number): { TX: number; RM: number; CN: number; TM: number; KT_IN: number } {
   const TX = P <= 4 ? 4 : P <= 8 ? 8 : 16;
   const TY = THREADS / TX;
   const CN = Math.ceil(P / TX);
@@ -163,7 +156,7 @@ export interface LowRankInArgs {
  * stage2 = stage1_h·Q_hᵀ. The mask is recomputed from (seed, row·P + column), identical in both directions.
  */
 export function lowRankIn(ctx: GpuContext, a: LowRankInArgs): void {
-  const P = a.p * a.r;
+  const P = bottleneck(a.p, a.r);
   const layout = lowRankInLayout(P);
   expectElements('the bank', a.bank, P * a.k);
   expectElements('the cores', a.cores, a.coreBase + P * a.r);
@@ -177,7 +170,7 @@ export function lowRankIn(ctx: GpuContext, a: LowRankInArgs): void {
     rows: a.rows, k: a.k, stride: a.stride, offset: a.offset, p: a.p, r: a.r, coreBase: a.coreBase,
     threshold: rate > 0 ? dropoutThreshold(rate) : 0, seed: a.dropout.seed, keepScale: 1 / (1 - rate), alpha: a.alpha,
   });
-  const buffers = [vec4Range(a.wide, 'the wide operand'), a.bank, a.cores, a.stage1, a.stage2];
+  const buffers = [vec4Range(a.wide, 'clora: the wide operand'), a.bank, a.cores, a.stage1, a.stage2];
   if (useRows(P)) {
     const defines: Defines = { QV: Math.ceil(P / 4), BACKWARD: a.backward, DROPOUT: rate > 0, VEC_WIDE: vecWide };
     ctx.dispatch(spec('lowrank_in_rows', defines), p, buffers, grid1d(a.rows, 64));
@@ -223,17 +216,17 @@ export function lowRankOut(ctx: GpuContext, a: LowRankOutArgs): void {
   if (a.rows === 0 || a.n === 0) return;
   const p = params({ rows: a.rows, k: a.n, stride: a.stride, offset: a.offset, p: a.p, r: a.r, alpha: a.alpha });
   if (useRows(P)) {
-    ctx.dispatch(spec('lowrank_out_rows', { BANK_DOWN: a.bankDown, ACCUMULATE: a.accumulate }), p, [a.lhs, a.bank, a.out], [ceilDiv(a.n, 64), ceilDiv(a.rows, 4 * (DEFAULTS.RO as number))]); // 64 columns × 4 row groups of RO
+    const defines = { RO: ROWS_OUT_RO, BANK_DOWN: a.bankDown, ACCUMULATE: a.accumulate };
+    ctx.dispatch(spec('lowrank_out_rows', defines), p, [a.lhs, a.bank, a.out], [ceilDiv(a.n, 64), ceilDiv(a.rows, 4 * ROWS_OUT_RO)]); // 64 columns × 4 row groups of RO
     return;
   }
   ctx.dispatch(spec('lowrank_out', { BANK_DOWN: a.bankDown, ACCUMULATE: a.accumulate }), p, [a.lhs, a.bank, a.out], [ceilDiv(a.n, 64), ceilDiv(a.rows, 64)]);
 }
 
-/** How T rows split into chunks for a reduction over T with `tiles` output tiles per chunk. */
+/** How T rows split into chunks for a reduction over T with `tiles` output tiles per chunk (chunks ≥ 64 rows). */
 function splitRows(rows: number, tiles: number, step: number): { chunks: number; chunkRows: number } {
-  const wanted = Math.max(1, Math.min(Math.ceil(rows / 64), Math.ceil(TARGET_GROUPS / tiles)));
-  const chunkRows = Math.max(step, Math.ceil(Math.ceil(rows / wanted) / step) * step);
-  return { chunks: Math.max(1, Math.ceil(rows / chunkRows)), chunkRows };
+  const { chunkLength, chunks } = splitK(rows, chunksToFill(tiles, TARGET_GROUPS, ceilDiv(rows, 64)), step);
+  return { chunks, chunkRows: chunkLength };
 }
 
 export interface WeightGradArgs {
@@ -258,8 +251,7 @@ export interface WeightGradArgs {
  * chunks on separate workgroups (partial sums in a pooled scratch buffer, then sum_chunks) once T is long.
  */
 export function weightGrad(ctx: GpuContext, a: WeightGradArgs): void {
-  const P = a.p * a.r;
-  if (P > MAX_BOTTLENECK) throw new ShapeError(`clora: the bottleneck p·r = ${P} is over ${MAX_BOTTLENECK}.`);
+  const P = bottleneck(a.p, a.r);
   expectElements('the bottleneck', a.lhs, a.rows * P);
   expectElements('the wide operand', a.wide, a.rows === 0 ? 0 : (a.rows - 1) * a.stride + a.offset + a.n);
   expectElements('the gradient', a.out, P * a.n);
@@ -282,18 +274,14 @@ export function weightGrad(ctx: GpuContext, a: WeightGradArgs): void {
     SPLIT: chunks > 1,
   };
   const p = params({ rows: a.rows, k: a.n, stride: a.stride, offset: a.offset, p: a.p, r: a.r, alpha: a.alpha, chunkRows, outSize: size, chunks });
-  const wide = vec4Range(a.wide, 'the wide operand');
+  const wide = vec4Range(a.wide, 'clora: the wide operand');
   if (chunks === 1) {
     ctx.dispatch(spec(entry, defines), p, [wide, a.lhs, a.out], [tiles, 1, qBlocks]);
     return;
   }
-  // The scratch goes back to the pool at once: its next user is recorded, hence runs, after the sum.
-  const bytes = chunks * size * 4;
-  const scratch = ctx.pool.acquire(bytes, 'clora weight-gradient partial sums');
-  const part: BufferRange = { buffer: scratch, byteOffset: 0, byteLength: bytes };
-  ctx.dispatch(spec(entry, defines), p, [wide, a.lhs, part], [tiles, chunks, qBlocks]);
-  sumChunks(ctx, part, a.out, { n: size, chunks, outSize: size, outOffset: 0, alpha: 1 });
-  ctx.pool.release(scratch);
+  viaPartialSums(ctx, 'clora weight-gradient partial sums', a.out, { n: size, chunks, outSize: size, outOffset: 0, alpha: 1 }, (part) => {
+    ctx.dispatch(spec(entry, defines), p, [wide, a.lhs, part], [tiles, chunks, qBlocks]);
+  });
 }
 
 export interface CoreGradArgs {
@@ -314,21 +302,17 @@ export interface CoreGradArgs {
  * by the same reduction that sums the T chunks: no separate clear, and one dispatch more than a bare product.
  */
 export function coreGrad(ctx: GpuContext, a: CoreGradArgs): void {
-  const P = a.p * a.r;
-  if (P > MAX_BOTTLENECK) throw new ShapeError(`clora: the bottleneck p·r = ${P} is over ${MAX_BOTTLENECK}.`);
+  const P = bottleneck(a.p, a.r);
   const block = P * a.r;
   const total = a.modules * block;
   expectElements('Z', a.z, a.rows * P);
   expectElements('dY', a.dy, a.rows * P);
   expectElements('the cores gradient', a.out, total);
   const { chunks, chunkRows } = splitRows(Math.max(a.rows, 1), ceilDiv(block, THREADS), 8);
-  const bytes = chunks * block * 4;
-  const scratch = ctx.pool.acquire(bytes, 'clora core-gradient partial sums');
-  const part: BufferRange = { buffer: scratch, byteOffset: 0, byteLength: bytes };
   const p = params({ rows: a.rows, p: a.p, r: a.r, chunkRows, chunks });
-  ctx.dispatch(spec('core_grad'), p, [a.z, a.dy, part], [chunks, ceilDiv(block, THREADS)]);
-  sumChunks(ctx, part, a.out, { n: block, chunks, outSize: total, outOffset: a.module * block, alpha: 1 });
-  ctx.pool.release(scratch);
+  viaPartialSums(ctx, 'clora core-gradient partial sums', a.out, { n: block, chunks, outSize: total, outOffset: a.module * block, alpha: 1 }, (part) => {
+    ctx.dispatch(spec('core_grad'), p, [a.z, a.dy, part], [chunks, ceilDiv(block, THREADS)]);
+  });
 }
 
 export interface SumChunksArgs {
@@ -339,6 +323,20 @@ export interface SumChunksArgs {
   outSize: number;
   outOffset: number;
   alpha: number;
+}
+
+/**
+ * Records `produce` writing `chunks` partial sums of `n` floats each into a pooled scratch buffer, then
+ * sum_chunks adding them into `out`. The scratch goes back to the pool at once: its next user is recorded,
+ * hence runs, after the sum.
+ */
+export function viaPartialSums(ctx: GpuContext, label: string, out: BufferRange, sum: SumChunksArgs, produce: (part: BufferRange) => void): void {
+  const bytes = sum.chunks * sum.n * 4;
+  const scratch = ctx.pool.acquire(bytes, label);
+  const part: BufferRange = { buffer: scratch, byteOffset: 0, byteLength: bytes };
+  produce(part);
+  sumChunks(ctx, part, out, sum);
+  ctx.pool.release(scratch);
 }
 
 /** out[outOffset + e] = alpha · Σ_c part[c·n + e] for e < n, and 0 in the rest of out[0, outSize). */

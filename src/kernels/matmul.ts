@@ -1,8 +1,8 @@
 import type { BufferRange, GpuContext } from '../gpu/context';
 import { ShapeError } from '../gpu/errors';
 import type { KernelSpec } from '../gpu/pipelines';
-import { ceilDiv, grid1d } from './grid';
-import { elementsOf, storageMap, storageOf } from './storage';
+import { ceilDiv, chunksToFill, grid1d, splitK } from './grid';
+import { elementsOf, storageMap, storageOf, vec4Range } from './storage';
 
 /*
  * Launchers for shaders/matmul.wgsl and shaders/matmul_thin.wgsl:
@@ -78,7 +78,6 @@ const TILED_TARGET_GROUPS = 32;
 const THIN_MAX = 16;
 const THIN_WIDE = 64; // wide rows per thin workgroup (matmul_thin.wgsl WIDE)
 const THIN_KT = 32; // K staged per step (matmul_thin.wgsl KT)
-const SPLIT_MIN_K = 512;
 const SPLIT_MIN_CHUNK = 256;
 // K staged per barrier pair: 32 for the 32×32 tile (fewer barriers; 9 KiB of workgroup memory), 16 for the
 // 64×64 tile (its 32-deep tiles would need 18 KiB, over the 16 KiB every device offers).
@@ -92,11 +91,9 @@ function thinPlan(g: MatmulGeometry, forceSplit: boolean): MatmulPlan {
   const wide = thinIsN ? g.m : g.n;
   const thin = thinLen <= 4 ? 4 : thinLen <= 8 ? 8 : 16;
   const groups = ceilDiv(wide, THIN_WIDE) * g.batch;
-  let chunks = 1;
-  if (forceSplit) chunks = 2;
-  else if (g.k >= SPLIT_MIN_K && groups < TARGET_GROUPS) chunks = Math.min(ceilDiv(TARGET_GROUPS, groups), Math.floor(g.k / SPLIT_MIN_CHUNK));
-  const kChunk = ceilDiv(ceilDiv(g.k, chunks), THIN_KT) * THIN_KT;
-  const kChunks = ceilDiv(g.k, kChunk);
+  // K is split only when it holds two chunks of SPLIT_MIN_CHUNK or more (K ≥ 512).
+  const chunks = forceSplit ? 2 : chunksToFill(groups, TARGET_GROUPS, Math.floor(g.k / SPLIT_MIN_CHUNK));
+  const { chunkLength: kChunk, chunks: kChunks } = splitK(g.k, chunks, THIN_KT);
   return { program: forceSplit || kChunks > 1 ? 'thin_splitk' : 'thin', thin, thinIsN, kChunk, kChunks };
 }
 
@@ -104,12 +101,10 @@ const TILED_SPLIT_MIN_K = 512;
 
 function tiledSplitPlan(g: MatmulGeometry, forceSplit: boolean): MatmulPlan {
   const tiles64 = ceilDiv(g.m, 64) * ceilDiv(g.n, 64) * g.batch;
-  const k16 = ceilDiv(g.k, 16);
-  let chunks = Math.min(ceilDiv(TILED_TARGET_GROUPS, tiles64), Math.floor(g.k / SPLIT_MIN_CHUNK));
+  let chunks = chunksToFill(tiles64, TILED_TARGET_GROUPS, Math.floor(g.k / SPLIT_MIN_CHUNK));
   if (forceSplit) chunks = Math.max(2, chunks);
-  chunks = Math.max(1, Math.min(chunks, k16));
-  const kChunk = ceilDiv(k16, chunks) * 16;
-  return { program: 'tiled_64x64_splitk', kChunk, kChunks: ceilDiv(g.k, kChunk) };
+  const { chunkLength: kChunk, chunks: kChunks } = splitK(g.k, Math.min(chunks, ceilDiv(g.k, 16)), 16);
+  return { program: 'tiled_64x64_splitk', kChunk, kChunks };
 }
 
 /** The program (and its thin/split parameters) used for a product of this shape; see the note above. */
@@ -122,7 +117,7 @@ export function selectMatmulProgram(g: MatmulGeometry): MatmulPlan {
 }
 
 /** A plan for a given program regardless of the selector (tests and benchmarks compare programs). */
-export function planFor(g: MatmulGeometry, program: MatmulProgram): MatmulPlan {
+function planFor(g: MatmulGeometry, program: MatmulProgram): MatmulPlan {
   if (program === 'tiled_64x64_splitk') return tiledSplitPlan(g, true);
   if (program === 'thin' || program === 'thin_splitk') {
     if (Math.min(g.m, g.n) > THIN_MAX) throw new Error(`matmul: the ${program} program needs M or N ≤ ${THIN_MAX} (got ${g.m}×${g.n}).`);
@@ -132,12 +127,10 @@ export function planFor(g: MatmulGeometry, program: MatmulProgram): MatmulPlan {
   return { program };
 }
 
-const elements = elementsOf;
-
 function checkSizes(g: MatmulGeometry, a: BufferRange, b: BufferRange, out: BufferRange, e: MatmulEpilogue): void {
   const dims = `batch ${g.batch}, M ${g.m}, K ${g.k}, N ${g.n}`;
   const expect = (what: string, r: BufferRange, want: number): void => {
-    if (elements(r) !== want) throw new ShapeError(`matmul (${dims}): ${what} has ${elements(r)} elements, expected ${want}.`);
+    if (elementsOf(r) !== want) throw new ShapeError(`matmul (${dims}): ${what} has ${elementsOf(r)} elements, expected ${want}.`);
   };
   if (g.k === 0) throw new ShapeError(`matmul (${dims}): the inner dimension K is 0.`);
   expect('A', a, (g.batchedA === false ? 1 : g.batch) * g.m * g.k);
@@ -160,16 +153,6 @@ function unusedOutput(ctx: GpuContext): BufferRange {
     unusedOutputs.set(ctx, range);
   }
   return range;
-}
-
-/** The tiled kernel reads operands as vec4 arrays: extend the binding to a whole number of vec4s. */
-function vec4Range(r: BufferRange, what: string): BufferRange {
-  const byteLength = Math.ceil(r.byteLength / 16) * 16;
-  if (byteLength === r.byteLength) return r;
-  if (r.byteOffset + byteLength > r.buffer.size) {
-    throw new Error(`matmul: ${what} ends ${r.byteOffset + r.byteLength} bytes into a ${r.buffer.size}-byte buffer; the tiled kernel needs its buffer padded to 16 bytes.`);
-  }
-  return { buffer: r.buffer, byteOffset: r.byteOffset, byteLength };
 }
 
 /**
@@ -235,7 +218,7 @@ export function matmulInto(
     const params = [g.m, g.k, g.n, strideA, strideB, plan.kChunk ?? g.k, chunks, total];
     const grid: [number, number, number] = [ceilDiv(g.n, tile), ceilDiv(g.m, tile), g.batch * chunks];
     if (!split) {
-      ctx.dispatch(spec, params, [vec4Range(a, 'A'), vec4Range(b, 'B'), out, bias, pre], grid);
+      ctx.dispatch(spec, params, [vec4Range(a, 'matmul: A'), vec4Range(b, 'matmul: B'), out, bias, pre], grid);
       return plan;
     }
     // Partial tiles per K chunk, then matmul_thin's reduce (same partial layout) sums them and applies the
@@ -243,7 +226,7 @@ export function matmulInto(
     const partialBytes = chunks * total * 4;
     const scratch = ctx.pool.acquire(partialBytes, 'matmul split-K partial tiles');
     const partial: BufferRange = { buffer: scratch, byteOffset: 0, byteLength: partialBytes };
-    ctx.dispatch(spec, params, [vec4Range(a, 'A'), vec4Range(b, 'B'), partial, a, unusedOutput(ctx)], grid);
+    ctx.dispatch(spec, params, [vec4Range(a, 'matmul: A'), vec4Range(b, 'matmul: B'), partial, a, unusedOutput(ctx)], grid);
     const reduceDefines = { THIN: 4, THIN_IS_N: true, ...flags, TRANS_A: false, TRANS_B: false, SPLIT: true };
     const reduceParams = [g.m, g.k, g.n, strideA, strideB, plan.kChunk!, g.batch, total, chunks];
     ctx.dispatch({ shader: 'matmul_thin', entry: 'thin_reduce', defines: reduceDefines, storage: reduceStorage }, reduceParams, [out, bias, pre, partial], grid1d(total, 256));

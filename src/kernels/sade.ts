@@ -1,8 +1,9 @@
 import { f32, type BufferRange, type GpuContext, type Param } from '../gpu/context';
 import { ShapeError } from '../gpu/errors';
 import type { KernelSpec } from '../gpu/pipelines';
-import { sumChunks } from './clora';
+import { sumChunks, viaPartialSums } from './clora';
 import { ceilDiv, grid1d } from './grid';
+import { expectAtLeast } from './storage';
 
 /*
  * Launchers for shaders/sade.wgsl: Gram tensors of the shared banks and the SADE sum over a range of modules.
@@ -39,11 +40,7 @@ function params(f: Fields): Param[] {
   return [f.p, f.r, f.len ?? 0, f.chunkLen ?? 0, f.first ?? 0, f.count ?? 0, f32(f.eps ?? 0)];
 }
 
-const elements = (r: BufferRange): number => r.byteLength / 4;
-
-function expectElements(what: string, r: BufferRange, want: number): void {
-  if (elements(r) < want) throw new ShapeError(`sade: ${what} has ${elements(r)} elements, needs ${want}.`);
-}
+const expectElements = (what: string, r: BufferRange, want: number): void => expectAtLeast(`sade: ${what}`, r, want);
 
 export interface BankGeometry {
   p: number;
@@ -66,12 +63,9 @@ export function gramInto(ctx: GpuContext, bank: BufferRange, out: BufferRange, g
     ctx.dispatch(spec('gram_partial', g.up, false), p, [bank, out], grid);
     return;
   }
-  const bytes = chunks * P * P * 4;
-  const scratch = ctx.pool.acquire(bytes, 'Gram partial sums');
-  const part: BufferRange = { buffer: scratch, byteOffset: 0, byteLength: bytes };
-  ctx.dispatch(spec('gram_partial', g.up, true), p, [bank, part], grid);
-  sumChunks(ctx, part, out, { n: P * P, chunks, outSize: P * P, outOffset: 0, alpha: 1 });
-  ctx.pool.release(scratch);
+  viaPartialSums(ctx, 'Gram partial sums', out, { n: P * P, chunks, outSize: P * P, outOffset: 0, alpha: 1 }, (part) => {
+    ctx.dispatch(spec('gram_partial', g.up, true), p, [bank, part], grid);
+  });
 }
 
 /** dBank from dGram (G = AᵀA over the bank's P vectors, so dA = A·(dG + dGᵀ)). */
@@ -111,11 +105,9 @@ export function sadeForwardInto(ctx: GpuContext, cores: BufferRange, gd: BufferR
     ctx.dispatch(spec('sade_forward'), p, [cores, gd, gu, out], [1]);
     return;
   }
-  const scratch = ctx.pool.acquire(g.count * 4, 'SADE per-module sums');
-  const part: BufferRange = { buffer: scratch, byteOffset: 0, byteLength: g.count * 4 };
-  ctx.dispatch(spec('sade_forward'), p, [cores, gd, gu, part], [g.count]);
-  sumChunks(ctx, part, out, { n: 1, chunks: g.count, outSize: 1, outOffset: 0, alpha: 1 });
-  ctx.pool.release(scratch);
+  viaPartialSums(ctx, 'SADE per-module sums', out, { n: 1, chunks: g.count, outSize: 1, outOffset: 0, alpha: 1 }, (part) => {
+    ctx.dispatch(spec('sade_forward'), p, [cores, gd, gu, part], [g.count]);
+  });
 }
 
 /**

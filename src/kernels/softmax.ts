@@ -11,7 +11,7 @@ import type { StorageType } from '../gpu/pipelines';
 const WG = 256;
 
 /** Threads per row: enough for about four elements each, at least a warp, at most the workgroup. */
-export function softmaxRowThreads(cols: number): number {
+function softmaxRowThreads(cols: number): number {
   let t = 32;
   while (t < WG && t * 4 < cols) t *= 2;
   return t;

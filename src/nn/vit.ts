@@ -8,7 +8,7 @@ import { layerNorm } from '../autodiff/ops/layernorm';
 import { linear } from '../autodiff/ops/matmul';
 import { clsPos, mergeHeads, patchify, selectToken, splitHeads } from '../autodiff/ops/shape';
 import { activeTape, type DType, type Tensor } from '../autodiff/tensor';
-import { ShapeError } from '../gpu/errors';
+import { ShapeError, shapeText } from '../gpu/errors';
 
 export const LAYER_NORM_EPS = 1e-6;
 
@@ -43,7 +43,7 @@ export interface LinearAdapter {
 /** Where weights come from: backbone tensors may be frozen, the head and others trainable. */
 export type WeightSource = (name: string) => Tensor;
 
-const fmt = (s: readonly number[] | undefined): string => (s ? `[${s.join(', ')}]` : 'missing');
+const fmt = (s: readonly number[] | undefined): string => (s ? shapeText(s) : 'missing');
 
 /**
  * Reads depth, width, patch size, image size, token count and MLP width from timm weight shapes and checks

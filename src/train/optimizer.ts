@@ -3,16 +3,7 @@
 import type { BufferRange, GpuContext } from '../gpu/context';
 import type { ParameterStore } from '../autodiff/params';
 import { Tensor } from '../autodiff/tensor';
-import {
-  adamwScaledUpdate,
-  adamwUpdate,
-  checkFiniteGradients,
-  sgdScaledUpdate,
-  sgdUpdate,
-  updateLossScale,
-  type AdamWHyper,
-  type LossScaleRanges,
-} from '../kernels/optim';
+import { adamwUpdate, checkFiniteGradients, sgdUpdate, updateLossScale, type AdamWHyper, type LossScaleRanges } from '../kernels/optim';
 
 /** What a checkpoint keeps of an optimizer; m and v follow the store's flat layout (empty for SGD). */
 export interface OptimizerState {
@@ -135,6 +126,11 @@ export interface Optimizer {
   lossScaler: LossScaler | undefined;
   /** Records one update (no submission, no read); `lr` overrides the default for this step (schedules). */
   step(lr?: number): void;
+  /**
+   * Records the update kernels of step `t` (1-based) at rate `lr` without counting a step: the one place the
+   * update's kernels are chosen, used by step() and by the memory plan's dry runs.
+   */
+  recordUpdate(lr: number, t: number): void;
   state(): Promise<OptimizerState>;
   loadState(state: OptimizerState): void;
   dispose(): void;
@@ -215,17 +211,17 @@ export class AdamW implements Optimizer {
   }
 
   step(lr = this.lr): void {
-    if (this.disposed) throw new Error('This AdamW optimizer was disposed.');
     checkLr(lr);
+    this.recordUpdate(lr, this.steps + 1);
     this.steps++;
+  }
+
+  recordUpdate(lr: number, t: number): void {
+    if (this.disposed) throw new Error('This AdamW optimizer was disposed.');
     const s = this.store;
-    if (this.lossScaler) {
-      this.lossScaler.check(s.gradRange);
-      adamwScaledUpdate(s.ctx, s.paramRange, s.gradRange, this.range(this.mBuffer), this.range(this.vBuffer), s.decayEnd, { lr, ...this.hyper }, this.lossScaler.ranges);
-      this.lossScaler.adjust();
-      return;
-    }
-    adamwUpdate(s.ctx, s.paramRange, s.gradRange, this.range(this.mBuffer), this.range(this.vBuffer), s.decayEnd, this.steps, { lr, ...this.hyper });
+    this.lossScaler?.check(s.gradRange);
+    adamwUpdate(s.ctx, s.paramRange, s.gradRange, this.range(this.mBuffer), this.range(this.vBuffer), s.decayEnd, t, { lr, ...this.hyper }, this.lossScaler?.ranges);
+    this.lossScaler?.adjust();
   }
 
   async state(): Promise<OptimizerState> {
@@ -289,15 +285,15 @@ export class Sgd implements Optimizer {
 
   step(lr = this.lr): void {
     checkLr(lr);
+    this.recordUpdate(lr);
     this.steps++;
+  }
+
+  recordUpdate(lr: number): void {
     const s = this.store;
-    if (this.lossScaler) {
-      this.lossScaler.check(s.gradRange);
-      sgdScaledUpdate(s.ctx, s.paramRange, s.gradRange, s.decayEnd, lr, this.weightDecay, this.lossScaler.ranges);
-      this.lossScaler.adjust();
-      return;
-    }
-    sgdUpdate(s.ctx, s.paramRange, s.gradRange, s.decayEnd, lr, this.weightDecay);
+    this.lossScaler?.check(s.gradRange);
+    sgdUpdate(s.ctx, s.paramRange, s.gradRange, s.decayEnd, lr, this.weightDecay, this.lossScaler?.ranges);
+    this.lossScaler?.adjust();
   }
 
   async state(): Promise<OptimizerState> {

@@ -8,10 +8,10 @@ import { Tensor } from '../autodiff/tensor';
 import type { FineTuneModel } from '../clora/model';
 import type { DryRunResult } from '../gpu/context';
 import { kernelKey, type KernelSpec } from '../gpu/pipelines';
-import { adamwScaledUpdate, adamwUpdate, checkFiniteGradients, sgdScaledUpdate, sgdUpdate, updateLossScale } from '../kernels/optim';
 import { SettingsError } from '../clora/settings';
 import { checkDataset, gatherBatch, sampleSize, type Dataset } from '../data/dataset';
 import { augmentInto } from '../data/augment';
+import { planMemory, type MemoryPlan } from './memory-plan';
 import { AdamW, LossScaler, Sgd, type LossScaleOptions, type LossScaleState, type Optimizer, type OptimizerState } from './optimizer';
 import { Rng } from './rng';
 import { learningRate } from './schedule';
@@ -41,7 +41,7 @@ export interface TrainOptions {
   logEvery: number;
   /**
    * GPU memory a step may use, in bytes, when the trainer picks the micro-batch (WebGPU does not tell how
-   * much memory a device has). Default DEFAULT_MEMORY_BUDGET.
+   * much memory a device has). Default DEFAULT_MEMORY_BUDGET (memory-plan.ts).
    */
   memoryBudget?: number;
   /** Activation checkpointing per block: true, false, or 'auto' (default: when that is what fits). */
@@ -64,39 +64,6 @@ export function checkPrecision(precision: Precision, features: ReadonlySet<strin
   if (precision === 'f16' && !features.has('shader-f16')) {
     throw new SettingsError("f16 training needs a GPU whose WebGPU adapter offers the 'shader-f16' feature, and this one does not; train with f32 precision instead.");
   }
-}
-
-/** 2 GiB: what a discrete or a recent integrated GPU gives one tab without trouble. */
-export const DEFAULT_MEMORY_BUDGET = 2 * 1024 ** 3;
-
-/** Below this many samples per micro-batch a GPU is underfed: recomputing activations is preferred then. */
-const MIN_EFFICIENT_MICRO_BATCH = 8;
-
-/** One configuration the memory plan measured. */
-export interface MemoryTrial {
-  microBatchSize: number;
-  recompute: boolean;
-  /** Peak GPU bytes of one step (weights, gradients and optimizer state included), recorded and not run. */
-  peakBytes: number;
-  largestBufferBytes: number;
-  fits: boolean;
-}
-
-/** How a step is cut to fit the memory budget, and what that costs. */
-export interface MemoryPlan {
-  microBatchSize: number;
-  recompute: boolean;
-  /** Peak GPU bytes of one step with this plan (recorded and not run). */
-  plannedPeakBytes: number;
-  budgetBytes: number;
-  /** Bytes every step holds whatever the batch: weights, gradients, optimizer state. */
-  fixedBytes: number;
-  /** Activation bytes per sample, from recorded steps at micro-batches 1 and 2, without and with recompute. */
-  bytesPerSample: { keep: number; recompute: number };
-  /** Whether the plan fits the budget and the device's buffer limits (if not, the smallest plan is used). */
-  fits: boolean;
-  /** Every configuration measured, in the order tried. */
-  tried: MemoryTrial[];
 }
 
 /** What preparing a run did before step 1. */
@@ -264,74 +231,21 @@ export class Trainer {
 
   /**
    * Chooses the micro-batch and activation checkpointing so that one step fits `memoryBudget` and the
-   * device's buffer limits: the whole batch at once if it fits; else the largest micro-batch (halving, not
-   * below 8) that fits keeping activations; else recomputing each block's activations during the backward
-   * pass, at the largest micro-batch that fits. Each candidate is measured by recording one step and
-   * discarding it (GpuContext.dryRun): nothing runs and nothing is allocated. A micro-batch size given in the
-   * options is kept; only recomputation is decided then.
+   * device's buffer limits (memory-plan.ts), measuring each candidate by recording one step and discarding
+   * it (GpuContext.dryRun): nothing runs and nothing is allocated.
    */
   planMemory(): MemoryPlan {
     const { options } = this;
-    const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
-    const tried: MemoryTrial[] = [];
-    const measure = (micro: number, recompute: boolean): MemoryTrial => {
-      const hit = tried.find((t) => t.microBatchSize === micro && t.recompute === recompute);
-      if (hit) return hit;
+    const request = { batchSize: options.batchSize, budgetBytes: options.memoryBudget, microBatchSize: options.microBatchSize, recompute: options.recompute };
+    return planMemory(request, (micro, recompute) => {
       const saved = this.model.recompute;
       this.model.recompute = recompute;
       try {
-        const run = this.dryStep(micro, true);
-        const trial = { microBatchSize: micro, recompute, peakBytes: run.peakBytes, largestBufferBytes: run.largestBufferBytes, fits: !run.overLimit && run.peakBytes <= budget };
-        tried.push(trial);
-        return trial;
+        return this.dryStep(micro, true);
       } finally {
         this.model.recompute = saved;
       }
-    };
-    const batch = options.batchSize;
-    const one = measure(1, false);
-    const two = measure(Math.min(2, batch), false);
-    const oneR = measure(1, true);
-    const twoR = measure(Math.min(2, batch), true);
-    const perSample = (a: MemoryTrial, b: MemoryTrial): number => (b.microBatchSize > a.microBatchSize ? (b.peakBytes - a.peakBytes) / (b.microBatchSize - a.microBatchSize) : a.peakBytes);
-    const bytesPerSample = { keep: perSample(one, two), recompute: perSample(oneR, twoR) };
-    const fixedBytes = Math.max(0, one.peakBytes - bytesPerSample.keep);
-
-    const halvings = (from: number, floor: number): number[] => {
-      const sizes: number[] = [];
-      for (let m = from; m >= floor; m = m === floor ? 0 : Math.max(floor, Math.ceil(m / 2))) sizes.push(m);
-      return sizes;
-    };
-    let candidates: { micro: number; recompute: boolean }[];
-    const forced = options.recompute === 'auto' || options.recompute === undefined ? undefined : options.recompute;
-    if (options.microBatchSize !== undefined) {
-      const m = Math.min(options.microBatchSize, batch);
-      candidates = forced === undefined ? [{ micro: m, recompute: false }, { micro: m, recompute: true }] : [{ micro: m, recompute: forced }];
-    } else {
-      const keep = halvings(batch, Math.min(batch, MIN_EFFICIENT_MICRO_BATCH)).map((micro) => ({ micro, recompute: false }));
-      const recompute = halvings(batch, 1).map((micro) => ({ micro, recompute: true }));
-      candidates = forced === undefined ? [...keep, ...recompute] : forced ? recompute : halvings(batch, 1).map((micro) => ({ micro, recompute: false }));
-    }
-    let chosen: MemoryTrial | undefined;
-    for (const c of candidates) {
-      const trial = measure(c.micro, c.recompute);
-      if (trial.fits) {
-        chosen = trial;
-        break;
-      }
-    }
-    const fallback = measure(candidates.at(-1)!.micro, candidates.at(-1)!.recompute);
-    const pick = chosen ?? fallback;
-    return {
-      microBatchSize: pick.microBatchSize,
-      recompute: pick.recompute,
-      plannedPeakBytes: pick.peakBytes,
-      budgetBytes: budget,
-      fixedBytes,
-      bytesPerSample,
-      fits: chosen !== undefined,
-      tried,
-    };
+    });
   }
 
   /** Distinct (micro-batch size, first of its batch) pairs a run will record: full and short batches. */
@@ -368,7 +282,7 @@ export class Trainer {
     const savedPeak = ctx.pool.peakInUseBytes;
     ctx.pool.resetPeak();
     try {
-      // The update allocates nothing; left out, since its stand-in bindings are only valid unrun.
+      // The update allocates nothing: left out.
       this.recordPlannedStep(this.microBatch, true, false);
       return ctx.pool.peakInUseBytes;
     } finally {
@@ -394,23 +308,8 @@ export class Trainer {
       y.dispose();
     }
     model.zeroInertGradients();
-    if (!update) return;
-    // The update's kernel, bound to stand-ins (dry runs never run it): the optimizer's own step() would
-    // count a step.
-    const loss = this.lossScaler?.ranges;
-    if (loss) {
-      checkFiniteGradients(ctx, store.gradRange, loss);
-      if (this.options.optimizer === 'adamw') {
-        adamwScaledUpdate(ctx, store.paramRange, store.gradRange, store.paramRange, store.paramRange, store.decayEnd, { lr: this.options.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, loss);
-      } else {
-        sgdScaledUpdate(ctx, store.paramRange, store.gradRange, store.decayEnd, this.options.lr, 0, loss);
-      }
-      updateLossScale(ctx, loss, 1, 1);
-    } else if (this.options.optimizer === 'adamw') {
-      adamwUpdate(ctx, store.paramRange, store.gradRange, store.paramRange, store.paramRange, store.decayEnd, 1, { lr: this.options.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
-    } else {
-      sgdUpdate(ctx, store.paramRange, store.gradRange, store.decayEnd, this.options.lr, 0);
-    }
+    // The optimizer's own kernels (dry runs never run them); recordUpdate counts no step.
+    if (update) this.optimizer.recordUpdate(this.options.lr, 1);
   }
 
   /**

@@ -1,6 +1,7 @@
 // The attention op against the f64 reference (forward and the gradients asked for), shared by the attention
 // test files: on the path the op picks by shape, or the one named.
-import { attention, type AttentionPath } from '../../src/autodiff/ops/attention';
+import { attention } from '../../src/autodiff/ops/attention';
+import type { AttentionPath } from '../../src/kernels/attention';
 import { refOps } from '../reference/ops';
 import { gpu } from './gpu';
 import { checkOp, rand } from './oracle';

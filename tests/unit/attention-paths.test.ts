@@ -2,7 +2,8 @@
 // probabilities through the tiled matmul and the row softmax with its scale folded in), each against the f64
 // reference with gradients; and the choice by shape.
 import { describe, expect, it } from 'vitest';
-import { attention, attentionPath, type AttentionPath } from '../../src/autodiff/ops/attention';
+import { attention } from '../../src/autodiff/ops/attention';
+import { selectAttentionPath, type AttentionPath } from '../../src/kernels/attention';
 import { Tape } from '../../src/autodiff/tape';
 import { Tensor } from '../../src/autodiff/tensor';
 import { gpu } from '../helpers/gpu';
@@ -49,9 +50,9 @@ describe('attention by products (scores through the tiled matmul) against the f6
   });
 
   it('takes the products path up to Nk = 2·Dh (ViT at 112², 50 tokens) and the fused kernels past it (224², 197)', () => {
-    expect(attentionPath(50, 64)).toBe('products');
-    expect(attentionPath(128, 64)).toBe('products');
-    expect(attentionPath(129, 64)).toBe('fused');
-    expect(attentionPath(197, 64)).toBe('fused');
+    expect(selectAttentionPath(50, 64)).toBe('products');
+    expect(selectAttentionPath(128, 64)).toBe('products');
+    expect(selectAttentionPath(129, 64)).toBe('fused');
+    expect(selectAttentionPath(197, 64)).toBe('fused');
   });
 });

@@ -6,7 +6,6 @@ import {
   blobSource,
   bf16BitsToF32,
   bytesSource,
-  f16BitsToF32,
   MAX_HEADER_BYTES,
   openSafetensors,
   SafetensorsError,
@@ -15,6 +14,7 @@ import {
   type ByteSource,
   type TensorToWrite,
 } from '../../src/io/safetensors';
+import { fromHalfBits } from '../../src/io/f16';
 import { fileSource } from '../../src/io/safetensors-node';
 import { mulberry32 } from '../reference/ops';
 
@@ -201,7 +201,7 @@ describe('safetensors dtypes', () => {
       const f = h & 1023;
       const want = e === 31 ? (f ? NaN : sign * Infinity) : e === 0 ? sign * (f / 1024) * 2 ** -14 : sign * (1 + f / 1024) * 2 ** (e - 15);
       if (!Object.is(values[h], want)) throw new Error(`f16 0x${h.toString(16)}: got ${values[h]}, want ${want}`);
-      if (!Object.is(f16BitsToF32(h), want)) throw new Error(`f16BitsToF32(0x${h.toString(16)}) = ${f16BitsToF32(h)}, want ${want}`);
+      if (!Object.is(fromHalfBits(h), want)) throw new Error(`fromHalfBits(0x${h.toString(16)}) = ${fromHalfBits(h)}, want ${want}`);
     }
   });
 

@@ -1,6 +1,15 @@
 // Fused scaled-dot-product attention: forward and backward side by side.
 import { ShapeError } from '../../gpu/errors';
-import { attentionBackwardKeys, attentionBackwardQueries, attentionForward, attentionRowDot, attentionTile, type AttentionDims } from '../../kernels/attention';
+import {
+  attentionBackwardKeys,
+  attentionBackwardQueries,
+  attentionForward,
+  attentionRowDot,
+  attentionTile,
+  selectAttentionPath,
+  type AttentionDims,
+  type AttentionPath,
+} from '../../kernels/attention';
 import { matmulInto } from '../../kernels/matmul';
 import { softmaxBackward, softmaxForward } from '../../kernels/softmax';
 import { record } from '../tape';
@@ -11,26 +20,6 @@ export interface AttentionOptions {
   scale: number;
   /** Force a path instead of the choice by shape (tests and benchmarks compare them). */
   path?: AttentionPath;
-}
-
-/**
- * 'fused': the flash-style kernels, whose memory does not grow with N². 'products': scores and
- * probabilities as [B·H, Nq, Nk] tensors through the register-blocked matmul and the row softmax, the
- * probabilities kept for the backward.
- */
-export type AttentionPath = 'fused' | 'products';
-
-/**
- * Keys per head-dim unit up to which the products path is used. At Nk ≤ 2·Dh the kept probabilities take
- * at most 2/3 of the memory of the q, k and v the op keeps anyway, while the fused kernels' per-tile costs
- * (barriers, online-softmax rescaling, dot products from workgroup memory) are spread over too few keys to
- * pay off: five and six tiled products (forward, backward) do the same work faster. Longer sequences (ViT
- * at 224², 197 tokens for Dh 64) take the fused kernels.
- */
-const PRODUCTS_MAX_KEYS_PER_HEAD_DIM = 2;
-
-export function attentionPath(nk: number, dh: number): AttentionPath {
-  return nk <= PRODUCTS_MAX_KEYS_PER_HEAD_DIM * dh ? 'products' : 'fused';
 }
 
 function attentionDims(q: Tensor, k: Tensor, v: Tensor): AttentionDims & { b: number; h: number } {
@@ -55,7 +44,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const dims = attentionDims(q, k, v);
   const { scale } = opts;
   if (!Number.isFinite(scale)) throw new Error(`attention: scale must be a finite number (got ${scale}).`);
-  if ((opts.path ?? attentionPath(dims.nk, dims.dh)) === 'products') return attentionByProducts(q, k, v, dims, scale);
+  if ((opts.path ?? selectAttentionPath(dims.nk, dims.dh)) === 'products') return attentionByProducts(q, k, v, dims, scale);
   const ctx = q.ctx;
   const out = Tensor.like(q);
   const lse = Tensor.empty(ctx, [dims.b, dims.h, dims.nq], 'attention logsumexp');
@@ -63,6 +52,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   record('attention', [q, k, v], [out], ([g]) => {
     const dsum = Tensor.empty(ctx, [dims.b, dims.h, dims.nq], 'attention rowsum(dO∘O)');
     attentionRowDot(ctx, g!, out, dsum, dims.bh * dims.nq, dims.dh);
+    const saved = { q, k, v, dOut: g!, lse, dsum };
     const dq = q.requiresGrad ? Tensor.like(q) : null;
     let dk: Tensor | null = null;
     let dv: Tensor | null = null;
@@ -70,7 +60,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
       // One kernel writes both; the one nobody needs goes straight back to the pool.
       dk = Tensor.like(k);
       dv = Tensor.like(v);
-      attentionBackwardKeys(ctx, q, k, v, g!, lse, dsum, dk, dv, dims, scale);
+      attentionBackwardKeys(ctx, saved, dk, dv, dims, scale);
       if (!k.requiresGrad) {
         dk.dispose();
         dk = null;
@@ -80,7 +70,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
         dv = null;
       }
     }
-    if (dq) attentionBackwardQueries(ctx, q, k, v, g!, lse, dsum, dq, dims, scale);
+    if (dq) attentionBackwardQueries(ctx, saved, dq, dims, scale);
     // Released now rather than at tape disposal (recorded work keeps its order, so reuse is safe).
     dsum.dispose();
     return [dq, dk, dv];
