@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openBackbone, type Backbone } from '../../src/cli/model-source';
+import { openImageBackbone, type Backbone } from '../../src/cli/model-source';
 import { trainableParameterCount } from '../../src/clora/model';
 import { inputPixels, type Dataset } from '../../src/data/dataset';
 import { adapterName, type GpuContext } from '../../src/gpu/context';
@@ -113,7 +113,7 @@ class TaskRunner {
     this.done = progressStart;
     const path = await task.backbone(this.log);
     const backboneHash = sha256(path);
-    const backbone = await openBackbone(path);
+    const backbone = await openImageBackbone(path);
     try {
       const pools = await task.load(backbone.preprocess);
       const test = asModelInput(pools.dataset('test', testSample(pools.labels.test, o.testLimit)));
