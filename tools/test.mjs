@@ -99,7 +99,7 @@ const extraArgs = process.argv.slice(2);
 const passes = extraArgs.length > 0
   ? [{ name: 'the selected tests', args: extraArgs }]
   : [
-      { name: 'the Node tests', args: ['tests/unit', 'tests/reference'] },
+      { name: 'the Node tests', args: ['tests/unit', 'tests/reference', 'tests/fuzz', 'tests/soak'] },
       { name: 'the browser tests (headless Chromium, one file at a time)', args: ['tests/e2e', '--maxWorkers=1', '--no-file-parallelism'] },
     ];
 let passed = 0;

@@ -1,7 +1,7 @@
 // Checkpoints on the page: each one the worker sends is saved to IndexedDB (one after another; a full
 // quota is reported and the previous one survives), the list and the storage use are shown, and after a
 // reload or a lost device the newest unfinished one is what Resume continues from, its curves redrawn.
-import { CheckpointError, CheckpointStore, storageUse, type Checkpoint, type CheckpointMeta } from '../io/checkpoints';
+import { CheckpointError, CheckpointStore, describeUnreadable, storageUse, type Checkpoint, type CheckpointMeta } from '../io/checkpoints';
 import type { RunSettings, WorkerEvent } from '../worker/protocol';
 import { messageOf, type AppContext } from './context';
 
@@ -71,7 +71,8 @@ export class CheckpointController {
 
   async refresh(): Promise<void> {
     try {
-      this.ctx.store.patch('checkpoints', { list: await this.store.list() });
+      const { list, unreadable } = await this.store.inspect();
+      this.ctx.store.patch('checkpoints', { list, ...(unreadable.length ? { message: describeUnreadable(unreadable) } : {}) });
       await this.refreshResumable();
     } catch (error) {
       this.ctx.store.patch('checkpoints', { message: `Saved checkpoints could not be read (${messageOf(error)}).` });

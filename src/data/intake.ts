@@ -6,7 +6,7 @@
 // as 8-bit RGB, a few KB each at 28×28 (150 KB at 224×224), never as bitmaps: 5,000 dropped photos cost
 // the tab a list of keys, not 5,000 decoded images. Thumbnails are made on demand from the stored bytes.
 import { createStore, del, delMany, get, getMany, promisifyRequest, set, setMany, type UseStore } from 'idb-keyval';
-import { imageFormat, jpegHeader, MAX_IMAGE_PIXELS, pngHeader } from './preprocess';
+import { imageFormat, jpegHeader, MAX_IMAGE_PIXELS, pngHeader, tooSmallForHeader, type ImageFormat } from './preprocess';
 import { zipEntries, ZipError, type ZipReadOptions } from '../io/zip';
 import type { PackedSamples, PrepareItem, PrepareResult } from '../worker/protocol';
 
@@ -151,6 +151,7 @@ export async function precheck(path: string, file: Blob): Promise<string | undef
     return `${mp}-megapixel image (${header.width} × ${header.height}), over the ${MAX_IMAGE_PIXELS / 1e6}-megapixel limit: scale it down first`;
   }
   if (header && (header.width === 0 || header.height === 0)) return `corrupt ${kind.toUpperCase()}: its header gives a size of ${header.width} × ${header.height}`;
+  if (header) return tooSmallForHeader(kind as ImageFormat, header, file.size);
   return undefined;
 }
 

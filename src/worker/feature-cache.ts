@@ -2,6 +2,7 @@
 // backbone loaded now. An image is known by its sample key and a hash of its bytes (keys come back after the
 // data set is cleared), so a second quick run computes features only for the images added since.
 import type { FineTuneModel } from '../clora/model';
+import { featureWidth } from '../nn/backbone';
 import { featuresOf } from '../train/features';
 import { unpackSamples } from './images';
 import type { PackedSamples } from './protocol';
@@ -33,7 +34,7 @@ function sampleIds(samples: PackedSamples): string[] {
 }
 
 export interface CachedFeatures {
-  /** [count, dim] in packed order. */
+  /** [count, featureWidth] in packed order. */
   features: Float32Array;
   /** Of the samples, those whose features were already cached. */
   cached: number;
@@ -51,7 +52,7 @@ export async function cachedFeatures(
   onProgress: (done: number, total: number, cached: number) => void,
 ): Promise<CachedFeatures> {
   if (cache.backbone !== backbone) cache = { backbone, byId: new Map() };
-  const dim = model.parts.cfg.dim;
+  const dim = featureWidth(model.parts.cfg);
   const ids = sampleIds(samples);
   const missing = ids.flatMap((id, i) => (cache.byId.has(id) ? [] : [i]));
   const cached = samples.count - missing.length;

@@ -5,6 +5,7 @@ import { FeatureHeadModel } from '../clora/feature-head';
 import { createFineTuneModel, initialTensors, trainableParameterCount, type FineTuneModel } from '../clora/model';
 import { SettingsError, validateAdapterSettings } from '../clora/settings';
 import { DatasetError, type Dataset } from '../data/dataset';
+import { featureWidth } from '../nn/backbone';
 import { evaluate, evaluatedSamples } from '../train/evaluate';
 import { featureDataset } from '../train/features';
 import { datasetLogits } from '../train/predict';
@@ -95,9 +96,10 @@ export class TrainingSession {
           emit({ kind: 'features', runId: start.runId, done, total, cached }),
         );
         const split = (pick: number[]): Dataset => {
-          const rows = new Float32Array(pick.length * cfg.dim);
-          pick.forEach((index, k) => rows.set(features.subarray(index * cfg.dim, (index + 1) * cfg.dim), k * cfg.dim));
-          return featureDataset(rows, cfg.dim, Int32Array.from(pick, (index) => samples.labels[index]!), samples.classes);
+          const width = featureWidth(cfg);
+          const rows = new Float32Array(pick.length * width);
+          pick.forEach((index, k) => rows.set(features.subarray(index * width, (index + 1) * width), k * width));
+          return featureDataset(rows, width, Int32Array.from(pick, (index) => samples.labels[index]!), samples.classes);
         };
         trainData = split(trainIdx);
         validation = valIdx.length ? split(valIdx) : undefined;
