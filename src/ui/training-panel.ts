@@ -242,7 +242,8 @@ export class TrainingPanel extends LitElement {
       </div>
       ${r.quick && r.phase === 'done' && r.live
         ? html`<p class="note">
-            Quick mode trained the head in seconds. For better results, fine-tune the backbone's attention with the adapter, starting from this head:
+            Quick mode trained the head on the backbone's cached features. For better results, fine-tune the backbone's attention with the adapter,
+            starting from this head:
             <button class="primary" ?disabled=${!this.canTrain} @click=${() => emit(this, 'train-from-quick')}>
               Fine-tune with ${METHOD_NAMES[this.settings.method === 'head' ? 'clora' : this.settings.method]} from here
             </button>

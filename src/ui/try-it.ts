@@ -53,6 +53,10 @@ export class TryIt extends LitElement {
         gap: 1rem;
         align-items: flex-start;
       }
+      .area > * {
+        min-width: 0;
+        max-width: 100%;
+      }
       .dropzone {
         width: 12rem;
         min-height: 8rem;
