@@ -10,7 +10,7 @@ import sys
 
 from .cli import BACKBONE_OPTIONS, open_model_option, require, run_main
 from .data import load_data
-from .evaluate import evaluate, format_evaluation
+from .evaluate import as_js_json, evaluate, format_evaluation
 from .files import read_adapter
 from .predict import model_from_adapter, predict_logits
 
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stderr.write(f"skipped {path}: {reason}\n")
             logits = predict_logits(model_from_adapter(backbone, adapter), data.inputs, values.get("device") or "cpu")
             result = evaluate(logits, data.labels, adapter.classes)
-            sys.stdout.write(json.dumps(result, indent=2) + "\n" if values["json"] else format_evaluation(result))
+            sys.stdout.write(json.dumps(as_js_json(result), indent=2) + "\n" if values["json"] else format_evaluation(result))
         finally:
             backbone.close()
 

@@ -179,7 +179,7 @@ class _Encoder(nn.Module):
         b, g, k, _ = neighbourhood.shape
         h = self.first_conv(neighbourhood.reshape(b * g, k, 3).transpose(1, 2))  # [BG, c2, K]
         h = torch.cat([max_first(h, 2).unsqueeze(2).expand(-1, -1, k), h], dim=1)  # [global repeated, per point]
-        return max_first(self.second_conv(h), 2).reshape(b, g, -1)
+        return max_first(self.second_conv(h), 2).reshape(b, g, self.second_conv[3].out_channels)
 
 
 class _Blocks(nn.Module):

@@ -94,7 +94,7 @@ class Trainer:
 
     def _batch(self, indices: list[int], augments: list | None) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.inputs[indices]
-        if augments is not None:
+        if augments is not None and indices:  # a process whose share of a short last batch is empty has nothing to augment
             apply = apply_point_augment if self.data.inputs.ndim == 3 else apply_crop
             x = torch.from_numpy(np.stack([apply(self.data.inputs[i], a) for i, a in zip(indices, augments)]))
         return x.to(self.procs.device), self.labels[indices].to(self.procs.device)
