@@ -36,11 +36,15 @@ class KnownModel:
     id: str
     url: str  # a hub URL, or a bundled backbone's path under public/ (the site's base)
     heads: int
-    mean: tuple[float, float, float]
+    mean: tuple[float, float, float]  # image backbones: preprocessing
     std: tuple[float, float, float]
     input_size: int
     crop_pct: float
     bundled: bool = False
+    kind: str = "vit"  # or "point": then points, groups and group_size are its grouping
+    points: int | None = None
+    groups: int | None = None
+    group_size: int | None = None
 
 
 def _hub(name: str) -> str:
@@ -164,8 +168,10 @@ _POINT_SETTINGS = (("heads", "--heads", "num_heads"), ("points", "--points", "nu
 def _open_point(spec: str, known: KnownModel | None, file: WeightsFile, shapes: dict, options: dict[str, int | None]) -> Backbone:
     settings: dict[str, int | None] = {}
     notes = []
+    known = known if known is not None and known.kind == "point" else None
     for setting, option, key in _POINT_SETTINGS:
-        stored = (known.heads if known else _meta_count(file.metadata, key)) if setting == "heads" else _meta_count(file.metadata, key)
+        table = getattr(known, setting) if known is not None else None
+        stored = table if table is not None else _meta_count(file.metadata, key)
         given = options.get(setting)
         if given is not None and stored is not None and given != stored:
             notes.append(f"{option} {given} replaces the backbone's {key} {stored}.")
@@ -195,6 +201,7 @@ def open_backbone(spec: str, heads: int | None = None, points: int | None = None
         shapes = {n: tuple(i.shape) for n, i in file.tensors.items()}
         if looks_like_point_mae(shapes):
             return _open_point(spec, known, file, shapes, {"heads": heads, "points": points, "groups": groups, "group_size": group_size})
+        known = known if known is not None and known.kind == "vit" else None
         meta_heads = _meta_count(meta, "num_heads")
         cfg = vit_config_from_shapes(shapes, heads if heads is not None else known.heads if known else meta_heads)
         crop = None

@@ -146,6 +146,7 @@ def test_a_pytorch_point_adapter_gives_the_same_logits_in_the_engine(method, clo
     with open_safetensors(ours) as a, open_safetensors(theirs) as b:
         mine, reference = a.read_f32("logits"), b.read_f32("logits")
     assert mine.shape == reference.shape == (12, 3)
+    print(f"{method} logits: {np.abs(mine - reference).max() / max(1.0, np.abs(reference).max()):.2e}")
     assert np.abs(mine - reference).max() <= 1e-5 * max(1.0, np.abs(reference).max())
 
 
@@ -169,6 +170,7 @@ def test_two_gloo_processes_train_as_one_on_points(tmp_path):
     assert "training clora on 5 point clouds of 3 classes: 4 steps" in two.stderr and "2 processes (gloo), global batch 4" in two.stderr
     assert train.main([*run, "--out", str(tmp_path / "one.safetensors")]) == 0
     ratio, worst = contract_error(tensors(tmp_path / "two.safetensors"), tensors(tmp_path / "one.safetensors"), start_of(tmp_path / "one.safetensors", 5))
+    print(f"two processes against one: {ratio:.2e} of the largest change ({worst})")
     assert ratio <= 1e-4, f"{worst} at {ratio:.2e} of the largest change"
 
 
@@ -207,6 +209,7 @@ def test_a_folder_of_point_files_packed_by_the_engine_trains_here_as_the_engine_
     reference = tensors(tmp_path / "engine.safetensors")
     start = {k: v for k, v in start_of(tmp_path / "engine.safetensors", 3).items() if k in reference}
     ratio, worst = contract_error(tensors(tmp_path / "ours.safetensors"), reference, start)
+    print(f"packed folder: {ratio:.2e} of the largest change ({worst})")
     assert ratio <= 1e-4, f"{worst} at {ratio:.2e} of the largest change"
     with open_safetensors(tmp_path / "ours.safetensors") as f:
         assert json.loads(f.metadata["classes"]) == ["rings", "slabs"]
