@@ -60,8 +60,11 @@ class _EngineServer:
 
     def close(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.stdin.close()
-            self.process.wait(timeout=30)
+            self.process.stdin.close()  # the server ends when its input does
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # still inside a run (the session was interrupted)
+                self.process.kill()
 
 
 _ENGINE = _EngineServer()
