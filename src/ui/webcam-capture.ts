@@ -134,9 +134,8 @@ export class WebcamCapture extends LitElement {
   }
 
   /** Opens the chosen camera (or the default one); a camera chosen before that is gone falls back to the default. */
-  private async open(): Promise<MediaStream> {
+  private async open(wanted: string | undefined): Promise<MediaStream> {
     const size = { width: { ideal: 640 }, height: { ideal: 480 } };
-    const wanted = this.camera.deviceId;
     if (wanted) {
       try {
         return await navigator.mediaDevices.getUserMedia({ video: { ...size, deviceId: { exact: wanted } }, audio: false });
@@ -149,7 +148,8 @@ export class WebcamCapture extends LitElement {
     return navigator.mediaDevices.getUserMedia({ video: size, audio: false });
   }
 
-  async start(): Promise<void> {
+  /** Starts the camera: `deviceId`, else the one the app remembers, else the browser's default. */
+  async start(deviceId = this.camera.deviceId): Promise<void> {
     if (this.on) return;
     if (!navigator.mediaDevices?.getUserMedia) {
       this.message = 'This browser gives no camera access here (it needs https or localhost).';
@@ -157,7 +157,7 @@ export class WebcamCapture extends LitElement {
     }
     this.message = '';
     try {
-      this.stream = await this.open();
+      this.stream = await this.open(deviceId);
     } catch (error) {
       const name = (error as { name?: string }).name;
       this.message =
@@ -194,10 +194,10 @@ export class WebcamCapture extends LitElement {
   private async choose(deviceId: string): Promise<void> {
     this.changeCamera({ deviceId: deviceId || undefined });
     if (!this.on) return;
-    // Switch the running camera.
+    // Switch the running camera (the app's remembered choice may not have come back down yet).
     this.stop();
     await this.updateComplete;
-    await this.start();
+    await this.start(deviceId || undefined);
   }
 
   /** One frame of the preview as a JPEG, mirrored when the preview is. */
