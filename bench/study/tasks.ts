@@ -57,7 +57,7 @@ export const STUDY_TASKS: readonly StudyTask[] = [
       const preset = BACKBONE_PRESETS.wide;
       const path = preset.outPath(0);
       if (!existsSync(path)) {
-        log(`the wide backbone is not in the cache yet: pretraining it first (seed 0, about 30 minutes on an idle emulated GPU) into ${path}`);
+        log(`the wide backbone is not in the cache yet: pretraining it first (seed 0, about 35 minutes on an idle emulated GPU) into ${path}`);
         await pretrainBackbone(preset, { seed: 0, log });
       }
       return path;
@@ -71,7 +71,7 @@ export const PENDING_TASKS: readonly PendingTask[] = [
     id: 'points',
     title: 'point clouds from the point backbone (Point-MAE layout)',
     waitingFor:
-      'the point backbone (src/nn/point*, read through src/nn/backbone-meta.ts) and the sample point data set (public/samples/points/) of issue 11, which are not on main yet',
+      'the point backbone of issue 11 (the Point-MAE model in src/nn/point*, its kind in src/nn/backbone-meta.ts, and a point backbone the engine pretrains on the procedural shapes of `npm run make:point-data`), which is not on main yet; the downstream data is: public/samples/points (162 furniture clouds in 7 classes, read by src/data/points/load-node.ts)',
   },
 ];
 

@@ -2,10 +2,10 @@
 // Fashion-MNIST): its JSON, tables and SVG agree, and a rerun after losing two finished runs trains exactly
 // those two again, with the same accuracies (the run log resumes a stopped study; runs are deterministic).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { StudyResult } from '../../bench/study/study';
 
 function study(args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -14,8 +14,10 @@ function study(args: string[]): { status: number | null; stdout: string; stderr:
 }
 
 describe('bench:accuracy --quick', () => {
+  const out = mkdtempSync(join(tmpdir(), 'study-quick-'));
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
   it('runs the tiny study, writes JSON, tables and a plot that agree, and resumes from its run log', () => {
-    const out = mkdtempSync(join(tmpdir(), 'study-quick-'));
     const first = study(['--quick', '--out-dir', out]);
     expect(first.status, first.stderr).toBe(0);
     const result = JSON.parse(readFileSync(join(out, 'accuracy.json'), 'utf8')) as StudyResult;
