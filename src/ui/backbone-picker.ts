@@ -144,7 +144,7 @@ export class BackbonePicker extends LitElement {
           ><input type="radio" name="backbone" value="bundled" .checked=${key === 'bundled'} @change=${() => this.onRadio('bundled')} />
           ${BUNDLED_MODEL.label}: no download</label
         >
-        ${this.models.filter((m) => m !== BUNDLED_MODEL).map(
+        ${this.models.filter((m) => m.id !== BUNDLED_MODEL.id).map(
           (m) => html`<label class="choice"
             ><input type="radio" name="backbone" value=${`known:${m.id}`} .checked=${key === `known:${m.id}`} @change=${() => this.onRadio(`known:${m.id}`)} />
             ${m.label}${m.bundled ? ': no download' : ` — download ${mb(m.bytes)} from the Hugging Face hub (${m.license})`}</label

@@ -85,7 +85,7 @@ describe('point clouds in the web app', () => {
   it('sample point data → 3-D previews that turn → train → checkpoint → export → Try it with a point file', { timeout: 300_000 }, async () => {
     const { phases, phase } = phaseTimer();
     const shape = await backboneShape();
-    const context = await env.browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+    const context = await env.browser.newContext({ acceptDownloads: true, hasTouch: true, viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     const problems = watchPage(page);
     const outside = watchOutsideRequests(page, env.baseUrl);
@@ -116,9 +116,18 @@ describe('point clouds in the web app', () => {
     const dragged = await pixels(preview);
     expect(dragged).not.toBe(before);
     expect(Number(await preview.getAttribute('data-yaw'))).toBeCloseTo(0.6 + 30 * 0.012, 3);
+    // A finger (touch input through DevTools, as a touch screen sends it) turns it further.
+    const cdp = await context.newCDPSession(page);
+    const [cx, cy] = [box.x + box.width / 2, box.y + box.height / 2];
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [{ x: cx, y: cy }] });
+    for (const dx of [10, 20, 40]) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [{ x: cx + dx, y: cy }] });
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+    await expect.poll(async () => Number(await preview.getAttribute('data-yaw'))).toBeCloseTo(0.6 + 70 * 0.012, 3);
+    const touched = await pixels(preview);
+    expect(touched).not.toBe(dragged);
     await preview.focus();
     await page.keyboard.press('ArrowDown');
-    expect(await pixels(preview)).not.toBe(dragged);
+    expect(await pixels(preview)).not.toBe(touched);
     expect(await preview.getAttribute('aria-label')).toMatch(/drag it or use the arrow keys to turn it/);
     phase('previews turned');
 
