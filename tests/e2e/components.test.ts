@@ -431,7 +431,7 @@ describe('Lit components for point clouds', () => {
     const info = { kind: 'point', spec: 'p.pth', label: 'p.pth', depth: 2, dim: 24, heads: 1, parameters: 61_000, headClasses: [], fromCache: false, points: 1024, groups: 64, groupSize: 32 };
     await mount('clora-backbone-picker', { state: { status: 'ready', choice: { kind: 'url', url: 'x' }, info, progress: undefined, message: undefined }, models: [] });
     const picker = page.locator('clora-backbone-picker');
-    expect(await picker.getByTestId('backbone-info').textContent()).toMatch(/p\.pth: 2 blocks, width 24, 1 heads, 1,024 points in 64 groups of 32, 0\.06 M parameters\.\s+Point transformer \(Point-MAE\): it takes point clouds/);
+    expect(await picker.getByTestId('backbone-info').textContent()).toMatch(/p\.pth: 2 blocks, width 24, 1 head, 1,024 points in 64 groups of 32, 0\.06 M parameters\.\s+Point transformer \(Point-MAE\): it takes point clouds/);
     await picker.getByRole('radio', { name: 'A file on this computer' }).check();
     expect(await picker.getByLabel('Backbone file (.safetensors) or PyTorch checkpoint (.pth)').getAttribute('accept')).toBe('.safetensors,.pth,.pt');
     expect(problems).toEqual([]);
