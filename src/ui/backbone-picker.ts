@@ -16,7 +16,7 @@ function describe(i: BackboneInfo) {
     i.kind === 'point'
       ? 'Point transformer (Point-MAE): it takes point clouds (.ply, .obj, .off, .xyz, .txt, .pts or .npy files).'
       : 'Image transformer (ViT): it takes images.';
-  return html`${i.depth} blocks, width ${i.dim}, ${i.heads} head${i.heads === 1 ? "" : "s"}, ${input}, ${(i.parameters / 1e6).toFixed(2)} M parameters.
+  return html`${i.depth} blocks, width ${i.dim}, ${i.heads} head${i.heads === 1 ? '' : 's'}, ${input}, ${(i.parameters / 1e6).toFixed(2)} M parameters.
     <span data-testid="backbone-kind">${kind}</span>`;
 }
 
