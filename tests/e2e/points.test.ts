@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { zipSync } from 'fflate';
+import { unzipSync, zipSync } from 'fflate';
 import { PNG } from 'pngjs';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import { loadPointCloud } from '../../src/data/points/load-cloud';
 import { bytesSource, openSafetensors } from '../../src/io/safetensors';
 import { KNOWN_MODELS } from '../../src/nn/models';
 import { asciiPly, objText, xyzLines } from '../helpers/point-files';
-import { app, artifact, keepClasses, openApp, openDownload, phaseTimer, progressValue, runStatus, setNumber, unnamedControls, watchOutsideRequests } from './app-helpers';
+import { app, artifact, downloadBytes, keepClasses, openApp, openDownload, phaseTimer, progressValue, runStatus, setNumber, unnamedControls, watchOutsideRequests } from './app-helpers';
 import { startBrowserEnv, watchPage, type BrowserEnv } from './browser';
 
 /** The bundled point backbone once it is in the site; until then the small point fixture of the exactness tests. */
@@ -169,13 +169,30 @@ describe('point clouds in the web app', () => {
     await expect.poll(async () => app(page).getByTestId('checkpoint').first().textContent(), { timeout: 30_000 }).toContain(`step ${total} of ${total}`);
 
     // The adapter file: CLoRA on q and v of every block, a head on [x_cls, max] (2·width) for the 7 classes.
-    const downloading = page.waitForEvent('download');
+    let downloading = page.waitForEvent('download');
     await app(page).getByRole('button', { name: 'Export adapter' }).click();
     const adapter = await openDownload(await downloading);
     expect(adapter.metadata).toMatchObject({ format: 'clora', num_points: String(shape.points), rank: '8', spaces: '4', targets: 'q,v' });
     expect(JSON.parse(adapter.metadata.classes!)).toEqual(SAMPLE_INDEX.classes.filter((c) => RUN_CLASSES.includes(c)));
     expect(adapter.tensors.get('head.weight')!.shape).toEqual([3, 2 * shape.dim]);
     for (let i = 0; i < shape.depth; i++) expect(adapter.has(`clora.core.blocks.${i}.attn.q`)).toBe(true);
+    // The PEFT pair under Point-MAE's module names (q and v of qkv: 2 × 4 spaces × rank 8), and the merged
+    // model as a whole Point-MAE state dict, BatchNorm statistics included, with the new head.
+    downloading = page.waitForEvent('download');
+    await app(page).getByRole('button', { name: 'Export PEFT (.zip)' }).click();
+    const zip = unzipSync(await downloadBytes(await downloading));
+    const config = JSON.parse(new TextDecoder().decode(zip['adapter_config.json'])) as Record<string, unknown>;
+    expect(config).toMatchObject({ peft_type: 'LORA', r: 64, modules_to_save: ['head'], auto_mapping: { base_model_class: 'PointTransformer' } });
+    const peft = await openSafetensors(bytesSource(zip['adapter_model.safetensors']!));
+    expect(peft.tensors.get('base_model.model.blocks.blocks.0.attn.qkv.lora_A.weight')!.shape).toEqual([64, shape.dim]);
+    expect(peft.tensors.get('base_model.model.head.weight')!.shape).toEqual([3, 2 * shape.dim]);
+    downloading = page.waitForEvent('download');
+    await app(page).getByRole('button', { name: 'Export merged model' }).click();
+    const merged = await openDownload(await downloading);
+    expect(merged.tensors.get('blocks.blocks.0.attn.qkv.weight')!.shape).toEqual([3 * shape.dim, shape.dim]);
+    expect(merged.has('encoder.first_conv.1.running_var')).toBe(true);
+    expect(merged.tensors.get('head.weight')!.shape).toEqual([3, 2 * shape.dim]);
+    expect(merged.metadata).toMatchObject({ num_points: String(shape.points), merged_from: 'clora' });
     phase('exported');
 
     // Try it: a lamp as an ASCII .ply the user chose.
