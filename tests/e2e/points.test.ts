@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPointCloud } from '../../src/data/points/load-cloud';
 import { bytesSource, openSafetensors } from '../../src/io/safetensors';
 import { KNOWN_MODELS } from '../../src/nn/models';
-import { asciiPly, objText, xyzLines } from '../helpers/point-files';
+import { asciiPly, npyBytes, objText, offText, xyzLines } from '../helpers/point-files';
 import { app, artifact, downloadBytes, keepClasses, openApp, openDownload, phaseTimer, progressValue, runStatus, setNumber, unnamedControls, watchOutsideRequests } from './app-helpers';
 import { startBrowserEnv, watchPage, type BrowserEnv } from './browser';
 
@@ -215,7 +215,10 @@ describe('point clouds in the web app', () => {
     // The adapter file: CLoRA on q and v of every block, a head on [x_cls, max] (2·width) for the 7 classes.
     let downloading = page.waitForEvent('download');
     await app(page).getByRole('button', { name: 'Export adapter' }).click();
-    const adapter = await openDownload(await downloading);
+    const adapterDownload = await downloading;
+    const adapter = await openDownload(adapterDownload);
+    const adapterPath = join(dir, 'point-adapter.safetensors');
+    await adapterDownload.saveAs(adapterPath);
     expect(adapter.metadata).toMatchObject({ format: 'clora', num_points: String(shape.points), rank: '8', spaces: '4', targets: 'q,v' });
     expect(JSON.parse(adapter.metadata.classes!)).toEqual(SAMPLE_INDEX.classes.filter((c) => RUN_CLASSES.includes(c)));
     expect(adapter.tensors.get('head.weight')!.shape).toEqual([3, 2 * shape.dim]);
@@ -248,6 +251,14 @@ describe('point clouds in the web app', () => {
     expect(top.map((t) => t.cls).sort()).toEqual([...RUN_CLASSES].sort());
     expect(top.reduce((s, t) => s + t.p, 0)).toBeCloseTo(1, 5);
     await expect(app(page).getByRole('img', { name: /^The point cloud being classified/ }).count()).resolves.toBe(1);
+    // The adapter file imported back answers the same.
+    await app(page).getByLabel('Import adapter').setInputFiles(adapterPath);
+    await expect.poll(async () => app(page).getByTestId('export-message').textContent(), { timeout: 60_000 }).toMatch(/Imported .+ a clora adapter for 3 classes/);
+    await app(page).getByLabel('Choose a point file').setInputFiles(lampPly);
+    await expect.poll(async () => app(page).getByRole('list', { name: 'Top predictions' }).getAttribute('data-model'), { timeout: 60_000 }).toBe('imported');
+    const imported = await topPredictions(page, 3);
+    expect(imported.map((t) => t.cls)).toEqual(top.map((t) => t.cls));
+    imported.forEach((t, i) => expect(Math.abs(t.p - top[i]!.p)).toBeLessThan(1e-5));
     phase('tried');
     await page.screenshot({ path: artifact('points-done.png'), fullPage: true });
     writeFileSync(artifact('points-timings.json'), `${JSON.stringify(phases, null, 2)}\n`);
@@ -288,18 +299,32 @@ describe('point clouds in the web app', () => {
     expect(skipped).toMatch(/shapes\/chair\/photo\.png: an image \(PNG\), but the loaded backbone takes point clouds/);
     expect(await app(page).getByRole('region', { name: 'Class chair' }).getByRole('img', { name: /^chair sample/ }).count()).toBe(2);
 
+    // A zip of point files (a .npy and an .off mesh), and a .pts scan dropped onto a class.
+    const zipOfClouds = join(dir, 'more.zip');
+    writeFileSync(zipOfClouds, zipSync({ 'more/table/array.npy': npyBytes(table), 'more/sofa/mesh.off': new TextEncoder().encode(offText(cube, [[0, 1, 2], [0, 2, 3], [4, 5, 6], [4, 6, 7], [0, 1, 5], [0, 5, 4]])) }));
+    await app(page).getByLabel('Add a .zip').setInputFiles(zipOfClouds);
+    await expect.poll(() => dataMessage(page), { timeout: 60_000 }).toBe('Adding the zip file: added 2 point clouds.');
+    const transfer = await page.evaluateHandle((text) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([text], 'dropped.pts', { type: 'text/plain' }));
+      return dt;
+    }, `${chair.length}\n${xyzLines(chair)}`);
+    await app(page).getByRole('region', { name: 'Class chair' }).getByText('Drop point clouds of “chair” here').dispatchEvent('drop', { dataTransfer: transfer });
+    await expect.poll(async () => app(page).getByRole('region', { name: 'Class chair' }).getByTestId('class-count').textContent(), { timeout: 30_000 }).toMatch(/^3 point clouds/);
+    expect(await app(page).getByTestId('data-summary').textContent()).toMatch(/^6 point clouds in 3 classes/);
+
     // An image backbone with point clouds saved: the data set says what happened, nothing is lost, and
     // images are refused while it holds point clouds.
     await app(page).getByRole('radio', { name: /^Bundled ViT/ }).check();
     await expect.poll(async () => app(page).getByTestId('backbone-kind').textContent(), { timeout: 60_000 }).toMatch(/^Image transformer/);
     const notice = app(page).getByTestId('data-kind-notice');
-    await expect.poll(async () => notice.textContent().catch(() => '')).toMatch(/The data set holds 3 point clouds, and .+ takes images: it cannot train on them\. They stay saved/);
+    await expect.poll(async () => notice.textContent().catch(() => '')).toMatch(/The data set holds 6 point clouds, and .+ takes images: it cannot train on them\. They stay saved/);
     expect(await app(page).getByRole('button', { name: 'Train' }).isDisabled()).toBe(true);
     const zipPath = join(dir, 'pictures.zip');
     writeFileSync(zipPath, zipSync({ 'pictures/cat/1.png': png(2), 'pictures/dog/1.png': png(3) }));
     await app(page).getByLabel('Add a .zip').setInputFiles(zipPath);
-    await expect.poll(() => dataMessage(page), { timeout: 30_000 }).toMatch(/takes images, but the data set holds 3 point clouds, and a data set holds one kind of sample: nothing was added/);
-    expect(await app(page).getByTestId('data-summary').textContent()).toMatch(/^3 point clouds in 2 classes/);
+    await expect.poll(() => dataMessage(page), { timeout: 30_000 }).toMatch(/takes images, but the data set holds 6 point clouds, and a data set holds one kind of sample: nothing was added/);
+    expect(await app(page).getByTestId('data-summary').textContent()).toMatch(/^6 point clouds in 3 classes/);
 
     // A PyTorch .pth point backbone from the file picker (no metadata: §4's 1,024 points in 64 groups of 32);
     // its own head answers Try it, the point clouds are usable again.
