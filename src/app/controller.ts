@@ -20,7 +20,6 @@ import { Store } from './store';
 import { APP_VERSION, SiteUpdates } from './updates';
 import { WorkerClient } from './worker-client';
 
-
 export class AppController {
   readonly store: Store;
   readonly backbone: BackboneController;

@@ -28,7 +28,7 @@ export function requireBackbone(): LoadedBackbone {
   return backbone;
 }
 
-/** The loaded backbone when it takes images; a sentence saying what it takes otherwise (`what`: "Images", "Try it with an image"). */
+/** The loaded backbone when it takes images; a sentence saying what it takes otherwise (`what`: "Adding images", "Trying an image"). */
 export function requireImageBackbone(what: string): LoadedBackbone & { meta: VitBackboneMeta } {
   const b = requireBackbone();
   if (b.meta.kind !== 'vit') throw new SettingsError(`${what} needs an image backbone, but ${b.info.label} is a point transformer that takes point clouds: load an image backbone (the bundled ViT works offline).`);
