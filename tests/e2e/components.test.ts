@@ -429,8 +429,12 @@ describe('Lit components for point clouds', () => {
     expect(await unnamedControls(page, 'clora-try-it')).toEqual([]);
 
     const info = { kind: 'point', spec: 'p.pth', label: 'p.pth', depth: 2, dim: 24, heads: 1, parameters: 61_000, headClasses: [], fromCache: false, points: 1024, groups: 64, groupSize: 32 };
-    await mount('clora-backbone-picker', { state: { status: 'ready', choice: { kind: 'url', url: 'x' }, info, progress: undefined, message: undefined }, models: [] });
+    // A point backbone the site bundles is offered beside the bundled ViT, with no download.
+    const bundledPoint = { kind: 'point', id: 'clora-web/point-test', label: 'Bundled point transformer (test)', url: 'models/p.safetensors', bundled: true, heads: 4, points: 512, groups: 32, groupSize: 32, bytes: 1, license: 'MIT' };
+    await mount('clora-backbone-picker', { state: { status: 'ready', choice: { kind: 'url', url: 'x' }, info, progress: undefined, message: undefined }, models: [bundledPoint] });
     const picker = page.locator('clora-backbone-picker');
+    await picker.getByRole('radio', { name: 'Bundled point transformer (test): no download' }).check();
+    expect((await events()).at(-1)).toEqual({ type: 'choose-backbone', detail: { choice: { kind: 'known', id: 'clora-web/point-test' } } });
     expect(await picker.getByTestId('backbone-info').textContent()).toMatch(/p\.pth: 2 blocks, width 24, 1 head, 1,024 points in 64 groups of 32, 0\.06 M parameters\.\s+Point transformer \(Point-MAE\): it takes point clouds/);
     await picker.getByRole('radio', { name: 'A file on this computer' }).check();
     expect(await picker.getByLabel('Backbone file (.safetensors) or PyTorch checkpoint (.pth)').getAttribute('accept')).toBe('.safetensors,.pth,.pt');
