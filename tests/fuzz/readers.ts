@@ -159,7 +159,11 @@ export const zipReader: FuzzReader = {
     // As the intake does: every entry that is not refused gets the precheck from its first bytes. Refused
     // entries leave the archive opened; an archive refused as a whole (ZipError) comes out as the zip itself.
     let archiveRefused: string | undefined;
+    // After a large or refused entry, a collection: the budget is for what one entry costs (at most the
+    // limit), not for the garbage of every earlier one, which the engine would collect as it needs to.
+    const collect = (globalThis as { gc?: () => void }).gc;
     for await (const f of expandZips(dropped(), { maxEntryBytes: FUZZ_ZIP_ENTRY_LIMIT })) {
+      if (f.refused !== undefined || f.file.size > MB) collect?.();
       if (f.path === 'drop/set.zip' && f.refused !== undefined) {
         archiveRefused = f.refused;
         continue;
