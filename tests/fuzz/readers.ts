@@ -161,9 +161,9 @@ export const zipReader: FuzzReader = {
     let archiveRefused: string | undefined;
     // After a large or refused entry, a collection: the budget is for what one entry costs (at most the
     // limit), not for the garbage of every earlier one, which the engine would collect as it needs to.
-    const collect = (globalThis as { gc?: () => void }).gc;
+    const collect = (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc;
     for await (const f of expandZips(dropped(), { maxEntryBytes: FUZZ_ZIP_ENTRY_LIMIT })) {
-      if (f.refused !== undefined || f.file.size > MB) collect?.();
+      if (f.refused !== undefined || f.file.size > MB) collect?.({ type: 'minor' });
       if (f.path === 'drop/set.zip' && f.refused !== undefined) {
         archiveRefused = f.refused;
         continue;
