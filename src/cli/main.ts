@@ -10,16 +10,17 @@ import { createFineTuneModel, initialTensors, type FineTuneModel } from '../clor
 import { DEFAULT_ADAPTER_SETTINGS, METHOD_TRAINS, METHODS, parseTargets, settingApplies, SettingsError, validateAdapterSettings, type AdapterSettings, type Method } from '../clora/settings';
 import { evaluate, formatEvaluation } from '../train/evaluate';
 import { backboneHeadAdapter, datasetLogits, predictLogits } from '../train/predict';
-import { DatasetError, type Dataset } from '../data/dataset';
-import { loadFolderDataset, loadTensorDataset } from '../data/load-node';
+import { countText, DatasetError, type Dataset } from '../data/dataset';
 import type { GpuContext } from '../gpu/context';
-import { shapeText } from '../gpu/errors';
 import { createNodeGpuContext } from '../gpu/node';
-import { bytesSource, openSafetensors, writeSafetensors } from '../io/safetensors';
-import { vitShapes } from '../nn/vit';
+import { bytesSource, openSafetensors, safetensorsParts, writeSafetensors } from '../io/safetensors';
+import { pointTensorFileParts } from '../data/points/tensor-file';
+import { imageBackbone } from '../nn/backbone-meta';
+import { backboneShapes } from '../nn/backbone';
 import { Rng } from '../train/rng';
 import { DEFAULT_TRAIN_OPTIONS, Trainer, validateTrainOptions, type OptimizerName, type TrainOptions } from '../train/trainer';
-import { openBackbone, UsageError, type Backbone } from './model-source';
+import { augmentationFor, loadData, readModelInput } from './inputs';
+import { openBackbone, UsageError, type Backbone, type BackboneOptions } from './model-source';
 import { checkResumedData, checkUnfinished, openCheckpoint, resumedSettings, saveState } from './train-state';
 import type { CheckpointRun } from '../io/checkpoint-file';
 
@@ -27,19 +28,28 @@ const USAGE = `usage: npm run clora -- <command> [options]
 
 commands:
   forward --model M [--adapter A] [--heads H] --input X --output Y
-      logits of the backbone (plus adapter) for pixel_values [N,3,H,W] in X, written to Y as logits [N,C]
+      logits of the backbone (plus adapter) for pixel_values [N,3,H,W] (or, for a point backbone, points
+      [N,P,3]) in X, written to Y as logits [N,C]
   train --model M --data DATA [--init A0] --method clora|lora|head|full --out A
         [--rank 8 --spaces 4 --targets q,v --scale 1 --sade-weight 0.1 --dropout 0.1]
         [--epochs 10 | --steps K] [--batch-size 32 --micro-batch N --optimizer adamw|sgd --lr 1e-3
         --weight-decay 1e-4 --warmup 0 --label-smoothing 0 --seed 0 --no-shuffle --augment --log-every 10 --precision f32|f16]
+        [point backbones: --rotate --jitter (with --augment: Point-MAE's scale and translate)]
         [--save-state S] writes a training checkpoint at the end; --resume S continues from one (then the
         run's settings come from S; --model, --data and --out as before)
   eval --model M --adapter A --data DATA [--json]
   export --model M --adapter A --format peft|merged|onnx --out PATH
       onnx: the merged model as one .onnx file (opset 17): input pixel_values [N,3,H,W], output logits [N,C]
+  pack --model M --data DATA --out FILE
+      DATA as train reads it for M (a folder of point files or images: each brought to the backbone's input),
+      written as one tensor file (points [N,P,3] or pixel_values [N,3,H,W], labels [N], classes): what the
+      PyTorch companion (python/) takes as --data
 
-M is a .safetensors file, a URL (downloaded once into ~/.cache/clora-web), or a known model id.
-DATA is a tensor file (pixel_values [N,3,H,W] and labels [N]) or a folder with one sub-folder of images per class.
+M is a .safetensors or PyTorch .pth file, a URL (downloaded once into ~/.cache/clora-web), or a known model id:
+a timm ViT, or a Point-MAE point transformer (every command then also takes --points P --groups G
+--group-size K; the file's metadata or 1024, 64 and 32 otherwise).
+DATA is a tensor file (pixel_values [N,3,H,W], or points [N,P,3], and labels [N]) or a folder with one
+sub-folder per class of images (or of point files: .ply .obj .off .xyz .txt .pts .npy).
 --warmup 0 keeps the learning rate constant; with a warm-up the rate then decays along a cosine.`;
 
 type Values = Record<string, string | boolean | undefined>;
@@ -60,29 +70,30 @@ function numberOption(values: Values, name: string, fallback: number, integer = 
   return n;
 }
 
-async function readTensorFile(path: string, key: string): Promise<{ shape: number[]; data: Float32Array<ArrayBuffer> }> {
-  if (!existsSync(path)) throw new UsageError(`${path}: no such file.`);
-  const file = await openSafetensors(bytesSource(new Uint8Array(await readFile(path)), path));
-  const info = file.tensors.get(key);
-  if (!info) throw new UsageError(`${path} has no "${key}" tensor (it has: ${file.names().slice(0, 8).join(', ') || 'nothing'}).`);
-  return { shape: info.shape, data: await file.readF32(key) };
-}
-
 async function openAdapter(path: string, backbone: Backbone, opts: { method?: Method; classCount?: number } = {}): Promise<AdapterFile> {
   if (!existsSync(path)) throw new UsageError(`${path}: no such adapter file.`);
   const file = await openSafetensors(bytesSource(new Uint8Array(await readFile(path)), path));
   return readAdapterFile(file, backbone.cfg, opts);
 }
 
-async function loadData(ctx: GpuContext, path: string, backbone: Backbone, classNames?: string[]): Promise<Dataset> {
-  if (!existsSync(path)) throw new UsageError(`--data ${path}: no such file or folder.`);
-  const data = statSync(path).isDirectory() ? await loadFolderDataset(ctx, path, backbone.preprocess, classNames) : await loadTensorDataset(path);
-  for (const s of data.skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
-  const [c, h, w] = data.sampleShape;
-  if (c !== backbone.cfg.channels || h !== backbone.cfg.imageSize || w !== backbone.cfg.imageSize) {
-    throw new DatasetError(`The data holds images of shape [${c}, ${h}, ${w}]; the model takes [${backbone.cfg.channels}, ${backbone.cfg.imageSize}, ${backbone.cfg.imageSize}].`);
-  }
-  return data;
+/** Settings the backbone's weights do not carry (src/nn/backbone-meta.ts): --heads, and for point backbones the grouping. */
+const BACKBONE_OPTIONS = {
+  heads: { type: 'string' },
+  points: { type: 'string' },
+  groups: { type: 'string' },
+  'group-size': { type: 'string' },
+} as const;
+
+function backboneOptions(values: Values): BackboneOptions {
+  const count = (name: string): number | undefined => (values[name] === undefined ? undefined : numberOption(values, name, 0, true));
+  return { heads: count('heads'), points: count('points'), groups: count('groups'), groupSize: count('group-size') };
+}
+
+/** Opens --model with the backbone options, saying where an option replaces what the file records. */
+async function openModelOption(values: Values): Promise<Backbone> {
+  const backbone = await openBackbone(requireOption(values, 'model'), backboneOptions(values));
+  if (backbone.kind === 'point') for (const note of backbone.notes) process.stderr.write(`note: ${note}\n`);
+  return backbone;
 }
 
 async function modelFromAdapter(ctx: GpuContext, backbone: Backbone, adapter: AdapterFile): Promise<FineTuneModel> {
@@ -90,17 +101,15 @@ async function modelFromAdapter(ctx: GpuContext, backbone: Backbone, adapter: Ad
 }
 
 async function forward(ctx: GpuContext, argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, heads: { type: 'string' }, input: { type: 'string' }, output: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, input: { type: 'string' }, output: { type: 'string' }, ...BACKBONE_OPTIONS } });
   const inputPath = requireOption(values, 'input');
   const outputPath = requireOption(values, 'output');
-  const pixels = await readTensorFile(inputPath, 'pixel_values');
-  const backbone = await openBackbone(requireOption(values, 'model'), values.heads === undefined ? undefined : numberOption(values, 'heads', 0, true));
+  if (!existsSync(inputPath)) throw new UsageError(`${inputPath}: no such file.`);
+  const backbone = await openModelOption(values);
   try {
     const { cfg } = backbone;
-    const [n, c, h, w] = pixels.shape as [number, number, number, number];
-    if (pixels.shape.length !== 4 || c !== cfg.channels || h !== cfg.imageSize || w !== cfg.imageSize) {
-      throw new UsageError(`pixel_values in ${inputPath} is ${shapeText(pixels.shape)}; this model takes [N, ${cfg.channels}, ${cfg.imageSize}, ${cfg.imageSize}].`);
-    }
+    const input = await readModelInput(inputPath, backbone);
+    const n = input.count;
     let adapter: AdapterFile;
     if (values.adapter) adapter = await openAdapter(values.adapter, backbone);
     else {
@@ -108,7 +117,7 @@ async function forward(ctx: GpuContext, argv: string[]): Promise<void> {
       adapter = await backboneHeadAdapter(backbone.headClasses, backbone.read);
     }
     const model = await modelFromAdapter(ctx, backbone, adapter);
-    const logits = await predictLogits(model, pixels.data, n, [c, h, w]);
+    const logits = await predictLogits(model, input.data, n, input.sampleShape);
     const classes = adapter.classes.length;
     await writeFile(outputPath, writeSafetensors([{ name: 'logits', shape: [n, classes], data: logits }], { format: 'logits', model: backbone.spec, classes: JSON.stringify(adapter.classes) }));
     process.stderr.write(`wrote logits [${n}, ${classes}] to ${outputPath}\n`);
@@ -172,7 +181,6 @@ function trainOptionsFrom(values: Values): TrainOptions {
     labelSmoothing: numberOption(values, 'label-smoothing', DEFAULT_TRAIN_OPTIONS.labelSmoothing),
     seed: numberOption(values, 'seed', DEFAULT_TRAIN_OPTIONS.seed, true),
     shuffle: !values['no-shuffle'],
-    augment: values.augment ? { flip: true, randomResizedCrop: true } : undefined,
     logEvery: numberOption(values, 'log-every', DEFAULT_TRAIN_OPTIONS.logEvery, true),
   };
 }
@@ -200,10 +208,13 @@ const TRAIN_OPTIONS = {
   seed: { type: 'string' },
   'no-shuffle': { type: 'boolean' },
   augment: { type: 'boolean' },
+  // Point backbones: rotation about the up axis and jitter, besides --augment's scale and translate.
+  rotate: { type: 'boolean' },
+  jitter: { type: 'boolean' },
   'log-every': { type: 'string' },
   // Not in the contract: mixed precision (f16 activations, f32 weights, dynamic loss scaling).
   precision: { type: 'string' },
-  heads: { type: 'string' },
+  ...BACKBONE_OPTIONS,
   out: { type: 'string' },
   // Not in the contract: continue from / save a training checkpoint (src/cli/train-state.ts).
   resume: { type: 'string' },
@@ -217,8 +228,10 @@ async function train(ctx: GpuContext, argv: string[]): Promise<void> {
   // Settings first: a bad one is refused before anything is loaded onto the GPU (a resumed run's come from its checkpoint).
   let settings = values.resume ? DEFAULT_ADAPTER_SETTINGS : adapterSettingsFrom(values);
   let options = values.resume ? DEFAULT_TRAIN_OPTIONS : trainOptionsFrom(values);
-  const backbone = await openBackbone(requireOption(values, 'model'), values.heads === undefined ? undefined : numberOption(values, 'heads', 0, true));
+  const backbone = await openModelOption(values);
   try {
+    // Augmentation depends on what the backbone takes (a resumed run keeps its checkpoint's).
+    if (!values.resume) options = { ...options, augment: augmentationFor(values, backbone) };
     let start: Map<string, Float32Array>;
     let classes: string[];
     let data: Dataset;
@@ -227,6 +240,10 @@ async function train(ctx: GpuContext, argv: string[]): Promise<void> {
       if (values.init) throw new UsageError('Give --init or --resume, not both: --resume continues a run, --init starts a new one from an adapter.');
       resumed = await openCheckpoint(values.resume, backbone);
       ({ settings, options } = resumedSettings(resumed, values));
+      const saved = options.augment;
+      for (const flag of ['rotate', 'jitter'] as const) {
+        if (values[flag] && !(saved && 'scaleAndTranslate' in saved && saved[flag])) throw new SettingsError(`--${flag} differs from the checkpoint, whose run does not use it: a resumed run keeps its settings.`);
+      }
       classes = resumed.classes;
       data = await loadData(ctx, dataPath, backbone, classes);
       await checkResumedData(resumed, data);
@@ -259,9 +276,9 @@ async function train(ctx: GpuContext, argv: string[]): Promise<void> {
       checkUnfinished(resumed, trainer.totalSteps);
       trainer.loadState(resumed.state);
     }
-    process.stderr.write(`training ${settings.method} on ${data.count} images of ${classes.length} classes${resumed ? ` from step ${resumed.state.step}` : ''}: ${trainer.totalSteps} steps, ${model.parts.trainable.trainableParameterCount} trainable parameters\n`);
+    process.stderr.write(`training ${settings.method} on ${countText(data, data.count)} of ${classes.length} classes${resumed ? ` from step ${resumed.state.step}` : ''}: ${trainer.totalSteps} steps, ${model.parts.trainable.trainableParameterCount} trainable parameters\n`);
     await trainer.run((m) => {
-      process.stderr.write(`step ${m.step}/${m.totalSteps}  loss ${m.loss.toFixed(4)}  ce ${m.crossEntropy.toFixed(4)}  sade ${m.sade.toFixed(4)}  lr ${m.lr.toPrecision(3)}  ${m.imagesPerSecond.toFixed(1)} img/s  eta ${m.etaSeconds.toFixed(0)} s${m.lossScale === undefined ? "" : `  loss scale ${m.lossScale} (skipped ${m.skippedSteps})`}\n`);
+      process.stderr.write(`step ${m.step}/${m.totalSteps}  loss ${m.loss.toFixed(4)}  ce ${m.crossEntropy.toFixed(4)}  sade ${m.sade.toFixed(4)}  lr ${m.lr.toPrecision(3)}  ${m.imagesPerSecond.toFixed(1)} ${data.sampleShape.length === 2 ? 'clouds' : 'img'}/s  eta ${m.etaSeconds.toFixed(0)} s${m.lossScale === undefined ? "" : `  loss scale ${m.lossScale} (skipped ${m.skippedSteps})`}\n`);
     });
     const last = trainer.history.at(-1);
     const { tensors, metadata } = await modelFile(model, {
@@ -283,8 +300,8 @@ async function train(ctx: GpuContext, argv: string[]): Promise<void> {
 }
 
 async function evalCommand(ctx: GpuContext, argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, data: { type: 'string' }, heads: { type: 'string' }, json: { type: 'boolean' } } });
-  const backbone = await openBackbone(requireOption(values, 'model'), values.heads === undefined ? undefined : numberOption(values, 'heads', 0, true));
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' }, ...BACKBONE_OPTIONS } });
+  const backbone = await openModelOption(values);
   try {
     const adapter = await openAdapter(requireOption(values, 'adapter'), backbone);
     const data = await loadData(ctx, requireOption(values, 'data'), backbone, adapter.classes);
@@ -299,11 +316,11 @@ async function evalCommand(ctx: GpuContext, argv: string[]): Promise<void> {
 }
 
 async function exportCommand(_ctx: GpuContext, argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, heads: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, ...BACKBONE_OPTIONS } });
   const format = requireOption(values, 'format');
   if (format !== 'peft' && format !== 'merged' && format !== 'onnx') throw new UsageError(`--format must be peft, merged or onnx, got "${format}".`);
   const out = requireOption(values, 'out');
-  const backbone = await openBackbone(requireOption(values, 'model'), values.heads === undefined ? undefined : numberOption(values, 'heads', 0, true));
+  const backbone = await openModelOption(values);
   try {
     const adapter = await openAdapter(requireOption(values, 'adapter'), backbone);
     if (format === 'peft') {
@@ -313,17 +330,18 @@ async function exportCommand(_ctx: GpuContext, argv: string[]): Promise<void> {
       await writeFile(join(out, 'adapter_model.safetensors'), writeSafetensors(tensors, { format: 'pt' }));
       process.stderr.write(`wrote PEFT adapter (adapter_config.json, adapter_model.safetensors) to ${out}\n`);
     } else {
-      // Refused before the weights are read: an ONNX file over 2 GB cannot be written.
-      if (format === 'onnx') checkOnnxFits(backbone.cfg, adapter.classes.length);
-      const shapes = vitShapes({ ...backbone.cfg, classes: 0 });
+      // Refused before the weights are read: an ONNX file over 2 GB cannot be written; ONNX takes images only.
+      const onnx = format === 'onnx' ? imageBackbone(backbone, 'ONNX export') : undefined;
+      if (onnx) checkOnnxFits(onnx.cfg, adapter.classes.length);
+      const shapes = backboneShapes(backbone.cfg);
       const tensors = await mergedExport(backbone.cfg, adapter, [...shapes.keys()], backbone.read, shapes);
       const metadata = { ...backbone.describe(), classes: JSON.stringify(adapter.classes), merged_from: adapter.settings.method };
-      if (format === 'merged') {
+      if (!onnx) {
         await writeFile(out, writeSafetensors(tensors, metadata));
         process.stderr.write(`wrote merged model to ${out}\n`);
       } else {
-        await writeFile(out, mergedModelToOnnx(backbone.cfg, tensors, { classes: adapter.classes, preprocess: backbone.preprocess, metadata }));
-        process.stderr.write(`wrote merged model as ONNX (input pixel_values [N, ${backbone.cfg.channels}, ${backbone.cfg.imageSize}, ${backbone.cfg.imageSize}], output logits [N, ${adapter.classes.length}]) to ${out}\n`);
+        await writeFile(out, mergedModelToOnnx(onnx.cfg, tensors, { classes: adapter.classes, preprocess: onnx.preprocess, metadata }));
+        process.stderr.write(`wrote merged model as ONNX (input pixel_values [N, ${onnx.cfg.channels}, ${onnx.cfg.imageSize}, ${onnx.cfg.imageSize}], output logits [N, ${adapter.classes.length}]) to ${out}\n`);
       }
     }
   } finally {
@@ -331,7 +349,40 @@ async function exportCommand(_ctx: GpuContext, argv: string[]): Promise<void> {
   }
 }
 
-const COMMANDS: Record<string, (ctx: GpuContext, argv: string[]) => Promise<void>> = { forward, train, eval: evalCommand, export: exportCommand };
+/** Preprocessed model input (what the Node loaders give); 8-bit pixels are the browser's and never reach here. */
+function modelInput(data: Dataset): Float32Array {
+  if (!(data.inputs instanceof Float32Array)) throw new Error('Internal: pack expects preprocessed f32 samples.');
+  return data.inputs;
+}
+
+/**
+ * `pack`: --data read through the engine's own loaders for this backbone (point files brought to P points as
+ * training brings them, images preprocessed as training preprocesses them) and written as one tensor file, so
+ * another program (the PyTorch companion) trains on exactly what the engine trains on.
+ */
+async function packCommand(ctx: GpuContext, argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, ...BACKBONE_OPTIONS } });
+  const dataPath = requireOption(values, 'data');
+  const out = requireOption(values, 'out');
+  const backbone = await openModelOption(values);
+  try {
+    const data = await loadData(ctx, dataPath, backbone);
+    if (data.count === 0) throw new DatasetError(`--data ${dataPath} holds no usable samples: nothing to pack.`);
+    const metadata = { packed_by: 'clora-web pack', base_model: backbone.baseModel };
+    const parts = backbone.kind === 'point'
+      ? pointTensorFileParts(data, { ...metadata, num_points: String(data.sampleShape[0]) })
+      : safetensorsParts([
+          { name: 'pixel_values', shape: [data.count, ...data.sampleShape], data: modelInput(data) },
+          { name: 'labels', shape: [data.count], data: data.labels },
+        ], { ...metadata, classes: JSON.stringify(data.classes) });
+    await writeFile(out, parts);
+    process.stderr.write(`packed ${countText(data, data.count)} of ${data.classes.length} classes [${data.sampleShape.join(', ')}] into ${out}\n`);
+  } finally {
+    await backbone.close();
+  }
+}
+
+const COMMANDS: Record<string, (ctx: GpuContext, argv: string[]) => Promise<void>> = { forward, train, eval: evalCommand, export: exportCommand, pack: packCommand };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

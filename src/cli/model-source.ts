@@ -1,19 +1,19 @@
-// Resolves --model to a safetensors file: a local path, a URL (downloaded once into the cache), or a
-// known model id from src/nn/models.ts.
+// Resolves --model to a weights file (safetensors, or a PyTorch checkpoint once the .pth reader is in
+// openWeightsFile): a local path, a URL (downloaded once into the cache), or a known model id from src/nn/models.ts.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { fetchCached } from '../io/download';
 import { nodeWeightCache } from '../io/download-node';
-import { openSafetensors, type SafetensorsFile } from '../io/safetensors';
 import { fileSource, type FileSource } from '../io/safetensors-node';
-import { readBackboneMeta, type BackboneMeta } from '../nn/backbone-meta';
+import { openWeightsFile, type WeightsFile } from '../io/weights-file';
+import { imageBackbone, readBackboneMeta, type BackboneMeta, type BackboneMetaOptions } from '../nn/backbone-meta';
 import { findKnownModel, KNOWN_MODELS, modelUrl, type KnownModel } from '../nn/models';
 
 /** Where the bundled models are in the source tree (the web app serves the same folder at its base). */
 const PUBLIC_DIR = new URL('../../public/', import.meta.url);
 
 export interface OpenedModel {
-  file: SafetensorsFile;
+  file: WeightsFile;
   known: KnownModel | undefined;
   close(): Promise<void>;
 }
@@ -47,7 +47,7 @@ export async function openModel(spec: string): Promise<OpenedModel> {
   }
   const source: FileSource = await fileSource(path);
   try {
-    return { file: await openSafetensors(source), known, close: () => source.close() };
+    return { file: await openWeightsFile(source), known, close: () => source.close() };
   } catch (error) {
     await source.close();
     throw error;
@@ -63,15 +63,29 @@ export type Backbone = BackboneMeta & {
   close(): Promise<void>;
 };
 
+/** Settings the weights do not carry, as options give them (src/nn/backbone-meta.ts says which wins). */
+export type BackboneOptions = Omit<BackboneMetaOptions, 'spec' | 'known'>;
+
 /** Opens --model and reads what it is (known-model table, then file metadata: src/nn/backbone-meta.ts). */
-export async function openBackbone(spec: string, heads?: number): Promise<Backbone> {
+export async function openBackbone(spec: string, options: BackboneOptions = {}): Promise<Backbone> {
   const opened = await openModel(spec);
   try {
     const { file, known } = opened;
-    const meta = readBackboneMeta(file, { spec, known, heads });
+    const meta = readBackboneMeta(file, { spec, known, ...options });
     return { ...meta, spec, read: (name) => file.readF32(name), close: opened.close };
   } catch (error) {
     await opened.close();
+    throw error;
+  }
+}
+
+/** An image backbone (a timm ViT), for what takes images only; a sentence when --model is another kind. */
+export async function openImageBackbone(spec: string, options: BackboneOptions = {}, what = 'this command'): Promise<Extract<Backbone, { kind: 'vit' }>> {
+  const backbone = await openBackbone(spec, options);
+  try {
+    return imageBackbone(backbone, what);
+  } catch (error) {
+    await backbone.close();
     throw error;
   }
 }

@@ -27,7 +27,7 @@ export async function openCheckpoint(path: string, backbone: Backbone): Promise<
     throw new SettingsError(`The checkpoint's run used ${heads} attention heads; this backbone is read with ${backbone.cfg.heads}. Pass --heads ${heads}.`);
   }
   const saved = run.backbone.backbone_sha256;
-  if (saved !== undefined && saved !== (await backboneSha256(backbone.read))) {
+  if (saved !== undefined && saved !== (await backboneSha256(backbone.read, backbone.cfg))) {
     throw new SettingsError(`The checkpoint was trained on another backbone (${run.backbone.base_model ?? 'unnamed'}) than --model ${backbone.spec}: their weights differ. Resume with the run's own backbone.`);
   }
   return run;
@@ -116,7 +116,7 @@ export async function saveState(path: string, trainer: Trainer, backbone: Backbo
     totalSteps: trainer.totalSteps,
     state: await trainer.state(),
     data: await dataIdentity(data.labels),
-    backbone: { ...backbone.describe(), backbone_sha256: await backboneSha256(backbone.read) },
+    backbone: { ...backbone.describe(), backbone_sha256: await backboneSha256(backbone.read, backbone.cfg) },
     extra: {},
   };
   await writeFile(path, writeCheckpoint(cfg, run));

@@ -2,7 +2,7 @@
 // checks that the file fits the backbone (width, depth, classes, method), naming any mismatch.
 import { ShapeError, shapeText } from '../gpu/errors';
 import type { SafetensorsFile, TensorToWrite } from '../io/safetensors';
-import { vitShapes, type VitConfig } from '../nn/vit';
+import { backboneShapes, featureWidth, trainsInFull, type BackboneConfig } from '../nn/backbone';
 import { CORES, planBranches, targetPath, trainableShapes, type FineTuneModel } from './model';
 import { METHODS, parseTargets, SettingsError, type AdapterSettings, type Method } from './settings';
 
@@ -15,8 +15,17 @@ function transpose(data: Float32Array, rows: number, cols: number): Float32Array
   return out;
 }
 
-/** Every tensor of the method's native file and its shape, for this backbone, in file order. */
-export function nativeShapes(cfg: VitConfig, settings: AdapterSettings, classes: number): Map<string, number[]> {
+/** What `full` trains of this backbone, and the shapes: every tensor but BatchNorm's running statistics. */
+function fullShapes(cfg: BackboneConfig): [string, number[]][] {
+  return [...backboneShapes(cfg)].filter(([name]) => trainsInFull(cfg, name));
+}
+
+/**
+ * Every trained tensor of the method's native file and its shape, for this backbone, in file order. A `full`
+ * file also holds what did not train (a point backbone's BatchNorm statistics: see modelFile), so that it is a
+ * whole backbone; checkpoints hold only what trains.
+ */
+export function nativeShapes(cfg: BackboneConfig, settings: AdapterSettings, classes: number): Map<string, number[]> {
   const { rank: r, spaces: p } = settings;
   const branches = planBranches(cfg, settings);
   const shapes = new Map<string, number[]>();
@@ -30,9 +39,9 @@ export function nativeShapes(cfg: VitConfig, settings: AdapterSettings, classes:
       shapes.set(`lora.B.${targetPath(b.block, b.target)}`, [b.outWidth, r]);
     }
   } else if (settings.method === 'full') {
-    for (const [name, shape] of vitShapes({ ...cfg, classes: 0 })) shapes.set(name, shape);
+    for (const [name, shape] of fullShapes(cfg)) shapes.set(name, shape);
   }
-  shapes.set('head.weight', [classes, cfg.dim]);
+  shapes.set('head.weight', [classes, featureWidth(cfg)]);
   shapes.set('head.bias', [classes]);
   return shapes;
 }
@@ -41,7 +50,7 @@ export function nativeShapes(cfg: VitConfig, settings: AdapterSettings, classes:
  * What keeps a file's tensors (under `prefix`) from fitting the method on this backbone: missing or
  * mis-shaped tensors, blocks beyond the backbone's depth. Empty when it fits.
  */
-export function fitProblems(found: ReadonlyMap<string, { shape: readonly number[] }>, cfg: VitConfig, settings: AdapterSettings, classes: number, prefix = ''): string[] {
+export function fitProblems(found: ReadonlyMap<string, { shape: readonly number[] }>, cfg: BackboneConfig, settings: AdapterSettings, classes: number, prefix = ''): string[] {
   const problems: string[] = [];
   for (const [key, shape] of nativeShapes(cfg, settings, classes)) {
     const name = prefix + key;
@@ -59,7 +68,7 @@ export function fitProblems(found: ReadonlyMap<string, { shape: readonly number[
  * A [r, a] and B [b, r] transposed to [1, a, r] and [1, r, b]. The inverse of nativeTensors; checkpoints
  * convert optimizer moments the same way.
  */
-export async function internalTensors(cfg: VitConfig, settings: AdapterSettings, classes: number, read: (key: string) => Promise<Float32Array>): Promise<Map<string, Float32Array>> {
+export async function internalTensors(cfg: BackboneConfig, settings: AdapterSettings, classes: number, read: (key: string) => Promise<Float32Array>): Promise<Map<string, Float32Array>> {
   const tensors = new Map<string, Float32Array>();
   const branches = planBranches(cfg, settings);
   const shapes = trainableShapes(cfg, settings, classes);
@@ -83,8 +92,8 @@ export async function internalTensors(cfg: VitConfig, settings: AdapterSettings,
   return tensors;
 }
 
-/** Native file keys and tensors, converted from the engine's internal tensors. */
-export function nativeTensors(cfg: VitConfig, settings: AdapterSettings, classes: number, internal: Map<string, Float32Array>): TensorToWrite[] {
+/** Native file keys and tensors of what trains, converted from the engine's internal tensors. */
+export function nativeTensors(cfg: BackboneConfig, settings: AdapterSettings, classes: number, internal: Map<string, Float32Array>): TensorToWrite[] {
   const get = (name: string): Float32Array => {
     const t = internal.get(name);
     if (!t) throw new Error(`Internal: missing tensor "${name}".`);
@@ -113,9 +122,9 @@ export function nativeTensors(cfg: VitConfig, settings: AdapterSettings, classes
       out.push({ name: `lora.B.${path}`, shape: [b.outWidth, r], data: transpose(get(b.upName), r, b.outWidth) });
     }
   } else if (settings.method === 'full') {
-    for (const [name, shape] of vitShapes({ ...cfg, classes: 0 })) out.push({ name, shape, data: get(name) });
+    for (const [name, shape] of fullShapes(cfg)) out.push({ name, shape, data: get(name) });
   }
-  out.push({ name: 'head.weight', shape: [classes, cfg.dim], data: get('head.weight') });
+  out.push({ name: 'head.weight', shape: [classes, featureWidth(cfg)], data: get('head.weight') });
   out.push({ name: 'head.bias', shape: [classes], data: get('head.bias') });
   return out;
 }
@@ -135,11 +144,18 @@ export function nativeMetadata(settings: AdapterSettings, classes: string[], ext
   };
 }
 
-/** Reads the model's trainable tensors back from the GPU and lays them out as the native file. */
+/**
+ * Reads the model's trainable tensors back from the GPU and lays them out as the native file; a `full` file
+ * also gets the backbone tensors that stayed frozen (BatchNorm's statistics), so it is a whole backbone.
+ */
 export async function modelFile(model: FineTuneModel, extra: Record<string, string> = {}): Promise<{ tensors: TensorToWrite[]; metadata: Record<string, string> }> {
-  const { cfg, settings, classes, trainable } = model.parts;
-  const internal = await trainable.readAll();
-  return { tensors: nativeTensors(cfg, settings, classes.length, internal), metadata: nativeMetadata(settings, classes, extra) };
+  const { cfg, settings, classes, trainable, frozen } = model.parts;
+  const tensors = nativeTensors(cfg, settings, classes.length, await trainable.readAll());
+  if (settings.method === 'full' && frozen) {
+    const shapes = backboneShapes(cfg);
+    for (const [name, data] of await frozen.readAll()) tensors.push({ name, shape: shapes.get(name)!, data });
+  }
+  return { tensors, metadata: nativeMetadata(settings, classes, extra) };
 }
 
 export interface AdapterFile {
@@ -191,7 +207,7 @@ export function classesOf(file: Pick<SafetensorsFile, 'metadata' | 'tensors'>): 
  * Reads a native adapter file for a backbone. Refuses, naming the mismatch: another method than `expect`,
  * another width or depth than the backbone, a class count that differs from `classes` (when given).
  */
-export async function readAdapterFile(file: SafetensorsFile, cfg: VitConfig, opts: { method?: Method; classCount?: number } = {}): Promise<AdapterFile> {
+export async function readAdapterFile(file: SafetensorsFile, cfg: BackboneConfig, opts: { method?: Method; classCount?: number } = {}): Promise<AdapterFile> {
   const meta = file.metadata;
   const format = meta.format;
   if (!format || !(METHODS as readonly string[]).includes(format)) {
@@ -210,5 +226,13 @@ export async function readAdapterFile(file: SafetensorsFile, cfg: VitConfig, opt
     throw new ShapeError(`This ${method} adapter does not fit the backbone (width ${cfg.dim}, depth ${cfg.depth}): ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}.`);
   }
   const tensors = await internalTensors(cfg, settings, classes.length, (key) => file.readF32(key));
+  // A `full` file's frozen tensors (BatchNorm's statistics) replace the backbone's, as the rest of it does.
+  if (method === 'full') {
+    for (const [name, shape] of backboneShapes(cfg)) {
+      const found = file.tensors.get(name)?.shape;
+      if (trainsInFull(cfg, name) || !found || found.length !== shape.length || found.some((d, i) => d !== shape[i])) continue;
+      tensors.set(name, await file.readF32(name));
+    }
+  }
   return { settings, classes, tensors, metadata: meta };
 }

@@ -12,7 +12,7 @@ import { classesOf, fitProblems, internalTensors, nativeMetadata, nativeTensors,
 import { trainableSpecs } from '../clora/model';
 import { METHODS, SettingsError, type AdapterSettings, type Method } from '../clora/settings';
 import { ShapeError } from '../gpu/errors';
-import type { VitConfig } from '../nn/vit';
+import type { BackboneConfig } from '../nn/backbone';
 import type { OptimizerName, TrainingState, TrainMetrics, TrainOptions } from '../train/trainer';
 import { writeSafetensors, type SafetensorsFile, type TensorToWrite } from './safetensors';
 
@@ -68,10 +68,13 @@ export async function dataIdentity(labels: Int32Array): Promise<DataIdentity> {
 
 /** Tensors a backbone fingerprint hashes: small, and different in every pretrained ViT. */
 export const FINGERPRINT_TENSORS = ['cls_token', 'pos_embed', 'patch_embed.proj.bias', 'norm.weight', 'norm.bias'];
+/** The same for a point transformer (clora-spec §4), which has no pos_embed or patch embedding. */
+export const POINT_FINGERPRINT_TENSORS = ['cls_token', 'cls_pos', 'encoder.first_conv.0.bias', 'norm.weight', 'norm.bias'];
 
-/** sha256 of FINGERPRINT_TENSORS as little-endian f32, in that order: the same backbone whatever its path. */
-export async function backboneSha256(read: (name: string) => Promise<Float32Array>): Promise<string> {
-  const parts = await Promise.all(FINGERPRINT_TENSORS.map(async (name) => littleEndian(await read(name))));
+/** sha256 of the fingerprint tensors as little-endian f32, in that order: the same backbone whatever its path. */
+export async function backboneSha256(read: (name: string) => Promise<Float32Array>, cfg?: BackboneConfig): Promise<string> {
+  const names = cfg?.kind === 'point' ? POINT_FINGERPRINT_TENSORS : FINGERPRINT_TENSORS;
+  const parts = await Promise.all(names.map(async (name) => littleEndian(await read(name))));
   const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -84,8 +87,21 @@ export async function backboneSha256(read: (name: string) => Promise<Float32Arra
 // ---------------------------------------------------------------------------------------------------------
 // Options and history as JSON (snake_case, the names the Python side uses)
 
+/** Image runs: flip and random resized crop; point runs: scale and translate, rotate, jitter (null: none). */
+function augmentJson(a: TrainOptions['augment']): Record<string, boolean> | null {
+  if (!a) return null;
+  if ('scaleAndTranslate' in a) return a.scaleAndTranslate || a.rotate || a.jitter ? { scale_and_translate: a.scaleAndTranslate, rotate: a.rotate, jitter: a.jitter } : null;
+  return a.flip || a.randomResizedCrop ? { flip: a.flip, random_resized_crop: a.randomResizedCrop } : null;
+}
+
+function augmentFrom(j: Record<string, unknown> | null | undefined): TrainOptions['augment'] {
+  if (!j) return undefined;
+  if ('scale_and_translate' in j || 'rotate' in j || 'jitter' in j) return { scaleAndTranslate: j.scale_and_translate === true, rotate: j.rotate === true, jitter: j.jitter === true };
+  return { flip: j.flip === true, randomResizedCrop: j.random_resized_crop === true };
+}
+
 function optionsJson(o: TrainOptions): string {
-  const augment = o.augment && (o.augment.flip || o.augment.randomResizedCrop) ? { flip: o.augment.flip, random_resized_crop: o.augment.randomResizedCrop } : null;
+  const augment = augmentJson(o.augment);
   return JSON.stringify({
     optimizer: o.optimizer,
     lr: o.lr,
@@ -129,7 +145,6 @@ function optionsFrom(json: unknown): TrainOptions {
   const optional = (key: string): number | undefined => (j?.[key] === null || j?.[key] === undefined ? undefined : num(key));
   const optimizer = j?.optimizer;
   if (optimizer !== 'adamw' && optimizer !== 'sgd') return damaged('"train.optimizer"');
-  const augment = j?.augment as { flip?: unknown; random_resized_crop?: unknown } | null | undefined;
   return {
     optimizer: optimizer as OptimizerName,
     lr: num('lr'),
@@ -145,7 +160,7 @@ function optionsFrom(json: unknown): TrainOptions {
     labelSmoothing: num('label_smoothing'),
     seed: num('seed'),
     shuffle: j?.shuffle !== false,
-    augment: augment ? { flip: augment.flip === true, randomResizedCrop: augment.random_resized_crop === true } : undefined,
+    augment: augmentFrom(j?.augment as Record<string, unknown> | null | undefined),
     logEvery: num('log_every', 10),
     precision: j?.precision === 'f16' ? 'f16' : 'f32',
   };
@@ -188,14 +203,14 @@ function historyFrom(json: unknown): TrainMetrics[] {
 // Flat moments <-> per-tensor moments
 
 /** Slices a flat moment buffer (the store's layout) into internal tensors. */
-function unflatten(cfg: VitConfig, settings: AdapterSettings, classes: number, flat: Float32Array): Map<string, Float32Array> {
+function unflatten(cfg: BackboneConfig, settings: AdapterSettings, classes: number, flat: Float32Array): Map<string, Float32Array> {
   const layout = trainableLayout(trainableSpecs(cfg, settings, classes));
   if (flat.length !== layout.floats) throw new Error(`Internal: the optimizer moments have ${flat.length} floats; this model's layout has ${layout.floats}.`);
   return new Map(layout.slots.map((s) => [s.name, flat.slice(s.offset, s.offset + s.size)]));
 }
 
 /** Internal tensors into a flat moment buffer (padding zero). */
-function flatten(cfg: VitConfig, settings: AdapterSettings, classes: number, tensors: Map<string, Float32Array>): Float32Array {
+function flatten(cfg: BackboneConfig, settings: AdapterSettings, classes: number, tensors: Map<string, Float32Array>): Float32Array {
   const layout = trainableLayout(trainableSpecs(cfg, settings, classes));
   const flat = new Float32Array(layout.floats);
   for (const s of layout.slots) flat.set(tensors.get(s.name)!, s.offset);
@@ -206,7 +221,7 @@ function flatten(cfg: VitConfig, settings: AdapterSettings, classes: number, ten
 // Writing and reading
 
 /** The file's tensors and metadata for a run's state. */
-export function checkpointFile(cfg: VitConfig, run: CheckpointRun): { tensors: TensorToWrite[]; metadata: Record<string, string> } {
+export function checkpointFile(cfg: BackboneConfig, run: CheckpointRun): { tensors: TensorToWrite[]; metadata: Record<string, string> } {
   const { settings, classes, state } = run;
   const c = classes.length;
   const tensors = nativeTensors(cfg, settings, c, state.trainable);
@@ -236,7 +251,7 @@ export function checkpointFile(cfg: VitConfig, run: CheckpointRun): { tensors: T
   return { tensors, metadata };
 }
 
-export function writeCheckpoint(cfg: VitConfig, run: CheckpointRun): Uint8Array<ArrayBuffer> {
+export function writeCheckpoint(cfg: BackboneConfig, run: CheckpointRun): Uint8Array<ArrayBuffer> {
   const { tensors, metadata } = checkpointFile(cfg, run);
   return writeSafetensors(tensors, metadata);
 }
@@ -246,7 +261,7 @@ export function writeCheckpoint(cfg: VitConfig, run: CheckpointRun): Uint8Array<
  * checkpoint, a newer format, tensors that do not fit this backbone, and a sampler state that is not an
  * epoch of its data set. Whether it fits the data and the command line is the caller's check.
  */
-export async function readCheckpoint(file: SafetensorsFile, cfg: VitConfig): Promise<CheckpointRun> {
+export async function readCheckpoint(file: SafetensorsFile, cfg: BackboneConfig): Promise<CheckpointRun> {
   const meta = file.metadata;
   if (meta.format !== CHECKPOINT_FORMAT) {
     const hint = (METHODS as readonly string[]).includes(meta.format ?? '') ? ' (an adapter: pass it to --init to start a new run from it)' : '';

@@ -3,12 +3,15 @@
 // The command line (src/cli/model-source.ts) and the web app's worker both read backbones through here,
 // so a file means the same model in both.
 //
-// Each setting comes from the first of: the caller's option (`--heads`), the known-model table
-// (src/nn/models.ts), the file's metadata, the kind's default (timm's).
+// Each setting comes from the first of: the caller's option (`--heads`, and for point backbones `--points`,
+// `--groups`, `--group-size`), the known-model table (src/nn/models.ts), the file's metadata (`num_heads`,
+// `num_points`, `num_groups`, `group_size`), the kind's default (timm's; clora-spec §4's for points).
 import type { PreprocessParams } from '../data/preprocess';
+import { ShapeError } from '../gpu/errors';
 import { shapesOf, type WeightsFile } from '../io/weights-file';
 import { headsFor } from './load';
 import type { KnownModel } from './models';
+import { looksLikePointMae, pointConfigFromShapes, type PointConfig, type PointSettings } from './point-transformer';
 import { vitConfigFromShapes, type VitConfig } from './vit';
 
 export interface BackboneMetaOptions {
@@ -18,6 +21,10 @@ export interface BackboneMetaOptions {
   known?: KnownModel;
   /** Attention heads, overriding the table and the file (they are not stored in timm weights). */
   heads?: number;
+  /** Point backbones: points per cloud, groups and group size, overriding the file's metadata. */
+  points?: number;
+  groups?: number;
+  groupSize?: number;
 }
 
 /** What every kind of backbone has. */
@@ -40,13 +47,29 @@ export interface VitBackboneMeta extends CommonMeta {
   preprocess: PreprocessParams;
 }
 
+export interface PointBackboneMeta extends CommonMeta {
+  kind: 'point';
+  cfg: PointConfig;
+  /** Settings an option gave that differ from the file's metadata, as sentences to show. */
+  notes: string[];
+}
+
 /** Every kind of backbone. A new kind adds its interface here and its reader to READERS. */
-export type BackboneMeta = VitBackboneMeta;
+export type BackboneMeta = VitBackboneMeta | PointBackboneMeta;
 export type BackboneKind = BackboneMeta['kind'];
 
 type Reader = (file: WeightsFile, opts: BackboneMetaOptions, common: Omit<CommonMeta, 'describe' | 'headClasses'>) => BackboneMeta;
 
-const READERS: Record<BackboneKind, Reader> = { vit: readVit };
+const READERS: Record<BackboneKind, Reader> = { vit: readVit, point: readPoint };
+
+/**
+ * The backbone when it is an image backbone; a sentence (ShapeError) naming what it is otherwise, for the
+ * places that take images only (`what` says which: "ONNX export", "The web app", …).
+ */
+export function imageBackbone<M extends BackboneMeta>(meta: M, what: string): Extract<M, { kind: 'vit' }> {
+  if (meta.kind !== 'vit') throw new ShapeError(`${meta.baseModel} is a point transformer (Point-MAE); ${what} takes image backbones (timm ViTs) only.`);
+  return meta as Extract<M, { kind: 'vit' }>;
+}
 
 /** Reads the backbone's kind, configuration and preprocessing; a sentence (ShapeError) when the file is no backbone. */
 export function readBackboneMeta(file: WeightsFile, opts: BackboneMetaOptions): BackboneMeta {
@@ -58,11 +81,12 @@ export function readBackboneMeta(file: WeightsFile, opts: BackboneMetaOptions): 
 }
 
 /**
- * Which reader applies. Every backbone so far is a timm ViT (its reader names the tensor that is missing
- * when a file is not one); another kind is told apart here by its tensor names.
+ * Which reader applies, told apart by tensor names: Point-MAE's encoder or `blocks.blocks.*` keys make a point
+ * transformer; anything else is read as a timm ViT (whose reader names the tensor that is missing when a file
+ * is not one).
  */
-function backboneKind(_file: WeightsFile): BackboneKind {
-  return 'vit';
+function backboneKind(file: WeightsFile): BackboneKind {
+  return looksLikePointMae(shapesOf(file)) ? 'point' : 'vit';
 }
 
 function readVit(file: WeightsFile, opts: BackboneMetaOptions, common: Omit<CommonMeta, 'describe' | 'headClasses'>): VitBackboneMeta {
@@ -90,6 +114,48 @@ function readVit(file: WeightsFile, opts: BackboneMetaOptions, common: Omit<Comm
       mean: preprocess.mean.join(','),
       std: preprocess.std.join(','),
       crop_pct: String(preprocess.cropPct),
+    }),
+  };
+}
+
+/** A positive whole number from the metadata, or undefined when the key is absent or holds something else. */
+function metaCount(file: WeightsFile, key: string): number | undefined {
+  const text = file.metadata[key];
+  const n = Number(text);
+  return text !== undefined && Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+const POINT_SETTINGS: [setting: keyof PointSettings, option: string, metadata: string][] = [
+  ['heads', '--heads', 'num_heads'],
+  ['points', '--points', 'num_points'],
+  ['groups', '--groups', 'num_groups'],
+  ['groupSize', '--group-size', 'group_size'],
+];
+
+function readPoint(file: WeightsFile, opts: BackboneMetaOptions, common: Omit<CommonMeta, 'describe' | 'headClasses'>): PointBackboneMeta {
+  const known = opts.known;
+  const settings: PointSettings = {};
+  const notes: string[] = [];
+  for (const [setting, option, key] of POINT_SETTINGS) {
+    const stored = setting === 'heads' ? (known?.heads ?? metaCount(file, key)) : metaCount(file, key);
+    const given = opts[setting];
+    if (given !== undefined && stored !== undefined && given !== stored) notes.push(`${option} ${given} replaces the backbone's ${key} ${stored}.`);
+    settings[setting] = given ?? stored;
+  }
+  // A .pth carries no metadata: §4's defaults apply (pointConfigFromShapes).
+  const cfg = pointConfigFromShapes(shapesOf(file), settings);
+  return {
+    ...common,
+    kind: 'point',
+    cfg,
+    notes,
+    headClasses: headClassesOf(file, cfg.classes),
+    describe: () => ({
+      base_model: common.baseModel,
+      num_heads: String(cfg.heads),
+      num_points: String(cfg.points),
+      num_groups: String(cfg.groups),
+      group_size: String(cfg.groupSize),
     }),
   };
 }

@@ -10,14 +10,14 @@ import type { AdapterFile } from '../clora/files';
 import type { FineTuneModel } from '../clora/model';
 import { DEFAULT_ADAPTER_SETTINGS } from '../clora/settings';
 import { copyImage, sampleSize, type Dataset } from '../data/dataset';
-import type { VitConfig } from '../nn/vit';
+import { activationFloatsPerSample, type BackboneConfig } from '../nn/backbone';
 
 /** Builds the model input of samples [start, start + n) on the model's device (called while no tape waits). */
 export type BatchInput = (start: number, n: number) => Tensor;
 
 /** Samples per forward pass: as many as keep one activation under ~16 MB, from 8 to 64. */
-export function predictionChunk(cfg: VitConfig): number {
-  return Math.max(8, Math.min(64, Math.floor((4 << 20) / (cfg.tokens * Math.max(cfg.dim, cfg.mlpDim / 4)))));
+export function predictionChunk(cfg: BackboneConfig): number {
+  return Math.max(8, Math.min(64, Math.floor((4 << 20) / activationFloatsPerSample(cfg))));
 }
 
 /** Logits [count, classes] of `count` samples whose input `input` builds a chunk at a time. */
@@ -38,7 +38,7 @@ export async function logitsOf(model: FineTuneModel, count: number, input: Batch
   return logits;
 }
 
-/** Logits of model input already in memory: f32 [count, ...sampleShape]. */
+/** Logits of model input already in memory (pixels or points): f32 [count, ...sampleShape]. */
 export function predictLogits(model: FineTuneModel, pixels: Float32Array, count: number, sampleShape: readonly number[], chunk?: number): Promise<Float32Array> {
   const per = sampleShape.reduce((a, b) => a * b, 1);
   return logitsOf(model, count, (start, n) => Tensor.fromData(model.ctx, [n, ...sampleShape], pixels.subarray(start * per, (start + n) * per)), chunk);

@@ -9,8 +9,9 @@ import type { FineTuneModel } from '../clora/model';
 import type { DryRunResult } from '../gpu/context';
 import { kernelKey, type KernelSpec } from '../gpu/pipelines';
 import { SettingsError } from '../clora/settings';
-import { checkDataset, gatherBatch, sampleSize, type Dataset } from '../data/dataset';
+import { checkDataset, countText, gatherBatch, sampleSize, type Dataset } from '../data/dataset';
 import { augmentInto } from '../data/augment';
+import { augmentPointsInto, type PointAugmentOptions } from '../data/points/augment';
 import { planMemory, type MemoryPlan } from './memory-plan';
 import { AdamW, LossScaler, Sgd, type LossScaleOptions, type LossScaleState, type Optimizer, type OptimizerState } from './optimizer';
 import { Rng } from './rng';
@@ -36,7 +37,11 @@ export interface TrainOptions {
   labelSmoothing: number;
   seed: number;
   shuffle: boolean;
-  augment?: { flip: boolean; randomResizedCrop: boolean };
+  /**
+   * Training-time augmentation of each batch: images (random resized crop, horizontal flip) or point clouds
+   * (Point-MAE's scale and translate per axis; optionally rotation about the up axis and jitter).
+   */
+  augment?: ImageAugment | PointAugmentOptions;
   /** Read metrics back every this many steps (and at the end). */
   logEvery: number;
   /**
@@ -57,6 +62,19 @@ export interface TrainOptions {
 }
 
 export type Precision = 'f32' | 'f16';
+
+export interface ImageAugment {
+  flip: boolean;
+  randomResizedCrop: boolean;
+}
+
+/** Copies the samples `indices` into a batch (augmented as `augment` says) and their labels. */
+function gatherTrainingBatch(data: Dataset, indices: readonly number[], inputs: Float32Array, labels: Float32Array, rng: Rng, augment: TrainOptions['augment']): void {
+  if (augment && 'scaleAndTranslate' in augment) {
+    if (augment.scaleAndTranslate || augment.rotate || augment.jitter) return augmentPointsInto(data, indices, inputs, labels, rng, augment);
+  } else if (augment && (augment.flip || augment.randomResizedCrop)) return augmentInto(data, indices, inputs, labels, rng, augment);
+  gatherBatch(data, indices, inputs, labels);
+}
 
 /** Refuses f16 training on an adapter without `shader-f16` (SettingsError, with what to do). */
 export function checkPrecision(precision: Precision, features: ReadonlySet<string>): void {
@@ -123,7 +141,7 @@ export function validateTrainOptions(o: TrainOptions, data: Dataset): void {
   if (!(Number.isFinite(o.lr) && o.lr > 0)) throw new SettingsError(`The learning rate must be greater than 0 (got ${o.lr}).`);
   if (!(Number.isFinite(o.weightDecay) && o.weightDecay >= 0)) throw new SettingsError(`The weight decay must be ≥ 0 (got ${o.weightDecay}).`);
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new SettingsError(`The batch size must be a whole number ≥ 1 (got ${o.batchSize}).`);
-  if (o.batchSize > data.count) throw new SettingsError(`The batch size ${o.batchSize} is larger than the data set (${data.count} images); use at most ${data.count}.`);
+  if (o.batchSize > data.count) throw new SettingsError(`The batch size ${o.batchSize} is larger than the data set (${countText(data, data.count)}); use at most ${data.count}.`);
   if (o.microBatchSize !== undefined && (!Number.isInteger(o.microBatchSize) || o.microBatchSize < 1)) throw new SettingsError(`The micro-batch size must be a whole number ≥ 1 (got ${o.microBatchSize}).`);
   if (o.steps === undefined && o.epochs === undefined) throw new SettingsError('Give a number of epochs or of steps.');
   if (o.steps !== undefined && (!Number.isInteger(o.steps) || o.steps < 1)) throw new SettingsError(`The number of steps must be a whole number ≥ 1 (got ${o.steps}).`);
@@ -384,8 +402,7 @@ export class Trainer {
       const indices = batch.slice(start, start + micro);
       const pixels = new Float32Array(indices.length * per);
       const labels = new Float32Array(indices.length);
-      if (options.augment && (options.augment.flip || options.augment.randomResizedCrop)) augmentInto(data, indices, pixels, labels, this.rng, options.augment);
-      else gatherBatch(data, indices, pixels, labels);
+      gatherTrainingBatch(data, indices, pixels, labels, this.rng, options.augment);
       // Same RNG order as drawing each micro-batch's dropout seed just before its forward pass.
       const seed = this.rng.fork();
       inputs.push({ x: Tensor.fromData(ctx, [indices.length, ...data.sampleShape], pixels), y: Tensor.fromData(ctx, [indices.length], labels), seed });

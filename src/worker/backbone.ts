@@ -5,7 +5,7 @@ import { fetchCached, type WeightCache } from '../io/download';
 import { browserWeightCache } from '../io/download-browser';
 import { blobSource } from '../io/safetensors';
 import { openWeightsFile } from '../io/weights-file';
-import { readBackboneMeta, type BackboneMeta } from '../nn/backbone-meta';
+import { imageBackbone, readBackboneMeta, type VitBackboneMeta } from '../nn/backbone-meta';
 import { findKnownModel } from '../nn/models';
 import { SettingsError } from '../clora/settings';
 import { release } from './model-slot';
@@ -14,7 +14,8 @@ import { emit } from './scope';
 
 export interface LoadedBackbone {
   info: BackboneInfo;
-  meta: BackboneMeta;
+  /** An image backbone: point backbones train from the command line until the app takes point data (issue 11 item 6). */
+  meta: VitBackboneMeta;
   /** One backbone tensor as f32, read from the file on demand. */
   read(name: string): Promise<Float32Array>;
 }
@@ -69,7 +70,7 @@ export async function loadBackbone(source: BackboneSource): Promise<BackboneInfo
   const spec = source.kind === 'url' ? source.url : source.name;
   const { blob, fromCache } = source.kind === 'url' ? await downloadBlob(source.url) : { blob: source.file, fromCache: false };
   const file = await openWeightsFile(blobSource(blob, source.kind === 'file' ? source.name : (known?.id ?? spec)));
-  const meta = readBackboneMeta(file, { spec, known });
+  const meta = imageBackbone(readBackboneMeta(file, { spec, known }), 'the web app (for now; point backbones train with `npm run clora`)');
   const info: BackboneInfo = {
     spec: meta.baseModel,
     label: meta.label,

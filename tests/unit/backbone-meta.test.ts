@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { ShapeError } from '../../src/gpu/errors';
 import { bytesSource, openSafetensors, writeSafetensors } from '../../src/io/safetensors';
-import { readBackboneMeta } from '../../src/nn/backbone-meta';
+import { imageBackbone, readBackboneMeta } from '../../src/nn/backbone-meta';
 import { BUNDLED_MODEL } from '../../src/nn/models';
 import { vitShapes, type VitConfig } from '../../src/nn/vit';
 
@@ -18,7 +18,7 @@ async function vitFile(cfg: VitConfig, metadata: Record<string, string> = {}) {
 describe('readBackboneMeta', () => {
   it('takes heads, preprocessing and class names from the file when the model is not a known one', async () => {
     const file = await vitFile(SMALL, { num_heads: '3', mean: '[0.485, 0.456, 0.406]', std: '0.2,0.2,0.2', crop_pct: '0.875', classes: '["a","b","c","d"]', model: 'my vit' });
-    const meta = readBackboneMeta(file, { spec: 'files/model.safetensors' });
+    const meta = imageBackbone(readBackboneMeta(file, { spec: 'files/model.safetensors' }), 'this test');
     expect(meta.kind).toBe('vit');
     expect(meta.cfg).toEqual(SMALL);
     expect(meta.preprocess).toEqual({ size: 8, cropPct: 0.875, mean: [0.485, 0.456, 0.406], std: [0.2, 0.2, 0.2] });
@@ -31,7 +31,7 @@ describe('readBackboneMeta', () => {
 
   it("falls back to timm's defaults, and to numbered classes when the metadata's list does not fit the head", async () => {
     const file = await vitFile({ ...SMALL, heads: 1 }, { classes: 'x,y' });
-    const meta = readBackboneMeta(file, { spec: 'a.safetensors' });
+    const meta = imageBackbone(readBackboneMeta(file, { spec: 'a.safetensors' }), 'this test');
     // Width 24 < 64: one head; an 8² input is not cropped; mean and std 0.5.
     expect(meta.cfg.heads).toBe(1);
     expect(meta.preprocess).toEqual({ size: 8, cropPct: 1, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] });
@@ -42,7 +42,7 @@ describe('readBackboneMeta', () => {
   it('prefers the known-model table over the metadata, and the option over both', async () => {
     const file = await vitFile(SMALL, { num_heads: '6', mean: '0.1,0.1,0.1' });
     const known = { ...BUNDLED_MODEL, heads: 3, mean: [0.3, 0.3, 0.3] as [number, number, number], cropPct: 0.95 };
-    const meta = readBackboneMeta(file, { spec: known.url, known });
+    const meta = imageBackbone(readBackboneMeta(file, { spec: known.url, known }), 'this test');
     expect(meta.cfg.heads).toBe(3);
     expect(meta.preprocess.mean).toEqual([0.3, 0.3, 0.3]);
     expect(meta.preprocess.cropPct).toBe(0.95);

@@ -11,7 +11,7 @@ import { ModelProtoSchema, TensorProto_DataType } from 'onnx-buf';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main';
-import { openBackbone } from '../../src/cli/model-source';
+import { openImageBackbone } from '../../src/cli/model-source';
 import { mergedExport } from '../../src/clora/export';
 import { nativeMetadata, readAdapterFile, type AdapterFile } from '../../src/clora/files';
 import { createFineTuneModel } from '../../src/clora/model';
@@ -128,7 +128,7 @@ describe('export --format onnx, run in ONNX Runtime', () => {
   });
 
   it('the bundled backbone with its own digit head, through mergedModelToOnnx (what the page worker calls): ONNX Runtime agrees with the engine', async () => {
-    const backbone = await openBackbone('clora-web/vit-mnist');
+    const backbone = await openImageBackbone('clora-web/vit-mnist');
     try {
       const { cfg } = backbone;
       const classes = Array.from({ length: cfg.classes }, (_, i) => String(i));
