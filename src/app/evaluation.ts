@@ -1,6 +1,9 @@
-// What the model gets wrong: the images behind the final evaluation. The worker reports each evaluated
-// image's top predictions by position; this maps positions to the stored samples (whose keys the run
-// noted when it packed the data) and opens any cell of the confusion matrix with thumbnails of its images.
+// What the model gets wrong: the samples behind the final evaluation. The worker reports each evaluated
+// sample's top predictions by position; this maps positions to the stored samples (whose keys the run noted
+// when it packed the data) and opens any cell of the confusion matrix with thumbnails of its images (or
+// its point clouds, to turn).
+import { isStoredCloud } from '../data/point-samples';
+import { dequantizeCloud } from '../data/points/quantize';
 import type { WorkerEvent } from '../worker/protocol';
 import { messageOf, type AppContext } from './context';
 import type { DataController } from './data-set';
@@ -40,8 +43,10 @@ export class EvaluationController {
       const keys = shown.map((s) => this.evaluatedKeys[s.index]);
       const stored = new Map((await this.data.samples.get(keys.filter((k): k is string => k !== undefined))).map((s) => [s.key, s]));
       const images: CellImage[] = shown.map((s, i) => {
+        const key = keys[i] ?? `#${s.index}`;
         const sample = stored.get(keys[i] ?? '');
-        return { key: keys[i] ?? `#${s.index}`, thumbnail: sample ? thumbnailUrl(sample.rgb, sample.size) : '', top: s.top };
+        if (sample && isStoredCloud(sample)) return { key, thumbnail: '', cloud: dequantizeCloud(sample.points), top: s.top };
+        return { key, thumbnail: sample ? thumbnailUrl(sample.rgb, sample.size) : '', top: s.top };
       });
       // Another cell may have been opened meanwhile.
       if (store.state.run.cell?.actual !== actual || store.state.run.cell.predicted !== predicted) return;

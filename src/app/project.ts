@@ -6,6 +6,7 @@
 // format, a damaged zip or a missing image is refused with a sentence and the current project is untouched.
 import { SettingsError } from '../clora/settings';
 import { classesWithSamples, classOfKey, datasetFingerprint, SampleStore, validationFlags, type DatasetManifest, type StoredSample } from '../data/intake';
+import { isStoredCloud } from '../data/point-samples';
 import { deleteDataset } from '../io/active-dataset';
 import { dataIdentity, type CheckpointRun } from '../io/checkpoint-file';
 import type { CheckpointMeta } from '../io/checkpoints';
@@ -44,6 +45,7 @@ function seqOfKey(key: string): number {
 
 /** A stored 8-bit RGB sample as PNG bytes (lossless: the image opens back to the same bytes). */
 async function pngOf(sample: StoredSample): Promise<Uint8Array> {
+  if (isStoredCloud(sample)) throw new Error(`${sample.key} is a point cloud, not an image`);
   const { size, rgb } = sample;
   const canvas = new OffscreenCanvas(size, size);
   const context = canvas.getContext('2d');
@@ -103,6 +105,7 @@ export class ProjectController {
       const info = await this.backbone.require();
       const store = this.data.samples;
       const manifest = await this.data.currentManifest();
+      ProjectController.requireImages(manifest);
       const keys = await store.keys();
       const { fingerprint, trainLabels } = dataOf(manifest, keys);
       const folders = classFolders(manifest.classes.map((c) => c.name));
@@ -166,6 +169,7 @@ export class ProjectController {
     this.patch({ busy: 'exporting', progress: undefined, message: 'Exporting the data set…', failed: false });
     try {
       const manifest = await this.data.currentManifest();
+      ProjectController.requireImages(manifest);
       const keys = await this.data.samples.keys();
       const folders = classFolders(manifest.classes.map((c) => c.name));
       const keysByClass = new Map(manifest.classes.map((c) => [c.id, [] as string[]]));
@@ -177,6 +181,13 @@ export class ProjectController {
       this.patch({ busy: undefined, progress: undefined, message: `Saved ${name}: ${keys.length} images in ${manifest.classes.length} class folders.` });
     } catch (error) {
       this.patch({ busy: undefined, progress: undefined, failed: true, message: `The data set could not be exported: ${messageOf(error)}` });
+    }
+  }
+
+  /** Projects carry images; a data set of point clouds is refused with what to do instead. */
+  private static requireImages(manifest: DatasetManifest): void {
+    if (manifest.kind === 'points') {
+      throw new Error('this data set holds point clouds, and projects and data set exports carry images only so far: keep the point files you added, and export the adapter or the merged model');
     }
   }
 
@@ -224,6 +235,7 @@ export class ProjectController {
       const checkpointBytes = await this.stageImages(file, project, staged);
       const manifest: DatasetManifest = {
         version: 1,
+        kind: 'images',
         classes: project.classes.map((c) => ({ id: c.id, name: c.name })),
         nextSeq: project.nextSeq,
         validationShare: project.validationShare,

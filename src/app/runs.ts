@@ -2,12 +2,14 @@
 // checkpoint's state after checking its backbone and data), Pause/Resume/Stop reach the worker's live run,
 // and the run's events (metrics, accuracy, evaluation, checkpoints, state, device loss) update the page.
 import { TARGETS } from '../clora/settings';
+import { samplesText, type SampleKind } from '../data/sample-kind';
 import { requestPersistentStorage } from '../io/checkpoints';
 import { DEFAULT_TRAIN_OPTIONS } from '../train/trainer';
-import type { AccuracyPoint, BackboneInfo, CheckpointState, RunSettings, WorkerEvent } from '../worker/protocol';
+import { isPackedClouds, packedBuffers, type AccuracyPoint, type BackboneInfo, type CheckpointState, type RunSettings, type WorkerEvent } from '../worker/protocol';
 import type { BackboneController } from './backbone';
 import type { CheckpointController } from './checkpoints';
 import { messageOf, type AppContext } from './context';
+import { backboneTakes, dataKindProblem } from './data-kind';
 import type { DataController } from './data-set';
 import type { EvaluationController } from './evaluation';
 import { NO_MODEL, initialRun, type RunView, type UiSettings } from './state';
@@ -22,9 +24,9 @@ function withResumeHint(message: string): string {
 /** A checkpoint interval no quick run reaches: a quick run saves once, when it ends (or is paused or stopped). */
 const QUICK_CHECKPOINT_EVERY = 1_000_000;
 
-/** Quick mode's settings: the head alone on cached features, for the quick epochs, without augmentation (features are cached per image). */
-export function quickSettingsFrom(s: UiSettings): RunSettings {
-  const settings = runSettingsFrom({ ...s, method: 'head', epochs: s.quickEpochs, augment: false });
+/** Quick mode's settings: the head alone on cached features, for the quick epochs, without augmentation (features are cached per sample). */
+export function quickSettingsFrom(s: UiSettings, kind: SampleKind = 'images'): RunSettings {
+  const settings = runSettingsFrom({ ...s, method: 'head', epochs: s.quickEpochs, augment: false }, kind);
   return { ...settings, checkpointEvery: QUICK_CHECKPOINT_EVERY, quick: true };
 }
 
@@ -33,8 +35,17 @@ export function followUpMethod(s: UiSettings): Exclude<UiSettings['method'], 'he
   return s.method === 'head' ? 'clora' : s.method;
 }
 
-/** The engine's settings from the page's form. */
-export function runSettingsFrom(s: UiSettings): RunSettings {
+/**
+ * Training-time augmentation when the form asks for it: random horizontal flips of images, or Point-MAE's
+ * fine-tuning transform of point clouds (a random scale of each axis and a shift, src/data/points/augment.ts).
+ */
+function augmentFor(kind: SampleKind, on: boolean): RunSettings['train']['augment'] {
+  if (!on) return undefined;
+  return kind === 'points' ? { scaleAndTranslate: true, rotate: false, jitter: false } : { flip: true, randomResizedCrop: false };
+}
+
+/** The engine's settings from the page's form, for the kind of sample the backbone takes. */
+export function runSettingsFrom(s: UiSettings, kind: SampleKind = 'images'): RunSettings {
   return {
     adapter: {
       method: s.method,
@@ -54,7 +65,7 @@ export function runSettingsFrom(s: UiSettings): RunSettings {
       warmup: s.warmup,
       labelSmoothing: s.labelSmoothing,
       seed: s.seed,
-      augment: s.augment ? { flip: true, randomResizedCrop: false } : undefined,
+      augment: augmentFor(kind, s.augment),
       logEvery: 5,
     },
     checkpointEvery: s.checkpointEvery,
@@ -103,20 +114,25 @@ export class RunController {
     return this.run.phase === 'training' || this.run.phase === 'starting';
   }
 
+  /** What the loaded backbone takes (images or point clouds): the settings follow it. */
+  private kind(): SampleKind {
+    return backboneTakes(this.ctx.store.state.backbone.info);
+  }
+
   train(): Promise<void> {
-    const settings = runSettingsFrom(this.ctx.store.state.settings);
+    const settings = runSettingsFrom(this.ctx.store.state.settings, this.kind());
     return this.newRun(settings, (backbone) => `${settings.adapter.method} adapter being trained on ${backbone.label}`);
   }
 
   /** Quick mode: the head on features the backbone computes once per image (seconds on the sample data). */
   quickTrain(): Promise<void> {
-    return this.newRun(quickSettingsFrom(this.ctx.store.state.settings), (backbone) => `head trained in quick mode on ${backbone.label}`);
+    return this.newRun(quickSettingsFrom(this.ctx.store.state.settings, this.kind()), (backbone) => `head trained in quick mode on ${backbone.label}`);
   }
 
   /** Fine-tuning onward from the quick run's head (the form's method, CLoRA when it says head only). */
   trainFromQuick(): Promise<void> {
     const form = this.ctx.store.state.settings;
-    const settings = runSettingsFrom({ ...form, method: followUpMethod(form) });
+    const settings = runSettingsFrom({ ...form, method: followUpMethod(form) }, this.kind());
     return this.newRun(settings, (backbone) => `${settings.adapter.method} adapter being trained on ${backbone.label}, from the quick head`, true);
   }
 
@@ -159,11 +175,14 @@ export class RunController {
       const p = await plan();
       resuming = p.resume !== undefined;
       const backbone = await this.backbone.require();
+      const problem = dataKindProblem(this.ctx.store.state.data, backbone);
+      if (problem) throw new Error(problem);
       const { samples, fingerprint } = await this.data.pack();
       if (p.resume && fingerprint !== p.resume.fingerprint) {
+        const kind = isPackedClouds(samples) ? 'points' : 'images';
         throw new Error(
-          `The data set changed since this checkpoint was saved (${p.resume.fingerprint.split('-')[1]} images then, ${samples.count} now, or other classes or split): ` +
-            'resuming needs the same images. Restore them, or start a new run with Train.',
+          `The data set changed since this checkpoint was saved (${samplesText(kind, Number(p.resume.fingerprint.split('-')[1]))} then, ${samples.count} now, or other classes or split): ` +
+            'resuming needs the same samples. Restore them, or start a new run with Train.',
         );
       }
       this.settings = p.settings;
@@ -177,7 +196,7 @@ export class RunController {
       const label = p.modelLabel(backbone);
       const started = await worker.request(
         { type: 'train', start: { runId: p.runId, settings: p.settings, samples, resume, label, initHeadFromHeld: p.initHeadFromHeld } },
-        [samples.rgb.buffer, samples.sizes.buffer, samples.labels.buffer, samples.validation.buffer],
+        packedBuffers(samples),
       );
       this.patch({ live: true, ...(quick ? { message: undefined } : {}), ...started });
       const method = p.settings.adapter.method;

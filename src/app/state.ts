@@ -2,6 +2,7 @@
 // run, checkpoints, model, exports, predictions), with the types and defaults components import.
 import { DEFAULT_ADAPTER_SETTINGS, type Method, type Target } from '../clora/settings';
 import type { IntakeProgress, SkippedFile } from '../data/intake';
+import type { SampleKind } from '../data/sample-kind';
 import type { CheckpointMeta, StorageUse } from '../io/checkpoints';
 import type { EvaluatedSample, Evaluation } from '../train/evaluate';
 import type { TopClass } from '../train/predict';
@@ -59,8 +60,10 @@ export interface ClassView {
   name: string;
   count: number;
   validation: number;
-  /** Object URLs of a few samples. */
+  /** Image URLs of a few samples (an image data set). */
   thumbnails: string[];
+  /** A few clouds [P, 3], normalised, for 3-D previews (a point data set). */
+  clouds?: Float32Array[];
 }
 
 export type GpuState = { kind: 'checking' } | { kind: 'ready'; adapter: string; features: string[] } | { kind: 'error'; message: string };
@@ -81,14 +84,20 @@ export interface DataState {
   intake: (IntakeProgress & { label: string }) | undefined;
   message: string | undefined;
   sampleLoaded: boolean;
+  /** What the stored samples are; undefined while the data set is empty (either kind may come). */
+  kind?: SampleKind;
 }
 
 export type RunPhase = 'idle' | 'starting' | RunState;
 
-/** One image of a confusion-matrix cell: its sample key, a thumbnail of its stored pixels, its top predictions. */
+/**
+ * One sample of a confusion-matrix cell: its key, a thumbnail of its stored pixels (an image) or its points
+ * (a cloud, [P, 3]), and its top predictions.
+ */
 export interface CellImage {
   key: string;
   thumbnail: string;
+  cloud?: Float32Array;
   top: TopClass[];
 }
 

@@ -1,13 +1,15 @@
 import { LitElement, css, html } from 'lit';
 import type { ConfusionCell } from '../app/state';
 import { emit } from '../app/events';
+import { sampleNoun, samplesText, type SampleKind } from '../data/sample-kind';
 import { confusedPairs, type Evaluation } from '../train/evaluate';
 import { baseStyles } from './styles';
 import { percent } from './format';
+import './point-preview';
 
 /**
  * The evaluation after training: accuracy, per-class accuracy, the class pairs confused most, and the
- * confusion matrix, every cell of which opens the images counted in it with their top predictions. Emits
+ * confusion matrix, every cell of which opens the samples counted in it with their top predictions. Emits
  * `open-confusion-cell` {actual, predicted} and `close-confusion-cell`.
  */
 export class EvaluationView extends LitElement {
@@ -15,16 +17,19 @@ export class EvaluationView extends LitElement {
     evaluation: { attribute: false },
     on: { type: String },
     cell: { attribute: false },
+    kind: { type: String },
   };
   declare evaluation: Evaluation | undefined;
   declare on: 'validation' | 'training';
   declare cell: ConfusionCell | undefined;
+  declare kind: SampleKind;
 
   constructor() {
     super();
     this.evaluation = undefined;
     this.on = 'validation';
     this.cell = undefined;
+    this.kind = 'images';
   }
 
   static override styles = [
@@ -112,7 +117,7 @@ export class EvaluationView extends LitElement {
   ];
 
   private cellLabel(e: Evaluation, i: number, j: number, v: number): string {
-    const images = `${v} image${v === 1 ? '' : 's'}`;
+    const images = samplesText(this.kind, v);
     return i === j ? `${images} of ${e.classes[i]} predicted correctly` : `${images} of ${e.classes[i]} predicted as ${e.classes[j]}`;
   }
 
@@ -122,17 +127,19 @@ export class EvaluationView extends LitElement {
     const title = c.actual === c.predicted ? `${e.classes[c.actual]} predicted correctly` : `${e.classes[c.actual]} predicted as ${e.classes[c.predicted]}`;
     return html`<section class="drill" aria-label=${`Images: ${title}`} data-testid="confusion-cell">
       <div class="row">
-        <h3>${title}: ${c.count} image${c.count === 1 ? '' : 's'}${c.images.length < c.count && !c.loading ? ` (the first ${c.images.length} shown)` : ''}</h3>
+        <h3>${title}: ${samplesText(this.kind, c.count)}${c.images.length < c.count && !c.loading ? ` (the first ${c.images.length} shown)` : ''}</h3>
         <button @click=${() => emit(this, 'close-confusion-cell')}>Close</button>
       </div>
       ${c.loading
-        ? html`<p class="muted" role="status">Loading the images…</p>`
+        ? html`<p class="muted" role="status">Loading the ${sampleNoun(this.kind)}…</p>`
         : c.count === 0
-          ? html`<p class="muted">No image is in this cell.</p>`
+          ? html`<p class="muted">No ${sampleNoun(this.kind, 1)} is in this cell.</p>`
           : html`<ul class="images">
               ${c.images.map(
                 (image) => html`<li data-key=${image.key}>
-                  <img src=${image.thumbnail} alt=${`A ${e.classes[c.actual]} image, predicted ${image.top[0]?.class ?? ''}`} />
+                  ${image.cloud
+                    ? html`<clora-point-preview .points=${image.cloud} size="64" label=${`A ${e.classes[c.actual]} point cloud, predicted ${image.top[0]?.class ?? ''}`}></clora-point-preview>`
+                    : html`<img src=${image.thumbnail} alt=${`A ${e.classes[c.actual]} image, predicted ${image.top[0]?.class ?? ''}`} />`}
                   <ol aria-label="Top predictions for this image">
                     ${image.top.map((t) => html`<li data-class=${t.class} data-probability=${t.probability}>${t.class} ${percent(t.probability)}</li>`)}
                   </ol>
@@ -148,14 +155,15 @@ export class EvaluationView extends LitElement {
     const max = Math.max(1, ...e.confusion.flat());
     const pairs = confusedPairs(e);
     const open = this.cell;
+    const noun = sampleNoun(this.kind);
     return html`
-      <h3>Evaluation on the ${this.on} images</h3>
-      <p data-testid="final-accuracy">Accuracy ${percent(e.accuracy)} on ${e.count} ${this.on} images.${this.on === 'training' ? ' (No images were held out: set a validation share for an honest number.)' : ''}</p>
+      <h3>Evaluation on the ${this.on} ${noun}</h3>
+      <p data-testid="final-accuracy">Accuracy ${percent(e.accuracy)} on ${e.count} ${this.on} ${noun}.${this.on === 'training' ? ` (No ${noun} were held out: set a validation share for an honest number.)` : ''}</p>
       <div class="wrap">
         <table>
           <caption class="visually-hidden">Accuracy per class</caption>
           <thead>
-            <tr><th scope="col">class</th><th scope="col">images</th><th scope="col">accuracy</th></tr>
+            <tr><th scope="col">class</th><th scope="col">${noun}</th><th scope="col">accuracy</th></tr>
           </thead>
           <tbody>
             ${e.perClass.map((p) => html`<tr><th scope="row">${p.class}</th><td>${p.count}</td><td>${percent(p.accuracy)}</td></tr>`)}
@@ -167,13 +175,13 @@ export class EvaluationView extends LitElement {
             <ul aria-label="Class pairs confused most" data-testid="confused-pairs">
               ${pairs.map(
                 (p) => html`<li>
-                  <strong>${e.classes[p.a]} and ${e.classes[p.b]}</strong>: ${p.aAsB + p.bAsA} images (${p.aAsB} ${e.classes[p.a]} taken for ${e.classes[p.b]},
+                  <strong>${e.classes[p.a]} and ${e.classes[p.b]}</strong>: ${samplesText(this.kind, p.aAsB + p.bAsA)} (${p.aAsB} ${e.classes[p.a]} taken for ${e.classes[p.b]},
                   ${p.bAsA} ${e.classes[p.b]} taken for ${e.classes[p.a]})
                 </li>`,
               )}
             </ul>`
         : html`<p class="muted">No class was confused with another.</p>`}
-      <p class="muted">Choose a cell of the matrix to see its images.</p>
+      <p class="muted">Choose a cell of the matrix to see its ${noun}.</p>
       <div class="wrap">
         <table aria-label="Confusion matrix: rows are the true class, columns the predicted class">
           <thead>

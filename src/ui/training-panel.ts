@@ -1,6 +1,7 @@
 import { LitElement, css, html } from 'lit';
 import { TARGETS, type Target } from '../clora/settings';
 import type { RunView, UiSettings } from '../app/state';
+import { sampleNoun, samplesText, type SampleKind } from '../data/sample-kind';
 import './clora-chart';
 import './evaluation-view';
 import { emit } from '../app/events';
@@ -28,11 +29,14 @@ export class TrainingPanel extends LitElement {
     run: { attribute: false },
     canTrain: { type: Boolean, attribute: 'can-train' },
     hint: { type: String },
+    kind: { type: String },
   };
   declare settings: UiSettings | undefined;
   declare run: RunView | undefined;
   declare canTrain: boolean;
   declare hint: string;
+  /** What the run trains on: images, or point clouds (the augmentation and the counts say so). */
+  declare kind: SampleKind;
 
   constructor() {
     super();
@@ -40,6 +44,7 @@ export class TrainingPanel extends LitElement {
     this.run = undefined;
     this.canTrain = false;
     this.hint = '';
+    this.kind = 'images';
   }
 
   static override styles = [
@@ -144,7 +149,10 @@ export class TrainingPanel extends LitElement {
             ${this.num('warmup', 'Warm-up steps', { min: 0, integer: true })} ${this.num('labelSmoothing', 'Label smoothing', { min: 0, max: 0.9, step: 0.05 })}
             ${this.num('seed', 'Seed', { min: 0, integer: true })} ${this.num('checkpointEvery', 'Checkpoint every (steps)', { min: 1, integer: true })}
             ${this.num('quickEpochs', 'Quick-mode epochs', { min: 1, max: 1000, integer: true })}
-            <label><input type="checkbox" .checked=${s.augment} @change=${(e: Event) => this.change({ augment: (e.target as HTMLInputElement).checked })} /> Flip images at random</label>
+            <label
+              ><input type="checkbox" .checked=${s.augment} @change=${(e: Event) => this.change({ augment: (e.target as HTMLInputElement).checked })} />
+              ${this.kind === 'points' ? 'Scale and shift point clouds at random (Point-MAE)' : 'Flip images at random'}</label
+            >
           </div>
         </details>
       </fieldset>
@@ -161,7 +169,7 @@ export class TrainingPanel extends LitElement {
     const text =
       `Step ${r.step} of ${r.totalSteps}` +
       (epoch !== undefined ? ` · epoch ${epoch.toFixed(2)}${epochs ? ` of ${Math.round(epochs)}` : ''}` : '') +
-      (last && r.phase === 'training' ? ` · ${last.imagesPerSecond.toFixed(1)} images/s · about ${duration(last.etaSeconds)} left` : '');
+      (last && r.phase === 'training' ? ` · ${last.imagesPerSecond.toFixed(1)} ${sampleNoun(this.kind)}/s · about ${duration(last.etaSeconds)} left` : '');
     return html`<div class="progress">
       <div
         class="bar"
@@ -180,7 +188,7 @@ export class TrainingPanel extends LitElement {
 
   private quickText(r: RunView): string {
     const f = r.features;
-    return `Quick mode: the head on backbone features${f && f.done === f.total ? ` of ${f.total} images (${f.cached} from the cache)` : ''}. `;
+    return `Quick mode: the head on backbone features${f && f.done === f.total ? ` of ${samplesText(this.kind, f.total)} (${f.cached} from the cache)` : ''}. `;
   }
 
   private renderStatus() {
@@ -199,13 +207,14 @@ export class TrainingPanel extends LitElement {
       done: 'Done.',
       failed: 'Interrupted.',
     };
-    const counts = r.trainCount ? `${r.trainCount} training and ${r.validationCount} validation images, ${r.trainableParameters.toLocaleString('en')} trainable parameters. ` : '';
+    const noun = sampleNoun(this.kind);
+    const counts = r.trainCount ? `${r.trainCount} training and ${r.validationCount} validation ${noun}, ${r.trainableParameters.toLocaleString('en')} trainable parameters. ` : '';
     const took = r.phase === 'done' && r.seconds !== undefined ? `Took ${seconds(r.seconds)}. ` : '';
     const f = r.features;
     const featureText =
       r.quick && f && (r.phase === 'starting' || f.done < f.total)
         ? html`<p class="muted" role="status" data-testid="features-status">
-            Backbone features: ${f.done} of ${f.total} images${f.cached ? ` (${f.cached} cached from an earlier quick run)` : ''}.
+            Backbone features: ${f.done} of ${f.total} ${noun}${f.cached ? ` (${f.cached} cached from an earlier quick run)` : ''}.
           </p>`
         : '';
     return html`
@@ -266,7 +275,7 @@ export class TrainingPanel extends LitElement {
           .data=${accData}
         ></clora-chart>
       </div>
-      ${r.evaluation ? html`<clora-evaluation .evaluation=${r.evaluation.evaluation} .on=${r.evaluation.on} .cell=${r.cell}></clora-evaluation>` : ''}
+      ${r.evaluation ? html`<clora-evaluation .evaluation=${r.evaluation.evaluation} .on=${r.evaluation.on} .cell=${r.cell} kind=${this.kind}></clora-evaluation>` : ''}
     `;
   }
 }

@@ -1,12 +1,11 @@
-// Quick mode's cache: the backbone's features of every image it has seen, kept in the worker for the
-// backbone loaded now. An image is known by its sample key and a hash of its bytes (keys come back after the
-// data set is cleared), so a second quick run computes features only for the images added since.
+// Quick mode's cache: the backbone's features of every sample (image or point cloud) it has seen, kept in the
+// worker for the backbone loaded now. A sample is known by its key and a hash of its bytes (keys come back
+// after the data set is cleared), so a second quick run computes features only for the samples added since.
 import type { FineTuneModel } from '../clora/model';
 import { featureWidth } from '../nn/backbone';
 import { featuresOf } from '../train/features';
-import { unpackSamples } from './images';
-import type { PackedSamples } from './protocol';
-import type { PreprocessParams } from '../data/preprocess';
+import { isPackedClouds, type PackedData } from './protocol';
+import { unpack } from './training-data';
 
 let cache: { backbone: string; byId: Map<string, Float32Array> } = { backbone: '', byId: new Map() };
 
@@ -22,13 +21,16 @@ function contentHash(bytes: Uint8Array): string {
 }
 
 /** Each packed sample's identity in the cache. */
-function sampleIds(samples: PackedSamples): string[] {
+function sampleIds(samples: PackedData): string[] {
   const ids: string[] = [];
+  const clouds = isPackedClouds(samples);
+  const bytes = clouds ? new Uint8Array(samples.points.buffer, samples.points.byteOffset, samples.points.byteLength) : samples.rgb;
   let offset = 0;
   for (let i = 0; i < samples.count; i++) {
-    const size = samples.sizes[i]! * samples.sizes[i]! * 3;
-    ids.push(`${samples.keys[i] ?? i}#${samples.sizes[i]}#${contentHash(samples.rgb.subarray(offset, offset + size))}`);
-    offset += size;
+    const size = clouds ? samples.counts[i]! : samples.sizes[i]!;
+    const length = clouds ? size * 3 * 2 : size * size * 3;
+    ids.push(`${samples.keys[i] ?? i}#${size}#${contentHash(bytes.subarray(offset, offset + length))}`);
+    offset += length;
   }
   return ids;
 }
@@ -44,13 +46,7 @@ export interface CachedFeatures {
  * The features of every packed sample, computing (through `model`'s frozen backbone) only those not cached
  * for `backbone`; `onProgress` hears done/total as chunks finish.
  */
-export async function cachedFeatures(
-  model: FineTuneModel,
-  backbone: string,
-  samples: PackedSamples,
-  preprocess: PreprocessParams,
-  onProgress: (done: number, total: number, cached: number) => void,
-): Promise<CachedFeatures> {
+export async function cachedFeatures(model: FineTuneModel, backbone: string, samples: PackedData, onProgress: (done: number, total: number, cached: number) => void): Promise<CachedFeatures> {
   if (cache.backbone !== backbone) cache = { backbone, byId: new Map() };
   const dim = featureWidth(model.parts.cfg);
   const ids = sampleIds(samples);
@@ -58,7 +54,7 @@ export async function cachedFeatures(
   const cached = samples.count - missing.length;
   onProgress(cached, samples.count, cached);
   if (missing.length) {
-    const images = await unpackSamples(samples, missing, preprocess);
+    const images = await unpack(samples, missing);
     const computed = await featuresOf(
       model,
       images,

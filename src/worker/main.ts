@@ -11,8 +11,9 @@ import { checkpointFileOf, readCheckpointFile } from './checkpoint-files';
 import { device, loseDevice, onDeviceLost } from './device';
 import { errorKind } from './errors';
 import { decodeExact, prepare } from './images';
-import { exportFile, importAdapter, predict, useWeights } from './model-io';
+import { exportFile, importAdapter, predict, predictCloud, useWeights } from './model-io';
 import { heldSession, release } from './model-slot';
+import { preparePoints } from './points';
 import { transferablesOf, type ReplyMessage, type RequestMessage } from './protocol';
 import { messageOf, scope } from './scope';
 import { TrainingSession } from './session';
@@ -38,6 +39,10 @@ async function handle(request: RequestMessage): Promise<{ value: unknown; transf
       const results = request.exact ? await decodeExact(request.items) : await prepare(request.items);
       return { value: results, transfer: transferablesOf(results.flatMap((r) => (r.ok ? [r.rgb] : []))) };
     }
+    case 'preparePoints': {
+      const results = await preparePoints(request.items);
+      return { value: results, transfer: transferablesOf(results.flatMap((r) => (r.ok ? [r.points] : []))) };
+    }
     case 'train':
       return { value: await TrainingSession.start(request.start) };
     case 'pause':
@@ -54,6 +59,10 @@ async function handle(request: RequestMessage): Promise<{ value: unknown; transf
       return { value: null };
     case 'predict':
       return { value: await predict(request.image) };
+    case 'predictCloud': {
+      const prediction = await predictCloud(request.file, request.name);
+      return { value: prediction, transfer: transferablesOf(prediction.cloud ? [prediction.cloud] : []) };
+    }
     case 'export':
       return { value: await exportFile(request.format) };
     case 'importAdapter':

@@ -1,6 +1,7 @@
 // The model in the slot, in and out: predictions for Try it (the trained, imported or checkpoint model, else
-// the backbone's own head), each saying which model answered; the four exports (native adapter, PEFT zip,
-// merged safetensors, merged ONNX); adapter imports; and a saved checkpoint's weights made the model.
+// the backbone's own head) on an image or a point file, each saying which model answered; the four exports
+// (native adapter, PEFT zip, merged safetensors, merged ONNX for image models); adapter imports; and a saved
+// checkpoint's weights made the model.
 import { mergedExport, peftExport } from '../clora/export';
 import { modelFile, readAdapterFile } from '../clora/files';
 import { createFineTuneModel, type FineTuneModel } from '../clora/model';
@@ -9,11 +10,12 @@ import { decodeImageBlob } from '../data/decode-browser';
 import { preprocessImages } from '../data/preprocess';
 import { blobSource, openSafetensors, writeSafetensors } from '../io/safetensors';
 import { zipFiles } from '../io/zip';
-import { vitShapes } from '../nn/vit';
-import { backboneHeadAdapter, logitsOf, topClasses } from '../train/predict';
-import { requireBackbone } from './backbone';
+import { backboneShapes } from '../nn/backbone';
+import { backboneHeadAdapter, logitsOf, predictLogits, topClasses } from '../train/predict';
+import { requireBackbone, requireImageBackbone } from './backbone';
 import { device } from './device';
 import { heldModel, heldSession, hold, slotVersion, type HeldModel } from './model-slot';
+import { readCloud } from './points';
 import type { ExportedFile, ExportFormat, ImportedAdapter, ModelWeights, Prediction } from './protocol';
 
 /** The slot's model, or the backbone's own head put there (as a `head` adapter) when it is empty. */
@@ -42,12 +44,21 @@ async function holdBuilt(build: () => Promise<FineTuneModel>, source: HeldModel[
 }
 
 export async function predict(image: Blob): Promise<Prediction> {
-  const b = requireBackbone();
+  const b = requireImageBackbone('Trying an image');
   const decoded = await decodeImageBlob(image, image instanceof File ? image.name : 'The image');
   const { model, source, label } = await predictionModel();
-  const logits = await logitsOf(model, 1, () => preprocessImages(model.ctx, [decoded], b.info.preprocess));
+  const logits = await logitsOf(model, 1, () => preprocessImages(model.ctx, [decoded], b.meta.preprocess));
   const classes = model.parts.classes;
   return { classes, top: topClasses(logits, classes), model: source, label };
+}
+
+/** Top classes of one point file, read as intake reads it; the cloud comes back for the page to show. */
+export async function predictCloud(file: Blob, name: string): Promise<Prediction> {
+  const cloud = await readCloud(file, name, 'Trying a point file');
+  const { model, source, label } = await predictionModel();
+  const logits = await predictLogits(model, cloud.points, 1, [cloud.points.length / 3, 3]);
+  const classes = model.parts.classes;
+  return { classes, top: topClasses(logits, classes), model: source, label, cloud: cloud.points };
 }
 
 function exportModel(): FineTuneModel {
@@ -93,12 +104,13 @@ export async function exportFile(format: ExportFormat): Promise<ExportedFile> {
     });
     return { blob: new Blob([zip], { type: 'application/zip' }), filename: `${base}-peft.zip` };
   }
-  const shapes = vitShapes({ ...cfg, classes: 0 });
+  const shapes = backboneShapes(cfg);
   const tensors = await mergedExport(cfg, adapter, [...shapes.keys()], b.read, shapes);
   if (format === 'onnx') {
+    const vit = requireImageBackbone('The ONNX export (a ViT graph; export the merged model as safetensors for a point backbone)');
     // The protobuf code (about 82 KB) is fetched only when someone exports to ONNX.
     const { mergedModelToOnnx } = await import('../clora/onnx-export');
-    const onnx = mergedModelToOnnx(cfg, tensors, { classes: adapter.classes, preprocess: b.info.preprocess, metadata: { ...b.meta.describe(), merged_from: method } });
+    const onnx = mergedModelToOnnx(vit.meta.cfg, tensors, { classes: adapter.classes, preprocess: vit.meta.preprocess, metadata: { ...b.meta.describe(), merged_from: method } });
     return { blob: new Blob([onnx as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }), filename: `${base}-merged.onnx` };
   }
   const merged = writeSafetensors(tensors, { ...b.meta.describe(), classes: JSON.stringify(adapter.classes), merged_from: method });

@@ -5,6 +5,7 @@ import { FeatureHeadModel } from '../clora/feature-head';
 import { createFineTuneModel, initialTensors, trainableParameterCount, type FineTuneModel } from '../clora/model';
 import { SettingsError, validateAdapterSettings } from '../clora/settings';
 import { DatasetError, type Dataset } from '../data/dataset';
+import { sampleNoun } from '../data/sample-kind';
 import { featureWidth } from '../nn/backbone';
 import { evaluate, evaluatedSamples } from '../train/evaluate';
 import { featureDataset } from '../train/features';
@@ -14,11 +15,11 @@ import { Trainer, TrainingDiverged } from '../train/trainer';
 import { requireBackbone } from './backbone';
 import { device } from './device';
 import { errorKind } from './errors';
-import { unpackSamples } from './images';
 import { cachedFeatures } from './feature-cache';
 import { heldModel, heldSession, hold, release } from './model-slot';
-import { transferablesOf, type AccuracyPoint, type ErrorKind, type ReplyValue, type RunState, type TrainStart } from './protocol';
+import { isPackedClouds, transferablesOf, type AccuracyPoint, type ErrorKind, type ReplyValue, type RunState, type TrainStart } from './protocol';
 import { emit, messageOf } from './scope';
+import { kindMismatch, unpack } from './training-data';
 
 /** Training samples scored for the "train accuracy" curve at each epoch end. */
 const TRAIN_ACCURACY_SAMPLES = 128;
@@ -75,11 +76,14 @@ export class TrainingSession {
     if (quick && adapter.method !== 'head') throw new SettingsError(`Quick mode trains the head only (method "head"), not "${adapter.method}".`);
     if (!Number.isInteger(checkpointEvery) || checkpointEvery < 1) throw new SettingsError(`Checkpoints every ${checkpointEvery} steps: use a whole number ≥ 1.`);
     const samples = start.samples;
-    if (samples.classes.length < 2) throw new DatasetError(`Training needs at least two classes with images (there ${samples.classes.length === 1 ? 'is one' : 'are none'}).`);
+    const noun = sampleNoun(isPackedClouds(samples) ? 'points' : 'images');
+    if (samples.classes.length < 2) throw new DatasetError(`Training needs at least two classes with ${noun} (there ${samples.classes.length === 1 ? 'is one' : 'are none'}).`);
     const trainIdx: number[] = [];
     const valIdx: number[] = [];
     for (let i = 0; i < samples.count; i++) (samples.validation[i] ? valIdx : trainIdx).push(i);
-    if (trainIdx.length === 0) throw new DatasetError('Every image is in the validation split: lower the validation share or add images.');
+    if (trainIdx.length === 0) throw new DatasetError(`Every sample is in the validation split: lower the validation share or add ${noun}.`);
+    const mismatch = kindMismatch(samples);
+    if (mismatch) throw mismatch;
     const cfg = b.meta.cfg;
     const resume = start.resume;
     const initial = resume ? resume.state.trainable : initialTensors(cfg, adapter, samples.classes.length, new Rng(trainOptions.seed ^ 0x5eed));
@@ -92,9 +96,7 @@ export class TrainingSession {
     try {
       if (quick) {
         model = new FeatureHeadModel(model.parts);
-        const { features } = await cachedFeatures(model, b.info.spec, samples, b.info.preprocess, (done, total, cached) =>
-          emit({ kind: 'features', runId: start.runId, done, total, cached }),
-        );
+        const { features } = await cachedFeatures(model, b.info.spec, samples, (done, total, cached) => emit({ kind: 'features', runId: start.runId, done, total, cached }));
         const split = (pick: number[]): Dataset => {
           const width = featureWidth(cfg);
           const rows = new Float32Array(pick.length * width);
@@ -104,8 +106,8 @@ export class TrainingSession {
         trainData = split(trainIdx);
         validation = valIdx.length ? split(valIdx) : undefined;
       } else {
-        trainData = await unpackSamples(samples, trainIdx, b.info.preprocess);
-        validation = valIdx.length ? await unpackSamples(samples, valIdx, b.info.preprocess) : undefined;
+        trainData = await unpack(samples, trainIdx);
+        validation = valIdx.length ? await unpack(samples, valIdx) : undefined;
       }
     } catch (error) {
       model.dispose();

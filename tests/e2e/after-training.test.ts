@@ -112,7 +112,7 @@ describe('after training', () => {
     }
     await app(page).getByTestId('confusion-cell').getByRole('button', { name: 'Close' }).click();
     const worst = await app(page).getByTestId('confused-pairs').textContent().catch(() => '');
-    if (predicted.some((p, i) => p !== validation[i]!.label)) expect(worst).toMatch(/ and .+: \d+ images/);
+    if (predicted.some((p, i) => p !== validation[i]!.label)) expect(worst).toMatch(/ and .+: \d+ images?/);
     await matrix.getByRole('button', { name: new RegExp(`of ${CLASSES[0]} predicted correctly$`) }).click();
     await app(page).locator('clora-evaluation').screenshot({ path: artifact('after-training-confusion-cell.png') });
     phase('confusion cells checked');

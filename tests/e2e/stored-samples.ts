@@ -19,7 +19,8 @@ export async function storedSamples(page: Page): Promise<StoredSet> {
     return {
       classes: manifest.classes.map((c) => ({ id: c.id, name: c.name })),
       share: manifest.validationShare,
-      samples: samples.map((s) => ({ key: s.key, classId: s.classId, size: s.size, rgb: Array.from(s.rgb) })),
+      // Image samples (this helper is for image data sets).
+      samples: samples.flatMap((s) => ('rgb' in s ? [{ key: s.key, classId: s.classId, size: s.size, rgb: Array.from(s.rgb) }] : [])),
     };
   });
   const used = raw.classes.filter((c) => raw.samples.some((s) => s.classId === c.id));
