@@ -47,7 +47,8 @@ export interface StepProfile {
   families: FamilyTime[];
 }
 
-interface Captured {
+/** One dispatch as the step recorded it, to replay alone. */
+export interface Captured {
   spec: KernelSpec;
   params: Param[];
   buffers: BufferRange[];
@@ -60,10 +61,25 @@ const familyOf = (spec: KernelSpec): string => {
 };
 
 export async function profileStep(ctx: GpuContext, adapter: string, opts: { samples: number; log?: (line: string) => void }): Promise<StepProfile> {
-  const log = opts.log ?? (() => undefined);
   const { cfg, rank, classes } = TINY_STEP;
   const engine = await engineLoraStep(ctx, TINY_STEP, seededLoraWeights(cfg, rank, classes, 5), 1e-3);
-  const step = (): void => engine.step();
+  try {
+    const { captured, ...profile } = await profileFamilies(ctx, adapter, () => engine.step(), opts);
+    return { ...profile, retile: await retileTimes(ctx, captured, opts) };
+  } finally {
+    engine.dispose();
+  }
+}
+
+/** A step's time split by kernel family (see the file's opening), and the dispatches captured from it. */
+export type FamilyProfile = Omit<StepProfile, 'retile'> & { captured: Captured[] };
+
+/**
+ * Profiles any recorded step (`step` records one training step without submitting it): its dispatches,
+ * recording and replay times, and each kernel family's share. Callers compare steps by their families.
+ */
+export async function profileFamilies(ctx: GpuContext, adapter: string, step: () => void, opts: { samples: number; log?: (line: string) => void }): Promise<FamilyProfile> {
+  const log = opts.log ?? (() => undefined);
   const done = async (): Promise<void> => {
     ctx.flush();
     await ctx.device.queue.onSubmittedWorkDone();
@@ -91,9 +107,7 @@ export async function profileStep(ctx: GpuContext, adapter: string, opts: { samp
     ctx.dispatch = dispatch;
   }
   log(`profile: ${captured.length} dispatches per step`);
-  const replay = (list: Captured[], repeats: number) => (): void => {
-    for (let r = 0; r < repeats; r++) for (const c of list) dispatch(c.spec, c.params, c.buffers, c.workgroups);
-  };
+  const replay = replayer(ctx);
 
   const stepMs: number[] = [];
   const recordMs: number[] = [];
@@ -145,8 +159,27 @@ export async function profileStep(ctx: GpuContext, adapter: string, opts: { samp
     for (const [grid, l] of byShape) shapes.push({ grid, count: l.length, ms: await timeList(l) });
     f.shapes = shapes.sort((a, b) => b.ms - a.ms).slice(0, 6);
   }
+  return { adapter, dispatchesPerStep: captured.length, stepMs: spread(stepMs), recordMs: spread(recordMs), replayMs: spread(replayMs), emptySubmitMs, families, captured };
+}
 
-  // The same step with its tiled products re-tiled, replayed interleaved with the step as recorded.
+/** Records captured dispatches again (`repeats` times over) without the step's CPU work. */
+const replayer =
+  (ctx: GpuContext) =>
+  (list: Captured[], repeats: number) =>
+  (): void => {
+    for (let r = 0; r < repeats; r++) for (const c of list) ctx.dispatch(c.spec, c.params, c.buffers, c.workgroups);
+  };
+
+/** The same step with its tiled products re-tiled, replayed interleaved with the step as recorded. */
+async function retileTimes(ctx: GpuContext, captured: Captured[], opts: { samples: number; log?: (line: string) => void }): Promise<RetileTime[]> {
+  const replay = replayer(ctx);
+  const time = async (work: () => void): Promise<number> => {
+    const t0 = performance.now();
+    work();
+    ctx.flush();
+    await ctx.device.queue.onSubmittedWorkDone();
+    return performance.now() - t0;
+  };
   const retile: RetileTime[] = [];
   for (const variant of ['64×64 for the 32×32 products', '64×64 unsplit for the split-K products', 'both'] as const) {
     const list = retiled(captured, variant !== '64×64 unsplit for the split-K products', variant !== '64×64 for the 32×32 products');
@@ -158,11 +191,9 @@ export async function profileStep(ctx: GpuContext, adapter: string, opts: { samp
       alt.push(await time(replay(list, 1)));
     }
     retile.push({ variant, ms: spread(alt).median, baselineMs: spread(base).median, dispatches: list.length });
-    log(`retiled (${variant}): ${spread(alt).median.toFixed(1)} vs ${spread(base).median.toFixed(1)} ms`);
+    opts.log?.(`retiled (${variant}): ${spread(alt).median.toFixed(1)} vs ${spread(base).median.toFixed(1)} ms`);
   }
-
-  engine.dispose();
-  return { retile, adapter, dispatchesPerStep: captured.length, stepMs: spread(stepMs), recordMs: spread(recordMs), replayMs: spread(replayMs), emptySubmitMs, families };
+  return retile;
 }
 
 const TILE_64 = { TILE_M: 64, TILE_N: 64, TILE_K: 16, RM: 2, RN: 2 };
@@ -208,6 +239,20 @@ function retiled(list: Captured[], thirtyTwo: boolean, split: boolean): Captured
 export function profileTable(title: string, p: StepProfile): string[] {
   const f2 = (v: number): string => v.toFixed(2);
   return [
+    ...familyTable(title, p),
+    'The whole step replayed with its dense products re-tiled (same kernels, another program choice), interleaved with the step as recorded:',
+    '',
+    '| variant | dispatches | ms | as recorded, ms | ratio |',
+    '|---|---|---|---|---|',
+    ...p.retile.map((r) => `| ${r.variant} | ${r.dispatches} | ${f2(r.ms)} | ${f2(r.baselineMs)} | ×${(r.baselineMs / r.ms).toFixed(3)} |`),
+    '',
+  ];
+}
+
+/** A step's kernel families as a Markdown table under a heading. */
+export function familyTable(title: string, p: Omit<StepProfile, 'retile'>): string[] {
+  const f2 = (v: number): string => v.toFixed(2);
+  return [
     `### ${title}: the training step by kernel family (${p.adapter})`,
     '',
     `Step ${f2(p.stepMs.median)} ms (record ${f2(p.recordMs.median)} ms on the CPU; all ${p.dispatchesPerStep} dispatches replayed in one submission ${f2(p.replayMs.median)} ms; empty submission ${f2(p.emptySubmitMs)} ms). ` +
@@ -219,12 +264,6 @@ export function profileTable(title: string, p: StepProfile): string[] {
       `| ${f.family} | ${f.dispatchesPerStep} | ${f2(f.ms)} | ${(100 * f.share).toFixed(1)}% |`,
       ...(f.shapes ?? []).map((s) => `| ↳ grid ${s.grid} | ${s.count} | ${f2(s.ms)} | |`),
     ]),
-    '',
-    'The whole step replayed with its dense products re-tiled (same kernels, another program choice), interleaved with the step as recorded:',
-    '',
-    '| variant | dispatches | ms | as recorded, ms | ratio |',
-    '|---|---|---|---|---|',
-    ...p.retile.map((r) => `| ${r.variant} | ${r.dispatches} | ${f2(r.ms)} | ${f2(r.baselineMs)} | ×${(r.baselineMs / r.ms).toFixed(3)} |`),
     '',
   ];
 }

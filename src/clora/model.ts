@@ -22,7 +22,7 @@ import {
 } from '../nn/backbone';
 import type { AdaptedModule, LinearAdapter } from '../nn/transformer-block';
 import { Rng } from '../train/rng';
-import { cloraBranch, gram, sadeSum } from './ops';
+import { cloraBranches, gram, sadeSum } from './ops';
 import type { AdapterSettings, Method, Target } from './settings';
 
 export const SADE_EPS = 1e-8;
@@ -231,12 +231,19 @@ export class FineTuneModel implements LinearAdapter {
     // goes back to f16 (casts are no-ops in f32).
     const x = cast(input, 'f32');
     let out = cast(output, 'f32');
+    // Targets of one module that share both banks (CLoRA's q, k, v of a qkv) go through one call, which
+    // projects the input once for all of them; LoRA's targets each have banks of their own.
+    const groups = new Map<string, Branch[]>();
     for (const b of list) {
-      out = cloraBranch(x, trainable.get(b.downName), cores, b.coreIndex, trainable.get(b.upName), out, {
-        colStart: b.colStart,
+      const key = `${b.downName}\n${b.upName}`;
+      groups.set(key, [...(groups.get(key) ?? []), b]);
+    }
+    for (const group of groups.values()) {
+      const first = group[0]!;
+      const modules = group.map((b) => ({ module: b.coreIndex, colStart: b.colStart, seed: (this.seed ^ Math.imul(b.coreIndex + 1, 0x9e3779b1)) >>> 0 }));
+      out = cloraBranches(x, trainable.get(first.downName), cores, trainable.get(first.upName), out, modules, {
         scale: settings.scale,
         dropout: this.training ? settings.dropout : 0,
-        seed: (this.seed ^ Math.imul(b.coreIndex + 1, 0x9e3779b1)) >>> 0,
       });
     }
     if (output.dtype === 'f32') return out;

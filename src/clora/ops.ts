@@ -1,9 +1,10 @@
-// CLoRA's differentiable ops: the shared-base low-rank branch, the Gram tensors of a bank and the SADE sum.
+// CLoRA's differentiable ops: the shared-base low-rank branch (one module, or several on one input), the Gram tensors of a bank and the SADE sum.
 // Forward and backward side by side; the kernels are in src/kernels/clora.ts and src/kernels/sade.ts.
 import { record } from '../autodiff/tape';
 import { activeTape, shapeText, Tensor } from '../autodiff/tensor';
 import { ShapeError } from '../gpu/errors';
-import { coreGrad, lowRankIn, lowRankOut, MAX_BOTTLENECK, weightGrad } from '../kernels/clora';
+import { coreGrad, coreMix, lowRankIn, lowRankOut, MAX_BOTTLENECK, weightGrad } from '../kernels/clora';
+import { addAt, addInto } from '../kernels/elementwise';
 import { gramBackwardInto, gramInto, sadeBackwardInto, sadeForwardInto, SADE_MAX_RANK, SADE_MAX_SPACES, type BankGeometry } from '../kernels/sade';
 
 export interface BranchOptions {
@@ -33,6 +34,32 @@ const isCount = (n: number): boolean => Number.isInteger(n) && n >= 0;
  * ([T, p·r] each, a few percent of X) are kept for the backward only when a gradient will be taken.
  */
 export function cloraBranch(x: Tensor, down: Tensor, cores: Tensor, module: number, up: Tensor, base: Tensor, opts: BranchOptions): Tensor {
+  return cloraBranches(x, down, cores, up, base, [{ module, colStart: opts.colStart, seed: opts.seed }], opts);
+}
+
+/** One module of cloraBranches: its cores, where its output goes, its dropout seed. */
+export interface BranchModule {
+  /** Index of its cores in the cores tensor. */
+  module: number;
+  /** First column of `base` its branch adds into. */
+  colStart: number;
+  /** Its dropout mask's seed (see BranchOptions.seed). */
+  seed: number;
+}
+
+/**
+ * cloraBranch for several modules that read the same input through the same banks (q, k and v of one fused
+ * qkv): base[..., colStart_j : colStart_j + b] += s · Σ_h dropout((X·D_h)·Q_h^j) · U_h for each module j, IN
+ * PLACE (the result is a view of base, as in cloraBranch). Exactly the modules' cloraBranch calls one after the
+ * other, but the products on the input side run once for all of them: Z = X·D_cat forward, and backward
+ * dX = (Σ_j dZ_j)·D_catᵀ and dD = Xᵀ·Σ_j dZ_j, where one call per module would repeat each.
+ *
+ * Cost for n modules: 2n dispatches forward (lowrank_in, then core_mix for each further module, and a
+ * lowrank_out each); backward per module lowrank_in, core_grad and weight_grad for dU (with their chunk sums,
+ * and an add for each further module), once lowrank_out for dX and weight_grad for dD. Z is kept for the
+ * backward only when the cores train, each W only when the up bank does.
+ */
+export function cloraBranches(x: Tensor, down: Tensor, cores: Tensor, up: Tensor, base: Tensor, modules: readonly BranchModule[], opts: Omit<BranchOptions, 'colStart' | 'seed'>): Tensor {
   const shapes = `x ${shapeText(x.shape)}, down ${shapeText(down.shape)}, cores ${shapeText(cores.shape)}, up ${shapeText(up.shape)}, base ${shapeText(base.shape)}`;
   if (down.rank !== 3 || up.rank !== 3 || cores.rank !== 4) {
     throw new ShapeError(`cloraBranch: ${shapes}: down must be [p, a, r], up [p, r, b] and cores [m, p, r, r].`);
@@ -49,11 +76,14 @@ export function cloraBranch(x: Tensor, down: Tensor, cores: Tensor, module: numb
     throw new ShapeError(`cloraBranch: base ${shapeText(base.shape)} must have the leading dimensions of input ${shapeText(x.shape)}.`);
   }
   const width = base.shape[base.rank - 1]!;
-  const { colStart, scale, dropout, seed } = opts;
-  if (!isCount(colStart) || colStart + b > width) {
-    throw new ShapeError(`cloraBranch: columns [${colStart}, ${colStart + b}) of the up bank ${shapeText(up.shape)} do not fit in base ${shapeText(base.shape)}.`);
+  const { scale, dropout } = opts;
+  if (modules.length === 0) throw new ShapeError('cloraBranches: no modules to add.');
+  for (const { module, colStart } of modules) {
+    if (!isCount(colStart) || colStart + b > width) {
+      throw new ShapeError(`cloraBranch: columns [${colStart}, ${colStart + b}) of the up bank ${shapeText(up.shape)} do not fit in base ${shapeText(base.shape)}.`);
+    }
+    if (!Number.isInteger(module) || module < 0 || module >= m) throw new ShapeError(`cloraBranch: module ${module} is not one of the ${m} modules in cores ${shapeText(cores.shape)}.`);
   }
-  if (!Number.isInteger(module) || module < 0 || module >= m) throw new ShapeError(`cloraBranch: module ${module} is not one of the ${m} modules in cores ${shapeText(cores.shape)}.`);
   if (p * r > MAX_BOTTLENECK) throw new ShapeError(`cloraBranch: p·r = ${p * r} (down ${shapeText(down.shape)}) is over the ${MAX_BOTTLENECK} the kernels take.`);
   if (!(dropout >= 0 && dropout < 1)) throw new RangeError(`cloraBranch: dropout must be in [0, 1), got ${dropout}.`);
   if (!Number.isFinite(scale)) throw new RangeError(`cloraBranch: the scale must be finite, got ${scale}.`);
@@ -61,30 +91,55 @@ export function cloraBranch(x: Tensor, down: Tensor, cores: Tensor, module: numb
   const ctx = x.ctx;
   const rows = a === 0 ? 0 : x.size / a;
   const P = p * r;
-  const coreBase = module * p * r * r;
-  const drop = { rate: dropout, seed: seed >>> 0 };
+  const block = P * r;
+  const drops = modules.map((mod) => ({ rate: dropout, seed: mod.seed >>> 0 }));
   const inputs = [x, down, cores, up, base];
   const needsGrad = inputs.some((t) => t.requiresGrad) && activeTape(ctx) !== undefined;
 
   const z = Tensor.empty(ctx, [rows, P]);
-  const w = Tensor.empty(ctx, [rows, P]);
-  lowRankIn(ctx, { wide: x, stride: a, offset: 0, k: a, bank: down, cores, coreBase, stage1: z, stage2: w, rows, p, r, backward: false, alpha: 1, dropout: drop });
-  lowRankOut(ctx, { lhs: w, bank: up, bankDown: false, out: base, stride: width, offset: colStart, rows, n: b, p, r, alpha: scale, accumulate: true });
-  if (!needsGrad) {
-    // Their buffers are reused only by work recorded later, which runs after these dispatches.
-    z.dispose();
-    w.dispose();
-  }
+  const ws = modules.map(() => Tensor.empty(ctx, [rows, P]));
+  modules.forEach((mod, j) => {
+    const w = ws[j]!;
+    if (j === 0) {
+      lowRankIn(ctx, { wide: x, stride: a, offset: 0, k: a, bank: down, cores, coreBase: mod.module * block, stage1: z, stage2: w, rows, p, r, backward: false, alpha: 1, dropout: drops[j]! });
+    } else {
+      coreMix(ctx, { z, cores, coreBase: mod.module * block, out: w, rows, p, r, dropout: drops[j]! });
+    }
+    lowRankOut(ctx, { lhs: w, bank: up, bankDown: false, out: base, stride: width, offset: mod.colStart, rows, n: b, p, r, alpha: scale, accumulate: true });
+  });
+  // What the backward does not read goes back to the pool now; its buffers are reused only by work recorded
+  // later, which runs after these dispatches.
+  if (!needsGrad || !cores.requiresGrad) z.dispose();
+  if (!needsGrad || !up.requiresGrad) for (const w of ws) w.dispose();
   const out = base.view(base.shape);
 
   record('cloraBranch', inputs, [out], ([g]) => {
     const dOut = g!;
-    let dy: Tensor | undefined;
+    const inputSide = x.requiresGrad || down.requiresGrad;
+    let gCores: Tensor | null = null;
+    // dZ = Σ_j dZ_j, the input side's one operand.
     let dz: Tensor | undefined;
-    if (x.requiresGrad || down.requiresGrad || cores.requiresGrad) {
-      dy = Tensor.empty(ctx, [rows, P]);
+    if (inputSide || cores.requiresGrad) {
       dz = Tensor.empty(ctx, [rows, P]);
-      lowRankIn(ctx, { wide: dOut, stride: width, offset: colStart, k: b, bank: up, cores, coreBase, stage1: dy, stage2: dz, rows, p, r, backward: true, alpha: scale, dropout: drop });
+      const dy = Tensor.empty(ctx, [rows, P]);
+      const dzMore = modules.length > 1 ? Tensor.empty(ctx, [rows, P]) : undefined;
+      const coreMore = modules.length > 1 && cores.requiresGrad ? Tensor.empty(ctx, [block]) : undefined;
+      if (cores.requiresGrad) gCores = Tensor.empty(ctx, cores.shape);
+      modules.forEach((mod, j) => {
+        const dzj = j === 0 ? dz! : dzMore!;
+        lowRankIn(ctx, { wide: dOut, stride: width, offset: mod.colStart, k: b, bank: up, cores, coreBase: mod.module * block, stage1: dy, stage2: dzj, rows, p, r, backward: true, alpha: scale, dropout: drops[j]! });
+        if (j > 0 && inputSide) addInto(ctx, dz!, dzj);
+        if (!gCores) return;
+        // The first module's dQ fills the whole gradient (zeros around its block); the others add their block.
+        if (j === 0) coreGrad(ctx, { z, dy, rows, p, r, out: gCores, modules: m, module: mod.module });
+        else {
+          coreGrad(ctx, { z, dy, rows, p, r, out: coreMore!, modules: 1, module: 0 });
+          addAt(ctx, gCores, coreMore!, mod.module * block);
+        }
+      });
+      dy.dispose();
+      dzMore?.dispose();
+      coreMore?.dispose();
     }
     let gx: Tensor | null = null;
     if (x.requiresGrad) {
@@ -96,18 +151,17 @@ export function cloraBranch(x: Tensor, down: Tensor, cores: Tensor, module: numb
       gDown = Tensor.empty(ctx, down.shape);
       weightGrad(ctx, { lhs: dz!, wide: x, stride: a, offset: 0, rows, n: a, p, r, bankDown: true, out: gDown, alpha: 1 });
     }
-    let gCores: Tensor | null = null;
-    if (cores.requiresGrad) {
-      gCores = Tensor.empty(ctx, cores.shape);
-      coreGrad(ctx, { z, dy: dy!, rows, p, r, out: gCores, modules: m, module });
-    }
+    dz?.dispose();
     let gUp: Tensor | null = null;
     if (up.requiresGrad) {
       gUp = Tensor.empty(ctx, up.shape);
-      weightGrad(ctx, { lhs: w, wide: dOut, stride: width, offset: colStart, rows, n: b, p, r, bankDown: false, out: gUp, alpha: scale });
+      const more = modules.length > 1 ? Tensor.empty(ctx, up.shape) : undefined;
+      modules.forEach((mod, j) => {
+        weightGrad(ctx, { lhs: ws[j]!, wide: dOut, stride: width, offset: mod.colStart, rows, n: b, p, r, bankDown: false, out: j === 0 ? gUp! : more!, alpha: scale });
+        if (j > 0) addInto(ctx, gUp!, more!);
+      });
+      more?.dispose();
     }
-    dy?.dispose();
-    dz?.dispose();
     return [gx, gDown, gCores, gUp, base.requiresGrad ? dOut : null];
   });
   return out;

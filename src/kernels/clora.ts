@@ -10,7 +10,8 @@ import { expectAtLeast, vec4Range } from './storage';
  *
  * Dispatches per adapted layer:
  *   forward   2: lowrank_in (Z = X·D_cat and W = dropout(Z_h·Q_h) in one pass over X), lowrank_out (s·W·U_cat
- *             added into the frozen output's columns).
+ *             added into the frozen output's columns). Further modules on the same input and down bank reuse
+ *             Z: core_mix (their W) and lowrank_out, 2 each.
  *   backward  at most 8, fewer for frozen inputs: lowrank_in (dY, dZ in one pass over dOut's columns),
  *             lowrank_out (dX), weight_grad for dD and dU (+1 sum_chunks each when T is split across
  *             workgroups), core_grad + sum_chunks (dQ, written into the whole cores-sized gradient).
@@ -186,6 +187,32 @@ export function lowRankIn(ctx: GpuContext, a: LowRankInArgs): void {
     VEC_WIDE: vecWide,
   };
   ctx.dispatch(spec('lowrank_in', defines), p, buffers, grid1d(a.rows, layout.TM));
+}
+
+export interface CoreMixArgs {
+  /** Z [rows, P], made by lowRankIn for the first module that shares it. */
+  z: BufferRange;
+  cores: BufferRange;
+  /** This module's first element in `cores`. */
+  coreBase: number;
+  /** W [rows, P]. */
+  out: BufferRange;
+  rows: number;
+  p: number;
+  r: number;
+  dropout: DropoutSettings;
+}
+
+/** W = dropout(Z_h·Q_h) for a module whose Z another module's lowRankIn already made (same input, same down bank). */
+export function coreMix(ctx: GpuContext, a: CoreMixArgs): void {
+  const P = bottleneck(a.p, a.r);
+  expectElements('Z', a.z, a.rows * P);
+  expectElements('the cores', a.cores, a.coreBase + P * a.r);
+  expectElements('W', a.out, a.rows * P);
+  if (a.rows === 0) return;
+  const rate = a.dropout.rate;
+  const p = params({ rows: a.rows, p: a.p, r: a.r, coreBase: a.coreBase, threshold: rate > 0 ? dropoutThreshold(rate) : 0, seed: a.dropout.seed, keepScale: 1 / (1 - rate) });
+  ctx.dispatch(spec('core_mix', { DROPOUT: rate > 0 }), p, [a.z, a.cores, a.out], grid1d(a.rows * P, THREADS));
 }
 
 export interface LowRankOutArgs {

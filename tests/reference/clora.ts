@@ -148,6 +148,36 @@ export const cloraBranch: RefOp<BranchRefOpts> = {
   },
 };
 
+export interface BranchesRefOpts {
+  modules: { module: number; colStart: number; keep?: ArrayLike<number> }[];
+  scale: number;
+}
+
+/**
+ * Several modules' branches on one input and one pair of banks: cloraBranch applied once per module, in order.
+ * Each adds into base, so each sees the same output gradient and the input gradients add up.
+ */
+export const cloraBranches: RefOp<BranchesRefOpts> = {
+  name: 'cloraBranches',
+  forward(inputs, o) {
+    let base = need(inputs, 4, 'cloraBranches');
+    for (const m of o.modules) [base] = cloraBranch.forward([...inputs.slice(0, 4), base], { ...m, scale: o.scale }) as [RefTensor];
+    return [base];
+  },
+  backward(inputs, o, gradOutputs) {
+    const total = inputs.map((t) => tensor(t.shape));
+    for (const m of o.modules) {
+      const grads = cloraBranch.backward(inputs, { ...m, scale: o.scale }, gradOutputs);
+      for (let i = 0; i < 4; i++) {
+        const sum = total[i]!.data;
+        grads[i]!.data.forEach((v, e) => (sum[e] = sum[e]! + v));
+      }
+    }
+    total[4] = tensor(inputs[4]!.shape, gradOutputs[0]!.data);
+    return total;
+  },
+};
+
 export interface GramRefOpts {
   kind: 'down' | 'up';
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Tape } from '../../src/autodiff/tape';
 import { Tensor } from '../../src/autodiff/tensor';
-import { cloraBranch, gram, sadeSum } from '../../src/clora/ops';
+import { cloraBranch, cloraBranches, gram, sadeSum } from '../../src/clora/ops';
 import { ShapeError } from '../../src/gpu/errors';
 import { dropoutKept } from '../../src/kernels/clora';
 import * as ref from '../reference/clora';
@@ -95,6 +95,92 @@ describe('cloraBranch against the f64 reference', () => {
       expect(ctx.stats.dispatches - beforeBackward).toBe(8);
       expect(x!.grad && d!.grad && q!.grad && u!.grad).toBeTruthy();
     } finally {
+      tape.dispose();
+      for (const t of [x, d, q, u, base]) t!.dispose();
+    }
+  });
+});
+
+interface SharedCase {
+  lead: number[];
+  a: number;
+  b: number;
+  p: number;
+  r: number;
+  m: number;
+  modules: { module: number; colStart: number }[];
+  width: number;
+  scale: number;
+  grad: number[];
+}
+
+const sharedInputs = (c: SharedCase, seed: number): RefTensor[] => branchInputs({ ...c, module: 0, colStart: 0 }, seed);
+
+describe('cloraBranches (modules on one input and one pair of banks) against the f64 reference', () => {
+  // q/v-like pairs into a 3b-wide base; three modules at P = 32 (the tiled lowrank_in); one module twice over the
+  // same columns (its core gradient adds up); T = 197 (split reductions); LoRA-like frozen cores (Z not kept).
+  const cases: SharedCase[] = [
+    { lead: [7], a: 33, b: 33, p: 2, r: 3, m: 3, modules: [{ module: 2, colStart: 0 }, { module: 0, colStart: 66 }], width: 99, scale: 0.5, grad: [0, 1, 2, 3, 4] },
+    { lead: [1, 13], a: 17, b: 7, p: 4, r: 8, m: 4, modules: [{ module: 1, colStart: 0 }, { module: 3, colStart: 7 }, { module: 0, colStart: 14 }], width: 21, scale: 2, grad: [0, 1, 2, 3] },
+    { lead: [5], a: 7, b: 7, p: 2, r: 2, m: 2, modules: [{ module: 1, colStart: 0 }, { module: 1, colStart: 0 }], width: 7, scale: 1, grad: [0, 1, 2, 3, 4] },
+    { lead: [197], a: 32, b: 32, p: 2, r: 4, m: 2, modules: [{ module: 0, colStart: 0 }, { module: 1, colStart: 64 }], width: 96, scale: 1, grad: [1, 2, 3] },
+    { lead: [9], a: 17, b: 17, p: 1, r: 8, m: 2, modules: [{ module: 1, colStart: 17 }, { module: 0, colStart: 0 }], width: 51, scale: 1, grad: [0, 1, 3] },
+  ];
+  for (const c of cases) {
+    it(`x ${JSON.stringify([...c.lead, c.a])}, p=${c.p}, r=${c.r}, b=${c.b}, modules ${c.modules.map((m) => `${m.module}→${m.colStart}`).join(', ')} of ${c.width}`, async () => {
+      const ctx = await gpu();
+      await checkOp(ctx, {
+        ref: ref.cloraBranches,
+        opts: { modules: c.modules, scale: c.scale },
+        inputs: sharedInputs(c, 40 + c.a + c.p),
+        grad: c.grad,
+        engine: ([x, d, q, u, base]) => cloraBranches(x!, d!, q!, u!, base!, c.modules.map((m, j) => ({ ...m, seed: j })), { scale: c.scale, dropout: 0 }),
+      });
+    });
+  }
+
+  it('matches the reference given each module’s own dropout mask, forward and backward', async () => {
+    const ctx = await gpu();
+    const c: SharedCase = { lead: [33], a: 7, b: 9, p: 2, r: 3, m: 3, modules: [{ module: 1, colStart: 0 }, { module: 2, colStart: 9 }], width: 18, scale: 0.7, grad: [0, 1, 2, 3, 4] };
+    const rate = 0.3;
+    const seeds = [1234, 99];
+    const P = c.p * c.r;
+    const keep = (seed: number): Float64Array => Float64Array.from({ length: 33 * P }, (_, e) => (dropoutKept(seed, e, rate) ? 1 / (1 - rate) : 0));
+    await checkOp(ctx, {
+      ref: ref.cloraBranches,
+      opts: { modules: c.modules.map((m, j) => ({ ...m, keep: keep(seeds[j]!) })), scale: c.scale },
+      inputs: sharedInputs(c, 78),
+      grad: c.grad,
+      engine: ([x, d, q, u, base]) => cloraBranches(x!, d!, q!, u!, base!, c.modules.map((m, j) => ({ ...m, seed: seeds[j]! })), { scale: c.scale, dropout: rate }),
+    });
+  });
+
+  it('projects the input once: 4 dispatches forward for two modules, and dX and dD once each backward', async () => {
+    const ctx = await gpu();
+    const c = cases[3]!;
+    const [x, d, q, u, base] = sharedInputs(c, 3).map((t) => Tensor.fromData(ctx, t.shape, Float32Array.from(t.data)));
+    const tape = new Tape(ctx);
+    const families: string[] = [];
+    const dispatch = ctx.dispatch.bind(ctx);
+    ctx.dispatch = (spec, params, buffers, workgroups) => {
+      families.push(spec.entry);
+      dispatch(spec, params, buffers, workgroups);
+    };
+    try {
+      for (const t of [x, d, q, u]) t!.requiresGrad = true;
+      const out = cloraBranches(x!, d!, q!, u!, base!, c.modules.map((m, j) => ({ ...m, seed: j })), { scale: 1, dropout: 0.1 });
+      expect(families).toEqual(['lowrank_in_rows', 'lowrank_out_rows', 'core_mix', 'lowrank_out_rows']);
+      expect(out.buffer).toBe(base!.buffer);
+      families.length = 0;
+      tape.backward(out, Tensor.fromData(ctx, out.shape, new Float32Array(out.size).fill(1)));
+      const count = (entry: string): number => families.filter((f) => f === entry).length;
+      expect(count('lowrank_in_rows')).toBe(2); // dY_j, dZ_j per module
+      expect(count('lowrank_out_rows')).toBe(1); // dX = (Σ dZ_j)·D_catᵀ
+      expect(count('core_grad')).toBe(2);
+      expect(count('weight_grad_rows')).toBe(3); // dD once, dU per module
+      expect(x!.grad && d!.grad && q!.grad && u!.grad).toBeTruthy();
+    } finally {
+      ctx.dispatch = dispatch;
       tape.dispose();
       for (const t of [x, d, q, u, base]) t!.dispose();
     }
