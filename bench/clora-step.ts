@@ -19,12 +19,14 @@ import { seededLoraWeights, type Spread } from './peer-suite';
 import { interleave, recordedStep, stepVariants, type RecordedStep, type VariantTime } from './step-ratio';
 
 const USAGE = `npm run bench:clora-step -- [options]
-  --quick              the test suite's form: 3 rounds, no isolating variants, a one-block ViT-B/16 shape
+  --quick              the test suite's form: 2 rounds of single steps, no isolating variants, batch 4 on the
+                       bundled backbone, one ViT-B/16 block on 32×32 images (5 tokens)
   --rounds N           interleaved rounds (default 7)
   --shapes LIST        bundled,vit-b16 (default both)
   --batch N            images per step on the bundled backbone (default 32)
-  --vit-b-batch N      images per step on the ViT-B/16 shape (default 2)
-  --vit-b-depth N      blocks of the ViT-B/16 shape (default 12; --quick 1)
+  --vit-b-batch N      images per step on the ViT-B/16 shape (default 1)
+  --vit-b-depth N      blocks of the ViT-B/16 shape (default 2: the step's cost is per block; 12 is ViT-B)
+  --vit-b-image N      image side of the ViT-B/16 shape, a multiple of 16 (default 224: 197 tokens)
   --no-isolate         only LoRA and CLoRA (no SADE-off, p 2 and p 1 variants)
   --profile            each variant's step by kernel family (slow)
   --out FILE           JSON results (default bench/results/clora-step.json)`;
@@ -49,8 +51,9 @@ export interface CloraStepResult {
   shapes: ShapeResult[];
 }
 
-function vitB16(depth: number): VitConfig {
-  return { depth, dim: 768, heads: 12, patch: 16, imageSize: 224, channels: 3, mlpDim: 3072, tokens: 197, classes: 0 };
+/** ViT-B/16's width, heads, MLP and patch; depth and resolution as given (the step's cost is per block and token). */
+function vitB16(depth: number, imageSize: number): VitConfig {
+  return { depth, dim: 768, heads: 12, patch: 16, imageSize, channels: 3, mlpDim: 3072, tokens: 1 + (imageSize / 16) ** 2, classes: 0 };
 }
 
 function whole(name: string, text: string | undefined, fallback: number): number {
@@ -120,6 +123,7 @@ async function main(argv: string[]): Promise<number> {
       batch: { type: 'string' },
       'vit-b-batch': { type: 'string' },
       'vit-b-depth': { type: 'string' },
+      'vit-b-image': { type: 'string' },
       'no-isolate': { type: 'boolean' },
       profile: { type: 'boolean' },
       out: { type: 'string' },
@@ -133,7 +137,7 @@ async function main(argv: string[]): Promise<number> {
   const quick = values.quick ?? false;
   const shapes = (values.shapes ?? 'bundled,vit-b16').split(',');
   for (const s of shapes) if (s !== 'bundled' && s !== 'vit-b16') throw new Error(`--shapes takes bundled and vit-b16 (got "${s}").`);
-  const rounds = whole('rounds', values.rounds, quick ? 3 : 7);
+  const rounds = whole('rounds', values.rounds, quick ? 2 : 7);
   const isolate = !quick && !values['no-isolate'];
   const profile = values.profile ?? false;
   const out = values.out ?? 'bench/results/clora-step.json';
@@ -145,17 +149,19 @@ async function main(argv: string[]): Promise<number> {
     if (shapes.includes('bundled')) {
       const backbone = await openImageBackbone(BUNDLED);
       try {
-        const batch = whole('batch', values.batch, quick ? 8 : 32);
+        const batch = whole('batch', values.batch, quick ? 4 : 32);
         result.shapes.push(await measureShape(ctx, 'bundled backbone', backbone.cfg, backbone.read, { batch, rounds, stepsPerSample: quick ? 1 : 3, isolate, profile }, log));
       } finally {
         await backbone.close();
       }
     }
     if (shapes.includes('vit-b16')) {
-      const cfg = vitB16(whole('vit-b-depth', values['vit-b-depth'], quick ? 1 : 12));
+      const image = whole('vit-b-image', values['vit-b-image'], quick ? 32 : 224);
+      if (image % 16 !== 0) throw new Error(`--vit-b-image must be a multiple of 16 (got ${image}).`);
+      const cfg = vitB16(whole('vit-b-depth', values['vit-b-depth'], quick ? 1 : 2), image);
       const weights = seededLoraWeights(cfg, 8, CLASSES, 5);
       const read = async (name: string): Promise<Float32Array> => weights.get(name)!;
-      const batch = whole('vit-b-batch', values['vit-b-batch'], quick ? 1 : 2);
+      const batch = whole('vit-b-batch', values['vit-b-batch'], 1);
       result.shapes.push(await measureShape(ctx, 'ViT-B/16 shape', cfg, read, { batch, rounds, stepsPerSample: 1, isolate, profile }, log));
     }
   } finally {
