@@ -12,9 +12,9 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openImageBackbone } from '../src/cli/model-source';
 import { adapterName, type GpuContext } from '../src/gpu/context';
-import { createNodeGpuContext } from '../src/gpu/node';
+import { createNodeGpuContext, isEmulated } from '../src/gpu/node';
 import type { VitConfig } from '../src/nn/vit';
-import { familyTable, profileFamilies, type FamilyTime } from './peer-profile';
+import { familyTable, profileFamilies, type FamilyTime, type ProfileClock } from './peer-profile';
 import { seededLoraWeights, type Spread } from './peer-suite';
 import { interleave, recordedStep, stepVariants, type RecordedStep, type VariantTime } from './step-ratio';
 
@@ -28,7 +28,8 @@ const USAGE = `npm run bench:clora-step -- [options]
   --vit-b-depth N      blocks of the ViT-B/16 shape (default 2: the step's cost is per block; 12 is ViT-B)
   --vit-b-image N      image side of the ViT-B/16 shape, a multiple of 16 (default 224: 197 tokens)
   --no-isolate         only LoRA and CLoRA (no SADE-off, p 2 and p 1 variants)
-  --profile            each variant's step by kernel family (slow)
+  --profile            each variant's step by kernel family (slow); in CPU milliseconds on an emulated adapter
+                       (the GPU's work is this process's), in wall milliseconds on a GPU
   --out FILE           JSON results (default bench/results/clora-step.json)`;
 
 const BUNDLED = 'public/models/vit-mnist.safetensors';
@@ -68,7 +69,7 @@ async function measureShape(
   shape: string,
   cfg: VitConfig,
   read: (name: string) => Promise<Float32Array>,
-  o: { batch: number; rounds: number; stepsPerSample: number; isolate: boolean; profile: boolean },
+  o: { batch: number; rounds: number; stepsPerSample: number; isolate: boolean; profile: boolean; clock: ProfileClock },
   log: (line: string) => void,
 ): Promise<ShapeResult> {
   const steps: RecordedStep[] = [];
@@ -78,9 +79,10 @@ async function measureShape(
     const variants = await interleave(ctx, steps, { rounds: o.rounds, stepsPerSample: o.stepsPerSample, log: (l) => log(`${shape} ${l}`) });
     const result: ShapeResult = { shape, cfg, batch: o.batch, rounds: o.rounds, stepsPerSample: o.stepsPerSample, variants };
     if (o.profile) {
+      const clock = o.clock;
       result.profiles = [];
       for (const s of steps) {
-        const p = await profileFamilies(ctx, adapterName(ctx.adapter), s.record, { samples: 3, log: (l) => log(`${shape} ${s.variant.name} ${l}`) });
+        const p = await profileFamilies(ctx, adapterName(ctx.adapter), s.record, { samples: 3, clock, log: (l) => log(`${shape} ${s.variant.name} ${l}`) });
         result.profiles.push({ name: s.variant.name, dispatches: p.dispatchesPerStep, replayMs: p.replayMs.median, families: p.families });
         for (const line of familyTable(`${shape}, ${s.variant.name}`, p)) log(line);
       }
@@ -144,13 +146,15 @@ async function main(argv: string[]): Promise<number> {
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
   const ctx = await createNodeGpuContext();
+  // On a CPU emulating the GPU, the GPU's work shows in this process's CPU time.
+  const clock: ProfileClock = isEmulated(adapterName(ctx.adapter)) ? 'cpu' : 'wall';
   const result: CloraStepResult = { adapter: adapterName(ctx.adapter), loadBefore: loadavg(), loadAfter: [], shapes: [] };
   try {
     if (shapes.includes('bundled')) {
       const backbone = await openImageBackbone(BUNDLED);
       try {
         const batch = whole('batch', values.batch, quick ? 4 : 32);
-        result.shapes.push(await measureShape(ctx, 'bundled backbone', backbone.cfg, backbone.read, { batch, rounds, stepsPerSample: quick ? 1 : 3, isolate, profile }, log));
+        result.shapes.push(await measureShape(ctx, 'bundled backbone', backbone.cfg, backbone.read, { batch, rounds, stepsPerSample: quick ? 1 : 3, isolate, profile, clock }, log));
       } finally {
         await backbone.close();
       }
@@ -162,7 +166,7 @@ async function main(argv: string[]): Promise<number> {
       const weights = seededLoraWeights(cfg, 8, CLASSES, 5);
       const read = async (name: string): Promise<Float32Array> => weights.get(name)!;
       const batch = whole('vit-b-batch', values['vit-b-batch'], 1);
-      result.shapes.push(await measureShape(ctx, 'ViT-B/16 shape', cfg, read, { batch, rounds, stepsPerSample: 1, isolate, profile }, log));
+      result.shapes.push(await measureShape(ctx, 'ViT-B/16 shape', cfg, read, { batch, rounds, stepsPerSample: 1, isolate, profile, clock }, log));
     }
   } finally {
     ctx.destroy();

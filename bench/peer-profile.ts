@@ -71,6 +71,20 @@ export async function profileStep(ctx: GpuContext, adapter: string, opts: { samp
   }
 }
 
+/**
+ * What the profile's times count: 'wall' milliseconds, or 'cpu', the milliseconds of CPU this Node process
+ * spends (all its threads) — on an emulated adapter the GPU's work itself, whatever else loads the machine.
+ */
+export type ProfileClock = 'wall' | 'cpu';
+
+function clockOf(clock: ProfileClock): () => number {
+  if (clock === 'wall') return () => performance.now();
+  return () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  };
+}
+
 /** A step's time split by kernel family (see the file's opening), and the dispatches captured from it. */
 export type FamilyProfile = Omit<StepProfile, 'retile'> & { captured: Captured[] };
 
@@ -78,17 +92,23 @@ export type FamilyProfile = Omit<StepProfile, 'retile'> & { captured: Captured[]
  * Profiles any recorded step (`step` records one training step without submitting it): its dispatches,
  * recording and replay times, and each kernel family's share. Callers compare steps by their families.
  */
-export async function profileFamilies(ctx: GpuContext, adapter: string, step: () => void, opts: { samples: number; log?: (line: string) => void }): Promise<FamilyProfile> {
+export async function profileFamilies(
+  ctx: GpuContext,
+  adapter: string,
+  step: () => void,
+  opts: { samples: number; log?: (line: string) => void; clock?: ProfileClock },
+): Promise<FamilyProfile> {
   const log = opts.log ?? (() => undefined);
   const done = async (): Promise<void> => {
     ctx.flush();
     await ctx.device.queue.onSubmittedWorkDone();
   };
+  const now = clockOf(opts.clock ?? 'wall');
   const time = async (work: () => void): Promise<number> => {
-    const t0 = performance.now();
+    const t0 = now();
     work();
     await done();
-    return performance.now() - t0;
+    return now() - t0;
   };
 
   // Warm-up: compiles and fills the pool.
@@ -115,9 +135,9 @@ export async function profileFamilies(ctx: GpuContext, adapter: string, step: ()
   const empty: number[] = [];
   for (let i = 0; i < opts.samples; i++) {
     stepMs.push(await time(step));
-    const t0 = performance.now();
+    const t0 = now();
     step();
-    recordMs.push(performance.now() - t0);
+    recordMs.push(now() - t0);
     await done();
     replayMs.push(await time(replay(captured, 1)));
     empty.push(await time(() => ctx.device.queue.submit([])));

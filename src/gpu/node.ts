@@ -27,7 +27,7 @@ export interface NodeGpuOptions {
 // GPUBufferUsage and friends are browser globals; Dawn provides them for Node.
 Object.assign(globalThis, globals);
 
-function isEmulated(name: string): boolean {
+export function isEmulated(name: string): boolean {
   return /llvmpipe|lavapipe|swiftshader|software|cpu/i.test(name);
 }
 
