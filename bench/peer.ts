@@ -419,19 +419,18 @@ async function main(): Promise<void> {
 
   if (!flag('--browser-only')) {
     const ctx = await createNodeGpuContext({ quiet: true });
-    // The suite and the tfjs loop do their own waiting; the Trainer uses the engine's own polite waits,
-    // the scheme mirrored for the tfjs loop.
-    const trainerPoliteWaits = ctx.politeWaits;
+    // The suite and the tfjs loop do their own waiting; the Trainer sleeps first the way the tfjs loop does
+    // (or both await at once with --busy-wait).
     const peer = await createTfjsPeer(ctx.gpu);
     const adapter = adapterName(ctx.adapter);
     log(`Node: ${adapter}; features ${[...ctx.features].join(', ')}`);
-    ctx.politeWaits = false;
+    ctx.waits.scheme = 'poll';
     const suite = await runPeerSuite(ctx, peer, { wait, pairs, matmulFlopsPerSample: quick ? 1e8 : 4e8, log });
-    ctx.politeWaits = trainerPoliteWaits && wait === 'sleep';
+    ctx.waits.scheme = wait === 'sleep' ? 'sleep' : 'poll';
     log('train on the bundled backbone…');
     const train = await compareTrain(ctx, peer);
     log(`  engine ${train.imagesPerSecond.engine.median.toFixed(1)} vs tfjs ${train.imagesPerSecond.tfjs.median.toFixed(1)} images/s`);
-    ctx.politeWaits = false;
+    ctx.waits.scheme = 'poll';
     log('subgroup row kernels…');
     const subgroups = await benchSubgroupKernels(ctx, { pairs, wait });
     log('ViT-B/16 memory plan…');

@@ -11,13 +11,15 @@ import { evaluate, formatEvaluation } from '../train/evaluate';
 import { predictLogits } from '../train/predict';
 import { DatasetError, inputPixels, type Dataset } from '../data/dataset';
 import { loadFolderDataset, loadTensorDataset } from '../data/load-node';
-import type { GpuContext } from '../gpu/context';
+import { adapterName, type GpuContext } from '../gpu/context';
 import { shapeText } from '../gpu/errors';
 import { createNodeGpuContext } from '../gpu/node';
+import { describeProfile } from '../gpu/profile';
 import { bytesSource, openSafetensors, writeSafetensors } from '../io/safetensors';
 import { vitShapes } from '../nn/vit';
 import { Rng } from '../train/rng';
 import { DEFAULT_TRAIN_OPTIONS, Trainer, validateTrainOptions, type OptimizerName, type TrainOptions } from '../train/trainer';
+import { deviceCommand } from './device';
 import { openBackbone, UsageError, type Backbone } from './model-source';
 
 const USAGE = `usage: npm run clora -- <command> [options]
@@ -31,6 +33,9 @@ commands:
         --weight-decay 1e-4 --warmup 0 --label-smoothing 0 --seed 0 --no-shuffle --augment --log-every 10 --precision f32|f16]
   eval --model M --adapter A --data DATA [--json]
   export --model M --adapter A --format peft|merged --out PATH
+  device [--json]
+      the GPU adapter, the device profile chosen from it (emulated, integrated or discrete; set
+      CLORA_DEVICE_PROFILE to force one) and the kernel programs it picks for a ViT-B/16 training step
 
 M is a .safetensors file, a URL (downloaded once into ~/.cache/clora-web), or a known model id.
 DATA is a tensor file (pixel_values [N,3,H,W] and labels [N]) or a folder with one sub-folder of images per class.
@@ -282,7 +287,9 @@ async function exportCommand(_ctx: GpuContext, argv: string[]): Promise<void> {
   }
 }
 
-const COMMANDS: Record<string, (ctx: GpuContext, argv: string[]) => Promise<void>> = { forward, train, eval: evalCommand, export: exportCommand };
+const COMMANDS: Record<string, (ctx: GpuContext, argv: string[]) => Promise<void>> = { forward, train, eval: evalCommand, export: exportCommand, device: deviceCommand };
+/** Commands that run kernels: they say which device and profile they run on. */
+const GPU_COMMANDS = new Set(['forward', 'train', 'eval']);
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -298,6 +305,7 @@ export async function main(argv: string[]): Promise<number> {
   let ctx: GpuContext | undefined;
   try {
     ctx = await createNodeGpuContext();
+    if (GPU_COMMANDS.has(command)) process.stderr.write(`device: ${adapterName(ctx.adapter)}, ${describeProfile(ctx.profile)} profile\n`);
     await run(ctx, rest);
     return 0;
   } catch (error) {

@@ -1,6 +1,8 @@
 import { DeviceLostError, GpuOutOfMemoryError, GpuUnavailableError } from './errors';
 import { BufferPool } from './pool';
 import { kernelKey, PipelineCache, type KernelSpec } from './pipelines';
+import { deviceProfile, type DeviceProfile } from './profile';
+import { GpuWaits } from './waits';
 
 /** A storage binding: a whole pooled buffer or a 256-byte-aligned range of one. */
 export interface BufferRange {
@@ -101,14 +103,10 @@ export class GpuContext {
   private uncaptured: Error | undefined;
   private stagingFree = new Map<number, GPUBuffer[]>();
   /**
-   * Dawn's Node binding busy-polls while a map or work-done promise is pending; on a CPU-emulated adapter
-   * that spinning thread takes a core from the emulator. With `politeWaits`, a wait first sleeps until the
-   * GPU is expected to be done (from the measured time per submission) and only then starts polling.
+   * How reads and syncs wait for the GPU (src/gpu/waits.ts): 'poll' (the default: browsers do not spin),
+   * 'sleep' first, or 'measure' both and keep the faster (what the Node front door picks).
    */
-  politeWaits = false;
-  private pendingSince: number | undefined;
-  private pendingSubmissions = 0;
-  private secondsPerSubmission = 0;
+  readonly waits = new GpuWaits('poll');
   /** Set while dryRun() records: kernels seen, no GPU work. */
   private dry: { specs: Map<string, KernelSpec>; dispatches: number } | undefined;
   /** Set while reads join the next submission (readsWithNextSubmission). */
@@ -119,6 +117,11 @@ export class GpuContext {
    * the portable path on the same device.
    */
   useSubgroups: boolean;
+  /**
+   * The kind of device and the kernel choices it gets (src/gpu/profile.ts), from the adapter's info and
+   * limits. Tests force another kind to check every program on the emulators.
+   */
+  profile: DeviceProfile;
 
   constructor(
     readonly device: GPUDevice,
@@ -128,6 +131,7 @@ export class GpuContext {
   ) {
     this.features = new Set([...device.features].map(String));
     this.useSubgroups = this.features.has('subgroups');
+    this.profile = deviceProfile(adapter, device.limits);
     this.pool = new BufferPool(device, device.limits);
     this.pipelines = new PipelineCache(device);
     this.paramBuffer = device.createBuffer({
@@ -297,8 +301,7 @@ export class GpuContext {
     this.endPass();
     if (this.paramSlots > 0) this.device.queue.writeBuffer(this.paramBuffer, 0, this.paramData, 0, this.paramSlots * PARAM_SLOT_BYTES);
     this.device.queue.submit([this.encoder.finish()]);
-    this.pendingSince ??= performance.now();
-    this.pendingSubmissions++;
+    this.waits.submitted();
     this.encoder = undefined;
     this.paramSlots = 0;
     this.stats.submissions++;
@@ -358,10 +361,10 @@ export class GpuContext {
     this.stats.reads++;
     if (this.joiningReads > 0) await this.nextFlush();
     else this.flush();
-    await this.sleepUntilLikelyDone();
+    await this.waits.beforeWait();
     const mapped = Promise.all(staging.map((b) => b.mapAsync(GPUMapMode.READ)));
     await this.unlessLost(mapped);
-    this.noteWorkDone();
+    this.waits.done();
     const out = staging.map((b, i) => {
       const copy = new Float32Array(ranges[i]!.byteLength / 4);
       copy.set(new Float32Array(b.getMappedRange(0, ranges[i]!.byteLength)));
@@ -380,26 +383,10 @@ export class GpuContext {
   /** Waits for submitted work; rejects if the device is lost meanwhile. */
   async sync(): Promise<void> {
     this.flush();
-    await this.sleepUntilLikelyDone();
+    await this.waits.beforeWait();
     await this.unlessLost(this.device.queue.onSubmittedWorkDone());
-    this.noteWorkDone();
+    this.waits.done();
     await this.throwPendingErrors();
-  }
-
-  private async sleepUntilLikelyDone(): Promise<void> {
-    if (!this.politeWaits || this.pendingSince === undefined || this.secondsPerSubmission === 0) return;
-    const expectedEnd = this.pendingSince + 0.85 * this.secondsPerSubmission * 1000 * this.pendingSubmissions;
-    const delay = expectedEnd - performance.now();
-    if (delay > 1) await new Promise((resolve) => setTimeout(resolve, delay));
-  }
-
-  /** Updates the time-per-submission estimate once everything submitted so far has finished. */
-  private noteWorkDone(): void {
-    if (this.pendingSince === undefined || this.pendingSubmissions === 0) return;
-    const perSubmission = (performance.now() - this.pendingSince) / 1000 / this.pendingSubmissions;
-    this.secondsPerSubmission = this.secondsPerSubmission === 0 ? perSubmission : 0.5 * this.secondsPerSubmission + 0.5 * perSubmission;
-    this.pendingSince = undefined;
-    this.pendingSubmissions = 0;
   }
 
   /** Waits for `work`, but rejects with the DeviceLostError as soon as the device is lost. */
