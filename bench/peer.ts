@@ -9,7 +9,10 @@
 // at once instead of sleeping first), --no-browser, --browser-only, --quick (fewer and smaller samples),
 // --subgroups-only (just the subgroup kernels against the portable ones, in Node and unless --no-browser in
 // Chromium), --profile (the engine's training step by kernel family and its dense products under each tiled
-// matmul program, bench/peer-profile.ts; same places; --programs-only: just the products; --samples N).
+// matmul program, bench/peer-profile.ts; same places; --programs-only: just the products; --samples N),
+// --loop-only (just the loop section: the training loop against the isolated step and tfjs-wasm, Node).
+// The loop section (bench/peer-loop.ts) runs in Node: the engine's step alone, the engine's training loop and
+// TensorFlow.js's WASM backend on one small model, interleaved.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +29,7 @@ import type { MemoryPlan } from '../src/train/memory-plan';
 import { Trainer } from '../src/train/trainer';
 import { compareMatmulPrograms, profileStep, profileTable, programTable, type ProgramTime, type StepProfile } from './peer-profile';
 import { benchSubgroupKernels, type SubgroupBench } from './peer-subgroups';
+import { compareLoop, type LoopComparison } from './peer-loop';
 import { createTfjsPeer, loraDown, loraUp, tf, tfjsLoraVit, type TfjsPeer } from './peer-tfjs';
 import { runPeerSuite, spread, type Comparison, type PeerSuiteResult, type Spread, type WaitScheme } from './peer-suite';
 
@@ -410,9 +414,46 @@ async function profileOnly(): Promise<void> {
   process.stdout.write(`\n${lines.join('\n')}\n`);
 }
 
+const WASM_PATHS = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist/');
+const LOOP_TARGETS = { loopOverBestStep: 1.1, loopVsWasm: 1 };
+
+/** The training loop against the isolated step and tfjs-wasm (Node), as table rows and a verdict line. */
+async function loopSection(ctx: GpuContext): Promise<{ loop: LoopComparison; lines: string[] }> {
+  log('the training loop against the isolated step and tfjs-wasm…');
+  // The loop waits the way users get it (GpuContext.waits: measured in Node).
+  ctx.waits.scheme = 'measure';
+  const loop = await compareLoop(ctx, { pairs: Math.max(2, Math.min(pairs, 4)), loopSteps: quick ? 6 : 20, wasmPaths: WASM_PATHS, log });
+  ctx.waits.scheme = 'poll';
+  const ms = (s: Spread): string => fmtSpread(s, 0);
+  const waits = Object.entries(loop.loopWaits).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ');
+  const lines = [
+    `### The training loop and its step (Node): ${loop.model}`,
+    '',
+    '| case | ms per step, median [min–max] | vs the best isolated step |',
+    '|---|---|---|',
+    `| engine step alone, awaiting the queue at once | ${ms(loop.isolatedAwait)} | ×${(loop.isolatedAwait.median / Math.min(loop.isolatedAwait.median, loop.isolatedSleep.median)).toFixed(2)} |`,
+    `| engine step alone, sleeping first | ${ms(loop.isolatedSleep)} | ×${(loop.isolatedSleep.median / Math.min(loop.isolatedAwait.median, loop.isolatedSleep.median)).toFixed(2)} |`,
+    `| engine training loop (\`clora train\`, the worker) | ${ms(loop.loop)} | ×${loop.loopOverBestStep.toFixed(2)} (target ≤ ×${LOOP_TARGETS.loopOverBestStep}: ${loop.loopOverBestStep <= LOOP_TARGETS.loopOverBestStep ? 'met' : 'MISSED'}) |`,
+    `| TensorFlow.js WASM backend (SIMD, ${loop.tfjsWasmThreads} thread${loop.tfjsWasmThreads === 1 ? '' : 's'}) | ${ms(loop.tfjsWasm)} | loop ×${loop.loopVsWasm.toFixed(2)} faster (target > 1: ${loop.loopVsWasm > LOOP_TARGETS.loopVsWasm ? 'met' : 'MISSED'}) |`,
+    '',
+    `The loop's waits, measured per submission: ${waits || 'none'}. Same weights and batch, loss before any step: engine ${loop.engineLoss.toFixed(6)}, tfjs-wasm ${loop.wasmLoss.toFixed(6)}.`,
+    '',
+  ];
+  return { loop, lines };
+}
+
+async function loopOnly(): Promise<void> {
+  const ctx = await createNodeGpuContext({ quiet: true });
+  log(`Node: ${adapterName(ctx.adapter)}`);
+  const { lines } = await loopSection(ctx);
+  process.stdout.write(`\n${lines.join('\n')}\n`);
+  ctx.destroy();
+}
+
 async function main(): Promise<void> {
   if (flag('--subgroups-only')) return subgroupsOnly();
   if (flag('--profile')) return profileOnly();
+  if (flag('--loop-only')) return loopOnly();
   const started = Date.now();
   const results: Record<string, unknown> = { date: new Date().toISOString(), command: `npm run bench:peer -- ${args.join(' ')}`.trim(), pairs, wait };
   const lines: string[] = [];
@@ -435,7 +476,8 @@ async function main(): Promise<void> {
     const subgroups = await benchSubgroupKernels(ctx, { pairs, wait });
     log('ViT-B/16 memory plan…');
     const memory = await planVitB(ctx);
-    results.node = { adapter, tfjsAdapter: peer.adapter, features: [...ctx.features], suite, train, subgroups, memory };
+    const { loop, lines: loopLines } = await loopSection(ctx);
+    results.node = { adapter, tfjsAdapter: peer.adapter, features: [...ctx.features], suite, train, subgroups, memory, loop };
 
     const trainRow: Comparison = {
       name: `train (${train.backbone}: depth ${train.cfg.depth}, width ${train.cfg.dim}, ${train.cfg.imageSize}²), LoRA r8 q,v, batch ${train.batch}, ${train.steps} steps`,
@@ -477,6 +519,7 @@ async function main(): Promise<void> {
       '',
       'The planner takes the first that fits: the whole batch keeping activations, else the largest micro-batch ≥ 8 keeping them, else recomputation (the last row: the whole batch in one pass for about a third more compute).',
       '',
+      ...loopLines,
     );
     ctx.destroy();
   }

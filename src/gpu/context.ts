@@ -111,7 +111,7 @@ export class GpuContext {
   private dry: { specs: Map<string, KernelSpec>; dispatches: number } | undefined;
   /** Set while reads join the next submission (readsWithNextSubmission). */
   private joiningReads = 0;
-  private nextSubmission: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | undefined;
+  private nextSubmission: { promise: Promise<number>; resolve: (index: number) => void; reject: (e: Error) => void } | undefined;
   /**
    * Whether kernels may use subgroup operations (the adapter has `subgroups`). Tests turn it off to check
    * the portable path on the same device.
@@ -301,11 +301,11 @@ export class GpuContext {
     this.endPass();
     if (this.paramSlots > 0) this.device.queue.writeBuffer(this.paramBuffer, 0, this.paramData, 0, this.paramSlots * PARAM_SLOT_BYTES);
     this.device.queue.submit([this.encoder.finish()]);
-    this.waits.submitted();
+    const index = this.waits.submitted();
     this.encoder = undefined;
     this.paramSlots = 0;
     this.stats.submissions++;
-    this.nextSubmission?.resolve();
+    this.nextSubmission?.resolve(index);
     this.nextSubmission = undefined;
   }
 
@@ -324,11 +324,12 @@ export class GpuContext {
     }
   }
 
-  private nextFlush(): Promise<void> {
+  /** Resolves with the index of the next submission (GpuWaits numbering) once flush() makes it. */
+  private nextFlush(): Promise<number> {
     if (!this.nextSubmission) {
-      let resolve!: () => void;
+      let resolve!: (index: number) => void;
       let reject!: (e: Error) => void;
-      const promise = new Promise<void>((res, rej) => {
+      const promise = new Promise<number>((res, rej) => {
         resolve = res;
         reject = rej;
       });
@@ -359,12 +360,14 @@ export class GpuContext {
       return buffer;
     });
     this.stats.reads++;
-    if (this.joiningReads > 0) await this.nextFlush();
-    else this.flush();
-    await this.waits.beforeWait();
-    const mapped = Promise.all(staging.map((b) => b.mapAsync(GPUMapMode.READ)));
-    await this.unlessLost(mapped);
-    this.waits.done();
+    let index: number;
+    if (this.joiningReads > 0) index = await this.nextFlush();
+    else {
+      this.flush();
+      index = this.waits.latest;
+    }
+    // The maps start only once any sleep is over: while one is pending, Dawn's Node binding spins.
+    await this.waits.wait(index, () => this.unlessLost(Promise.all(staging.map((b) => b.mapAsync(GPUMapMode.READ)))));
     const out = staging.map((b, i) => {
       const copy = new Float32Array(ranges[i]!.byteLength / 4);
       copy.set(new Float32Array(b.getMappedRange(0, ranges[i]!.byteLength)));
@@ -383,9 +386,7 @@ export class GpuContext {
   /** Waits for submitted work; rejects if the device is lost meanwhile. */
   async sync(): Promise<void> {
     this.flush();
-    await this.waits.beforeWait();
-    await this.unlessLost(this.device.queue.onSubmittedWorkDone());
-    this.waits.done();
+    await this.waits.wait(this.waits.latest, () => this.unlessLost(this.device.queue.onSubmittedWorkDone()));
     await this.throwPendingErrors();
   }
 

@@ -3,8 +3,10 @@
 // CPU-emulated adapter that core is taken from the emulator (a 2.0 s training step became 1.6 s when the wait
 // slept first). Browsers do not spin. So the wait is a choice:
 //   'poll'     await the promise at once (browsers; real GPUs, where the spinning core is not the GPU's);
-//   'sleep'    sleep until the work is expected to be done (85% of the measured time per submission times the
-//              submissions pending), then await it;
+//   'sleep'    sleep for most of the time until the submission waited for is expected to be done (from the
+//              measured time per submission), then await it. The GPU runs
+//              submissions in order, so that is when everything queued before it is done too: a training loop
+//              that reads a step's metrics while ten later steps are queued sleeps through all of them;
 //   'measure'  try both and keep the one that gives the shorter time per submission on this adapter, now and
 //              then trying the other again in case the load changed.
 import { GpuSettingError } from './errors';
@@ -23,8 +25,15 @@ export function parseWaitScheme(name: string): WaitScheme {
 const TRIALS = 3;
 /** After the trials, one wait in this many tries the scheme not chosen. */
 const RETRY_EVERY = 10;
-/** The part of the expected time a 'sleep' wait sleeps before polling. */
-const SLEEP_SHARE = 0.85;
+/**
+ * A 'sleep' wait sleeps this share of the time until the expected end, then polls: an estimate that is up to
+ * 10% too long still wakes in time, and a shorter one only spins for the rest.
+ */
+const SLEEP_SHARE = 0.9;
+/** A wait that ends within this many milliseconds of waking found the work already done: it overslept. */
+const OVERSLEPT_MS = 1;
+/** After an oversleep the time per submission is taken as this share of the smaller of estimate and sample. */
+const OVERSLEEP_SHRINK = 0.8;
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -34,19 +43,28 @@ const median = (xs: number[]): number => {
 export class GpuWaits {
   /** Milliseconds per submission over recent waits, per scheme (the last few). */
   private samples: Record<'poll' | 'sleep', number[]> = { poll: [], sleep: [] };
-  private pendingSince: number | undefined;
-  private pendingSubmissions = 0;
+  /** Submissions so far; each has an index from 1. */
+  private submissions = 0;
+  /** When each submission not yet known to be done was made. */
+  private submittedAt = new Map<number, number>();
+  /** The latest submission known to be done, and when that was seen. */
+  private doneIndex = 0;
+  private doneAt = 0;
   private msPerSubmission = 0;
   private waits = 0;
-  /** The scheme the wait in progress uses. */
-  private current: 'poll' | 'sleep' = 'poll';
 
   constructor(public scheme: WaitScheme) {}
 
-  /** Notes one queue submission. */
-  submitted(): void {
-    this.pendingSince ??= performance.now();
-    this.pendingSubmissions++;
+  /** Notes one queue submission and returns its index. */
+  submitted(): number {
+    this.submissions++;
+    this.submittedAt.set(this.submissions, performance.now());
+    return this.submissions;
+  }
+
+  /** The index of the latest submission. */
+  get latest(): number {
+    return this.submissions;
   }
 
   /** The scheme the next wait uses: fixed, or under 'measure' the faster one so far (trying each at first). */
@@ -67,24 +85,51 @@ export class GpuWaits {
     return out;
   }
 
-  /** Before awaiting the GPU: with 'sleep', sleeps until the pending work is expected to be done. */
-  async beforeWait(): Promise<void> {
-    this.current = this.next;
-    if (this.current !== 'sleep' || this.pendingSince === undefined || this.msPerSubmission === 0) return;
-    const delay = this.pendingSince + SLEEP_SHARE * this.msPerSubmission * this.pendingSubmissions - performance.now();
-    if (delay > 1) await new Promise((resolve) => setTimeout(resolve, delay));
+  /** When submission `index` is expected to be done: the queue since the last known completion, in order. */
+  private expectedEnd(index: number): number {
+    let end = this.doneAt;
+    for (let i = this.doneIndex + 1; i <= index; i++) end = Math.max(end, this.submittedAt.get(i) ?? end) + this.msPerSubmission;
+    return end;
   }
 
-  /** Once everything submitted so far has finished: updates the time per submission and the scheme's record. */
-  done(): void {
-    if (this.pendingSince === undefined || this.pendingSubmissions === 0) return;
-    const perSubmission = (performance.now() - this.pendingSince) / this.pendingSubmissions;
-    this.msPerSubmission = this.msPerSubmission === 0 ? perSubmission : 0.5 * this.msPerSubmission + 0.5 * perSubmission;
-    const record = this.samples[this.current];
+  /**
+   * Waits for submission `index` (and everything before it) with `work` (a map or work-done promise, created
+   * only after any sleep, so that nothing spins meanwhile), then notes its completion.
+   */
+  async wait<T>(index: number, work: () => Promise<T>): Promise<T> {
+    const scheme = this.next;
+    let slept = false;
+    if (scheme === 'sleep' && this.msPerSubmission > 0 && index > this.doneIndex) {
+      const delay = SLEEP_SHARE * (this.expectedEnd(index) - performance.now());
+      if (delay > 1) {
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        slept = true;
+      }
+    }
+    const woke = performance.now();
+    const result = await work();
+    // Done at once on waking: the work ended some time during the sleep, so the estimate was too long.
+    this.done(index, scheme, slept && performance.now() - woke < OVERSLEPT_MS);
+    return result;
+  }
+
+  /** Submission `index` is done: updates the time per submission and the scheme's record. */
+  private done(index: number, scheme: 'poll' | 'sleep', overslept: boolean): void {
+    if (index <= this.doneIndex) return;
+    const now = performance.now();
+    // The GPU worked through submissions doneIndex+1..index from when the first of them was made (or the
+    // previous one finished, if later) until now.
+    const start = Math.max(this.doneAt, this.submittedAt.get(this.doneIndex + 1) ?? now);
+    const perSubmission = (now - start) / (index - this.doneIndex);
+    // An oversleep only bounds the time from above: shrink the estimate instead of averaging it in.
+    if (overslept) this.msPerSubmission = OVERSLEEP_SHRINK * Math.min(this.msPerSubmission, perSubmission);
+    else this.msPerSubmission = this.msPerSubmission === 0 ? perSubmission : 0.5 * this.msPerSubmission + 0.5 * perSubmission;
+    const record = this.samples[scheme];
     record.push(perSubmission);
     if (record.length > 2 * TRIALS) record.shift();
     this.waits++;
-    this.pendingSince = undefined;
-    this.pendingSubmissions = 0;
+    for (let i = this.doneIndex + 1; i <= index; i++) this.submittedAt.delete(i);
+    this.doneIndex = index;
+    this.doneAt = now;
   }
 }
