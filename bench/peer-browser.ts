@@ -5,6 +5,7 @@ import { createBrowserGpuContext } from '../src/gpu/browser';
 import { compareMatmulPrograms, profileStep } from './peer-profile';
 import { benchSubgroupKernels } from './peer-subgroups';
 import { createTfjsPeer } from './peer-tfjs';
+import { compareLoop } from './peer-loop';
 import { runPeerSuite, TINY_STEP } from './peer-suite';
 
 declare global {
@@ -37,6 +38,8 @@ async function main(): Promise<unknown> {
   const peer = await createTfjsPeer(navigator.gpu);
   const suite = await runPeerSuite(ctx, peer, { wait: 'plain', pairs, step: TINY_STEP, matmulFlopsPerSample: quick ? 5e7 : 2e8, log: say });
   const subgroups = await benchSubgroupKernels(ctx, { pairs, wait: 'plain' });
+  // The loop section: the engine's step and training loop against tfjs-wasm (threads when isolated).
+  const loop = await compareLoop(ctx, { pairs: 2, loopSteps: quick ? 4 : 8, wasmPaths: '/node_modules/@tensorflow/tfjs-backend-wasm/dist/', log: say });
   return {
     adapter,
     tfjsAdapter: peer.adapter,
@@ -44,6 +47,8 @@ async function main(): Promise<unknown> {
     wait: 'plain',
     suite,
     subgroups,
+    loop,
+    crossOriginIsolated: globalThis.crossOriginIsolated === true,
   };
 }
 

@@ -286,6 +286,8 @@ interface BrowserRun {
   wait: WaitScheme;
   suite: PeerSuiteResult;
   subgroups?: SubgroupBench;
+  loop?: LoopComparison;
+  crossOriginIsolated?: boolean;
 }
 
 /** Chromium (or the page's server) could not be started: the Node results still stand. */
@@ -299,7 +301,8 @@ async function pageResult<T>(query: string, timeoutMs: number): Promise<T> {
   const { startBrowserEnv, watchPage } = await import('../tests/e2e/browser');
   let env: Awaited<ReturnType<typeof startBrowserEnv>>;
   try {
-    env = await startBrowserEnv();
+    // Cross-origin isolated, so tfjs-wasm may use threads (SharedArrayBuffer).
+    env = await startBrowserEnv({ headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } });
   } catch (error) {
     throw new BrowserUnavailable(error instanceof Error ? error.message : String(error));
   }
@@ -417,29 +420,34 @@ async function profileOnly(): Promise<void> {
 const WASM_PATHS = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist/');
 const LOOP_TARGETS = { loopOverBestStep: 1.1, loopVsWasm: 1 };
 
-/** The training loop against the isolated step and tfjs-wasm (Node), as table rows and a verdict line. */
+/** The loop section's table: the isolated step both ways, the loop, tfjs-wasm. */
+function loopTable(title: string, loop: LoopComparison): string[] {
+  const ms = (s: Spread): string => fmtSpread(s, 0);
+  const best = Math.min(loop.isolatedAwait.median, loop.isolatedSleep.median);
+  const waits = Object.entries(loop.loopWaits).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ');
+  return [
+    `### The training loop and its step (${title}): ${loop.model}`,
+    '',
+    '| case | ms per step, median [min–max] | vs the best isolated step |',
+    '|---|---|---|',
+    `| engine step alone, awaiting the queue at once | ${ms(loop.isolatedAwait)} | ×${(loop.isolatedAwait.median / best).toFixed(2)} |`,
+    `| engine step alone, sleeping first | ${ms(loop.isolatedSleep)} | ×${(loop.isolatedSleep.median / best).toFixed(2)} |`,
+    `| engine training loop (\`clora train\`, the worker) | ${ms(loop.loop)} | ×${loop.loopOverBestStep.toFixed(2)} (target ≤ ×${LOOP_TARGETS.loopOverBestStep}: ${loop.loopOverBestStep <= LOOP_TARGETS.loopOverBestStep ? 'met' : 'MISSED'}) |`,
+    `| TensorFlow.js WASM backend (SIMD, ${loop.tfjsWasmThreads} thread${loop.tfjsWasmThreads === 1 ? '' : 's'}) | ${ms(loop.tfjsWasm)} | the loop ×${loop.loopVsWasm.toFixed(2)} as fast (target > 1: ${loop.loopVsWasm > LOOP_TARGETS.loopVsWasm ? 'met' : 'MISSED'}) |`,
+    '',
+    `The loop's waits, measured per submission: ${waits || 'none'}. Same weights and batch, loss before any step: engine ${loop.engineLoss.toFixed(6)}, tfjs-wasm ${loop.wasmLoss.toFixed(6)}.`,
+    '',
+  ];
+}
+
+/** The training loop against the isolated step and tfjs-wasm (Node), with its table. */
 async function loopSection(ctx: GpuContext): Promise<{ loop: LoopComparison; lines: string[] }> {
   log('the training loop against the isolated step and tfjs-wasm…');
   // The loop waits the way users get it (GpuContext.waits: measured in Node).
   ctx.waits.scheme = 'measure';
   const loop = await compareLoop(ctx, { pairs: Math.max(2, Math.min(pairs, 4)), loopSteps: quick ? 6 : 20, wasmPaths: WASM_PATHS, log });
   ctx.waits.scheme = 'poll';
-  const ms = (s: Spread): string => fmtSpread(s, 0);
-  const waits = Object.entries(loop.loopWaits).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ');
-  const lines = [
-    `### The training loop and its step (Node): ${loop.model}`,
-    '',
-    '| case | ms per step, median [min–max] | vs the best isolated step |',
-    '|---|---|---|',
-    `| engine step alone, awaiting the queue at once | ${ms(loop.isolatedAwait)} | ×${(loop.isolatedAwait.median / Math.min(loop.isolatedAwait.median, loop.isolatedSleep.median)).toFixed(2)} |`,
-    `| engine step alone, sleeping first | ${ms(loop.isolatedSleep)} | ×${(loop.isolatedSleep.median / Math.min(loop.isolatedAwait.median, loop.isolatedSleep.median)).toFixed(2)} |`,
-    `| engine training loop (\`clora train\`, the worker) | ${ms(loop.loop)} | ×${loop.loopOverBestStep.toFixed(2)} (target ≤ ×${LOOP_TARGETS.loopOverBestStep}: ${loop.loopOverBestStep <= LOOP_TARGETS.loopOverBestStep ? 'met' : 'MISSED'}) |`,
-    `| TensorFlow.js WASM backend (SIMD, ${loop.tfjsWasmThreads} thread${loop.tfjsWasmThreads === 1 ? '' : 's'}) | ${ms(loop.tfjsWasm)} | loop ×${loop.loopVsWasm.toFixed(2)} faster (target > 1: ${loop.loopVsWasm > LOOP_TARGETS.loopVsWasm ? 'met' : 'MISSED'}) |`,
-    '',
-    `The loop's waits, measured per submission: ${waits || 'none'}. Same weights and batch, loss before any step: engine ${loop.engineLoss.toFixed(6)}, tfjs-wasm ${loop.wasmLoss.toFixed(6)}.`,
-    '',
-  ];
-  return { loop, lines };
+  return { loop, lines: loopTable('Node', loop) };
 }
 
 async function loopOnly(): Promise<void> {
@@ -532,6 +540,7 @@ async function main(): Promise<void> {
     else {
       const extra = browser.subgroups ? browser.subgroups.rows.map((r) => `| ${r.name} | ${r.unit} | ${fmtSpread(r.engine, 2)} | ${fmtSpread(r.other, 2)} | ×${r.speedup.toFixed(2)} | — |`) : [];
       lines.push(...suiteTable('Headless Chromium', browser.adapter, browser.tfjsAdapter, browser.suite, extra));
+      if (browser.loop) lines.push(...loopTable(`headless Chromium, ${browser.crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated'}`, browser.loop));
     }
   }
 
