@@ -188,7 +188,7 @@ function retiled(list: Captured[], thirtyTwo: boolean, split: boolean): Captured
     if (c.spec.shader === 'matmul' && c.spec.entry === 'matmul_tiled' && split && d.SPLIT === true && next?.spec.entry === 'thin_reduce') {
       const chunks = num(c.params[6]);
       const rd = next.spec.defines ?? {};
-      const epilogue = { HAS_BIAS: rd.HAS_BIAS, GELU: rd.GELU, ACCUMULATE: rd.ACCUMULATE, STORE_PRE: rd.STORE_PRE } as Record<string, boolean>;
+      const epilogue = { HAS_BIAS: rd.HAS_BIAS, GELU: rd.GELU, RELU: rd.RELU ?? false, ACCUMULATE: rd.ACCUMULATE, STORE_PRE: rd.STORE_PRE } as Record<string, boolean>;
       const [outBuf, bias, pre] = next.buffers as [BufferRange, BufferRange, BufferRange];
       const params = [...c.params];
       params[5] = k;

@@ -16,7 +16,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openBackbone } from '../src/cli/model-source';
+import { openImageBackbone } from '../src/cli/model-source';
 import { createFineTuneModel, initialTensors } from '../src/clora/model';
 import { DEFAULT_ADAPTER_SETTINGS, type AdapterSettings } from '../src/clora/settings';
 import { copyImage, imageDims, sampleSize, type Dataset } from '../src/data/dataset';
@@ -97,7 +97,7 @@ function syntheticData(cfg: VitConfig, count: number, classes: number, seed: num
 async function compareTrain(ctx: GpuContext, peer: TfjsPeer): Promise<TrainRun> {
   const bundled = join(root, 'public/models/vit-mnist.safetensors');
   const path = existsSync(bundled) ? bundled : join(root, 'tests/fixtures/train/backbone.safetensors');
-  const backbone = await openBackbone(path);
+  const backbone = await openImageBackbone(path);
   const cfg = backbone.cfg;
   const classes = 10;
   const batch = 32;

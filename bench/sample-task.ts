@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../src/cli/main';
-import { openBackbone } from '../src/cli/model-source';
+import { openImageBackbone } from '../src/cli/model-source';
 import { readAdapterFile } from '../src/clora/files';
 import { createFineTuneModel } from '../src/clora/model';
 import { greyToPixelValues } from '../src/data/idx';
@@ -31,7 +31,7 @@ for (const run of runs) {
   const args = ['train', '--model', BACKBONE, '--data', 'public/samples/fashion', ...run.args, '--epochs', EPOCHS, '--batch-size', '25', '--lr', '2e-3', '--warmup', '20', '--seed', '0', '--log-every', '20', '--out', out];
   if ((await main(args)) !== 0) throw new Error(`training failed: ${run.name}`);
   const ctx = await createNodeGpuContext({ quiet: true });
-  const backbone = await openBackbone(BACKBONE);
+  const backbone = await openImageBackbone(BACKBONE);
   const adapter = await readAdapterFile(await openSafetensors(bytesSource(new Uint8Array(readFileSync(out)))), backbone.cfg);
   const model = await createFineTuneModel(ctx, backbone.cfg, adapter.settings, adapter.classes, backbone.read, adapter.tensors);
   // The folder's classes are sorted by name; the test set's labels follow Fashion-MNIST's own order.

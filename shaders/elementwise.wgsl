@@ -35,3 +35,11 @@ fn gelu_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
   if (i >= params.n) { return; }
   out[i] = out_t(gelu_grad(f32(a[i])) * f32(b[i]));
 }
+
+// out = b where a > 0, else 0   (backward of ReLU: a is its output (or input), b the incoming gradient)
+@compute @workgroup_size(WG)
+fn relu_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let i = index(wid, nwg, lid);
+  if (i >= params.n) { return; }
+  out[i] = out_t(select(0.0, f32(b[i]), f32(a[i]) > 0.0));
+}

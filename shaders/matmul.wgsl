@@ -17,7 +17,7 @@
 // epilogue (long K, few output tiles: more workgroups without shrinking the register blocks).
 //
 // Defines: TILE_M, TILE_N, TILE_K (multiples of 4), RM, RN (4×4 blocks per thread; TILE_M/4 and TILE_N/4
-// multiples of them), TRANS_A, TRANS_B, VEC_A, VEC_B, HAS_BIAS, GELU, ACCUMULATE, STORE_PRE, SPLIT.
+// multiples of them), TRANS_A, TRANS_B, VEC_A, VEC_B, HAS_BIAS, GELU, RELU, ACCUMULATE, STORE_PRE, SPLIT.
 //
 // Storage types a_t, b_t (operands) and c_t (out, pre) are f32 unless the launcher asks for f16 (mixed
 // precision: f16 activations against f32 weights); loads widen to f32 and accumulation stays f32.
@@ -61,13 +61,15 @@ const TILE_B: u32 = select(TILE_K * TN4, TILE_N * KROW, TRANS_B);
 var<workgroup> tileA: array<vec4<f32>, TILE_A>; // TRANS_A: [k][m/4], else [m][k/4 (+pad)]
 var<workgroup> tileB: array<vec4<f32>, TILE_B>; // TRANS_B: [n][k/4 (+pad)], else [k][n/4]
 
-// z = acc + bias; optionally kept (pre-activation for GELU's backward); out (+)= gelu?(z).
+// z = acc + bias; optionally kept (pre-activation for GELU's backward); out (+)= gelu?(z) or relu?(z).
+// ReLU's backward needs no pre-activation: relu(z) > 0 exactly where z > 0.
 fn epilogue(i: u32, n: u32, acc: f32) {
   var z = acc;
   if (HAS_BIAS) { z += bias[n]; }
   if (STORE_PRE) { pre[i] = c_t(z); }
   var y = z;
   if (GELU) { y = gelu(z); }
+  if (RELU) { y = max(z, 0.0); }
   if (ACCUMULATE) { y += f32(out[i]); }
   out[i] = c_t(y);
 }

@@ -14,7 +14,7 @@
 // the epilogue; with a single chunk (SPLIT false) the epilogue runs here directly.
 // @include gelu
 
-// Defines: THIN (4, 8 or 16), THIN_IS_N, TRANS_A, TRANS_B, SPLIT, HAS_BIAS, GELU, ACCUMULATE, STORE_PRE.
+// Defines: THIN (4, 8 or 16), THIN_IS_N, TRANS_A, TRANS_B, SPLIT, HAS_BIAS, GELU, RELU, ACCUMULATE, STORE_PRE.
 // Storage types a_t, b_t (operands; thin_reduce's partials come in as `a`) and c_t (out, pre) are f32
 // unless the launcher asks for f16 (mixed precision); loads widen to f32 and sums stay f32.
 
@@ -78,13 +78,15 @@ fn out_index(w: u32, j: u32) -> u32 {
   return j * params.N + w;
 }
 
-// z = acc + bias; optionally kept (pre-activation for GELU's backward); out (+)= gelu?(z).
+// z = acc + bias; optionally kept (pre-activation for GELU's backward); out (+)= gelu?(z) or relu?(z).
+// ReLU's backward needs no pre-activation: relu(z) > 0 exactly where z > 0.
 fn epilogue(i: u32, n: u32, acc: f32) {
   var z = acc;
   if (HAS_BIAS) { z += bias[n]; }
   if (STORE_PRE) { pre[i] = c_t(z); }
   var y = z;
   if (GELU) { y = gelu(z); }
+  if (RELU) { y = max(z, 0.0); }
   if (ACCUMULATE) { y += f32(out[i]); }
   out[i] = c_t(y);
 }

@@ -2,17 +2,17 @@
 // otherwise fetched with `apt-get download` and unpacked with `dpkg -x` into a cache folder (no root needed).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parseIdxImages, parseIdxLabels, type IdxImages } from '../src/data/idx';
+import { cacheDir } from './cache-dir';
 
 export const FASHION_CLASSES = ['tshirt-top', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle-boot'];
 const SYSTEM_DIR = '/usr/share/datasets/fashion-mnist';
 
 function locate(): string {
   if (existsSync(join(SYSTEM_DIR, 't10k-images-idx3-ubyte.gz'))) return SYSTEM_DIR;
-  const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'clora-web', 'fashion-mnist');
+  const cache = cacheDir('fashion-mnist');
   const unpacked = join(cache, 'root', 'usr/share/datasets/fashion-mnist');
   if (existsSync(join(unpacked, 't10k-images-idx3-ubyte.gz'))) return unpacked;
   mkdirSync(cache, { recursive: true });
@@ -38,15 +38,16 @@ export function loadFashionMnist(split: 'train' | 't10k'): FashionSplit {
   return { images: parseIdxImages(read(`${split}-images-idx3-ubyte.gz`)), labels: parseIdxLabels(read(`${split}-labels-idx1-ubyte.gz`)) };
 }
 
-/** The first `perClass` indices of each class in a seeded order. */
-export function pickPerClass(labels: Uint8Array, perClass: number, order: number[], skip = new Set<number>()): number[] {
-  const counts = new Array<number>(10).fill(0);
+/** The first `perClass` indices of each class (any number of classes) in a seeded order. */
+export function pickPerClass(labels: ArrayLike<number>, perClass: number, order: readonly number[], skip = new Set<number>()): number[] {
+  const counts = new Map<number, number>();
   const picked: number[] = [];
   for (const i of order) {
     if (skip.has(i)) continue;
     const label = labels[i]!;
-    if (counts[label]! < perClass) {
-      counts[label]!++;
+    const count = counts.get(label) ?? 0;
+    if (count < perClass) {
+      counts.set(label, count + 1);
       picked.push(i);
     }
   }

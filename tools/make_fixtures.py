@@ -629,9 +629,9 @@ def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, smoothing: float) 
     return -(target * log_p).sum(dim=1).mean()
 
 
-def decays(name: str, array: np.ndarray) -> bool:
-    """Spec §1: weight decay on every trainable tensor with ≥ 2 dims except cls_token and pos_embed."""
-    return array.ndim >= 2 and name not in NO_DECAY
+def decays(name: str, array: np.ndarray, no_decay: tuple[str, ...] = NO_DECAY) -> bool:
+    """Spec §1: weight decay on every trainable tensor with ≥ 2 dims except cls_token and pos_embed (§4: cls_pos)."""
+    return array.ndim >= 2 and name not in no_decay
 
 
 @dataclass(frozen=True)
@@ -657,17 +657,22 @@ class TrainResult:
 def train_reference(case: TrainCase, init: dict[str, np.ndarray], backbone: dict[str, np.ndarray],
                     data: tuple[np.ndarray, np.ndarray], optimizer: str, steps: int, *, dtype=torch.float64,
                     weight_decay: float = TRAIN_WD, sade_weight: float | None = None,
-                    torch_optim: bool = False, zero_key_bias: bool = True) -> TrainResult:
-    """K full-batch steps from `init` (every tensor of the init file trains; the backbone is frozen).
+                    torch_optim: bool = False, zero_key_bias: bool = True, cfg=TRAIN_CFG,
+                    forward: Callable = None, no_decay: tuple[str, ...] = NO_DECAY,
+                    trains: Callable[[str], bool] = lambda name: True) -> TrainResult:
+    """K full-batch steps from `init` (every tensor of the init file that `trains` trains; the backbone and
+    the rest are frozen). `cfg` and `forward(weights, inputs, cfg, adapter)` give the backbone: the ViT by
+    default; the point family passes its own (and keeps BatchNorm's running statistics out of `trains`).
 
     `zero_key_bias`: the key slice [d, 2d) of every qkv.bias has an exactly-zero gradient (it adds q·b_k to
     every score of a softmax row, which the softmax ignores), but it comes out as rounding noise, and
     AdamW's first steps turn noise g into lr·g/(|g| + eps), up to ±lr. The reference sets it to exactly 0
     after checking it is noise; an implementation must do the same (only `full` trains that bias)."""
-    cfg = TRAIN_CFG
+    forward = forward or reference_logits
     lam = case.sade_weight if sade_weight is None else sade_weight
-    params = {k: torch.from_numpy(v.astype(np.float64)).to(dtype).requires_grad_(True) for k, v in init.items()}
-    weights = {k: torch.from_numpy(v.astype(np.float64)).to(dtype) for k, v in backbone.items()}
+    params = {k: torch.from_numpy(v.astype(np.float64)).to(dtype).requires_grad_(True) for k, v in init.items() if trains(k)}
+    weights = {k: torch.from_numpy(v.astype(np.float64)).to(dtype) for k, v in backbone.items() if v.dtype != np.int64}
+    weights.update({k: torch.from_numpy(v.astype(np.float64)).to(dtype) for k, v in init.items() if not trains(k)})
     weights.update({k: v for k, v in params.items() if not k.startswith(("clora.", "lora."))})
     adapter = None
     if case.method == "clora":
@@ -677,7 +682,7 @@ def train_reference(case: TrainCase, init: dict[str, np.ndarray], backbone: dict
     x = torch.from_numpy(data[0].astype(np.float64)).to(dtype)
     labels = torch.from_numpy(data[1])
     lr = TRAIN_LR[optimizer]
-    decay = {k: decays(k, v) for k, v in init.items()}
+    decay = {k: decays(k, v, no_decay) for k, v in init.items() if trains(k)}
     moments = {k: (torch.zeros_like(p), torch.zeros_like(p)) for k, p in params.items()}
     opt = None
     if torch_optim:
@@ -689,7 +694,7 @@ def train_reference(case: TrainCase, init: dict[str, np.ndarray], backbone: dict
     losses: list[float] = []
     first: tuple[np.ndarray, float, float] | None = None
     for step in range(1, steps + 1):
-        logits = reference_logits(weights, x, cfg, adapter)
+        logits = forward(weights, x, cfg, adapter)
         ce = cross_entropy(logits, labels, case.label_smoothing)
         sade = adapter.sade() if isinstance(adapter, CloraReference) else torch.zeros((), dtype=dtype)
         loss = ce + lam * sade
@@ -725,7 +730,9 @@ def train_reference(case: TrainCase, init: dict[str, np.ndarray], backbone: dict
                     p.mul_(1 - lr * wd)
                     p.sub_(lr * m_hat / (torch.sqrt(v_hat) + ADAM_EPS))
     assert first is not None
-    return TrainResult({k: p.detach().to(torch.float64).numpy() for k, p in params.items()}, losses, *first)
+    after = {k: p.detach().to(torch.float64).numpy() for k, p in params.items()}
+    after.update({k: v.astype(np.float64) for k, v in init.items() if not trains(k)})  # unchanged, still compared
+    return TrainResult(after, losses, *first)
 
 
 def train_backbone() -> dict[str, np.ndarray]:
@@ -998,11 +1005,223 @@ def make_train() -> list[Fixture]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Family 4: the exactness contract on a point backbone (spec §4: "the exactness contract of section 3 holds for
+# point backbones unchanged"), train_points/*.safetensors. The same reference trainer, CLoRA, LoRA and
+# optimizers as family 3, on a functional Point-MAE forward written here, cross-checked against the nn.Module
+# of tools/make_point_fixtures.py. Every method, both optimizers, K = 2 steps.
+
+POINTS_DIR = "train_points"
+POINTS_PATH = "tests/fixtures/train_points"
+POINTS_SEED = 20250501
+POINTS_N = 6
+POINTS_STEPS = (2,)
+POINT_NO_DECAY = ("cls_token", "cls_pos")
+
+
+def point_config():
+    import make_point_fixtures as mpf
+    return mpf.PointConfig(dim=24, depth=2, heads=3, mlp=48, tokenizer=(16, 24, 40), position=16, points=48, groups=8,
+                           group_size=8, classes=3)
+
+
+def reference_point_logits(w: dict[str, torch.Tensor], points: torch.Tensor, cfg, adapter=None) -> torch.Tensor:
+    """Spec §4 written out functionally (conv1d and batch_norm in eval mode, not the modules), with the
+    adapter's additions on the adapted linears of the blocks."""
+    import make_point_fixtures as mpf
+    neighbourhood, centres, *_ = mpf.group(points.detach().to(torch.float64), cfg)
+    neighbourhood, centres = neighbourhood.to(points.dtype), centres.to(points.dtype)
+    b, g, k, _ = neighbourhood.shape
+    d, heads = cfg.dim, cfg.heads
+
+    def conv(x: torch.Tensor, name: str) -> torch.Tensor:
+        return F.conv1d(x, w[f"{name}.weight"], w[f"{name}.bias"])
+
+    def bn(x: torch.Tensor, name: str) -> torch.Tensor:
+        return F.batch_norm(x, w[f"{name}.running_mean"], w[f"{name}.running_var"], w[f"{name}.weight"], w[f"{name}.bias"],
+                            training=False, eps=1e-5)
+
+    f = neighbourhood.reshape(b * g, k, 3).transpose(1, 2)
+    f = conv(F.relu(bn(conv(f, "encoder.first_conv.0"), "encoder.first_conv.1")), "encoder.first_conv.3")
+    f = torch.cat([f.max(dim=2, keepdim=True)[0].expand(-1, -1, k), f], dim=1)
+    f = conv(F.relu(bn(conv(f, "encoder.second_conv.0"), "encoder.second_conv.1")), "encoder.second_conv.3")
+    tokens = f.max(dim=2)[0].reshape(b, g, d)
+    pos = F.linear(F.gelu(F.linear(centres, w["pos_embed.0.weight"], w["pos_embed.0.bias"])), w["pos_embed.2.weight"], w["pos_embed.2.bias"])
+    h = torch.cat([w["cls_token"].expand(b, -1, -1), tokens], dim=1)
+    pos = torch.cat([w["cls_pos"].expand(b, -1, -1), pos], dim=1)
+
+    def linear(block: int, module: str, y: torch.Tensor) -> torch.Tensor:
+        out = F.linear(y, w[f"blocks.blocks.{block}.{module}.weight"], w.get(f"blocks.blocks.{block}.{module}.bias"))
+        extra = module_extra(adapter, block, module, y, cfg)
+        return out if extra is None else out + extra
+
+    n = h.shape[1]
+    for i in range(cfg.depth):
+        pre = f"blocks.blocks.{i}."
+        h = h + pos
+        y = F.layer_norm(h, (d,), w[pre + "norm1.weight"], w[pre + "norm1.bias"], eps=1e-5)
+        q, kk, v = linear(i, "attn.qkv", y).reshape(b, n, 3, heads, d // heads).permute(2, 0, 3, 1, 4).unbind(0)
+        att = torch.softmax((q @ kk.transpose(-2, -1)) * (d // heads) ** -0.5, dim=-1)
+        h = h + linear(i, "attn.proj", (att @ v).transpose(1, 2).reshape(b, n, d))
+        y = F.layer_norm(h, (d,), w[pre + "norm2.weight"], w[pre + "norm2.bias"], eps=1e-5)
+        h = h + linear(i, "mlp.fc2", F.gelu(linear(i, "mlp.fc1", y)))
+    h = F.layer_norm(h, (d,), w["norm.weight"], w["norm.bias"], eps=1e-5)
+    return F.linear(torch.cat([h[:, 0], h[:, 1:].max(dim=1)[0]], dim=-1), w["head.weight"], w["head.bias"])
+
+
+POINT_CASES = (
+    TrainCase("clora", "clora", "init_clora", QV_TARGETS),
+    TrainCase("lora", "lora", "init_lora", QV_TARGETS),
+    TrainCase("head", "head", "init_head"),
+    TrainCase("full", "full", "init_full"),
+)
+
+
+def point_train_command(case: TrainCase, optimizer: str, steps: int) -> str:
+    return train_command(case, optimizer, steps).replace(TRAIN_PATH + "/", POINTS_PATH + "/")
+
+
+class NearTie(Exception):
+    """A float32 run of the reference lands too far from the float64 one for this draw (an AdamW update of a
+    gradient near zero, a max-pool near-tie): the contract's tolerance would be too tight for any float32
+    engine, so the draw is not used."""
+
+
+def make_train_points() -> list[Fixture]:
+    """The first seed from POINTS_SEED whose grouping has clear margins and where a float32 run of the
+    reference stays within 2e-5 of the largest change (a fifth of the contract's tolerance) in every case."""
+    for tries in range(20):
+        try:
+            return train_points_fixtures(POINTS_SEED + tries)
+        except NearTie as reason:
+            print(f"train_points: seed {POINTS_SEED + tries} skipped: {reason}", flush=True)
+    raise AssertionError("no seed gave point fixtures a float32 engine can match")
+
+
+def train_points_fixtures(seed: int) -> list[Fixture]:
+    import make_point_fixtures as mpf
+    cfg = point_config()
+    common = {"generator": GENERATOR, "torch": torch.__version__, "seed": str(seed)}
+    gen = torch.Generator().manual_seed(seed)
+    weights = mpf.random_weights(cfg, gen)
+    points = torch.randn(POINTS_N, cfg.points, 3, generator=gen, dtype=torch.float64).float()
+    points = points / points.norm(dim=-1).max()  # centred-ish clouds inside the unit sphere, as §4 asks
+    *_, margin = mpf.group(points.double(), cfg)
+    if margin < mpf.MARGIN:
+        raise NearTie(f"grouping margin {margin:.1e}")
+    labels = (torch.randperm(POINTS_N, generator=gen) % cfg.classes).numpy().astype(np.int64)
+    backbone = {k: v for k, v in weights.items() if not k.startswith("head.")}
+    data = (points.numpy(), labels)
+
+    # The functional forward against the nn.Module of make_point_fixtures.py, on the same weights.
+    head = {"head.weight": (0.2 * torch.randn(cfg.classes, 2 * cfg.dim, generator=gen, dtype=torch.float64)).float().numpy(),
+            "head.bias": (0.1 * torch.randn(cfg.classes, generator=gen, dtype=torch.float64)).float().numpy()}
+    module = mpf.build(cfg, {**backbone, **head})
+    w64 = {k: torch.from_numpy(np.asarray(v).astype(np.float64)) for k, v in {**backbone, **head}.items() if v.dtype != np.int64}
+    x64 = torch.from_numpy(points.numpy().astype(np.float64))
+    with torch.no_grad():
+        hood, centres, *_ = mpf.group(x64, cfg)
+        drift = float((reference_point_logits(w64, x64, cfg) - module(hood, centres)).abs().max())
+    if drift > 1e-12:
+        raise AssertionError(f"functional point model disagrees with the module by {drift}")
+
+    # Initial adapters, random and non-zero everywhere, as family 3 draws them (widths 24 and 48 here).
+    r, p = TRAIN_RANK, TRAIN_SPACES
+    def f32_np(t: torch.Tensor) -> np.ndarray:
+        return t.to(torch.float32).numpy()
+    def correlated(draw: Callable[[], torch.Tensor]) -> torch.Tensor:
+        spaces = [draw()]
+        for _ in range(1, p):
+            spaces.append(SPACE_CORRELATION * spaces[-1] + math.sqrt(1 - SPACE_CORRELATION ** 2) * draw())
+        return torch.stack(spaces)
+    head_tensors = [("head.weight", head["head.weight"]), ("head.bias", head["head.bias"])]
+    d = cfg.dim
+    down = f32_np(correlated(lambda: (2.0 * torch.rand(d, r, generator=gen, dtype=torch.float64) - 1.0) / math.sqrt(d)))
+    up = f32_np(correlated(lambda: 0.1 * torch.randn(r, d, generator=gen, dtype=torch.float64)))
+    clora = [("clora.down.24", down), ("clora.up.24", up)]
+    lora = []
+    for i in range(cfg.depth):
+        for t in QV_TARGETS:
+            clora.append((f"clora.core.blocks.{i}.attn.{t}", f32_np(torch.eye(r, dtype=torch.float64) + 0.3 * torch.randn(p, r, r, generator=gen, dtype=torch.float64))))
+            lora += [(f"lora.A.blocks.{i}.attn.{t}", f32_np((2.0 * torch.rand(r, d, generator=gen, dtype=torch.float64) - 1.0) / math.sqrt(d))),
+                     (f"lora.B.blocks.{i}.attn.{t}", f32_np(0.1 * torch.randn(d, r, generator=gen, dtype=torch.float64)))]
+    inits = {
+        "init_clora": clora + head_tensors,
+        "init_lora": lora + head_tensors,
+        "init_head": list(head_tensors),
+        # A whole backbone (BatchNorm statistics included, as the engine writes `full` files) + the head.
+        "init_full": [(k, v) for k, v in backbone.items() if v.dtype != np.int64] + head_tensors,
+    }
+    init_maps = {name: dict(tensors) for name, tensors in inits.items()}
+    point_meta = {"num_heads": str(cfg.heads), "num_points": str(cfg.points), "num_groups": str(cfg.groups), "group_size": str(cfg.group_size)}
+    classes_json = json.dumps(TRAIN_CLASSES)
+    fixtures = [
+        Fixture(f"{POINTS_DIR}/backbone.safetensors", list(backbone.items()),
+                {**point_meta, **common, "source": "tools/make_point_fixtures.py random_weights (Point-MAE keys, "
+                 "num_batches_tracked I64), no head; d 24, depth 2, tokenizer 16/24/40, position 16, no qkv bias"},
+                f"{sum(v.size for v in backbone.values())} values, grouping margin {margin:.1e}, functional vs module {drift:.1e}"),
+        Fixture(f"{POINTS_DIR}/data.safetensors", [("points", points.numpy()), ("labels", labels)],
+                {**common, "classes": classes_json, "rule": "points N(0,1) [6,48,3] scaled into the unit sphere, rounded to f32; "
+                 "labels randperm(6) % 3"}, f"{POINTS_N} clouds of {cfg.points} points, labels {labels.tolist()}"),
+    ]
+    for name, tensors in inits.items():
+        method = name.removeprefix("init_")
+        meta = {"format": method, "format_version": "1", "classes": classes_json, **common}
+        case = next(c for c in POINT_CASES if c.init == name)
+        meta.update({k: v for k, v in method_settings(case).items() if k != "dropout"})
+        if method == "full":
+            meta.update(point_meta)
+        else:
+            meta["base_model"] = f"{POINTS_PATH}/backbone.safetensors"
+        fixtures.append(Fixture(f"{POINTS_DIR}/{name}.safetensors", tensors, meta, f"{len(tensors)} tensors"))
+
+    trains = lambda name: not name.endswith(("running_mean", "running_var"))  # noqa: E731
+    kwargs = dict(cfg=cfg, forward=reference_point_logits, no_decay=POINT_NO_DECAY, trains=trains)
+    for case in POINT_CASES:
+        for optimizer in ("adamw", "sgd"):
+            for steps in POINTS_STEPS:
+                init = init_maps[case.init]
+                ref = train_reference(case, init, backbone, data, optimizer, steps, **kwargs)
+                stored = rounded(ref.params)
+                check = train_reference(case, init, backbone, data, optimizer, steps, torch_optim=True, **kwargs)
+                optim_drift = max_diff(ref.params, check.params)
+                if optim_drift > 1e-12:
+                    raise AssertionError(f"points {case.name}/{optimizer}: hand-written optimizer and torch.optim differ by {optim_drift}")
+                change = max_change(stored, init)
+                emulated = train_reference(case, init, backbone, data, optimizer, steps, dtype=torch.float32, **kwargs)
+                f32_ratio = max_diff(rounded(emulated.params), stored) / change
+                if f32_ratio > 2e-5:
+                    raise NearTie(f"{case.name}/{optimizer}: float32 torch lands {f32_ratio:.1e} of the largest change away")
+                tensors = [(k, stored[k]) for k in init]
+                tensors += [("loss.first", np.array([ref.losses[0]], np.float32)), ("loss.steps", np.array(ref.losses, np.float32)),
+                            ("logits.first", ref.first_logits.astype(np.float32))]
+                meta = {
+                    "method": case.method, "optimizer": optimizer, "lr": num(TRAIN_LR[optimizer]), "weight_decay": num(TRAIN_WD),
+                    "steps": str(steps), "batch_size": str(POINTS_N), "warmup": "0", "shuffle": "false", "label_smoothing": "0",
+                    **method_settings(case), "init": f"{POINTS_PATH}/{case.init}.safetensors",
+                    "model": f"{POINTS_PATH}/backbone.safetensors", "data": f"{POINTS_PATH}/data.safetensors",
+                    "command": point_train_command(case, optimizer, steps),
+                    "decay": "tensors with >= 2 dims except cls_token, cls_pos; BatchNorm running statistics never train",
+                    "loss": "mean cross-entropy" + (" + sade_weight * L_SADE" if case.method == "clora" else ""),
+                    "max_abs_change": f"{change:.9g}", "tolerance": f"{1e-4 * change:.9g}",
+                    "float32_torch_error": f"{f32_ratio:.3g} of max_abs_change",
+                    "compute": "float64 from the float32 init, backbone and data; stored as float32", **common,
+                }
+                if optimizer == "adamw":
+                    meta.update({"betas": f"{num(ADAM_BETAS[0])},{num(ADAM_BETAS[1])}", "eps": num(ADAM_EPS)})
+                fixtures.append(Fixture(
+                    f"{POINTS_DIR}/expected_{case.name}_{optimizer}_k{steps}.safetensors", tensors, meta,
+                    f"loss.first {ref.losses[0]:.6f}, last {ref.losses[-1]:.6f}, max change {change:.3e}, "
+                    f"float32 torch {f32_ratio:.1e}, vs torch.optim {optim_drift:.0e}"))
+    return fixtures
+
+
+# ---------------------------------------------------------------------------------------------
 
 FAMILIES: dict[str, Callable[[], list[Fixture]]] = {
     "vit_small": make_vit_small,
     "vit_tiny_dims": make_vit_tiny_dims,
     "train": make_train,
+    "train_points": make_train_points,
 }
 
 

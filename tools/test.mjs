@@ -37,8 +37,17 @@ function lavapipeUsable() {
   return existsSync(LAVAPIPE_ICD) && major >= 23;
 }
 
+// The PyTorch companion's tests (python/tests) run on Debian's own torch, numpy, PIL and pytest.
+const PYTHON = '/usr/bin/python3';
+const PYTHON_PACKAGES = ['python3-torch', 'python3-numpy', 'python3-pil', 'python3-pytest'];
+
+function pythonReady() {
+  const python = existsSync(PYTHON) ? PYTHON : 'python3';
+  return spawnSync(python, ['-c', 'import torch, numpy, PIL, pytest'], { stdio: 'ignore' }).status === 0;
+}
+
 function ensureSystemPackages() {
-  const missing = [];
+  const missing = pythonReady() ? [] : [...PYTHON_PACKAGES];
   if (!existsSync(CHROMIUM)) missing.push('chromium');
   if (!existsSync('/usr/lib/x86_64-linux-gnu/libvulkan.so.1') && !packageVersion('libvulkan1')) missing.push('libvulkan1');
   const wantLavapipe = !lavapipeUsable();
@@ -50,7 +59,7 @@ function ensureSystemPackages() {
     ].filter(Boolean);
     log(`cannot install system packages here (${isDebian ? 'not root' : 'not Debian'}): ${advice.join('; ')}.`);
     if (missing.length) {
-      log('the tests need Chromium and a Vulkan loader; install them and run `npm test` again.');
+      log('the tests need Chromium, a Vulkan loader and Python with torch, numpy, PIL and pytest; install them and run `npm test` again.');
       process.stdout.write('0 passed, 1 failed\n');
       process.exit(1);
     }
@@ -90,7 +99,7 @@ const extraArgs = process.argv.slice(2);
 const passes = extraArgs.length > 0
   ? [{ name: 'the selected tests', args: extraArgs }]
   : [
-      { name: 'the Node tests', args: ['tests/unit', 'tests/reference'] },
+      { name: 'the Node tests', args: ['tests/unit', 'tests/reference', 'tests/fuzz', 'tests/soak'] },
       { name: 'the browser tests (headless Chromium, one file at a time)', args: ['tests/e2e', '--maxWorkers=1', '--no-file-parallelism'] },
     ];
 let passed = 0;
@@ -113,6 +122,11 @@ passes.forEach((pass, index) => {
   if (!passOk && passFailed === 0) passFailed = 1; // vitest failed without a failing test (an unhandled error, a crashed worker)
   failed += passFailed;
 });
+if (extraArgs.length === 0) {
+  const python = runPytest(join(reportDir, 'pytest.xml'));
+  passed += python.passed;
+  failed += python.failed;
+}
 failed += failedExtra;
 process.stdout.write(`${passed} passed, ${failed} failed\n`);
 process.exit(failed === 0 ? 0 : 1);
@@ -120,4 +134,22 @@ process.exit(failed === 0 ? 0 : 1);
 // A test file that fails to load or crashes has no test results of its own: count it as one failure.
 function countFilesThatDidNotRun(report) {
   return (report.testResults ?? []).filter((f) => f.status === 'failed' && !(f.assertionResults ?? []).some((t) => t.status === 'failed')).length;
+}
+
+// The third pass: `python3 -m pytest -q python/tests` (the PyTorch companion against the engine), counted
+// from its JUnit report; a skipped test counts as failed, as in the Vitest passes.
+function runPytest(reportFile) {
+  log('running the PyTorch companion tests (python3 -m pytest python/tests)');
+  const python = existsSync(PYTHON) ? PYTHON : 'python3';
+  const ok = run(python, ['-m', 'pytest', '-q', 'python/tests', `--junitxml=${reportFile}`]);
+  if (!existsSync(reportFile)) {
+    log(`pytest did not run: ${python} needs torch, numpy, PIL and pytest (Debian: apt-get install -y ${PYTHON_PACKAGES.join(' ')}).`);
+    return { passed: 0, failed: 1 };
+  }
+  const suite = /<testsuite\b[^>]*>/.exec(readFileSync(reportFile, 'utf8'))?.[0] ?? '';
+  const count = (name) => Number(new RegExp(`\\b${name}="(\\d+)"`).exec(suite)?.[1] ?? 0);
+  const [tests, failures, errors, skipped] = ['tests', 'failures', 'errors', 'skipped'].map(count);
+  if (skipped) log(`${skipped} Python tests were skipped: nothing may be skipped.`);
+  const failedTests = failures + errors + skipped;
+  return { passed: tests - failedTests, failed: failedTests + (ok || failedTests > 0 ? 0 : 1) };
 }

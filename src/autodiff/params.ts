@@ -39,6 +39,25 @@ export interface ParameterStoreOptions {
 const alignUp = (n: number, to: number): number => Math.ceil(n / to) * to;
 
 /**
+ * Where each trainable tensor sits in the flat buffers (values, gradients, optimizer moments): decayed
+ * tensors first, each slot on a 64-float boundary. A pure function of the specs, so a checkpoint's flat
+ * moments can be mapped to tensors without a GPU (src/io/checkpoint-file.ts).
+ */
+export function trainableLayout(specs: readonly ParameterSpec[]): { slots: ParameterSlot[]; floats: number; decayEnd: number } {
+  const ordered = [...specs.filter((s) => s.decay), ...specs.filter((s) => !s.decay)];
+  const slots: ParameterSlot[] = [];
+  let cursor = 0;
+  let decayEnd = 0;
+  for (const spec of ordered) {
+    const size = numel(spec.shape);
+    slots.push({ name: spec.name, shape: [...spec.shape], decay: spec.decay, trainable: true, chunk: 0, offset: cursor, size });
+    cursor = alignUp(cursor + size, SLOT_ALIGN_FLOATS);
+    if (spec.decay) decayEnd = cursor;
+  }
+  return { slots, floats: cursor, decayEnd };
+}
+
+/**
  * Trainable parameters, their gradients, and frozen weights, on the GPU.
  *
  * Layout of the trainable buffer (the gradient buffer, and an optimizer's moment buffers, share it):
@@ -109,17 +128,9 @@ export class ParameterStore {
       numel(spec.shape); // throws ShapeError on a malformed shape
     }
     const trainable = specs.filter((s) => s.requiresGrad !== false);
-    const ordered = [...trainable.filter((s) => s.decay), ...trainable.filter((s) => !s.decay)];
-    const slotOf = new Map<string, ParameterSlot>();
-    let cursor = 0;
-    let decayEnd = 0;
-    for (const spec of ordered) {
-      const size = numel(spec.shape);
-      slotOf.set(spec.name, { name: spec.name, shape: [...spec.shape], decay: spec.decay, trainable: true, chunk: 0, offset: cursor, size });
-      cursor = alignUp(cursor + size, SLOT_ALIGN_FLOATS);
-      if (spec.decay) decayEnd = cursor;
-    }
-    const floats = cursor;
+    const layout = trainableLayout(trainable);
+    const slotOf = new Map<string, ParameterSlot>(layout.slots.map((s) => [s.name, s]));
+    const { floats, decayEnd } = layout;
 
     const limits = ctx.limits;
     const chunkLimit = Math.min(options.maxFrozenChunkBytes ?? Infinity, limits.maxStorageBufferBindingSize, limits.maxBufferSize);

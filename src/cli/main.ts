@@ -4,45 +4,53 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mergedExport, peftExport } from '../clora/export';
+import { checkOnnxFits, mergedModelToOnnx } from '../clora/onnx-export';
 import { modelFile, readAdapterFile, type AdapterFile } from '../clora/files';
 import { createFineTuneModel, initialTensors, type FineTuneModel } from '../clora/model';
-import { DEFAULT_ADAPTER_SETTINGS, parseTargets, SettingsError, validateAdapterSettings, type AdapterSettings, type Method } from '../clora/settings';
+import { DEFAULT_ADAPTER_SETTINGS, METHOD_TRAINS, METHODS, parseTargets, settingApplies, SettingsError, validateAdapterSettings, type AdapterSettings, type Method } from '../clora/settings';
 import { evaluate, formatEvaluation } from '../train/evaluate';
-import { predictLogits } from '../train/predict';
-import { DatasetError, inputPixels, type Dataset } from '../data/dataset';
-import { loadFolderDataset, loadTensorDataset } from '../data/load-node';
+import { backboneHeadAdapter, datasetLogits, predictLogits } from '../train/predict';
+import { countText, type Dataset } from '../data/dataset';
 import { adapterName, type GpuContext } from '../gpu/context';
-import { shapeText } from '../gpu/errors';
 import { createNodeGpuContext } from '../gpu/node';
 import { describeProfile } from '../gpu/profile';
 import { bytesSource, openSafetensors, writeSafetensors } from '../io/safetensors';
-import { vitShapes } from '../nn/vit';
+import { imageBackbone } from '../nn/backbone-meta';
+import { backboneShapes } from '../nn/backbone';
 import { Rng } from '../train/rng';
 import { DEFAULT_TRAIN_OPTIONS, Trainer, validateTrainOptions, type OptimizerName, type TrainOptions } from '../train/trainer';
 import { deviceCommand } from './device';
-import { openBackbone, UsageError, type Backbone } from './model-source';
+import { augmentationFor, loadData, readModelInput } from './inputs';
+import { openBackbone, UsageError, type Backbone, type BackboneOptions } from './model-source';
+import { checkResumedData, checkUnfinished, openCheckpoint, resumedSettings, saveState } from './train-state';
+import type { CheckpointRun } from '../io/checkpoint-file';
 
 const USAGE = `usage: npm run clora -- <command> [options]
 
 commands:
   forward --model M [--adapter A] [--heads H] --input X --output Y
-      logits of the backbone (plus adapter) for pixel_values [N,3,H,W] in X, written to Y as logits [N,C]
+      logits of the backbone (plus adapter) for pixel_values [N,3,H,W] (or, for a point backbone, points
+      [N,P,3]) in X, written to Y as logits [N,C]
   train --model M --data DATA [--init A0] --method clora|lora|head|full --out A
         [--rank 8 --spaces 4 --targets q,v --scale 1 --sade-weight 0.1 --dropout 0.1]
         [--epochs 10 | --steps K] [--batch-size 32 --micro-batch N --optimizer adamw|sgd --lr 1e-3
         --weight-decay 1e-4 --warmup 0 --label-smoothing 0 --seed 0 --no-shuffle --augment --log-every 10 --precision f32|f16]
+        [point backbones: --rotate --jitter (with --augment: Point-MAE's scale and translate)]
+        [--save-state S] writes a training checkpoint at the end; --resume S continues from one (then the
+        run's settings come from S; --model, --data and --out as before)
   eval --model M --adapter A --data DATA [--json]
-  export --model M --adapter A --format peft|merged --out PATH
+  export --model M --adapter A --format peft|merged|onnx --out PATH
+      onnx: the merged model as one .onnx file (opset 17): input pixel_values [N,3,H,W], output logits [N,C]
   device [--json]
       the GPU adapter, the device profile chosen from it (emulated, integrated or discrete; set
       CLORA_DEVICE_PROFILE to force one) and the kernel programs it picks for a ViT-B/16 training step
 
-M is a .safetensors file, a URL (downloaded once into ~/.cache/clora-web), or a known model id.
-DATA is a tensor file (pixel_values [N,3,H,W] and labels [N]) or a folder with one sub-folder of images per class.
+M is a .safetensors or PyTorch .pth file, a URL (downloaded once into ~/.cache/clora-web), or a known model id:
+a timm ViT, or a Point-MAE point transformer (every command then also takes --points P --groups G
+--group-size K; the file's metadata or 1024, 64 and 32 otherwise).
+DATA is a tensor file (pixel_values [N,3,H,W], or points [N,P,3], and labels [N]) or a folder with one
+sub-folder per class of images (or of point files: .ply .obj .off .xyz .txt .pts .npy).
 --warmup 0 keeps the learning rate constant; with a warm-up the rate then decays along a cosine.`;
-
-/** Images per forward pass in forward/eval: bounds GPU memory for large inputs. */
-const FORWARD_CHUNK = 16;
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -62,29 +70,30 @@ function numberOption(values: Values, name: string, fallback: number, integer = 
   return n;
 }
 
-async function readTensorFile(path: string, key: string): Promise<{ shape: number[]; data: Float32Array<ArrayBuffer> }> {
-  if (!existsSync(path)) throw new UsageError(`${path}: no such file.`);
-  const file = await openSafetensors(bytesSource(new Uint8Array(await readFile(path)), path));
-  const info = file.tensors.get(key);
-  if (!info) throw new UsageError(`${path} has no "${key}" tensor (it has: ${file.names().slice(0, 8).join(', ') || 'nothing'}).`);
-  return { shape: info.shape, data: await file.readF32(key) };
-}
-
 async function openAdapter(path: string, backbone: Backbone, opts: { method?: Method; classCount?: number } = {}): Promise<AdapterFile> {
   if (!existsSync(path)) throw new UsageError(`${path}: no such adapter file.`);
   const file = await openSafetensors(bytesSource(new Uint8Array(await readFile(path)), path));
   return readAdapterFile(file, backbone.cfg, opts);
 }
 
-async function loadData(ctx: GpuContext, path: string, backbone: Backbone, classNames?: string[]): Promise<Dataset> {
-  if (!existsSync(path)) throw new UsageError(`--data ${path}: no such file or folder.`);
-  const data = statSync(path).isDirectory() ? await loadFolderDataset(ctx, path, backbone.preprocess, classNames) : await loadTensorDataset(path);
-  for (const s of data.skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
-  const [c, h, w] = data.sampleShape;
-  if (c !== backbone.cfg.channels || h !== backbone.cfg.imageSize || w !== backbone.cfg.imageSize) {
-    throw new DatasetError(`The data holds images of shape [${c}, ${h}, ${w}]; the model takes [${backbone.cfg.channels}, ${backbone.cfg.imageSize}, ${backbone.cfg.imageSize}].`);
-  }
-  return data;
+/** Settings the backbone's weights do not carry (src/nn/backbone-meta.ts): --heads, and for point backbones the grouping. */
+const BACKBONE_OPTIONS = {
+  heads: { type: 'string' },
+  points: { type: 'string' },
+  groups: { type: 'string' },
+  'group-size': { type: 'string' },
+} as const;
+
+function backboneOptions(values: Values): BackboneOptions {
+  const count = (name: string): number | undefined => (values[name] === undefined ? undefined : numberOption(values, name, 0, true));
+  return { heads: count('heads'), points: count('points'), groups: count('groups'), groupSize: count('group-size') };
+}
+
+/** Opens --model with the backbone options, saying where an option replaces what the file records. */
+async function openModelOption(values: Values): Promise<Backbone> {
+  const backbone = await openBackbone(requireOption(values, 'model'), backboneOptions(values));
+  if (backbone.kind === 'point') for (const note of backbone.notes) process.stderr.write(`note: ${note}\n`);
+  return backbone;
 }
 
 async function modelFromAdapter(ctx: GpuContext, backbone: Backbone, adapter: AdapterFile): Promise<FineTuneModel> {
@@ -92,33 +101,48 @@ async function modelFromAdapter(ctx: GpuContext, backbone: Backbone, adapter: Ad
 }
 
 async function forward(ctx: GpuContext, argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, heads: { type: 'string' }, input: { type: 'string' }, output: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, input: { type: 'string' }, output: { type: 'string' }, ...BACKBONE_OPTIONS } });
   const inputPath = requireOption(values, 'input');
   const outputPath = requireOption(values, 'output');
-  const pixels = await readTensorFile(inputPath, 'pixel_values');
-  const backbone = await openBackbone(requireOption(values, 'model'), values.heads === undefined ? undefined : numberOption(values, 'heads', 0, true));
+  if (!existsSync(inputPath)) throw new UsageError(`${inputPath}: no such file.`);
+  const backbone = await openModelOption(values);
   try {
     const { cfg } = backbone;
-    const [n, c, h, w] = pixels.shape as [number, number, number, number];
-    if (pixels.shape.length !== 4 || c !== cfg.channels || h !== cfg.imageSize || w !== cfg.imageSize) {
-      throw new UsageError(`pixel_values in ${inputPath} is ${shapeText(pixels.shape)}; this model takes [N, ${cfg.channels}, ${cfg.imageSize}, ${cfg.imageSize}].`);
-    }
+    const input = await readModelInput(inputPath, backbone);
+    const n = input.count;
     let adapter: AdapterFile;
     if (values.adapter) adapter = await openAdapter(values.adapter, backbone);
     else {
       if (cfg.classes === 0) throw new UsageError(`${backbone.spec} has no classifier head (head.weight), so it has no logits to give; pass --adapter.`);
-      // The stored head as a `head` adapter: the same code path, nothing trains.
-      const classes = Array.from({ length: cfg.classes }, (_, i) => String(i));
-      adapter = { settings: { ...DEFAULT_ADAPTER_SETTINGS, method: 'head' }, classes, tensors: new Map([['head.weight', await backbone.read('head.weight')], ['head.bias', await backbone.read('head.bias')]]), metadata: {} };
+      adapter = await backboneHeadAdapter(backbone.headClasses, backbone.read);
     }
     const model = await modelFromAdapter(ctx, backbone, adapter);
-    const logits = await predictLogits(model, pixels.data, n, [c, h, w], FORWARD_CHUNK);
+    const logits = await predictLogits(model, input.data, n, input.sampleShape);
     const classes = adapter.classes.length;
     await writeFile(outputPath, writeSafetensors([{ name: 'logits', shape: [n, classes], data: logits }], { format: 'logits', model: backbone.spec, classes: JSON.stringify(adapter.classes) }));
     process.stderr.write(`wrote logits [${n}, ${classes}] to ${outputPath}\n`);
     model.dispose();
   } finally {
     await backbone.close();
+  }
+}
+
+/** The adapter options of `train`, and the setting each one sets. */
+const ADAPTER_OPTIONS: [option: string, setting: keyof AdapterSettings][] = [
+  ['rank', 'rank'],
+  ['spaces', 'spaces'],
+  ['targets', 'targets'],
+  ['scale', 'scale'],
+  ['sade-weight', 'sadeWeight'],
+  ['dropout', 'dropout'],
+];
+
+/** Adapter options given on the command line that the method does not use: ignored, each with a note. */
+function noteUnusedOptions(values: Values, method: Method): void {
+  if (!METHODS.includes(method)) return; // validateAdapterSettings names the unknown method
+  for (const [option, setting] of ADAPTER_OPTIONS) {
+    if (values[option] === undefined || settingApplies(method, setting)) continue;
+    process.stderr.write(`note: --${option} does not apply to --method ${method} (it trains ${METHOD_TRAINS[method]}); ignored.\n`);
   }
 }
 
@@ -134,6 +158,7 @@ function adapterSettingsFrom(values: Values): AdapterSettings {
     dropout: numberOption(values, 'dropout', DEFAULT_ADAPTER_SETTINGS.dropout),
   };
   validateAdapterSettings(settings);
+  noteUnusedOptions(values, method);
   return settings;
 }
 
@@ -156,7 +181,6 @@ function trainOptionsFrom(values: Values): TrainOptions {
     labelSmoothing: numberOption(values, 'label-smoothing', DEFAULT_TRAIN_OPTIONS.labelSmoothing),
     seed: numberOption(values, 'seed', DEFAULT_TRAIN_OPTIONS.seed, true),
     shuffle: !values['no-shuffle'],
-    augment: values.augment ? { flip: true, randomResizedCrop: true } : undefined,
     logEvery: numberOption(values, 'log-every', DEFAULT_TRAIN_OPTIONS.logEvery, true),
   };
 }
@@ -184,34 +208,55 @@ const TRAIN_OPTIONS = {
   seed: { type: 'string' },
   'no-shuffle': { type: 'boolean' },
   augment: { type: 'boolean' },
+  // Point backbones: rotation about the up axis and jitter, besides --augment's scale and translate.
+  rotate: { type: 'boolean' },
+  jitter: { type: 'boolean' },
   'log-every': { type: 'string' },
   // Not in the contract: mixed precision (f16 activations, f32 weights, dynamic loss scaling).
   precision: { type: 'string' },
-  heads: { type: 'string' },
+  ...BACKBONE_OPTIONS,
   out: { type: 'string' },
+  // Not in the contract: continue from / save a training checkpoint (src/cli/train-state.ts).
+  resume: { type: 'string' },
+  'save-state': { type: 'string' },
 } as const;
 
 async function train(ctx: GpuContext, argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: TRAIN_OPTIONS });
   const outPath = requireOption(values, 'out');
   const dataPath = requireOption(values, 'data');
-  // Settings first: a bad one is refused before anything is loaded onto the GPU.
-  let settings = adapterSettingsFrom(values);
-  const options = trainOptionsFrom(values);
-  const backbone = await openBackbone(requireOption(values, 'model'), values.heads === undefined ? undefined : numberOption(values, 'heads', 0, true));
+  // Settings first: a bad one is refused before anything is loaded onto the GPU (a resumed run's come from its checkpoint).
+  let settings = values.resume ? DEFAULT_ADAPTER_SETTINGS : adapterSettingsFrom(values);
+  let options = values.resume ? DEFAULT_TRAIN_OPTIONS : trainOptionsFrom(values);
+  const backbone = await openModelOption(values);
   try {
+    // Augmentation depends on what the backbone takes (a resumed run keeps its checkpoint's).
+    if (!values.resume) options = { ...options, augment: augmentationFor(values, backbone) };
     let start: Map<string, Float32Array>;
     let classes: string[];
     let data: Dataset;
-    if (values.init) {
-      const init = await openAdapter(values.init, backbone, { method: settings.method });
-      for (const key of ['rank', 'spaces'] as const) {
-        if (values[key] !== undefined && settings.method === 'clora' && init.settings[key] !== settings[key]) {
-          throw new SettingsError(`--${key} ${settings[key]} differs from the --init adapter's ${key} ${init.settings[key]}.`);
-        }
+    let resumed: CheckpointRun | undefined;
+    if (values.resume) {
+      if (values.init) throw new UsageError('Give --init or --resume, not both: --resume continues a run, --init starts a new one from an adapter.');
+      resumed = await openCheckpoint(values.resume, backbone);
+      ({ settings, options } = resumedSettings(resumed, values));
+      const saved = options.augment;
+      for (const flag of ['rotate', 'jitter'] as const) {
+        if (values[flag] && !(saved && 'scaleAndTranslate' in saved && saved[flag])) throw new SettingsError(`--${flag} differs from the checkpoint, whose run does not use it: a resumed run keeps its settings.`);
       }
-      if (values.targets !== undefined && init.settings.targets.join(',') !== settings.targets.join(',')) {
-        throw new SettingsError(`--targets ${settings.targets.join(',')} differs from the --init adapter's targets ${init.settings.targets.join(',')}.`);
+      classes = resumed.classes;
+      data = await loadData(ctx, dataPath, backbone, classes);
+      await checkResumedData(resumed, data);
+      start = resumed.state.trainable;
+    } else if (values.init) {
+      const init = await openAdapter(values.init, backbone, { method: settings.method });
+      // The adapter's shape comes from --init; a shape option given as well must agree with it. Options the
+      // method does not use were noted and are not compared.
+      for (const key of ['rank', 'spaces', 'targets'] as const) {
+        if (values[key] === undefined || !settingApplies(settings.method, key)) continue;
+        const given = String(settings[key]);
+        const saved = String(init.settings[key]);
+        if (given !== saved) throw new SettingsError(`--${key} ${given} differs from the --init adapter's ${key} ${saved}: leave --${key} out to continue with the adapter's own.`);
       }
       settings = { ...settings, rank: init.settings.rank, spaces: init.settings.spaces, targets: init.settings.targets };
       classes = init.classes;
@@ -224,12 +269,16 @@ async function train(ctx: GpuContext, argv: string[]): Promise<void> {
       start = new Map();
     }
     validateTrainOptions(options, data);
-    if (!values.init) start = initialTensors(backbone.cfg, settings, classes.length, new Rng(options.seed ^ 0x5eed));
+    if (!values.init && !resumed) start = initialTensors(backbone.cfg, settings, classes.length, new Rng(options.seed ^ 0x5eed));
     const model = await createFineTuneModel(ctx, backbone.cfg, settings, classes, backbone.read, start);
     const trainer = await Trainer.create(model, data, options);
-    process.stderr.write(`training ${settings.method} on ${data.count} images of ${classes.length} classes: ${trainer.totalSteps} steps, ${model.parts.trainable.trainableParameterCount} trainable parameters\n`);
+    if (resumed) {
+      checkUnfinished(resumed, trainer.totalSteps);
+      trainer.loadState(resumed.state);
+    }
+    process.stderr.write(`training ${settings.method} on ${countText(data, data.count)} of ${classes.length} classes${resumed ? ` from step ${resumed.state.step}` : ''}: ${trainer.totalSteps} steps, ${model.parts.trainable.trainableParameterCount} trainable parameters\n`);
     await trainer.run((m) => {
-      process.stderr.write(`step ${m.step}/${m.totalSteps}  loss ${m.loss.toFixed(4)}  ce ${m.crossEntropy.toFixed(4)}  sade ${m.sade.toFixed(4)}  lr ${m.lr.toPrecision(3)}  ${m.imagesPerSecond.toFixed(1)} img/s  eta ${m.etaSeconds.toFixed(0)} s${m.lossScale === undefined ? "" : `  loss scale ${m.lossScale} (skipped ${m.skippedSteps})`}\n`);
+      process.stderr.write(`step ${m.step}/${m.totalSteps}  loss ${m.loss.toFixed(4)}  ce ${m.crossEntropy.toFixed(4)}  sade ${m.sade.toFixed(4)}  lr ${m.lr.toPrecision(3)}  ${m.imagesPerSecond.toFixed(1)} ${data.sampleShape.length === 2 ? 'clouds' : 'img'}/s  eta ${m.etaSeconds.toFixed(0)} s${m.lossScale === undefined ? "" : `  loss scale ${m.lossScale} (skipped ${m.skippedSteps})`}\n`);
     });
     const last = trainer.history.at(-1);
     const { tensors, metadata } = await modelFile(model, {
@@ -239,6 +288,10 @@ async function train(ctx: GpuContext, argv: string[]): Promise<void> {
     });
     await writeFile(outPath, writeSafetensors(tensors, metadata));
     process.stderr.write(`wrote ${settings.method} adapter to ${outPath}\n`);
+    if (values['save-state']) {
+      await saveState(values['save-state'], trainer, backbone, options, data);
+      process.stderr.write(`wrote the training state (step ${trainer.currentStep}) to ${values['save-state']}\n`);
+    }
     trainer.dispose();
     model.dispose();
   } finally {
@@ -247,14 +300,14 @@ async function train(ctx: GpuContext, argv: string[]): Promise<void> {
 }
 
 async function evalCommand(ctx: GpuContext, argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, data: { type: 'string' }, heads: { type: 'string' }, json: { type: 'boolean' } } });
-  const backbone = await openBackbone(requireOption(values, 'model'), values.heads === undefined ? undefined : numberOption(values, 'heads', 0, true));
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' }, ...BACKBONE_OPTIONS } });
+  const backbone = await openModelOption(values);
   try {
     const adapter = await openAdapter(requireOption(values, 'adapter'), backbone);
     const data = await loadData(ctx, requireOption(values, 'data'), backbone, adapter.classes);
     const model = await modelFromAdapter(ctx, backbone, adapter);
-    const logits = await predictLogits(model, inputPixels(data), data.count, data.sampleShape, FORWARD_CHUNK);
-    const result = evaluate(logits, data.labels, adapter.classes);
+    const { logits, labels } = await datasetLogits(model, data);
+    const result = evaluate(logits, labels, adapter.classes);
     process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : formatEvaluation(result));
     model.dispose();
   } finally {
@@ -263,11 +316,11 @@ async function evalCommand(ctx: GpuContext, argv: string[]): Promise<void> {
 }
 
 async function exportCommand(_ctx: GpuContext, argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, heads: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, adapter: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, ...BACKBONE_OPTIONS } });
   const format = requireOption(values, 'format');
-  if (format !== 'peft' && format !== 'merged') throw new UsageError(`--format must be peft or merged, got "${format}".`);
+  if (format !== 'peft' && format !== 'merged' && format !== 'onnx') throw new UsageError(`--format must be peft, merged or onnx, got "${format}".`);
   const out = requireOption(values, 'out');
-  const backbone = await openBackbone(requireOption(values, 'model'), values.heads === undefined ? undefined : numberOption(values, 'heads', 0, true));
+  const backbone = await openModelOption(values);
   try {
     const adapter = await openAdapter(requireOption(values, 'adapter'), backbone);
     if (format === 'peft') {
@@ -277,10 +330,19 @@ async function exportCommand(_ctx: GpuContext, argv: string[]): Promise<void> {
       await writeFile(join(out, 'adapter_model.safetensors'), writeSafetensors(tensors, { format: 'pt' }));
       process.stderr.write(`wrote PEFT adapter (adapter_config.json, adapter_model.safetensors) to ${out}\n`);
     } else {
-      const shapes = vitShapes({ ...backbone.cfg, classes: 0 });
+      // Refused before the weights are read: an ONNX file over 2 GB cannot be written; ONNX takes images only.
+      const onnx = format === 'onnx' ? imageBackbone(backbone, 'ONNX export') : undefined;
+      if (onnx) checkOnnxFits(onnx.cfg, adapter.classes.length);
+      const shapes = backboneShapes(backbone.cfg);
       const tensors = await mergedExport(backbone.cfg, adapter, [...shapes.keys()], backbone.read, shapes);
-      await writeFile(out, writeSafetensors(tensors, { ...backbone.describe(), classes: JSON.stringify(adapter.classes), merged_from: adapter.settings.method }));
-      process.stderr.write(`wrote merged model to ${out}\n`);
+      const metadata = { ...backbone.describe(), classes: JSON.stringify(adapter.classes), merged_from: adapter.settings.method };
+      if (!onnx) {
+        await writeFile(out, writeSafetensors(tensors, metadata));
+        process.stderr.write(`wrote merged model to ${out}\n`);
+      } else {
+        await writeFile(out, mergedModelToOnnx(onnx.cfg, tensors, { classes: adapter.classes, preprocess: onnx.preprocess, metadata }));
+        process.stderr.write(`wrote merged model as ONNX (input pixel_values [N, ${onnx.cfg.channels}, ${onnx.cfg.imageSize}, ${onnx.cfg.imageSize}], output logits [N, ${adapter.classes.length}]) to ${out}\n`);
+      }
     }
   } finally {
     await backbone.close();

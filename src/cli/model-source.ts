@@ -1,18 +1,19 @@
-// Resolves --model to a safetensors file: a local path, a URL (downloaded once into the cache), or a
-// known model id from src/nn/models.ts.
+// Resolves --model to a weights file (safetensors, or a PyTorch checkpoint once the .pth reader is in
+// openWeightsFile): a local path, a URL (downloaded once into the cache), or a known model id from src/nn/models.ts.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { fetchCached } from '../io/download';
 import { nodeWeightCache } from '../io/download-node';
-import { openSafetensors, type SafetensorsFile } from '../io/safetensors';
 import { fileSource, type FileSource } from '../io/safetensors-node';
-import type { PreprocessParams } from '../data/preprocess';
-import { headsFor } from '../nn/load';
-import { findKnownModel, KNOWN_MODELS, type KnownModel } from '../nn/models';
-import { vitConfigFromShapes, type VitConfig } from '../nn/vit';
+import { openWeightsFile, type WeightsFile } from '../io/weights-file';
+import { imageBackbone, readBackboneMeta, type BackboneMeta, type BackboneMetaOptions } from '../nn/backbone-meta';
+import { findKnownModel, KNOWN_MODELS, modelUrl, type KnownModel } from '../nn/models';
+
+/** Where the bundled models are in the source tree (the web app serves the same folder at its base). */
+const PUBLIC_DIR = new URL('../../public/', import.meta.url);
 
 export interface OpenedModel {
-  file: SafetensorsFile;
+  file: WeightsFile;
   known: KnownModel | undefined;
   close(): Promise<void>;
 }
@@ -37,7 +38,7 @@ export async function openModel(spec: string): Promise<OpenedModel> {
   const known = findKnownModel(spec);
   let path: string;
   if (existsSync(spec)) path = spec;
-  else if (known?.bundled) path = fileURLToPath(new URL(`../../public${known.url}`, import.meta.url));
+  else if (known?.bundled) path = fileURLToPath(modelUrl(known, PUBLIC_DIR));
   else if (/^https?:\/\//.test(spec) || known) {
     const url = known?.url ?? spec;
     path = (await fetchCached(url, nodeWeightCache(), { onProgress: progressLine(`downloading ${url}`) })).data;
@@ -46,64 +47,45 @@ export async function openModel(spec: string): Promise<OpenedModel> {
   }
   const source: FileSource = await fileSource(path);
   try {
-    return { file: await openSafetensors(source), known, close: () => source.close() };
+    return { file: await openWeightsFile(source), known, close: () => source.close() };
   } catch (error) {
     await source.close();
     throw error;
   }
 }
 
-export interface Backbone {
+/** An opened --model: what it is (src/nn/backbone-meta.ts) and its tensors, read on demand. */
+export type Backbone = BackboneMeta & {
+  /** --model as the user gave it. */
   spec: string;
-  cfg: VitConfig;
-  known: KnownModel | undefined;
-  preprocess: PreprocessParams;
   /** One backbone tensor as f32 (read on demand, so the whole file is never held at once). */
   read(name: string): Promise<Float32Array>;
-  /** Metadata worth carrying into adapter files. */
-  describe(): Record<string, string>;
   close(): Promise<void>;
-}
+};
 
-function parseTriple(text: string | undefined): [number, number, number] | undefined {
-  if (!text) return undefined;
-  const parts = text.replace(/[[\]\s]/g, '').split(',').map(Number);
-  return parts.length === 3 && parts.every(Number.isFinite) ? (parts as [number, number, number]) : undefined;
-}
+/** Settings the weights do not carry, as options give them (src/nn/backbone-meta.ts says which wins). */
+export type BackboneOptions = Omit<BackboneMetaOptions, 'spec' | 'known'>;
 
-/** Opens --model and reads its configuration and preprocessing (known-model table, then file metadata). */
-export async function openBackbone(spec: string, heads?: number): Promise<Backbone> {
+/** Opens --model and reads what it is (known-model table, then file metadata: src/nn/backbone-meta.ts). */
+export async function openBackbone(spec: string, options: BackboneOptions = {}): Promise<Backbone> {
   const opened = await openModel(spec);
   try {
     const { file, known } = opened;
-    const shapes = new Map([...file.tensors].map(([name, info]) => [name, info.shape] as const));
-    const cfg = vitConfigFromShapes(shapes, heads ?? known?.heads ?? headsFor(file));
-    const meta = file.metadata;
-    const cropFromMeta = meta.crop_pct === undefined ? undefined : Number(meta.crop_pct);
-    const preprocess: PreprocessParams = {
-      size: cfg.imageSize,
-      cropPct: known?.cropPct ?? (cropFromMeta !== undefined && Number.isFinite(cropFromMeta) ? cropFromMeta : cfg.imageSize >= 224 ? 0.9 : 1),
-      mean: known?.mean ?? parseTriple(meta.mean) ?? [0.5, 0.5, 0.5],
-      std: known?.std ?? parseTriple(meta.std) ?? [0.5, 0.5, 0.5],
-    };
-    return {
-      spec,
-      cfg,
-      known,
-      preprocess,
-      read: (name) => file.readF32(name),
-      describe: () => ({
-        base_model: known?.id ?? spec,
-        num_heads: String(cfg.heads),
-        image_size: String(cfg.imageSize),
-        mean: preprocess.mean.join(','),
-        std: preprocess.std.join(','),
-        crop_pct: String(preprocess.cropPct),
-      }),
-      close: opened.close,
-    };
+    const meta = readBackboneMeta(file, { spec, known, ...options });
+    return { ...meta, spec, read: (name) => file.readF32(name), close: opened.close };
   } catch (error) {
     await opened.close();
+    throw error;
+  }
+}
+
+/** An image backbone (a timm ViT), for what takes images only; a sentence when --model is another kind. */
+export async function openImageBackbone(spec: string, options: BackboneOptions = {}, what = 'this command'): Promise<Extract<Backbone, { kind: 'vit' }>> {
+  const backbone = await openBackbone(spec, options);
+  try {
+    return imageBackbone(backbone, what);
+  } catch (error) {
+    await backbone.close();
     throw error;
   }
 }

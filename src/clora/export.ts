@@ -1,23 +1,25 @@
-// Exports (clora-spec §2.3, §2.4): a PEFT LoRA adapter that loads with stock `peft` on a timm ViT, and the
-// merged model (deltas folded into the weights, new head) that loads wherever a timm ViT loads. Both are
-// exact expansions of the adapter, computed on the CPU in float64 once per export.
+// Exports (clora-spec §2.3, §2.4, §4): a PEFT LoRA adapter that loads with stock `peft` on the backbone (a timm
+// ViT, or Point-MAE's module names for a point backbone), and the merged model (deltas folded into the
+// weights, new head) in the backbone's own keys. Both are exact expansions of the adapter, computed on the
+// CPU in float64 once per export.
 import type { TensorToWrite } from '../io/safetensors';
-import type { VitConfig } from '../nn/vit';
+import { backboneModulePath, featureWidth, isPointConfig, type BackboneConfig } from '../nn/backbone';
 import { CORES, planBranches, type Branch } from './model';
 import type { AdapterFile } from './files';
 
-/** The timm module a branch adds to, and its [out, in] weight shape. */
-function moduleOf(cfg: VitConfig, b: Branch): { name: string; out: number; in: number } {
+/** The backbone module a branch adds to (its own key), and its [out, in] weight shape. */
+function moduleOf(cfg: BackboneConfig, b: Branch): { name: string; out: number; in: number } {
   const d = cfg.dim;
+  const name = backboneModulePath(cfg, b.block, b.module);
   switch (b.module) {
     case 'qkv':
-      return { name: `blocks.${b.block}.attn.qkv`, out: 3 * d, in: d };
+      return { name, out: 3 * d, in: d };
     case 'proj':
-      return { name: `blocks.${b.block}.attn.proj`, out: d, in: d };
+      return { name, out: d, in: d };
     case 'fc1':
-      return { name: `blocks.${b.block}.mlp.fc1`, out: cfg.mlpDim, in: d };
+      return { name, out: cfg.mlpDim, in: d };
     case 'fc2':
-      return { name: `blocks.${b.block}.mlp.fc2`, out: d, in: cfg.mlpDim };
+      return { name, out: d, in: cfg.mlpDim };
   }
 }
 
@@ -58,7 +60,7 @@ export interface ModuleDelta {
 }
 
 /** Every adapted timm module with its stacked factors (q/k/v targets share qkv, placed in their rows). */
-export function moduleDeltas(cfg: VitConfig, adapter: AdapterFile): ModuleDelta[] {
+export function moduleDeltas(cfg: BackboneConfig, adapter: AdapterFile): ModuleDelta[] {
   const grouped = new Map<string, { info: ReturnType<typeof moduleOf>; parts: { b: Branch; f: ReturnType<typeof branchFactors> }[] }>();
   for (const b of planBranches(cfg, adapter.settings)) {
     const info = moduleOf(cfg, b);
@@ -105,8 +107,8 @@ export interface PeftExport {
   tensors: TensorToWrite[];
 }
 
-/** §2.3: adapter_model.safetensors tensors and adapter_config.json for stock PEFT on a timm ViT. */
-export function peftExport(cfg: VitConfig, adapter: AdapterFile, baseModel: string): PeftExport {
+/** §2.3: adapter_model.safetensors tensors and adapter_config.json for stock PEFT on the backbone's modules. */
+export function peftExport(cfg: BackboneConfig, adapter: AdapterFile, baseModel: string): PeftExport {
   if (adapter.settings.method !== 'clora' && adapter.settings.method !== 'lora') {
     throw new Error(`A ${adapter.settings.method} adapter has no low-rank factors to export to PEFT; export it as a merged model instead.`);
   }
@@ -116,7 +118,7 @@ export function peftExport(cfg: VitConfig, adapter: AdapterFile, baseModel: stri
     tensors.push({ name: `base_model.model.${m.name}.lora_A.weight`, shape: [m.rank, m.in], data: Float32Array.from(m.loraA) });
     tensors.push({ name: `base_model.model.${m.name}.lora_B.weight`, shape: [m.out, m.rank], data: Float32Array.from(m.loraB) });
   }
-  tensors.push({ name: 'base_model.model.head.weight', shape: [adapter.classes.length, cfg.dim], data: adapter.tensors.get('head.weight')! });
+  tensors.push({ name: 'base_model.model.head.weight', shape: [adapter.classes.length, featureWidth(cfg)], data: adapter.tensors.get('head.weight')! });
   tensors.push({ name: 'base_model.model.head.bias', shape: [adapter.classes.length], data: adapter.tensors.get('head.bias')! });
   // r = the most common module rank; modules that differ keep scaling 1 through rank_pattern/alpha_pattern.
   const counts = new Map<number, number>();
@@ -139,22 +141,24 @@ export function peftExport(cfg: VitConfig, adapter: AdapterFile, baseModel: stri
     rank_pattern: rankPattern,
     alpha_pattern: { ...rankPattern },
     inference_mode: true,
-    auto_mapping: { base_model_class: 'VisionTransformer', parent_library: 'timm.models.vision_transformer' },
+    auto_mapping: isPointConfig(cfg)
+      ? { base_model_class: 'PointTransformer', parent_library: 'models.Point_MAE' }
+      : { base_model_class: 'VisionTransformer', parent_library: 'timm.models.vision_transformer' },
     revision: null,
   };
   return { config, tensors };
 }
 
 /**
- * §2.4: the whole fine-tuned network as timm keys: each adapted module's weight plus s·ΔWᵀ, the new head;
- * for `full` the adapter's own tensors. `readBackbone` gives the frozen weights one at a time.
+ * §2.4: the whole fine-tuned network in the backbone's own keys: each adapted module's weight plus s·ΔWᵀ, the
+ * new head; for `full` the adapter's own tensors. `readBackbone` gives the frozen weights one at a time.
  */
-export async function mergedExport(cfg: VitConfig, adapter: AdapterFile, backboneNames: string[], readBackbone: (name: string) => Promise<Float32Array>, shapes: Map<string, number[]>): Promise<TensorToWrite[]> {
+export async function mergedExport(cfg: BackboneConfig, adapter: AdapterFile, backboneNames: string[], readBackbone: (name: string) => Promise<Float32Array>, shapes: Map<string, number[]>): Promise<TensorToWrite[]> {
   const deltas = new Map<string, ModuleDelta>();
   if (adapter.settings.method === 'clora' || adapter.settings.method === 'lora') for (const m of moduleDeltas(cfg, adapter)) deltas.set(`${m.name}.weight`, m);
   const out: TensorToWrite[] = [];
   for (const name of backboneNames) {
-    let data = adapter.settings.method === 'full' ? adapter.tensors.get(name)! : await readBackbone(name);
+    let data = adapter.settings.method === 'full' ? (adapter.tensors.get(name) ?? (await readBackbone(name))) : await readBackbone(name);
     const delta = deltas.get(name);
     if (delta) {
       const dw = deltaWeight(delta);
@@ -164,7 +168,7 @@ export async function mergedExport(cfg: VitConfig, adapter: AdapterFile, backbon
     }
     out.push({ name, shape: shapes.get(name)!, data });
   }
-  out.push({ name: 'head.weight', shape: [adapter.classes.length, cfg.dim], data: adapter.tensors.get('head.weight')! });
+  out.push({ name: 'head.weight', shape: [adapter.classes.length, featureWidth(cfg)], data: adapter.tensors.get('head.weight')! });
   out.push({ name: 'head.bias', shape: [adapter.classes.length], data: adapter.tensors.get('head.bias')! });
   return out;
 }

@@ -7,9 +7,8 @@ import { Tensor } from '../autodiff/tensor';
 import { addAt } from '../kernels/elementwise';
 import { matmulInto } from '../kernels/matmul';
 import { sumAxis } from '../kernels/reduce';
+import { backboneModulePath } from '../nn/backbone';
 import { CORES, type FineTuneModel } from './model';
-
-const WEIGHT_OF = { qkv: 'attn.qkv', proj: 'attn.proj', fc1: 'mlp.fc1', fc2: 'mlp.fc2' } as const;
 
 function apply(model: FineTuneModel, sign: 1 | -1): void {
   const { trainable, identity, frozen, settings } = model.parts;
@@ -31,7 +30,7 @@ function apply(model: FineTuneModel, sign: 1 | -1): void {
       matmulInto(ctx, up, projected, perSpace, { batch: p, m: b.outWidth, k: r, n: b.inWidth, transA: true, transB: true });
       const delta = Tensor.empty(ctx, [b.outWidth, b.inWidth]);
       sumAxis(ctx, perSpace, delta, 1, p, b.outWidth * b.inWidth, settings.scale);
-      const weight = frozen.get(`blocks.${b.block}.${WEIGHT_OF[b.module]}.weight`);
+      const weight = frozen.get(`${backboneModulePath(model.parts.cfg, b.block, b.module)}.weight`);
       addAt(ctx, weight, delta, b.colStart * b.inWidth, sign);
     }
     ctx.flush();

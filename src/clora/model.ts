@@ -9,7 +9,18 @@ import { ParameterStore, type ParameterSpec } from '../autodiff/params';
 import type { DType, Tensor } from '../autodiff/tensor';
 import type { GpuContext } from '../gpu/context';
 import { ShapeError } from '../gpu/errors';
-import { decays, VisionTransformer, vitShapes, type AdaptedModule, type LinearAdapter, type VitConfig } from '../nn/vit';
+import {
+  backboneDecays,
+  backboneModulePath,
+  backboneShapes,
+  createBackboneModel,
+  featureWidth,
+  hasQkvBias,
+  trainsInFull,
+  type BackboneConfig,
+  type BackboneModel,
+} from '../nn/backbone';
+import type { AdaptedModule, LinearAdapter } from '../nn/transformer-block';
 import { Rng } from '../train/rng';
 import { cloraBranch, gram, sadeSum } from './ops';
 import type { AdapterSettings, Method, Target } from './settings';
@@ -33,12 +44,12 @@ export interface Branch {
 
 const MODULE_OF: Record<Target, AdaptedModule> = { q: 'qkv', k: 'qkv', v: 'qkv', proj: 'proj', fc1: 'fc1', fc2: 'fc2' };
 
-/** The key path of a target inside a timm block, as the contract's core keys spell it. */
+/** The key path of a target as the contract's adapter keys spell it (`blocks.{i}.attn.q`, for every backbone). */
 export function targetPath(block: number, target: Target): string {
   return `blocks.${block}.${target === 'fc1' || target === 'fc2' ? 'mlp' : 'attn'}.${target}`;
 }
 
-export function targetWidths(cfg: VitConfig, target: Target): { inWidth: number; outWidth: number; colStart: number } {
+export function targetWidths(cfg: BackboneConfig, target: Target): { inWidth: number; outWidth: number; colStart: number } {
   const d = cfg.dim;
   switch (target) {
     case 'q':
@@ -57,7 +68,7 @@ export function targetWidths(cfg: VitConfig, target: Target): { inWidth: number;
 }
 
 /** Branches in core order: target by target (contract order), block by block, so equal widths are contiguous. */
-export function planBranches(cfg: VitConfig, settings: AdapterSettings): Branch[] {
+export function planBranches(cfg: BackboneConfig, settings: AdapterSettings): Branch[] {
   if (settings.method !== 'clora' && settings.method !== 'lora') return [];
   const branches: Branch[] = [];
   for (const target of settings.targets) {
@@ -81,8 +92,11 @@ export function planBranches(cfg: VitConfig, settings: AdapterSettings): Branch[
 export const CORES = 'clora.cores';
 const LORA_IDENTITY = 'lora.identity';
 
-/** Trainable tensors of the method, in the engine's internal layout (banks [p,a,r] / [p,r,b], cores [m,p,r,r]). */
-export function trainableShapes(cfg: VitConfig, settings: AdapterSettings, classes: number): Map<string, number[]> {
+/**
+ * Trainable tensors of the method, in the engine's internal layout (banks [p,a,r] / [p,r,b], cores [m,p,r,r]);
+ * `full` trains every backbone tensor except BatchNorm's running statistics. The head reads the features.
+ */
+export function trainableShapes(cfg: BackboneConfig, settings: AdapterSettings, classes: number): Map<string, number[]> {
   const shapes = new Map<string, number[]>();
   const { rank: r, spaces: p } = settings;
   const branches = planBranches(cfg, settings);
@@ -98,24 +112,24 @@ export function trainableShapes(cfg: VitConfig, settings: AdapterSettings, class
       shapes.set(b.upName, [1, r, b.outWidth]);
     }
   } else if (settings.method === 'full') {
-    for (const [name, shape] of vitShapes({ ...cfg, classes: 0 })) shapes.set(name, shape);
+    for (const [name, shape] of backboneShapes(cfg)) if (trainsInFull(cfg, name)) shapes.set(name, shape);
   }
-  shapes.set('head.weight', [classes, cfg.dim]);
+  shapes.set('head.weight', [classes, featureWidth(cfg)]);
   shapes.set('head.bias', [classes]);
   return shapes;
 }
 
 /** §1's parameter count: banks + m·p·r² (+ head); LoRA m·(a+b)·r (+ head). */
-export function trainableParameterCount(cfg: VitConfig, settings: AdapterSettings, classes: number): number {
+export function trainableParameterCount(cfg: BackboneConfig, settings: AdapterSettings, classes: number): number {
   let n = 0;
   for (const [name, shape] of trainableShapes(cfg, settings, classes)) if (name !== LORA_IDENTITY) n += shape.reduce((a, b) => a * b, 1);
   return n;
 }
 
 /** The method's initialisation (§1): D ~ U(±1/√a), U = 0, Q = I; LoRA A Kaiming-uniform, B = 0; head trunc-normal(0.02), bias 0. */
-export function initialTensors(cfg: VitConfig, settings: AdapterSettings, classes: number, rng: Rng): Map<string, Float32Array> {
+export function initialTensors(cfg: BackboneConfig, settings: AdapterSettings, classes: number, rng: Rng): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
-  const backbone = vitShapes({ ...cfg, classes: 0 });
+  const backbone = backboneShapes(cfg);
   for (const [name, shape] of trainableShapes(cfg, settings, classes)) {
     if (backbone.has(name)) continue; // `full` starts from the backbone's own weights
 
@@ -137,10 +151,10 @@ export function initialTensors(cfg: VitConfig, settings: AdapterSettings, classe
 }
 
 export interface FineTuneModelParts {
-  cfg: VitConfig;
+  cfg: BackboneConfig;
   settings: AdapterSettings;
   classes: string[];
-  /** Frozen backbone tensors (absent for `full`). */
+  /** Backbone tensors that do not train (absent when every one does: `full` on a ViT). */
   frozen: ParameterStore | undefined;
   /** Everything that trains, in one flat buffer. */
   trainable: ParameterStore;
@@ -149,7 +163,7 @@ export interface FineTuneModelParts {
 }
 
 export class FineTuneModel implements LinearAdapter {
-  readonly vit: VisionTransformer;
+  readonly backbone: BackboneModel;
   readonly branches: Branch[];
   private byModule = new Map<string, Branch[]>();
   /** True while the branches are folded into the frozen weights (src/clora/merge.ts). */
@@ -167,7 +181,7 @@ export class FineTuneModel implements LinearAdapter {
       list.push(b);
       this.byModule.set(key, list);
     }
-    this.vit = new VisionTransformer({ ...cfg, classes: parts.classes.length }, (name) => (trainable.has(name) ? trainable.get(name) : frozen!.get(name)));
+    this.backbone = createBackboneModel({ ...cfg, classes: parts.classes.length }, (name) => (trainable.has(name) ? trainable.get(name) : frozen!.get(name)));
   }
 
   get method(): Method {
@@ -176,11 +190,11 @@ export class FineTuneModel implements LinearAdapter {
 
   /** Activation checkpointing per block while training (see VisionTransformer.recomputeBlocks). */
   get recompute(): boolean {
-    return this.vit.recomputeBlocks;
+    return this.backbone.recomputeBlocks;
   }
 
   set recompute(on: boolean) {
-    this.vit.recomputeBlocks = on;
+    this.backbone.recomputeBlocks = on;
   }
 
   get ctx(): GpuContext {
@@ -189,19 +203,19 @@ export class FineTuneModel implements LinearAdapter {
 
   /** Activation element type of the backbone ('f16': mixed precision; see VisionTransformer.activations). */
   get precision(): DType {
-    return this.vit.activations;
+    return this.backbone.activations;
   }
 
   set precision(dtype: DType) {
     if (dtype === 'f16' && !this.ctx.features.has('shader-f16')) throw new Error("f16 activations need the adapter's shader-f16 feature.");
-    this.vit.activations = dtype;
+    this.backbone.activations = dtype;
   }
 
-  /** Logits [B, classes]; `training` turns the bottleneck dropout on with masks drawn from `seed`. */
-  forward(pixels: Tensor, opts: { training: boolean; seed?: number } = { training: false }): Tensor {
+  /** Logits [B, classes] of a batch of samples (images or point clouds); `training` turns the bottleneck dropout on with masks drawn from `seed`. */
+  forward(inputs: Tensor, opts: { training: boolean; seed?: number } = { training: false }): Tensor {
     this.training = opts.training;
     this.seed = opts.seed ?? 0;
-    return this.vit.forward(pixels, this.branches.length && !this.merged ? this : undefined);
+    return this.backbone.forward(inputs, this.branches.length && !this.merged ? this : undefined);
   }
 
   adapts(block: number, module: AdaptedModule): boolean {
@@ -237,14 +251,16 @@ export class FineTuneModel implements LinearAdapter {
   /**
    * The key rows [d, 2d) of every qkv bias shift all scores of a softmax row equally, so their exact
    * gradient is zero; in f32 it comes out as rounding noise that AdamW would amplify to ±lr. Only `full`
-   * trains these biases; this clears their gradient so the update matches exact arithmetic.
+   * trains these biases; this clears their gradient so the update matches exact arithmetic. Point-MAE's
+   * blocks have no qkv bias: nothing to clear there.
    */
   zeroInertGradients(): void {
-    if (this.parts.settings.method !== 'full') return;
+    const { cfg, settings } = this.parts;
+    if (settings.method !== 'full' || !hasQkvBias(cfg)) return;
     const store = this.parts.trainable;
-    const d = this.parts.cfg.dim;
-    for (let i = 0; i < this.parts.cfg.depth; i++) {
-      const slot = store.slotOf(`blocks.${i}.attn.qkv.bias`);
+    const d = cfg.dim;
+    for (let i = 0; i < cfg.depth; i++) {
+      const slot = store.slotOf(`${backboneModulePath(cfg, i, 'qkv')}.bias`);
       this.ctx.clear({ buffer: store.gradRange.buffer, byteOffset: (slot.offset + d) * 4, byteLength: d * 4 });
     }
   }
@@ -283,32 +299,35 @@ export class FineTuneModel implements LinearAdapter {
 }
 
 /** Specs of the trainable store, with the contract's decay rule. */
-export function trainableSpecs(cfg: VitConfig, settings: AdapterSettings, classes: number): ParameterSpec[] {
-  return [...trainableShapes(cfg, settings, classes)].map(([name, shape]) => ({ name, shape, decay: decays(name, shape) }));
+export function trainableSpecs(cfg: BackboneConfig, settings: AdapterSettings, classes: number): ParameterSpec[] {
+  return [...trainableShapes(cfg, settings, classes)].map(([name, shape]) => ({ name, shape, decay: backboneDecays(cfg, name, shape) }));
 }
 
-/** Builds the stores and uploads the given tensors (backbone from `readBackbone`, the rest from `start`). */
+/**
+ * Builds the stores and uploads the given tensors: what trains from `start` (for `full`, backbone tensors
+ * `start` lacks from `readBackbone`), what stays frozen from `readBackbone` unless `start` holds it (a `full`
+ * adapter file carries its BatchNorm statistics).
+ */
 export async function createFineTuneModel(
   ctx: GpuContext,
-  cfg: VitConfig,
+  cfg: BackboneConfig,
   settings: AdapterSettings,
   classes: string[],
   readBackbone: (name: string) => Promise<Float32Array>,
   start: Map<string, Float32Array>,
 ): Promise<FineTuneModel> {
   if (classes.length < 2) throw new ShapeError(`Training needs at least two classes (got ${classes.length}).`);
-  const backboneShapes = vitShapes({ ...cfg, classes: 0 });
-  const frozen =
-    settings.method === 'full'
-      ? undefined
-      : await ParameterStore.create(ctx, [...backboneShapes].map(([name, shape]) => ({ name, shape, decay: false, requiresGrad: false })));
+  const backbone = backboneShapes(cfg);
+  const trains = trainableShapes(cfg, settings, classes.length);
+  const frozenSpecs = [...backbone].filter(([name]) => !trains.has(name)).map(([name, shape]) => ({ name, shape, decay: false, requiresGrad: false }));
+  const frozen = frozenSpecs.length ? await ParameterStore.create(ctx, frozenSpecs) : undefined;
   let trainable: ParameterStore | undefined;
   let identity: ParameterStore | undefined;
   try {
-    if (frozen) for (const name of backboneShapes.keys()) frozen.upload(name, await readBackbone(name));
+    if (frozen) for (const { name } of frozenSpecs) frozen.upload(name, start.get(name) ?? (await readBackbone(name)));
     trainable = await ParameterStore.create(ctx, trainableSpecs(cfg, settings, classes.length));
     for (const name of trainable.names()) {
-      const given = start.get(name) ?? (settings.method === 'full' && backboneShapes.has(name) ? await readBackbone(name) : undefined);
+      const given = start.get(name) ?? (settings.method === 'full' && backbone.has(name) ? await readBackbone(name) : undefined);
       if (!given) throw new Error(`Internal: no starting value for "${name}".`);
       trainable.upload(name, given);
     }

@@ -27,6 +27,26 @@ export const DEFAULT_ADAPTER_SETTINGS: AdapterSettings = {
   dropout: 0.1,
 };
 
+/** The adapter settings each method uses; the others mean nothing to it (head and full have no branches). */
+const SETTINGS_OF_METHOD: Record<Method, readonly (keyof AdapterSettings)[]> = {
+  clora: ['rank', 'spaces', 'targets', 'scale', 'sadeWeight', 'dropout'],
+  lora: ['rank', 'targets', 'scale', 'dropout'],
+  head: [],
+  full: [],
+};
+
+export function settingApplies(method: Method, setting: keyof AdapterSettings): boolean {
+  return setting === 'method' || (SETTINGS_OF_METHOD[method] ?? []).includes(setting);
+}
+
+/** What a method trains, for messages that say why a setting does not apply to it. */
+export const METHOD_TRAINS: Record<Method, string> = {
+  clora: 'shared down/up bases with small cores per target, and the head',
+  lora: 'two low-rank factors per target, and the head',
+  head: 'only the classifier head',
+  full: 'every weight of the backbone and the head, with no low-rank branches',
+};
+
 /** A setting a user gave that cannot work; the message says which and why. */
 export class SettingsError extends Error {
   override name = 'SettingsError';

@@ -36,6 +36,12 @@ export function checkDataset(data: Dataset): void {
   if (used.size < 2) throw new DatasetError(`The data set has only one class (${data.classes[data.labels[0]!] ?? data.labels[0]}); training needs at least two.`);
 }
 
+/** "6 images", "1 point cloud": a count of this data set's kind of sample. */
+export function countText(data: Pick<Dataset, 'sampleShape'>, count: number): string {
+  const noun = data.sampleShape.length === 2 ? 'point cloud' : 'image';
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
 /** Elements in one sample (3·H·W or P·3). */
 export function sampleSize(data: Pick<Dataset, 'sampleShape'>): number {
   return data.sampleShape.reduce((a, b) => a * b, 1);

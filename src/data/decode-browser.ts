@@ -5,7 +5,7 @@
 // under translucent ones slightly rounded; opaque images come back exactly as decoded. (Node's decoder and
 // PIL keep colours under alpha; only semi-transparent PNGs can differ.)
 
-import { checkImagePixels, ImageDecodeError, imageFormat, jpegHeader, pngHeader, type RgbaImage } from './preprocess';
+import { checkImagePixels, ImageDecodeError, imageFormat, jpegHeader, pngHeader, tooSmallForHeader, type RgbaImage } from './preprocess';
 
 /** Enough of the file for a PNG's IHDR or a JPEG's frame header behind a large EXIF thumbnail. */
 const HEADER_BYTES = 256 * 1024;
@@ -21,6 +21,8 @@ export async function decodeImageBlob(blob: Blob, name = blobName(blob)): Promis
   const format = imageFormat(head);
   const header = format === 'png' ? pngHeader(head) : format === 'jpeg' ? jpegHeader(head) : undefined;
   if (header) checkImagePixels(name, header.width, header.height);
+  const tooSmall = header && format ? tooSmallForHeader(format, header, blob.size) : undefined;
+  if (tooSmall) throw new ImageDecodeError(`${name} is a ${tooSmall}.`);
 
   let bitmap: ImageBitmap;
   try {

@@ -11,7 +11,7 @@
 
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
-import { checkImagePixels, ImageDecodeError, imageFormat, jpegHeader, MAX_IMAGE_PIXELS, pngHeader, type RgbaImage } from './preprocess';
+import { checkImagePixels, ImageDecodeError, imageFormat, jpegHeader, MAX_IMAGE_PIXELS, pngHeader, tooSmallForHeader, type RgbaImage } from './preprocess';
 
 const { PNG } = pngjs;
 
@@ -29,6 +29,8 @@ function decodePng(bytes: Uint8Array, name: string): RgbaImage {
   const header = pngHeader(bytes);
   if (!header) throw new ImageDecodeError(`${name} is a corrupt PNG: the file ends or goes wrong before its IHDR header.`);
   checkImagePixels(name, header.width, header.height);
+  const tooSmall = tooSmallForHeader('png', header, bytes.length);
+  if (tooSmall) throw new ImageDecodeError(`${name} is a ${tooSmall}.`);
   const chunks = pngChunks(bytes);
   if (!chunks) throw new ImageDecodeError(`${name} is a truncated PNG: it stops inside a chunk or before its IEND chunk; the download or copy did not complete.`);
   // pngjs zeroes the whole pixel under a tRNS colour key; PIL keeps its colour, so drop the key.
@@ -40,7 +42,7 @@ function decodePng(bytes: Uint8Array, name: string): RgbaImage {
     // Without skipRescale pngjs rounds 16-bit samples to 8 bits; PIL truncates (keeps the high byte).
     png = PNG.sync.read(Buffer.from(input.buffer, input.byteOffset, input.byteLength), { skipRescale: sixteen });
   } catch (error) {
-    throw new ImageDecodeError(`${name} is a corrupt PNG (${(error as Error).message}).`);
+    throw new ImageDecodeError(`${name} is a corrupt PNG (${decoderDetail(error)}).`);
   }
   const data = new Uint8Array(png.width * png.height * 4);
   if (sixteen) {
@@ -81,6 +83,8 @@ function decodeJpeg(bytes: Uint8Array, name: string): RgbaImage {
   const header = jpegHeader(bytes);
   if (!header) throw new ImageDecodeError(`${name} is a corrupt JPEG: the file ends or goes wrong before its frame header.`);
   checkImagePixels(name, header.width, header.height);
+  const tooSmall = tooSmallForHeader('jpeg', header, bytes.length);
+  if (tooSmall) throw new ImageDecodeError(`${name} is a ${tooSmall}.`);
   // jpeg-js replicates subsampled chroma and truncates in its colour conversion; libjpeg (PIL, browsers)
   // interpolates and rounds. For plain YCbCr files, take jpeg-js's YCbCr and finish the libjpeg way.
   const ycc = header.components.length === 3 && !header.adobe;
@@ -96,7 +100,7 @@ function decodeJpeg(bytes: Uint8Array, name: string): RgbaImage {
       maxMemoryUsageInMB: 2048,
     });
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = decoderDetail(error);
     if (!hasEndMarker(bytes)) {
       throw new ImageDecodeError(`${name} is a truncated JPEG: it stops before its end marker (${detail}); the download or copy did not complete.`);
     }
@@ -105,6 +109,16 @@ function decodeJpeg(bytes: Uint8Array, name: string): RgbaImage {
   const { width, height } = decoded;
   const image = ycc ? ycbcrToRgba(decoded.data, width, height, header.components) : { width, height, data: decoded.data };
   return orient(image, header.orientation);
+}
+
+/**
+ * What a decoder library said went wrong, when it said it: pngjs and jpeg-js throw plain Errors that name
+ * the problem ("invalid huffman sequence"); a TypeError or RangeError is their own code tripping over
+ * damaged data, and its text ("Cannot read properties of undefined") means nothing to a user.
+ */
+function decoderDetail(error: unknown): string {
+  if (error instanceof Error && error.constructor === Error && error.message) return error.message;
+  return 'its data is damaged';
 }
 
 /** EOI (FF D9) among the last bytes: files may carry a little trailing data after it. */

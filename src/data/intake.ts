@@ -6,9 +6,9 @@
 // as 8-bit RGB, a few KB each at 28×28 (150 KB at 224×224), never as bitmaps: 5,000 dropped photos cost
 // the tab a list of keys, not 5,000 decoded images. Thumbnails are made on demand from the stored bytes.
 import { createStore, del, delMany, get, getMany, promisifyRequest, set, setMany, type UseStore } from 'idb-keyval';
-import { imageFormat, jpegHeader, MAX_IMAGE_PIXELS, pngHeader } from './preprocess';
-import { zipEntries } from '../io/zip';
-import type { PackedSamples, PrepareItem, PrepareResult } from '../train/protocol';
+import { imageFormat, jpegHeader, MAX_IMAGE_PIXELS, pngHeader, tooSmallForHeader, type ImageFormat } from './preprocess';
+import { zipEntries, ZipError, type ZipReadOptions } from '../io/zip';
+import type { PackedSamples, PrepareItem, PrepareResult } from '../worker/protocol';
 
 // ---------------------------------------------------------------------------------------------
 // What was dropped
@@ -17,6 +17,8 @@ import type { PackedSamples, PrepareItem, PrepareResult } from '../train/protoco
 export interface FoundFile {
   path: string;
   file: Blob;
+  /** Why the file was refused before it could be read (a zip entry over the size limit, a corrupt zip). */
+  refused?: string;
 }
 
 /** What a drop carried: directory entries where the browser gives them, plain files otherwise. */
@@ -81,14 +83,26 @@ export async function* walkFileList(files: ArrayLike<File>): AsyncGenerator<Foun
   for (const file of Array.from(files)) yield { path: file.webkitRelativePath || file.name, file };
 }
 
-/** Expands .zip files into their entries (paths prefixed with nothing: the archive's own folders count). */
-export async function* expandZips(found: AsyncIterable<FoundFile>): AsyncGenerator<FoundFile> {
+/**
+ * Expands .zip files into their entries (paths prefixed with nothing: the archive's own folders count).
+ * Refused entries and an archive that breaks part-way come out as refused files, so the intake lists them
+ * with the reason and keeps everything read before and after.
+ */
+export async function* expandZips(found: AsyncIterable<FoundFile>, options: ZipReadOptions = {}): AsyncGenerator<FoundFile> {
   for await (const f of found) {
-    if (/\.zip$/i.test(f.path)) {
-      for await (const entry of zipEntries(f.file, baseName(f.path))) {
-        yield { path: entry.path, file: new Blob([entry.data]) };
+    if (!/\.zip$/i.test(f.path)) {
+      yield f;
+      continue;
+    }
+    try {
+      for await (const entry of zipEntries(f.file, baseName(f.path), options)) {
+        if ('refused' in entry) yield { path: entry.path, file: new Blob([]), refused: entry.refused };
+        else yield { path: entry.path, file: new Blob([entry.data]) };
       }
-    } else yield f;
+    } catch (error) {
+      if (!(error instanceof ZipError)) throw error;
+      yield { path: f.path, file: new Blob([]), refused: error.message };
+    }
   }
 }
 
@@ -137,6 +151,7 @@ export async function precheck(path: string, file: Blob): Promise<string | undef
     return `${mp}-megapixel image (${header.width} × ${header.height}), over the ${MAX_IMAGE_PIXELS / 1e6}-megapixel limit: scale it down first`;
   }
   if (header && (header.width === 0 || header.height === 0)) return `corrupt ${kind.toUpperCase()}: its header gives a size of ${header.width} × ${header.height}`;
+  if (header) return tooSmallForHeader(kind as ImageFormat, header, file.size);
   return undefined;
 }
 
@@ -340,6 +355,8 @@ export interface IntakeDeps {
 }
 
 const BATCH = 32;
+/** A batch is also sent once its files hold this much: entries unpacked from a zip live in memory until prepared. */
+const BATCH_BYTES = 64 * 1024 * 1024;
 
 /**
  * Checks, prepares and stores every file of `found`. With `targetClassId` every image goes to that
@@ -349,6 +366,7 @@ const BATCH = 32;
 export async function runIntake(found: AsyncIterable<FoundFile>, deps: IntakeDeps, targetClassId?: string): Promise<IntakeProgress> {
   const progress: IntakeProgress = { seen: 0, added: 0, skipped: 0, done: false };
   let batch: { item: PrepareItem; classId: string }[] = [];
+  let batchBytes = 0;
   const skip = (file: string, reason: string): void => {
     progress.skipped++;
     deps.onSkipped({ file, reason });
@@ -357,6 +375,7 @@ export async function runIntake(found: AsyncIterable<FoundFile>, deps: IntakeDep
     if (batch.length === 0) return;
     const current = batch;
     batch = [];
+    batchBytes = 0;
     const results = await deps.prepare(current.map((b) => b.item));
     const keep: StoredSample[] = [];
     results.forEach((r, i) => {
@@ -378,6 +397,10 @@ export async function runIntake(found: AsyncIterable<FoundFile>, deps: IntakeDep
       progress.seen--;
       continue; // hidden and system files are not the user's data
     }
+    if (f.refused) {
+      skip(f.path, f.refused);
+      continue;
+    }
     const className = targetClassId ? undefined : classFromPath(f.path);
     if (!targetClassId && !className) {
       skip(f.path, 'not in a class folder: drop it onto a class, or drop a folder with one sub-folder per class');
@@ -391,7 +414,8 @@ export async function runIntake(found: AsyncIterable<FoundFile>, deps: IntakeDep
     // A class is made only for a folder that holds at least one usable file.
     const classId = targetClassId ?? deps.classId(className!);
     batch.push({ item: { key: sampleKey(classId, deps.nextSeq()), name: f.path, blob: f.file }, classId });
-    if (batch.length >= BATCH) await flush();
+    batchBytes += f.file.size;
+    if (batch.length >= BATCH || batchBytes >= BATCH_BYTES) await flush();
     else if (progress.seen % 8 === 0) deps.onProgress({ ...progress });
   }
   await flush();

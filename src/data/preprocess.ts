@@ -132,6 +132,47 @@ function exifOrientation(app1: Uint8Array): number | undefined {
   return undefined;
 }
 
+/** Channels of each PNG colour type (grey, RGB, palette, grey + alpha, RGBA). */
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+/**
+ * The fewest bytes a complete PNG or JPEG with this header can take. Deflate packs at most about 1032 bytes
+ * into one, so a PNG needs at least 1/1032 of its pixel rows (filter bytes included); every 8×8 block of
+ * every JPEG component needs at least one bit of Huffman code. 0 when the header is too odd to tell.
+ */
+export function smallestImageBytes(header: PngHeader | JpegHeader): number {
+  const { width, height } = header;
+  if ('bitDepth' in header) {
+    const channels = PNG_CHANNELS[header.colorType];
+    if (!channels) return 0;
+    const rowBytes = 1 + Math.ceil((width * channels * header.bitDepth) / 8);
+    return Math.floor((height * rowBytes) / 1032);
+  }
+  const hMax = Math.max(...header.components.map((c) => c.h));
+  const vMax = Math.max(...header.components.map((c) => c.v));
+  if (!(hMax > 0 && vMax > 0) || header.components.some((c) => !(c.h > 0 && c.v > 0))) return 0;
+  const blocks = header.components.reduce((n, c) => n + Math.ceil(Math.ceil((width * c.h) / hMax) / 8) * Math.ceil(Math.ceil((height * c.v) / vMax) / 8), 0);
+  return Math.floor(blocks / 8);
+}
+
+function kilobytes(bytes: number): string {
+  return bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1e3))} kB`;
+}
+
+/**
+ * Why a file is too small for the image its header declares ("truncated PNG: …"), or undefined. Such a file
+ * was cut short or crafted; refusing it from the header keeps a few kilobytes from claiming the hundreds of
+ * megabytes its declared size would take to decode.
+ */
+export function tooSmallForHeader(format: ImageFormat, header: PngHeader | JpegHeader, fileBytes: number): string | undefined {
+  const needed = smallestImageBytes(header);
+  if (fileBytes >= needed) return undefined;
+  return (
+    `truncated ${format.toUpperCase()}: its ${kilobytes(fileBytes)} cannot hold the ${header.width} × ${header.height} pixels its header declares ` +
+    `(a complete file takes at least ${kilobytes(needed)}); the download or copy did not complete`
+  );
+}
+
 /** Refuses an image over MAX_IMAGE_PIXELS, in words a user can act on. */
 export function checkImagePixels(name: string, width: number, height: number): void {
   if (width * height <= MAX_IMAGE_PIXELS) return;

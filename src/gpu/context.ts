@@ -100,6 +100,8 @@ export class GpuContext {
   private paramI32 = new Int32Array(this.paramData);
   private paramSlots = 0;
   private lostListeners: ((error: DeviceLostError) => void)[] = [];
+  /** Waits in progress (unlessLost) to fail at once if the device is lost; each removes itself when done. */
+  private lostWaiters = new Set<(error: DeviceLostError) => void>();
   private uncaptured: Error | undefined;
   private stagingFree = new Map<number, GPUBuffer[]>();
   /**
@@ -143,6 +145,7 @@ export class GpuContext {
       const error = new DeviceLostError(String(info.reason ?? 'unknown'), info.message);
       this.lostError = error;
       for (const listener of this.lostListeners) listener(error);
+      for (const waiter of this.lostWaiters) waiter(error);
       return error;
     });
     device.addEventListener?.('uncapturederror', (event) => {
@@ -390,14 +393,25 @@ export class GpuContext {
     await this.throwPendingErrors();
   }
 
-  /** Waits for `work`, but rejects with the DeviceLostError as soon as the device is lost. */
+  /**
+   * Waits for `work`, but rejects with the DeviceLostError as soon as the device is lost. (Not a race with
+   * `this.lost`: every race would leave a reaction on that promise, which stays pending while the device
+   * lives, so a long run would keep every read's promises alive; the soak test caught it.)
+   */
   private async unlessLost<T>(work: Promise<T>): Promise<T> {
     try {
-      return await Promise.race([work, this.lost.then((e) => Promise.reject(e))]);
+      if (this.lostError) {
+        work.catch(() => undefined); // it fails too once the device is gone: nobody waits for it
+        throw this.lostError;
+      }
+      return await new Promise<T>((resolve, reject) => {
+        this.lostWaiters.add(reject);
+        work.then(resolve, reject).finally(() => this.lostWaiters.delete(reject));
+      });
     } catch (error) {
       // A destroyed device may fail the map before `lost` settles: report the loss, not the symptom.
-      const lost = await Promise.race([this.lost, new Promise<undefined>((r) => setTimeout(r, 250, undefined))]);
-      throw lost ?? error;
+      if (!this.lostError) await new Promise((resolve) => setTimeout(resolve, 250));
+      throw this.lostError ?? error;
     }
   }
 

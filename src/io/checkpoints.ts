@@ -5,46 +5,27 @@
 // deleted only after that write succeeded, so a full disk (QuotaExceededError) never loses the last good one.
 // Small descriptions live apart from the tensors, so listing never loads the tensors.
 import { createStore, del, get, promisifyRequest, set, type UseStore } from 'idb-keyval';
-import type { AccuracyPoint, CheckpointState, RunSettings } from '../train/protocol';
+import type { CheckpointState } from '../worker/protocol';
+import { checkCheckpoint, checkCheckpointMeta, CHECKPOINT_RECORD_VERSION, CheckpointError, type CheckpointData, type CheckpointMeta } from './checkpoint-record';
 
-export interface CheckpointMeta {
-  id: string;
-  runId: string;
-  createdAt: number;
-  reason: 'interval' | 'pause' | 'stop' | 'done';
-  step: number;
-  totalSteps: number;
-  epoch: number;
-  settings: RunSettings;
-  classes: string[];
-  /** datasetFingerprint() of the data the run trains on. */
-  fingerprint: string;
-  backbone: { spec: string; label: string; url: string | undefined };
-  loss: number | undefined;
-  validationAccuracy: number | undefined;
-  /** Bytes of tensor data (adapter and optimizer moments). */
-  bytes: number;
-}
-
-export interface CheckpointData {
-  state: CheckpointState;
-  accuracy: AccuracyPoint[];
-}
+export { CheckpointError, type CheckpointData, type CheckpointMeta } from './checkpoint-record';
 
 export interface Checkpoint {
   meta: CheckpointMeta;
   data: CheckpointData;
 }
 
-export class CheckpointError extends Error {
-  override name = 'CheckpointError';
-  constructor(
-    message: string,
-    /** True when the browser's storage quota was the cause. */
-    readonly quota: boolean,
-  ) {
-    super(message);
-  }
+/** A stored description that cannot be listed, and why. */
+export interface UnreadableCheckpoint {
+  key: string;
+  reason: string;
+}
+
+/** One sentence for the page about stored checkpoints that cannot be listed. */
+export function describeUnreadable(unreadable: UnreadableCheckpoint[]): string | undefined {
+  if (unreadable.length === 0) return undefined;
+  if (unreadable.length === 1) return `${unreadable[0]!.reason} It is left out of the list.`;
+  return `${unreadable.length} saved checkpoints cannot be used and are left out of the list. The first: ${unreadable[0]!.reason}`;
 }
 
 export interface StorageUse {
@@ -79,10 +60,25 @@ export class CheckpointStore {
     this.data = createStore(`${prefix}-checkpoint-data`, 'data');
   }
 
-  /** Newest first. */
+  /** Newest first; records that cannot be used are left out (inspect() says which and why). */
   async list(): Promise<CheckpointMeta[]> {
-    const all = await this.meta('readonly', (store) => promisifyRequest(store.getAll()));
-    return (all as CheckpointMeta[]).sort((a, b) => b.createdAt - a.createdAt);
+    return (await this.inspect()).list;
+  }
+
+  /** Every stored description, checked: the usable ones newest first, and the rest with the reason. */
+  async inspect(): Promise<{ list: CheckpointMeta[]; unreadable: UnreadableCheckpoint[] }> {
+    const [keys, all] = await this.meta('readonly', (store) => Promise.all([promisifyRequest(store.getAllKeys()), promisifyRequest(store.getAll())]));
+    const list: CheckpointMeta[] = [];
+    const unreadable: UnreadableCheckpoint[] = [];
+    all.forEach((value, i) => {
+      try {
+        list.push(checkCheckpointMeta(value));
+      } catch (error) {
+        if (!(error instanceof CheckpointError)) throw error;
+        unreadable.push({ key: String(keys[i]), reason: error.message });
+      }
+    });
+    return { list: list.sort((a, b) => b.createdAt - a.createdAt), unreadable };
   }
 
   async latestOf(runId: string): Promise<CheckpointMeta | undefined> {
@@ -90,18 +86,18 @@ export class CheckpointStore {
   }
 
   async load(id: string): Promise<Checkpoint> {
-    const [meta, data] = await Promise.all([get<CheckpointMeta>(id, this.meta), get<CheckpointData>(id, this.data)]);
-    if (!meta || !data) throw new CheckpointError('This checkpoint is no longer in the browser\'s storage (it was deleted or the site data was cleared).', false);
-    return { meta, data };
+    const [meta, data] = await Promise.all([get<unknown>(id, this.meta), get<unknown>(id, this.data)]);
+    if (meta === undefined || data === undefined) throw new CheckpointError('This checkpoint is no longer in the browser\'s storage (it was deleted or the site data was cleared).', false);
+    return checkCheckpoint(meta, data);
   }
 
   /**
    * Writes a checkpoint under a new id, then deletes the run's older ones. On failure nothing older is
    * touched and the half-written new one is removed; the error says what happened and what to do.
    */
-  async save(meta: Omit<CheckpointMeta, 'id' | 'bytes'>, data: CheckpointData): Promise<CheckpointMeta> {
+  async save(meta: Omit<CheckpointMeta, 'id' | 'bytes' | 'version'>, data: CheckpointData): Promise<CheckpointMeta> {
     const older = (await this.list()).filter((m) => m.runId === meta.runId);
-    const full: CheckpointMeta = { ...meta, id: `${meta.runId}@${meta.step}-${Date.now().toString(36)}`, bytes: stateBytes(data.state) };
+    const full: CheckpointMeta = { ...meta, version: CHECKPOINT_RECORD_VERSION, id: `${meta.runId}@${meta.step}-${Date.now().toString(36)}`, bytes: stateBytes(data.state) };
     try {
       await set(full.id, data, this.data);
       await set(full.id, full, this.meta);

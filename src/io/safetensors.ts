@@ -115,7 +115,8 @@ function ownsWholeBuffer(bytes: Uint8Array): boolean {
   return bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
 }
 
-function decodeFloats(dtype: Dtype, bytes: Uint8Array, count: number): Float32Array<ArrayBuffer> {
+/** count little-endian F32, F16, BF16 or F64 values → f32 (shared with the .pth reader). */
+export function decodeFloats(dtype: Dtype, bytes: Uint8Array, count: number): Float32Array<ArrayBuffer> {
   const out = new Float32Array(count);
   if (!HOST_IS_LITTLE_ENDIAN) {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -228,6 +229,12 @@ function fail(message: string): never {
   throw new SafetensorsError(message);
 }
 
+/** A header value as messages quote it: JSON, cut short when long. */
+function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}…` : text;
+}
+
 function isNonNegativeInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
@@ -253,7 +260,7 @@ function parseHeader(json: string, dataSize: number, dataStart: number, what: st
       }
       for (const [key, value] of Object.entries(entry as Record<string, unknown>)) {
         if (typeof value !== 'string') {
-          fail(`${what} has a "__metadata__" value for "${key}" that is not a string (found ${JSON.stringify(value)}); safetensors metadata values must be strings.`);
+          fail(`${what} has a "__metadata__" value for "${key}" that is not a string (found ${shown(value)}); safetensors metadata values must be strings.`);
         }
         metadata[key] = value;
       }
@@ -263,16 +270,19 @@ function parseHeader(json: string, dataSize: number, dataStart: number, what: st
       fail(`Tensor "${name}" in ${where} has a header entry that is not an object with dtype, shape and data_offsets; the file is corrupt.`);
     }
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
+    for (const [field, value] of [['dtype', dtype], ['shape', shape], ['data_offsets', offsets]] as const) {
+      if (value === undefined) fail(`Tensor "${name}" in ${where} has no "${field}" in its header entry; the file is corrupt.`);
+    }
     if (!isDtype(dtype)) {
-      fail(`Tensor "${name}" in ${where} has unknown dtype ${JSON.stringify(dtype)}; known dtypes are ${Object.keys(DTYPE_SIZES).join(', ')}. ` +
+      fail(`Tensor "${name}" in ${where} has unknown dtype ${shown(dtype)}; known dtypes are ${Object.keys(DTYPE_SIZES).join(', ')}. ` +
         'Convert the tensor to F32, F16 or BF16 before saving.');
     }
     if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) {
-      fail(`Tensor "${name}" in ${where} has shape ${JSON.stringify(shape)}, which is not a list of non-negative integers; the file is corrupt.`);
+      fail(`Tensor "${name}" in ${where} has shape ${shown(shape)}, which is not a list of non-negative integers; the file is corrupt.`);
     }
     const [begin, end] = Array.isArray(offsets) && offsets.length === 2 ? (offsets as unknown[]) : [];
     if (!isNonNegativeInteger(begin) || !isNonNegativeInteger(end) || begin > end) {
-      fail(`Tensor "${name}" in ${where} has data_offsets ${JSON.stringify(offsets)}, which are not [begin, end] with 0 ≤ begin ≤ end; the file is corrupt.`);
+      fail(`Tensor "${name}" in ${where} has data_offsets ${shown(offsets)}, which are not [begin, end] with 0 ≤ begin ≤ end; the file is corrupt.`);
     }
     const expectedBytes = shape.reduce((product: number, dim: number) => product * dim, 1) * DTYPE_SIZES[dtype];
     if (end - begin !== expectedBytes) {

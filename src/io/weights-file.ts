@@ -1,6 +1,7 @@
 // What model loaders need from a weights file, whatever its format: names, shapes, metadata and each
 // tensor as f32 on demand (so a large file is never held whole). A safetensors file is one; PyTorch `.pth`
-// checkpoints are read into the same shape.
+// checkpoints (pth.ts) are read into the same shape.
+import { openPth } from './pth';
 import { openSafetensors, type ByteSource } from './safetensors';
 
 export interface WeightsFile {
@@ -19,7 +20,10 @@ export function shapesOf(file: WeightsFile): Map<string, readonly number[]> {
   return new Map([...file.tensors].map(([name, info]) => [name, info.shape] as const));
 }
 
-/** Opens a weights file by its content (not its name). */
+/** Opens a weights file by its content (not its name): a zip or a pickle is a PyTorch checkpoint, anything else safetensors. */
 export async function openWeightsFile(source: ByteSource): Promise<WeightsFile> {
-  return openSafetensors(source);
+  const head = await source.read(0, Math.min(source.size, 2));
+  const zip = head[0] === 0x50 && head[1] === 0x4b;
+  const pickle = head[0] === 0x80 && head[1] !== undefined && head[1] >= 2 && head[1] <= 5;
+  return zip || pickle ? openPth(source) : openSafetensors(source);
 }

@@ -43,6 +43,13 @@ export function geluBackward(ctx: GpuContext, x: BufferRange, grad: BufferRange,
   ctx.dispatch(binary('gelu_backward', x, grad, out), [n(x), n(x), f32(1), f32(0)], [x, grad, out], grid1d(n(x), WG));
 }
 
+/** out = grad where y > 0, else 0: ReLU's backward from its output y. */
+export function reluBackward(ctx: GpuContext, y: BufferRange, grad: BufferRange, out: BufferRange): void {
+  same('reluBackward', y, grad);
+  same('reluBackward', y, out);
+  ctx.dispatch(binary('relu_backward', y, grad, out), [n(y), n(y), f32(1), f32(0)], [y, grad, out], grid1d(n(y), WG));
+}
+
 export function fill(ctx: GpuContext, dst: BufferRange, value: number): void {
   ctx.dispatch(unary('fill', dst), [n(dst), n(dst), f32(value), f32(0)], [dst], grid1d(n(dst), WG));
 }

@@ -7,7 +7,7 @@ import { elementsOf, storageMap, storageOf, vec4Range } from './storage';
 
 /*
  * Launchers for shaders/matmul.wgsl and shaders/matmul_thin.wgsl:
- *   C[b] = epilogue(op(A[b]) · op(B[b])),  epilogue(z) = gelu?(z + bias?), optionally added into C.
+ *   C[b] = epilogue(op(A[b]) · op(B[b])),  epilogue(z) = gelu?(z + bias?) or relu?(z + bias?), optionally added into C.
  *
  * How the program is chosen (selectMatmulProgram), from the output shape and the device profile's workgroup
  * targets (src/gpu/profile.ts: how many workgroups keep the device busy; emulators 32 tiled / 64 thin, the
@@ -57,6 +57,8 @@ export interface MatmulEpilogue {
   bias?: BufferRange;
   /** Exact (erf) GELU after the bias. */
   gelu?: boolean;
+  /** ReLU after the bias (not with GELU). */
+  relu?: boolean;
   /** C += result instead of C = result (gradient accumulation). */
   accumulate?: boolean;
   /** Receives z = A·B + bias before GELU (what GELU's backward needs); [batch, M, N]. */
@@ -145,7 +147,8 @@ function checkSizes(g: MatmulGeometry, a: BufferRange, b: BufferRange, out: Buff
 // Layout 'auto' drops bindings a kernel never names, so the epilogue's optional buffers are always named
 // and, when unused, bound to stand-ins: a read-only input for the bias, this small buffer for `pre`.
 const unusedOutputs = new WeakMap<GpuContext, BufferRange>();
-function unusedOutput(ctx: GpuContext): BufferRange {
+/** A small writable buffer to bind where a kernel names an output it will not write (no aliasing with real ones). */
+export function unusedOutput(ctx: GpuContext): BufferRange {
   let range = unusedOutputs.get(ctx);
   if (!range) {
     const buffer = ctx.device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE, label: 'matmul-unused-output' });
@@ -169,6 +172,7 @@ export function matmulInto(
   program?: MatmulProgram,
 ): MatmulPlan {
   checkSizes(g, a, b, out, epilogue);
+  if (epilogue.gelu && epilogue.relu) throw new Error('matmul: the epilogue applies GELU or ReLU, not both.');
   const plan = program ? planFor(g, ctx.profile, program) : selectMatmulProgram(g, ctx.profile);
   if (g.batch * g.m * g.n === 0) return plan;
   const transA = g.transA ?? false;
@@ -180,6 +184,7 @@ export function matmulInto(
     TRANS_B: transB,
     HAS_BIAS: epilogue.bias !== undefined,
     GELU: epilogue.gelu ?? false,
+    RELU: epilogue.relu ?? false,
     ACCUMULATE: epilogue.accumulate ?? false,
     STORE_PRE: epilogue.preActivation !== undefined,
   };
@@ -196,7 +201,7 @@ export function matmulInto(
     const shape: 'tiled_64x64' | 'tiled_32x32' = plan.program === 'tiled_32x32' ? 'tiled_32x32' : 'tiled_64x64';
     const tile = shape === 'tiled_64x64' ? 64 : 32;
     const chunks = split ? plan.kChunks! : 1;
-    const noEpilogue = { HAS_BIAS: false, GELU: false, ACCUMULATE: false, STORE_PRE: false };
+    const noEpilogue = { HAS_BIAS: false, GELU: false, RELU: false, ACCUMULATE: false, STORE_PRE: false };
     const spec: KernelSpec = {
       shader: 'matmul',
       entry: 'matmul_tiled',
@@ -249,7 +254,7 @@ export function matmulInto(
   const partialBytes = chunks * total * 4;
   const scratch = ctx.pool.acquire(partialBytes, 'matmul split-K partial products');
   const partial: BufferRange = { buffer: scratch, byteOffset: 0, byteLength: partialBytes };
-  const noEpilogue = { HAS_BIAS: false, GELU: false, ACCUMULATE: false, STORE_PRE: false };
+  const noEpilogue = { HAS_BIAS: false, GELU: false, RELU: false, ACCUMULATE: false, STORE_PRE: false };
   ctx.dispatch(
     { shader: 'matmul_thin', entry: 'thin_partial', defines: { ...thinDefines, ...noEpilogue, SPLIT: true }, storage: storageMap(operandTypes) },
     params,

@@ -3,6 +3,7 @@
 import { ParameterStore, type ParameterSpec } from '../autodiff/params';
 import type { GpuContext } from '../gpu/context';
 import type { SafetensorsFile } from '../io/safetensors';
+import type { WeightsFile } from '../io/weights-file';
 import { decays, vitConfigFromShapes, vitShapes, type VitConfig } from './vit';
 
 export interface LoadVitOptions {
@@ -22,7 +23,7 @@ export interface LoadedVit {
 }
 
 /** Heads from the option, else the file's `__metadata__.num_heads`, else the default rule in vitConfigFromShapes. */
-export function headsFor(file: SafetensorsFile, option?: number): number | undefined {
+export function headsFor(file: WeightsFile, option?: number): number | undefined {
   if (option !== undefined) return option;
   const meta = file.metadata.num_heads;
   if (meta === undefined) return undefined;

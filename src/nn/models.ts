@@ -4,7 +4,10 @@
 export interface KnownModel {
   id: string;
   label: string;
-  /** Where the weights come from: a hub URL, or a site path for the bundled backbone (served from public/). */
+  /**
+   * Where the weights come from: a hub URL, or for a bundled backbone a path relative to the site's base
+   * (public/ in the source tree): see modelUrl.
+   */
   url: string;
   /** Bundled with the app: works offline, no download. */
   bundled?: boolean;
@@ -29,7 +32,7 @@ const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
 export const BUNDLED_MODEL: KnownModel = {
   id: 'clora-web/vit-mnist',
   label: 'Bundled ViT (MNIST-pretrained, 145 k parameters, works offline)',
-  url: '/models/vit-mnist.safetensors',
+  url: 'models/vit-mnist.safetensors',
   bundled: true,
   heads: 4,
   mean: HALF,
@@ -94,4 +97,12 @@ export const KNOWN_MODELS: readonly KnownModel[] = [
 
 export function findKnownModel(idOrUrl: string): KnownModel | undefined {
   return KNOWN_MODELS.find((m) => m.id === idOrUrl || m.url === idOrUrl || idOrUrl.includes(`/timm/${m.id}/`));
+}
+
+/**
+ * The address of a model's weights: a hub URL as it is, a bundled model's path resolved against `base`
+ * (the site's base URL in the page, so a site hosted at a sub-path finds it; the public/ folder in Node).
+ */
+export function modelUrl(model: KnownModel, base: string | URL): string {
+  return model.bundled ? new URL(model.url, base).href : model.url;
 }

@@ -1,18 +1,19 @@
 // timm's VisionTransformer built from the autodiff ops (see clora-spec §2.1): patch embedding, class token
 // and position embedding, pre-norm blocks of multi-head attention and a GELU MLP, a final LayerNorm and a
 // linear head on the class token. Everything shape-related is read from the weights.
-import { checkpoint } from '../autodiff/checkpoint';
-import { attention } from '../autodiff/ops/attention';
-import { add, cast, gelu, reshape } from '../autodiff/ops/elementwise';
+import { cast, reshape } from '../autodiff/ops/elementwise';
 import { layerNorm } from '../autodiff/ops/layernorm';
 import { linear } from '../autodiff/ops/matmul';
-import { clsPos, mergeHeads, patchify, selectToken, splitHeads } from '../autodiff/ops/shape';
-import { activeTape, type DType, type Tensor } from '../autodiff/tensor';
+import { clsPos, patchify, selectToken } from '../autodiff/ops/shape';
+import type { DType, Tensor } from '../autodiff/tensor';
 import { ShapeError, shapeText } from '../gpu/errors';
+import { runBlocks, transformerBlock, type BlockSpec, type LinearAdapter, type WeightSource } from './transformer-block';
 
 export const LAYER_NORM_EPS = 1e-6;
 
 export interface VitConfig {
+  /** The backbone union's tag (src/nn/backbone.ts); absent means a ViT. */
+  kind?: 'vit';
   depth: number;
   dim: number;
   heads: number;
@@ -26,22 +27,6 @@ export interface VitConfig {
   /** Classes of the stored head; 0 when the weights have no head. */
   classes: number;
 }
-
-/** The linear maps an adapter may add a low-rank branch to. */
-export type AdaptedModule = 'qkv' | 'proj' | 'fc1' | 'fc2';
-
-/**
- * Adds a method's branch to a frozen linear map's output (CLoRA, LoRA). `output` is x·Wᵀ + bias of module
- * `module` in block `block`; the adapter returns what the block uses instead.
- */
-export interface LinearAdapter {
-  adapt(block: number, module: AdaptedModule, input: Tensor, output: Tensor): Tensor;
-  /** Whether `adapt` changes this module (default: assume it does). Unadapted fc1 keeps GELU fused. */
-  adapts?(block: number, module: AdaptedModule): boolean;
-}
-
-/** Where weights come from: backbone tensors may be frozen, the head and others trainable. */
-export type WeightSource = (name: string) => Tensor;
 
 const fmt = (s: readonly number[] | undefined): string => (s ? shapeText(s) : 'missing');
 
@@ -106,6 +91,11 @@ export function vitShapes(cfg: VitConfig): Map<string, number[]> {
   return shapes;
 }
 
+/** timm's block layout: keys `blocks.{i}.…`, LayerNorm eps 1e-6, qkv with a bias. */
+export function vitBlockSpec(cfg: Pick<VitConfig, 'dim' | 'heads'>): BlockSpec {
+  return { heads: cfg.heads, dim: cfg.dim, eps: LAYER_NORM_EPS, qkvBias: true, prefix: (i) => `blocks.${i}` };
+}
+
 /** timm's weight-decay rule as the contract states it: tensors with ≥ 2 dimensions except cls_token and pos_embed. */
 export function decays(name: string, shape: readonly number[]): boolean {
   return shape.length >= 2 && name !== 'cls_token' && name !== 'pos_embed';
@@ -140,36 +130,8 @@ export class VisionTransformer {
     let x = linear(patchify(pixels, cfg.patch), patchWeight, w('patch_embed.proj.bias'));
     x = clsPos(x, w('cls_token'), w('pos_embed'));
     x = cast(x, this.activations);
-    const lin = (i: number, module: AdaptedModule, path: string, input: Tensor, fused = false): Tensor => {
-      const branched = adapter !== undefined && (adapter.adapts?.(i, module) ?? true);
-      const out = linear(input, w(`${path}.weight`), w(`${path}.bias`), { gelu: fused && !branched });
-      if (!adapter || !branched) return out;
-      const adapted = adapter.adapt(i, module, input, out);
-      // With an adapter GELU cannot be fused into fc1's epilogue: it applies to the adapted output.
-      return fused ? gelu(adapted) : adapted;
-    };
-    const block = (i: number, input: Tensor): Tensor => {
-      const b = `blocks.${i}`;
-      const h = layerNorm(input, w(`${b}.norm1.weight`), w(`${b}.norm1.bias`), LAYER_NORM_EPS);
-      const qkv = lin(i, 'qkv', `${b}.attn.qkv`, h);
-      const [q, k, v] = splitHeads(qkv, cfg.heads);
-      const o = mergeHeads(attention(q, k, v, { scale: (cfg.dim / cfg.heads) ** -0.5 }));
-      const mid = add(input, lin(i, 'proj', `${b}.attn.proj`, o));
-      const h2 = layerNorm(mid, w(`${b}.norm2.weight`), w(`${b}.norm2.bias`), LAYER_NORM_EPS);
-      const hidden = lin(i, 'fc1', `${b}.mlp.fc1`, h2, true);
-      return add(mid, lin(i, 'fc2', `${b}.mlp.fc2`, hidden));
-    };
-    // Without gradients nothing needs a block's activations after the block: release them as we go.
-    const tape = activeTape(pixels.ctx);
-    for (let i = 0; i < cfg.depth; i++) {
-      if (tape && this.recomputeBlocks) {
-        x = checkpoint(x, (input) => block(i, input), `block${i}`);
-        continue;
-      }
-      const mark = tape?.mark();
-      x = block(i, x);
-      if (tape && mark !== undefined && !x.requiresGrad) tape.releaseSince(mark, [x]);
-    }
+    const spec = vitBlockSpec(cfg);
+    x = runBlocks(x, cfg.depth, (i, input) => transformerBlock(w, spec, i, input, adapter), this.recomputeBlocks);
     x = layerNorm(cast(x, 'f32'), w('norm.weight'), w('norm.bias'), LAYER_NORM_EPS);
     return selectToken(x, 0);
   }

@@ -5,6 +5,7 @@
 import { Tensor } from '../autodiff/tensor';
 import { augmentInto } from '../data/augment';
 import { gatherBatch, sampleSize, type Dataset } from '../data/dataset';
+import { augmentPointsInto, type PointAugmentOptions } from '../data/points/augment';
 import type { GpuContext } from '../gpu/context';
 import { Rng } from './rng';
 
@@ -29,11 +30,25 @@ export interface SamplerState {
   cursor: number;
 }
 
+export interface ImageAugment {
+  flip: boolean;
+  randomResizedCrop: boolean;
+}
+
 export interface SamplerOptions {
   batchSize: number;
   shuffle: boolean;
   seed: number;
-  augment?: { flip: boolean; randomResizedCrop: boolean };
+  /** Images: random resized crop, horizontal flip; point clouds: Point-MAE's transforms (src/data/points/augment.ts). */
+  augment?: ImageAugment | PointAugmentOptions;
+}
+
+/** Copies the samples `indices` into a batch (augmented as `augment` says) and their labels. */
+function gatherTrainingBatch(data: Dataset, indices: readonly number[], inputs: Float32Array, labels: Float32Array, rng: Rng, augment: SamplerOptions['augment']): void {
+  if (augment && 'scaleAndTranslate' in augment) {
+    if (augment.scaleAndTranslate || augment.rotate || augment.jitter) return augmentPointsInto(data, indices, inputs, labels, rng, augment);
+  } else if (augment && (augment.flip || augment.randomResizedCrop)) return augmentInto(data, indices, inputs, labels, rng, augment);
+  gatherBatch(data, indices, inputs, labels);
 }
 
 export class BatchSampler {
@@ -118,14 +133,12 @@ export class BatchSampler {
     const { data, options, ctx } = this;
     const indices = this.nextIndices();
     const per = sampleSize(data);
-    const augment = options.augment && (options.augment.flip || options.augment.randomResizedCrop) ? options.augment : undefined;
     const micro: MicroBatch[] = [];
     for (let start = 0; start < indices.length; start += microSize) {
       const part = indices.slice(start, start + microSize);
       const pixels = new Float32Array(part.length * per);
       const labels = new Float32Array(part.length);
-      if (augment) augmentInto(data, part, pixels, labels, this.rng, augment);
-      else gatherBatch(data, part, pixels, labels);
+      gatherTrainingBatch(data, part, pixels, labels, this.rng, options.augment);
       // Same RNG order as drawing each micro-batch's dropout seed just before its forward pass.
       const seed = this.rng.fork();
       micro.push({ x: Tensor.fromData(ctx, [part.length, ...data.sampleShape], pixels), y: Tensor.fromData(ctx, [part.length], labels), seed });

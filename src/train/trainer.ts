@@ -9,10 +9,11 @@ import type { FineTuneModel } from '../clora/model';
 import type { DryRunResult } from '../gpu/context';
 import { kernelKey, type KernelSpec } from '../gpu/pipelines';
 import { SettingsError } from '../clora/settings';
-import { checkDataset, type Dataset } from '../data/dataset';
+import { checkDataset, countText, type Dataset } from '../data/dataset';
+import type { PointAugmentOptions } from '../data/points/augment';
 import { planMemory, type MemoryPlan } from './memory-plan';
 import { AdamW, LossScaler, Sgd, type LossScaleOptions, type LossScaleState, type Optimizer, type OptimizerState } from './optimizer';
-import { BatchSampler } from './batches';
+import { BatchSampler, type ImageAugment } from './batches';
 import { learningRate } from './schedule';
 
 export type OptimizerName = 'adamw' | 'sgd';
@@ -35,7 +36,11 @@ export interface TrainOptions {
   labelSmoothing: number;
   seed: number;
   shuffle: boolean;
-  augment?: { flip: boolean; randomResizedCrop: boolean };
+  /**
+   * Training-time augmentation of each batch: images (random resized crop, horizontal flip) or point clouds
+   * (Point-MAE's scale and translate per axis; optionally rotation about the up axis and jitter).
+   */
+  augment?: ImageAugment | PointAugmentOptions;
   /** Read metrics back every this many steps (and at the end). */
   logEvery: number;
   /**
@@ -122,7 +127,7 @@ export function validateTrainOptions(o: TrainOptions, data: Dataset): void {
   if (!(Number.isFinite(o.lr) && o.lr > 0)) throw new SettingsError(`The learning rate must be greater than 0 (got ${o.lr}).`);
   if (!(Number.isFinite(o.weightDecay) && o.weightDecay >= 0)) throw new SettingsError(`The weight decay must be ≥ 0 (got ${o.weightDecay}).`);
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new SettingsError(`The batch size must be a whole number ≥ 1 (got ${o.batchSize}).`);
-  if (o.batchSize > data.count) throw new SettingsError(`The batch size ${o.batchSize} is larger than the data set (${data.count} images); use at most ${data.count}.`);
+  if (o.batchSize > data.count) throw new SettingsError(`The batch size ${o.batchSize} is larger than the data set (${countText(data, data.count)}); use at most ${data.count}.`);
   if (o.microBatchSize !== undefined && (!Number.isInteger(o.microBatchSize) || o.microBatchSize < 1)) throw new SettingsError(`The micro-batch size must be a whole number ≥ 1 (got ${o.microBatchSize}).`);
   if (o.steps === undefined && o.epochs === undefined) throw new SettingsError('Give a number of epochs or of steps.');
   if (o.steps !== undefined && (!Number.isInteger(o.steps) || o.steps < 1)) throw new SettingsError(`The number of steps must be a whole number ≥ 1 (got ${o.steps}).`);

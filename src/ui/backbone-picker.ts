@@ -1,7 +1,8 @@
 import { LitElement, css, html } from 'lit';
 import { BUNDLED_MODEL, type KnownModel } from '../nn/models';
-import type { BackboneChoice, BackboneState } from './app-controller';
-import { baseStyles, emit } from './styles';
+import type { BackboneChoice, BackboneState } from '../app/state';
+import { emit } from '../app/events';
+import { baseStyles } from './styles';
 
 function mb(bytes: number): string {
   return `${(bytes / 1e6).toFixed(bytes < 10e6 ? 1 : 0)} MB`;

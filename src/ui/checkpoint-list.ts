@@ -1,7 +1,9 @@
 import { LitElement, css, html } from 'lit';
 import { formatMegabytes, type CheckpointMeta } from '../io/checkpoints';
-import type { CheckpointsState } from './app-controller';
-import { baseStyles, emit, percent } from './styles';
+import type { CheckpointsState } from '../app/state';
+import { emit } from '../app/events';
+import { baseStyles } from './styles';
+import { percent } from './format';
 
 /**
  * Saved checkpoints (newest first) with Resume and Delete, storage used versus quota, and any saving

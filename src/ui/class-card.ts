@@ -1,7 +1,8 @@
 import { LitElement, css, html } from 'lit';
 import { itemsFromDataTransfer } from '../data/intake';
-import type { ClassView } from './app-controller';
-import { baseStyles, emit } from './styles';
+import type { ClassView } from '../app/state';
+import { emit } from '../app/events';
+import { baseStyles } from './styles';
 
 /**
  * One class of the data set: name, counts, a few thumbnails, a drop target for images, and rename,

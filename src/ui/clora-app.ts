@@ -1,18 +1,21 @@
 import { LitElement, css, html } from 'lit';
-import type { DroppedItem } from '../data/intake';
+import { AppController } from '../app/controller';
+import { listen } from '../app/events';
+import type { AppState } from '../app/state';
 import { KNOWN_MODELS } from '../nn/models';
-import { AppController, type AppState, type BackboneChoice, type UiSettings } from './app-controller';
 import './backbone-picker';
 import './checkpoint-list';
 import './data-panel';
 import './export-panel';
+import './site-status';
 import './training-panel';
 import './try-it';
 import { baseStyles } from './styles';
 
 /**
- * The app shell: lays out the panels, renders the controller's state into them, and routes their events
- * to the controller. Says plainly when this browser cannot train (no WebGPU) and what to do.
+ * The app shell: lays out the panels and renders the controller's state into them; the panels' events
+ * bubble up to it and go to the controller's handlers (src/app/events.ts). Says plainly when this browser
+ * cannot train (no WebGPU) and what to do.
  */
 // Reactive state is declared through `static properties` (no decorators), which works with any transpiler.
 export class CloraApp extends LitElement {
@@ -24,7 +27,8 @@ export class CloraApp extends LitElement {
     super();
     this.controller = new AppController();
     this.state = this.controller.state;
-    this.controller.addEventListener('change', () => (this.state = this.controller.state));
+    this.controller.store.subscribe((state) => (this.state = state));
+    listen(this, this.controller.handlers);
   }
 
   static override styles = [
@@ -82,7 +86,6 @@ export class CloraApp extends LitElement {
 
   override render() {
     const s = this.state;
-    const c = this.controller;
     const gpuOk = s.gpu.kind === 'ready';
     const backboneReady = s.backbone.status === 'ready';
     const running = s.run.phase === 'training' || s.run.phase === 'starting';
@@ -98,6 +101,7 @@ export class CloraApp extends LitElement {
           download you choose (none for the bundled backbone).
         </p>
         ${this.renderGpu()}
+        <clora-site-status .site=${s.site}></clora-site-status>
       </header>
       ${gpuOk
         ? html`
@@ -107,8 +111,6 @@ export class CloraApp extends LitElement {
                 .state=${s.backbone}
                 .models=${KNOWN_MODELS}
                 ?disabled=${running}
-                @choose-backbone=${(e: CustomEvent<{ choice: BackboneChoice }>) => void c.chooseBackbone(e.detail.choice)}
-                @cancel-download=${() => c.cancelDownload()}
               ></clora-backbone-picker>
             </section>
             <section class="panel" aria-labelledby="h-data">
@@ -116,24 +118,6 @@ export class CloraApp extends LitElement {
               <clora-data-panel
                 .data=${s.data}
                 ?disabled=${!backboneReady}
-                @use-sample-data=${() => void c.useSampleData()}
-                @add-dropped=${(e: CustomEvent<{ items: DroppedItem[]; classId?: string }>) => void c.addDropped(e.detail.items, e.detail.classId)}
-                @add-files=${(e: CustomEvent<{ files: File[]; classId?: string; label?: string }>) => void c.addFiles(e.detail.files, e.detail.classId, e.detail.label)}
-                @add-class=${(e: CustomEvent<{ name: string }>) => void c.addClass(e.detail.name)}
-                @rename-class=${(e: CustomEvent<{ id: string; name: string }>) => void c.renameClass(e.detail.id, e.detail.name)}
-                @delete-class=${(e: CustomEvent<{ id: string }>) => void c.deleteClass(e.detail.id)}
-                @clear-data=${() => void c.clearData()}
-                @clear-skipped=${() => c.clearSkipped()}
-                @set-validation-share=${(e: CustomEvent<{ share: number }>) => void c.setValidationShare(e.detail.share)}
-                @add-frames=${(e: CustomEvent<{ classId: string; blobs: Blob[] }>) =>
-                  void c.addFound(
-                    async function* () {
-                      let n = 0;
-                      for (const blob of e.detail.blobs) yield { path: `webcam-${Date.now()}-${++n}.jpg`, file: blob };
-                    },
-                    'Adding webcam frames',
-                    e.detail.classId,
-                  )}
               ></clora-data-panel>
             </section>
             <section class="panel" aria-labelledby="h-train">
@@ -143,11 +127,6 @@ export class CloraApp extends LitElement {
                 .run=${s.run}
                 ?can-train=${canTrain}
                 .hint=${hint}
-                @settings-change=${(e: CustomEvent<{ patch: Partial<UiSettings> }>) => c.updateSettings(e.detail.patch)}
-                @train=${() => void c.train()}
-                @pause=${() => c.pause()}
-                @resume=${() => void c.resume()}
-                @stop=${() => c.stop()}
               ></clora-training-panel>
             </section>
             <section class="panel" aria-labelledby="h-checkpoints">
@@ -155,8 +134,6 @@ export class CloraApp extends LitElement {
               <clora-checkpoints
                 .state=${s.checkpoints}
                 ?busy=${running}
-                @resume-checkpoint=${(e: CustomEvent<{ id: string }>) => void c.resumeCheckpoint(e.detail.id)}
-                @delete-checkpoint=${(e: CustomEvent<{ id: string }>) => void c.deleteCheckpoint(e.detail.id)}
               ></clora-checkpoints>
             </section>
             <section class="panel" aria-labelledby="h-export">
@@ -166,8 +143,6 @@ export class CloraApp extends LitElement {
                 .busy=${s.exporting}
                 .message=${s.exportMessage}
                 ?disabled=${!backboneReady}
-                @export=${(e: CustomEvent<{ format: 'native' | 'peft' | 'merged' }>) => void c.exportAs(e.detail.format)}
-                @import-adapter=${(e: CustomEvent<{ file: File }>) => void c.importAdapter(e.detail.file)}
               ></clora-export-panel>
             </section>
             <section class="panel" aria-labelledby="h-try">
@@ -178,7 +153,6 @@ export class CloraApp extends LitElement {
                 .message=${s.prediction.message}
                 .modelLabel=${s.model.kind === 'none' ? (s.backbone.info?.headClasses.length ? `the backbone's own head (${s.backbone.info.headClasses.length} classes)` : '') : s.model.label}
                 ?disabled=${!backboneReady}
-                @predict=${(e: CustomEvent<{ image: Blob }>) => void c.predict(e.detail.image)}
               ></clora-try-it>
             </section>
           `

@@ -1,9 +1,11 @@
 import { LitElement, css, html } from 'lit';
 import { itemsFromDataTransfer } from '../data/intake';
-import type { DataState } from './app-controller';
+import type { DataState } from '../app/state';
 import './class-card';
+import type { WebcamEvents } from './webcam-capture';
 import './webcam-capture';
-import { baseStyles, emit } from './styles';
+import { emit } from '../app/events';
+import { baseStyles } from './styles';
 
 /**
  * The data set: drop a folder (one sub-folder per class) or a .zip, pick them with file inputs, use the
@@ -167,7 +169,7 @@ export class DataPanel extends LitElement {
               mode="record"
               label="Webcam"
               ?disabled=${this.disabled}
-              @frames=${(e: CustomEvent<{ blobs: Blob[] }>) => {
+              @frames=${(e: CustomEvent<WebcamEvents['frames']>) => {
                 e.stopPropagation();
                 if (recordInto) emit(this, 'add-frames', { classId: recordInto.id, blobs: e.detail.blobs });
               }}

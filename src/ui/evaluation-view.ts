@@ -1,6 +1,7 @@
 import { LitElement, css, html } from 'lit';
 import type { Evaluation } from '../train/evaluate';
-import { baseStyles, percent } from './styles';
+import { baseStyles } from './styles';
+import { percent } from './format';
 
 /** The evaluation after training: accuracy, per-class accuracy and the confusion matrix, as tables. */
 export class EvaluationView extends LitElement {

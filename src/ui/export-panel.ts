@@ -1,6 +1,7 @@
 import { LitElement, css, html } from 'lit';
-import type { ModelState } from './app-controller';
-import { baseStyles, emit } from './styles';
+import type { ModelState } from '../app/state';
+import { emit } from '../app/events';
+import { baseStyles } from './styles';
 
 /**
  * Export the current adapter (native .safetensors, the PEFT pair as a zip, or the merged model) and

@@ -120,19 +120,3 @@ export const baseStyles = css`
     white-space: nowrap;
   }
 `;
-
-/** A DOM event that crosses shadow roots, so the shell hears it from any depth. */
-export function emit<T>(from: EventTarget, name: string, detail?: T): void {
-  from.dispatchEvent(new CustomEvent(name, { detail, bubbles: true, composed: true }));
-}
-
-export function percent(x: number, digits = 1): string {
-  return `${(100 * x).toFixed(digits)} %`;
-}
-
-export function duration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '…';
-  if (seconds < 60) return `${Math.max(0, Math.round(seconds))} s`;
-  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
-  return `${(seconds / 3600).toFixed(1)} h`;
-}

@@ -1,9 +1,11 @@
 import { LitElement, css, html } from 'lit';
 import { TARGETS, type Target } from '../clora/settings';
-import type { RunView, UiSettings } from './app-controller';
+import type { RunView, UiSettings } from '../app/state';
 import './clora-chart';
 import './evaluation-view';
-import { baseStyles, duration, emit, percent } from './styles';
+import { emit } from '../app/events';
+import { baseStyles } from './styles';
+import { duration, percent } from './format';
 
 const METHOD_LABELS: Record<UiSettings['method'], string> = {
   clora: 'CLoRA (shared spaces + small cores)',

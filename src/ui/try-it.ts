@@ -1,7 +1,10 @@
 import { LitElement, css, html } from 'lit';
-import type { Prediction } from '../train/protocol';
+import type { Prediction } from '../worker/protocol';
+import type { WebcamEvents } from './webcam-capture';
 import './webcam-capture';
-import { baseStyles, emit, percent } from './styles';
+import { emit } from '../app/events';
+import { baseStyles } from './styles';
+import { percent } from './format';
 
 /**
  * Try the model: drop, paste or choose an image, or point the webcam at something; shows the top-5
@@ -137,7 +140,7 @@ export class TryIt extends LitElement {
             label="Try-it webcam"
             ?busy=${this.busy}
             ?disabled=${this.disabled}
-            @frame=${(e: CustomEvent<{ blob: Blob }>) => {
+            @frame=${(e: CustomEvent<WebcamEvents['frame']>) => {
               e.stopPropagation();
               emit(this, 'predict', { image: e.detail.blob });
             }}

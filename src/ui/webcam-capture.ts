@@ -1,5 +1,16 @@
 import { LitElement, css, html } from 'lit';
-import { baseStyles, emit } from './styles';
+import { emitterFor } from '../app/events';
+import { baseStyles } from './styles';
+
+/** What the webcam tells the element around it (data panel, Try it). */
+export interface WebcamEvents {
+  /** Frames recorded while "Hold to record" was held. */
+  frames: { blobs: Blob[] };
+  /** A new live frame. */
+  frame: { blob: Blob };
+}
+
+const emit = emitterFor<WebcamEvents>();
 
 /** Frames per second while recording or predicting live. */
 const RECORD_FPS = 5;

@@ -135,3 +135,15 @@ export async function unnamedControls(page: Page, selector = 'clora-app'): Promi
     return missing;
   }, selector);
 }
+
+/** Seconds since the call at each named phase of a long flow (printed and kept with the test's artifacts). */
+export function phaseTimer(): { phases: Record<string, number>; phase(name: string): void } {
+  const started = Date.now();
+  const phases: Record<string, number> = {};
+  return {
+    phases,
+    phase: (name) => {
+      phases[name] = Math.round((Date.now() - started) / 100) / 10;
+    },
+  };
+}

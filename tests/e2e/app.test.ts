@@ -56,7 +56,7 @@ describe('the app in headless Chromium', () => {
   it('says so when the browser offers WebGPU but no adapter', async () => {
     const page = await env.browser.newPage();
     // A blocked adapter: requestAdapter() resolves with null, in the worker as in the page.
-    await page.route('**/src/train/worker.ts*', async (route) => {
+    await page.route('**/src/worker/main.ts*', async (route) => {
       const response = await route.fetch();
       const body = `navigator.gpu.requestAdapter = async () => null;\n${await response.text()}`;
       await route.fulfill({ response, body });

@@ -33,14 +33,19 @@ export interface BrowserEnvOptions {
   headers?: Record<string, string>;
 }
 
-export async function startBrowserEnv(options: BrowserEnvOptions = {}): Promise<BrowserEnv> {
+/** Debian's headless Chromium with WebGPU on. */
+export async function launchChromium(options: BrowserEnvOptions = {}): Promise<Browser> {
   const executablePath = CHROMIUM_PATHS.find((p) => existsSync(p));
   if (!executablePath) throw new Error('Chromium is not installed: run `npm test` as root on Debian (it installs it) or `apt-get install chromium`.');
+  return chromium.launch({ executablePath, headless: true, args: [...CHROMIUM_ARGS, ...(options.args ?? [])] });
+}
+
+export async function startBrowserEnv(options: BrowserEnvOptions = {}): Promise<BrowserEnv> {
   const server = await createServer({ configFile: 'vite.config.ts', logLevel: 'error', server: { host: '127.0.0.1', port: 0, hmr: false, headers: options.headers } });
   await server.listen();
   const address = server.httpServer?.address();
   if (!address || typeof address === 'string') throw new Error('Vite did not report a port.');
-  const browser = await chromium.launch({ executablePath, headless: true, args: [...CHROMIUM_ARGS, ...(options.args ?? [])] });
+  const browser = await launchChromium(options);
   return {
     browser,
     server,

@@ -2,7 +2,7 @@
 // is reported and the previous checkpoint survives; a lost GPU device pauses training, says so, and
 // Resume continues from the last checkpoint on a fresh device.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { app, artifact, openApp, progressValue, runStatus, setNumber, SMALL_BACKBONE, useSampleData } from './app-helpers';
+import { app, artifact, openApp, phaseTimer, progressValue, runStatus, setNumber, SMALL_BACKBONE, useSampleData } from './app-helpers';
 import { startBrowserEnv, watchPage, type BrowserEnv } from './browser';
 
 let env: BrowserEnv;
@@ -20,11 +20,7 @@ function stepOf(text: string | null): number {
 
 describe('checkpoints', () => {
   it('survive a full quota and a lost GPU: the error is reported and Resume continues from the last one', { timeout: 300_000 }, async () => {
-    const started = Date.now();
-    const phases: Record<string, number> = {};
-    const phase = (name: string): void => {
-      phases[name] = Math.round((Date.now() - started) / 100) / 10;
-    };
+    const { phases, phase } = phaseTimer();
     const context = await env.browser.newContext();
     const page = await context.newPage();
     const problems = watchPage(page);

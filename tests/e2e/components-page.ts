@@ -7,10 +7,11 @@ import '../../src/ui/clora-chart';
 import '../../src/ui/data-panel';
 import '../../src/ui/evaluation-view';
 import '../../src/ui/export-panel';
+import '../../src/ui/site-status';
 import '../../src/ui/training-panel';
 import '../../src/ui/try-it';
 import '../../src/ui/webcam-capture';
-import { DEFAULT_UI_SETTINGS } from '../../src/ui/app-controller';
+import { DEFAULT_UI_SETTINGS } from '../../src/app/state';
 import { KNOWN_MODELS } from '../../src/nn/models';
 import { classFromPath, precheck, validationFlags, walkDropped, type DroppedItem } from '../../src/data/intake';
 import type { LitElement } from 'lit';
@@ -18,7 +19,7 @@ import type { LitElement } from 'lit';
 const EVENTS = [
   'train', 'pause', 'resume', 'stop', 'settings-change', 'resume-checkpoint', 'delete-checkpoint', 'use-sample-data', 'add-dropped',
   'add-files', 'add-class', 'rename-class', 'delete-class', 'clear-data', 'set-validation-share', 'clear-skipped', 'add-frames',
-  'export', 'import-adapter', 'predict', 'choose-backbone', 'cancel-download', 'frames', 'frame',
+  'export', 'import-adapter', 'predict', 'choose-backbone', 'cancel-download', 'frames', 'frame', 'reload-update',
 ];
 
 interface Recorded {

@@ -3,7 +3,7 @@
 // (mouse and keyboard) and check what it renders and which events it emits. No engine runs here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { initialRun } from '../../src/ui/app-controller';
+import { initialRun } from '../../src/app/state';
 import { unnamedControls } from './app-helpers';
 import { FAKE_MEDIA_ARGS, startBrowserEnv, watchPage, type BrowserEnv } from './browser';
 
@@ -245,6 +245,24 @@ describe('Lit components', () => {
     expect(await panel.getByRole('button', { name: 'Export merged model' }).isEnabled()).toBe(true);
     expect(await panel.getByRole('status').textContent()).toBe('Imported x.safetensors.');
     expect(await unnamedControls(page, 'clora-export-panel')).toEqual([]);
+  });
+
+  it('site status: the version, offline readiness, and a waiting new version with a Reload button', async () => {
+    const site = { version: '1.2.3', offlineReady: false, updateReady: false, updating: false, message: undefined };
+    await mount('clora-site-status', { site });
+    const panel = page.locator('clora-site-status');
+    expect(await panel.getByTestId('app-version').textContent()).toBe('clora-web 1.2.3');
+    expect(await panel.getByTestId('offline-ready').count()).toBe(0);
+    expect(await panel.getByRole('button').count()).toBe(0);
+    await setProps({ site: { ...site, offlineReady: true, updateReady: true } });
+    expect(await panel.getByTestId('offline-ready').textContent()).toMatch(/saved for offline use/);
+    expect(await panel.getByRole('status').textContent()).toMatch(/A new version of clora-web is ready: reload to use it/);
+    await panel.getByRole('button', { name: 'Reload' }).click();
+    expect(await events()).toEqual([{ type: 'reload-update', detail: undefined }]);
+    await setProps({ site: { ...site, updateReady: true, updating: true, message: 'This page could not be saved for offline use (no).' } });
+    expect(await panel.getByRole('button', { name: 'Reload' }).isDisabled()).toBe(true);
+    expect(await panel.getByRole('alert').textContent()).toMatch(/could not be saved for offline use/);
+    expect(await unnamedControls(page, 'clora-site-status')).toEqual([]);
   });
 
   it('try it: an image chosen is sent for prediction, the top-5 shows with probabilities, errors are alerts', async () => {

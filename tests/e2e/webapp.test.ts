@@ -16,6 +16,7 @@ import {
   longTasksSince,
   openApp,
   openDownload,
+  phaseTimer,
   progressValue,
   recordLongTasks,
   runStatus,
@@ -53,11 +54,7 @@ async function topPredictions(page: import('playwright-core').Page): Promise<{ c
 
 describe('the web app', () => {
   it('trains on the sample data, resumes after a reload with its curves, exports, and an imported adapter predicts the same', { timeout: 600_000 }, async () => {
-    const started = Date.now();
-    const phases: Record<string, number> = {};
-    const phase = (name: string): void => {
-      phases[name] = Math.round((Date.now() - started) / 100) / 10;
-    };
+    const { phases, phase } = phaseTimer();
     const context = await env.browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     const problems = watchPage(page);

@@ -241,6 +241,7 @@ export interface MatmulOpts {
   transB?: boolean;
   bias?: boolean;
   gelu?: boolean;
+  relu?: boolean;
 }
 
 interface MatmulDims {
@@ -315,6 +316,7 @@ export const matmul: RefOp<MatmulOpts> = {
     const d = matmulDims(inputs, opts);
     const z = matmulPre(d);
     if (opts?.gelu) for (let i = 0; i < z.length; i++) z[i] = geluScalar(z[i]!);
+    if (opts?.relu) for (let i = 0; i < z.length; i++) z[i] = Math.max(z[i]!, 0);
     return [{ shape: [...d.batchShape, d.M, d.N], data: z }];
   },
   backward(inputs, opts, gradOutputs) {
@@ -325,6 +327,10 @@ export const matmul: RefOp<MatmulOpts> = {
     if (opts?.gelu) {
       const z = matmulPre(d);
       for (let i = 0; i < dz.length; i++) dz[i] = dz[i]! * geluGradScalar(z[i]!);
+    }
+    if (opts?.relu) {
+      const z = matmulPre(d);
+      for (let i = 0; i < dz.length; i++) if (!(z[i]! > 0)) dz[i] = 0;
     }
     const dA = zerosLike(A);
     const dB = zerosLike(B);

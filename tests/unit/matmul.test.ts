@@ -107,6 +107,48 @@ describe('matmul with the workgroup targets GPU profiles pick (forced on the emu
   }
 });
 
+describe('the ReLU epilogue (the mini-PointNet\'s Conv1d → BatchNorm → ReLU) in every program', () => {
+  const cases: [MatmulProgram, number, number, number, number, boolean, boolean][] = [
+    ['tiled_64x64', 1, 68, 36, 72, false, true],
+    ['tiled_32x32', 1, 33, 65, 17, false, true],
+    ['tiled_64x64_splitk', 1, 33, 300, 70, false, true],
+    ['thin', 1, 37, 20, 5, false, true],
+    ['thin_splitk', 1, 7, 600, 13, true, false],
+  ];
+  for (const [program, batch, m, k, n, transA, transB] of cases) {
+    it(`${program} on ${batch}×${m}×${k}×${n}, ${tag(transA, transB)}, bias + ReLU`, async () => {
+      const ctx = await gpu();
+      const [a, b] = operands([batch], m, k, n, transA, transB, true, 21);
+      const bias = rand([n], 23);
+      const expected = refOps.matmul.forward([a, b, bias], { transA, transB, relu: true })[0]!;
+      const [ta, tb, tbias] = [a, b, bias].map((t) => Tensor.fromData(ctx, t.shape, Float32Array.from(t.data))) as [Tensor, Tensor, Tensor];
+      const out = Tensor.empty(ctx, [batch, m, n]);
+      expect(matmulInto(ctx, ta, tb, out, { batch, m, k, n, transA, transB, batchedB: false }, { bias: tbias, relu: true }, program).program).toBe(program);
+      const got = await out.read();
+      expect(got.some((v) => v === 0) && got.some((v) => v > 0), 'both sides of the ReLU are exercised').toBe(true);
+      expect(maxRelError(got, expected.data), program).toBeLessThanOrEqual(1e-4);
+      for (const t of [ta, tb, tbias, out]) t.dispose();
+    });
+  }
+
+  it('linear with ReLU: values and gradients (the mask comes from the output)', async () => {
+    const ctx = await gpu();
+    await checkOp(ctx, {
+      ref: refOps.matmul,
+      opts: { transB: true, relu: true },
+      inputs: [rand([37, 9], 61), rand([13, 9], 62), rand([13], 63)],
+      grad: [0, 1, 2],
+      engine: ([x, w, c]) => linear(x!, w!, c, { relu: true }),
+    });
+    const tape = new Tape(ctx);
+    try {
+      expect(() => matmul(Tensor.zeros(ctx, [2, 2]), Tensor.zeros(ctx, [2, 2]), { gelu: true, relu: true })).toThrow(/GELU or ReLU, not both/);
+    } finally {
+      tape.dispose();
+    }
+  });
+});
+
 describe('matmul op: values and gradients against the f64 reference', () => {
   const oddShapes: [number, number, number][] = [[1, 1, 1], [1, 7, 33], [7, 33, 1], [17, 65, 5], [65, 4, 33]];
   for (const [m, k, n] of oddShapes) {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Tensor } from '../../src/autodiff/tensor';
 import { decodeImage } from '../../src/data/decode-node';
+import { precheck } from '../../src/data/intake';
 import {
   ImageDecodeError,
   preprocessImages,
@@ -16,11 +17,22 @@ import { bytesSource, openSafetensors, type SafetensorsFile } from '../../src/io
 import { gpu } from '../helpers/gpu';
 import { referencePreprocess } from '../helpers/image-reference';
 import { mulberry32 } from '../reference/ops';
+import { crc32 } from '../helpers/zip-bomb';
 
 // Fixtures from tools/make_image_fixtures.py (PIL 9.4): the images, PIL's decode of each
 // (`decoded.<image>`, U8 [H, W, 3]) and timm's eval transform of it (`expected.<image>.<setting>`).
 const DIR = new URL('../fixtures/images/', import.meta.url);
 const fixtureBytes = (file: string): Uint8Array => new Uint8Array(readFileSync(new URL(file, DIR)));
+
+/** A copy of a PNG whose IHDR declares another size, its CRC made to match (so only the size is wrong). */
+function withPngSize(png: Uint8Array, width: number, height: number): Uint8Array<ArrayBuffer> {
+  const out = png.slice();
+  const view = new DataView(out.buffer);
+  view.setUint32(16, width);
+  view.setUint32(20, height);
+  view.setUint32(29, crc32(out.subarray(12, 29)));
+  return out;
+}
 
 interface Setting {
   size: number;
@@ -122,6 +134,12 @@ describe('decoding in Node (decode-node.ts) against PIL', () => {
     }
   });
 
+  it('the intake precheck refuses, from the first bytes, a file too small for the size its header declares', async () => {
+    const big = withPngSize(fixtureBytes('rgb.png'), 7000, 7000);
+    expect(await precheck('cat/big.png', new Blob([big]))).toMatch(/^truncated PNG: its 2 kB cannot hold the 7000 × 7000 pixels/);
+    expect(await precheck('cat/rgb.png', new Blob([fixtureBytes('rgb.png').slice()]))).toBeUndefined();
+  });
+
   it('refuses files it cannot use with an ImageDecodeError naming the file and the reason', () => {
     const png = fixtureBytes('rgb.png');
     const jpg = fixtureBytes('rgb_q95_444.jpg');
@@ -132,6 +150,18 @@ describe('decoding in Node (decode-node.ts) against PIL', () => {
     new DataView(huge.buffer).setUint32(16, 20000);
     new DataView(huge.buffer).setUint32(20, 10000);
     const hugeJpeg = new Uint8Array([0xff, 0xd8, 0xff, 0xc0, 0, 17, 8, 0x3a, 0x98, 0x3a, 0x98, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
+    // Found by the fuzz pass: a scan naming a component the frame lacks made jpeg-js throw a TypeError whose
+    // text ("Cannot set properties of undefined") reached the message.
+    const strayComponent = jpg.slice();
+    const scan = strayComponent.findIndex((b, i) => b === 0xff && strayComponent[i + 1] === 0xda);
+    strayComponent[scan + 5] = 0x77;
+    // Found by the fuzz pass: 2.4 KB whose header declares 7000 × 7000 (under the pixel limit, CRC intact)
+    // decoded into a 49-megapixel image, allocating 686 MB. Now refused from the header, as is the JPEG kind.
+    const bigPng = withPngSize(png, 7000, 7000);
+    const bigJpeg = jpg.slice();
+    const frame = bigJpeg.findIndex((b, i) => b === 0xff && bigJpeg[i + 1] === 0xc0);
+    new DataView(bigJpeg.buffer).setUint16(frame + 5, 7000);
+    new DataView(bigJpeg.buffer).setUint16(frame + 7, 7000);
     const cases: [string, Uint8Array, RegExp][] = [
       ['notes.txt', new TextEncoder().encode('hello, not an image'), /notes\.txt is not an image.*only PNG and JPEG.*68 65 6c 6c/],
       ['empty.png', new Uint8Array(0), /empty\.png is empty \(0 bytes\)/],
@@ -142,6 +172,9 @@ describe('decoding in Node (decode-node.ts) against PIL', () => {
       ['huge.jpg', hugeJpeg, /huge\.jpg is a 225-megapixel image \(15000 × 15000\)/],
       ['half.jpg', jpg.subarray(0, jpg.length >> 1), /half\.jpg is a truncated JPEG/],
       ['stub.jpg', jpg.subarray(0, 10), /stub\.jpg is a corrupt JPEG: .* before its frame header/],
+      ['stray.jpg', strayComponent, /^stray\.jpg is a corrupt or unsupported JPEG \(its data is damaged\)\.$/],
+      ['big.png', bigPng, /^big\.png is a truncated PNG: its 2 kB cannot hold the 7000 × 7000 pixels its header declares \(a complete file takes at least 142 kB\); the download or copy did not complete\.$/],
+      ['big.jpg', bigJpeg, /^big\.jpg is a truncated JPEG: its 2 kB cannot hold the 7000 × 7000 pixels its header declares \(a complete file takes at least 287 kB\)/],
     ];
     for (const [name, bytes, message] of cases) {
       let thrown: unknown;

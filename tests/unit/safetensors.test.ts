@@ -264,9 +264,17 @@ describe('safetensors validation', () => {
   it('rejects unknown dtypes and bad shapes', async () => {
     await rejects(rawFile({ w: { dtype: 'Q4', shape: [2], data_offsets: [0, 1] } }, new Uint8Array(1)), /"w".*unknown dtype "Q4"/);
     await rejects(rawFile({ w: { dtype: 'float32', shape: [2], data_offsets: [0, 8] } }, new Uint8Array(8)), /unknown dtype "float32".*F32/);
-    for (const shape of [[2, -1], [1.5], '3', [null], undefined]) {
+    for (const shape of [[2, -1], [1.5], '3', [null]]) {
       await rejects(rawFile({ w: { dtype: 'F32', shape, data_offsets: [0, 8] } }, new Uint8Array(8)), /"w".*shape .*not a list of non-negative integers/);
     }
+    // Found by the fuzz pass: a missing field was quoted as "undefined".
+    for (const missing of ['dtype', 'shape', 'data_offsets']) {
+      const entry: Record<string, unknown> = { dtype: 'F32', shape: [2], data_offsets: [0, 8] };
+      delete entry[missing];
+      await rejects(rawFile({ w: entry }, new Uint8Array(8)), new RegExp(`^Tensor "w" in the file has no "${missing}" in its header entry; the file is corrupt\\.$`));
+    }
+    // A long value is quoted cut short, so the message stays a sentence.
+    await rejects(rawFile({ w: { dtype: 'F32', shape: [...Array(500).fill(1), -1], data_offsets: [0, 4] } }, new Uint8Array(4)), /^Tensor "w" in the file has shape \[1,1,1,.{0,70}…, which is not a list/);
     await rejects(rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [8, 0] } }, new Uint8Array(8)), /"w".*data_offsets \[8,0\].*not \[begin, end\]/);
     await rejects(rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [0] } }, new Uint8Array(8)), /data_offsets/);
   });

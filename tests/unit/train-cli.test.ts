@@ -74,6 +74,43 @@ describe('bad settings are refused with the reason, before training', () => {
   });
 });
 
+describe('adapter options that do not apply to the method', () => {
+  const fixture = (name: string): string => join(root, `tests/fixtures/train/${name}.safetensors`);
+  const out = (): string => join(mkdtempSync(join(tmpdir(), 'clora-unused-')), 'a.safetensors');
+
+  it('--method head --init head.safetensors --targets q,v trains, noting that --targets is ignored', async () => {
+    const r = await clora([...base(out()), '--method', 'head', '--init', fixture('init_head'), '--targets', 'q,v']);
+    expect(r.stderr).not.toMatch(/differs/);
+    expect(r.stderr).toMatch(/note: --targets does not apply to --method head \(it trains only the classifier head\); ignored\./);
+    expect(r.stderr).toMatch(/training head on 6 images/);
+    expect(r.code).toBe(0);
+  });
+
+  it('each LoRA/CLoRA option given to head or full gets its note, and training goes on', async () => {
+    const r = await clora([...base(out()), '--method', 'full', '--rank', '4', '--spaces', '2', '--targets', 'q', '--scale', '2', '--sade-weight', '0.5', '--dropout', '0.2']);
+    for (const option of ['rank', 'spaces', 'targets', 'scale', 'sade-weight', 'dropout']) {
+      expect(r.stderr).toMatch(new RegExp(`note: --${option} does not apply to --method full \\(it trains every weight`));
+    }
+    expect(r.code).toBe(0);
+  });
+
+  it('LoRA ignores --spaces and --sade-weight, and still compares --rank and --targets with its --init adapter', async () => {
+    const ignored = await clora([...base(out()), '--method', 'lora', '--init', fixture('init_lora'), '--spaces', '3', '--sade-weight', '1']);
+    expect(ignored.stderr).toMatch(/note: --spaces does not apply to --method lora/);
+    expect(ignored.stderr).toMatch(/note: --sade-weight does not apply to --method lora/);
+    expect(ignored.code).toBe(0);
+    const rank = await clora([...base(out()), '--method', 'lora', '--init', fixture('init_lora'), '--rank', '8']);
+    expect(rank.code).toBe(1);
+    expect(rank.stderr).toMatch(/--rank 8 differs from the --init adapter's rank 4: leave --rank out to continue with the adapter's own\./);
+    const targets = await clora([...base(out()), '--method', 'clora', '--init', fixture('init_clora'), '--targets', 'q,k,v']);
+    expect(targets.code).toBe(1);
+    expect(targets.stderr).toMatch(/--targets q,k,v differs from the --init adapter's targets q,v/);
+    const same = await clora([...base(out()), '--method', 'clora', '--init', fixture('init_clora'), '--targets', 'v,q', '--rank', '4', '--spaces', '2']);
+    expect(same.stderr).not.toMatch(/differs|does not apply/);
+    expect(same.code).toBe(0);
+  });
+});
+
 describe('a folder of images', () => {
   it('trains on the usable files and lists the rest with the reason', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'clora-folder-'));

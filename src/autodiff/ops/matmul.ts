@@ -1,6 +1,6 @@
 // Matrix products: forward and backward side by side.
 import { ShapeError } from '../../gpu/errors';
-import { castInto, geluBackward } from '../../kernels/elementwise';
+import { castInto, geluBackward, reluBackward } from '../../kernels/elementwise';
 import { matmulInto, type MatmulGeometry } from '../../kernels/matmul';
 import { sumAxis, sumRows } from '../../kernels/reduce';
 import { record } from '../tape';
@@ -16,6 +16,8 @@ export interface MatmulOptions {
   bias?: Tensor;
   /** Exact (erf) GELU after the bias, fused into the product's epilogue. */
   gelu?: boolean;
+  /** ReLU after the bias, fused into the product's epilogue (not with GELU). */
+  relu?: boolean;
 }
 
 const product = (s: readonly number[]): number => s.reduce((p, d) => p * d, 1);
@@ -53,6 +55,7 @@ function dims(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Dims {
  * C = gelu?(op(a)·op(b) + bias?) over a's leading (batch) dimensions; b is either batched like a or 2-D and
  * shared by every batch entry (a weight).
  *
+ * With ReLU fused, backward masks the gradient with C > 0 (the same mask as z > 0), so nothing extra is kept.
  * With GELU fused, backward needs the pre-activation z. It is written by the same kernel into a tape-owned
  * tensor (released with the tape) rather than recomputed in backward: recomputing costs a whole second
  * product, storing costs one extra write of C's size, and only happens when a gradient will be taken.
@@ -65,6 +68,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const transB = opts.transB ?? false;
   const d = dims(a, b, transA, transB);
   const { bias } = opts;
+  if (opts.gelu && opts.relu) throw new ShapeError(`matmul: the epilogue applies GELU or ReLU, not both.`);
   if (bias && bias.size !== d.n) throw new ShapeError(`matmul: bias ${shapeText(bias.shape)} must have ${d.n} elements for output ${shapeText([...d.batchShape, d.m, d.n])}.`);
   const ctx = a.ctx;
   const inputs = bias ? [a, b, bias] : [a, b];
@@ -72,13 +76,16 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const out = Tensor.empty(ctx, [...d.batchShape, d.m, d.n], undefined, a.dtype);
   const pre = opts.gelu && needsGrad ? Tensor.like(out) : undefined;
   const geometry: MatmulGeometry = { batch: d.batch, m: d.m, k: d.k, n: d.n, transA, transB, batchedB: !d.sharedB };
-  matmulInto(ctx, a, b, out, geometry, { bias, gelu: opts.gelu, preActivation: pre });
+  matmulInto(ctx, a, b, out, geometry, { bias, gelu: opts.gelu, relu: opts.relu, preActivation: pre });
 
   record('matmul', inputs, [out], ([g]) => {
     let dz = g!;
     if (pre) {
       dz = Tensor.like(out);
       geluBackward(ctx, pre, g!, dz);
+    } else if (opts.relu) {
+      dz = Tensor.like(out);
+      reluBackward(ctx, out, g!, dz);
     }
     const ga = a.requiresGrad ? gradA(a, b, dz, d, transA, transB) : null;
     const gb = b.requiresGrad ? gradB(a, b, dz, d, transA, transB) : null;
@@ -136,7 +143,7 @@ function gradB(a: Tensor, b: Tensor, dz: Tensor, d: Dims, transA: boolean, trans
  * PyTorch's linear layer: x [..., in] · weightᵀ (+ bias) with weight [out, in] → [..., out]; the leading
  * dimensions of x are flattened into the rows of one product against the shared weight.
  */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor, opts: { gelu?: boolean } = {}): Tensor {
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor, opts: { gelu?: boolean; relu?: boolean } = {}): Tensor {
   if (weight.rank !== 2) throw new ShapeError(`linear: weight ${shapeText(weight.shape)} must be 2-D [out, in] (input ${shapeText(x.shape)}).`);
   const [outFeatures, inFeatures] = weight.shape as [number, number];
   const last = x.shape[x.rank - 1];
@@ -145,6 +152,6 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor, opts: { gelu?: 
   }
   const lead = x.shape.slice(0, -1);
   const rows = x.rank === 2 ? x : reshape(x, [product(lead), inFeatures]);
-  const y = matmul(rows, weight, { transB: true, bias, gelu: opts.gelu });
+  const y = matmul(rows, weight, { transB: true, bias, gelu: opts.gelu, relu: opts.relu });
   return x.rank === 2 ? y : reshape(y, [...lead, outFeatures]);
 }

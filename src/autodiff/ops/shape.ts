@@ -180,3 +180,41 @@ export function concatLast(xs: Tensor[]): Tensor {
   );
   return out;
 }
+
+/**
+ * token [1, 1, D] before every sequence of x [B, n, D] → [B, 1 + n, D] (Point-MAE's class token, and its
+ * class position before the group positions). The gradient of the token sums over the batch.
+ */
+export function prependToken(x: Tensor, token: Tensor): Tensor {
+  if (x.rank !== 3) throw new ShapeError(`prependToken: tokens ${shapeText(x.shape)} must be [B, n, D].`);
+  const [B, n, D] = x.shape as [number, number, number];
+  if (token.rank !== 3 || token.shape[0] !== 1 || token.shape[1] !== 1 || token.shape[2] !== D) {
+    throw new ShapeError(`prependToken: token ${shapeText(token.shape)} must be [1, 1, ${D}] for tokens ${shapeText(x.shape)}.`);
+  }
+  if (token.dtype !== 'f32' || x.dtype !== 'f32') throw new ShapeError('prependToken: the token and the tokens must be f32 (cast the sequence afterwards).');
+  const ctx = x.ctx;
+  const out = Tensor.empty(ctx, [B, n + 1, D]);
+  // On rows of one sequence each: the token at columns [0, D) (a source stride of 0 repeats it), x after it.
+  k.copyCols(ctx, token, out, B, D, 0, 0, (n + 1) * D, 0);
+  k.copyCols(ctx, x, out, B, n * D, n * D, 0, (n + 1) * D, D);
+  record('prependToken', [x, token], [out], ([g]) => {
+    let dx: Tensor | null = null;
+    if (x.requiresGrad) {
+      dx = Tensor.empty(ctx, x.shape);
+      k.copyCols(ctx, g!, dx, B, n * D, (n + 1) * D, D, n * D, 0);
+    }
+    let dtoken: Tensor | null = null;
+    if (token.requiresGrad) {
+      const first = Tensor.empty(ctx, [B, D]);
+      k.copyCols(ctx, g!, first, B, D, (n + 1) * D, 0, D, 0);
+      if (B === 1) dtoken = first.view(token.shape);
+      else {
+        dtoken = Tensor.empty(ctx, token.shape);
+        sumAxis(ctx, first, dtoken, 1, B, D);
+        first.dispose();
+      }
+    }
+    return [dx, dtoken];
+  });
+  return out;
+}

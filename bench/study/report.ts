@@ -1,0 +1,71 @@
+// The study as markdown, ready for the README: per task, the results table (trainable parameters, the chosen
+// learning rate and SADE weight, mean ± std over seeds, CLoRA against LoRA r8 seed by seed, every seed's
+// accuracy), then the tuning table (validation accuracy at every grid point, the chosen one in bold).
+import type { RowSummary, StudyResult, TaskSummary } from './study';
+
+const pct = (v: number | null | undefined, digits = 2): string => (v === null || v === undefined || !Number.isFinite(v) ? '—' : (100 * v).toFixed(digits));
+const count = (n: number): string => n.toLocaleString('en-US');
+
+function meanStd(row: RowSummary): string {
+  if (!Number.isFinite(row.mean)) return 'diverged';
+  return Number.isFinite(row.std) ? `${pct(row.mean)} ± ${pct(row.std)}` : pct(row.mean);
+}
+
+function versusBaseline(row: RowSummary): string {
+  const c = row.vsBaseline;
+  if (!c) return '';
+  const signed = (v: number): string => `${v >= 0 ? '+' : '−'}${Math.abs(100 * v).toFixed(2)}`;
+  return `${signed(c.meanDiff)} [${signed(c.low)}, ${signed(c.high)}] ${c.verdict}`;
+}
+
+function resultsTable(task: TaskSummary): string[] {
+  const seeds = task.rows[0]?.seeds ?? [];
+  const lines = [
+    `| method | trainable parameters | lr | SADE weight | test accuracy % (mean ± std) | vs LoRA r8 (mean Δ [95% CI]) | ${seeds.map((s) => `seed ${s}`).join(' | ')} |`,
+    `|---|---:|---:|---:|---:|---|${seeds.map(() => '---:').join('|')}|`,
+  ];
+  for (const row of task.rows) {
+    const sade = row.family === 'clora-sade' ? String(row.chosen.sadeWeight) : '—';
+    const lr = `${row.chosen.lr}${row.chosen.atGridEdge ? '*' : ''}`;
+    lines.push(`| ${row.label} | ${count(row.trainable)} | ${lr} | ${sade} | ${meanStd(row)} | ${versusBaseline(row)} | ${row.accuracies.map((a) => pct(a)).join(' | ')} |`);
+  }
+  return lines;
+}
+
+function tuningTable(task: TaskSummary): string[] {
+  const lines = ['| method | validation accuracy % at lr (× SADE weight) |', '|---|---|'];
+  for (const row of task.rows) {
+    const cells = row.tuning.map((t) => {
+      const name = row.family === 'clora-sade' ? `${t.lr} × ${t.sadeWeight}` : String(t.lr);
+      const text = `${name}: ${t.valAccuracy === null ? 'diverged' : pct(t.valAccuracy, 1)}`;
+      return t.lr === row.chosen.lr && t.sadeWeight === row.chosen.sadeWeight ? `**${text}**` : text;
+    });
+    lines.push(`| ${row.label} | ${cells.join(', ')} |`);
+  }
+  return lines;
+}
+
+export function taskMarkdown(task: TaskSummary, result: StudyResult): string {
+  const o = result.options;
+  const b = result.budget;
+  const lines = [
+    `### ${task.title}`,
+    '',
+    `${task.about} Backbone: ${count(task.backbone.parameters)} parameters (${task.backbone.path}). ${count(task.trainImages)} training images per seed (${o.trainPerClass} per class, redrawn by each seed), ` +
+      `test set ${count(task.testImages)} images. Every method: ${b.epochs} epoch${b.epochs === 1 ? '' : 's'}, batch ${b.batchSize}, AdamW (weight decay ${b.weightDecay}), ${b.schedule}; ` +
+      `lr${o.sadeGrid.length && task.rows.some((r) => r.family === 'clora-sade') ? ' and SADE weight' : ''} chosen per method on ${count(task.validationImages)} validation images carved from the training images ` +
+      `(fitting ${count(task.fitImages)}), ${o.tuneSeeds === 1 ? 'seed 0' : `mean over seeds 0–${o.tuneSeeds - 1}`}; ${o.seeds} seeds per row.`,
+    '',
+    ...resultsTable(task),
+    '',
+    ...(task.rows.some((r) => r.chosen.atGridEdge) ? ['\\* the chosen learning rate is at an end of the grid: a wider grid might do better.', ''] : []),
+    'Tuning (chosen in bold):',
+    '',
+    ...tuningTable(task),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+export function studyMarkdown(result: StudyResult): string {
+  return result.tasks.map((t) => taskMarkdown(t, result)).join('\n');
+}

@@ -1,0 +1,32 @@
+"""Accuracy, per-class accuracy and the confusion matrix from logits, as the engine computes and prints
+them (src/train/evaluate.ts): the first of equal logits wins; rows of the matrix are the true class."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def evaluate(logits: np.ndarray, labels: np.ndarray, classes: list[str]) -> dict:
+    c = len(classes)
+    predicted = np.argmax(logits, axis=1)  # the first maximum, as the engine's strict comparison
+    confusion = np.zeros((c, c), dtype=np.int64)
+    np.add.at(confusion, (labels.astype(np.int64), predicted), 1)
+    n = int(labels.shape[0])
+    per_class = []
+    for k, name in enumerate(classes):
+        count = int(confusion[k].sum())
+        per_class.append({"class": name, "count": count, "accuracy": float(confusion[k, k] / count) if count else 0.0})
+    correct = int(np.trace(confusion))
+    return {"count": n, "accuracy": correct / n if n else 0.0, "classes": list(classes), "perClass": per_class,
+            "confusion": confusion.tolist()}
+
+
+def format_evaluation(e: dict) -> str:
+    lines = [f"accuracy {100 * e['accuracy']:.2f}% on {e['count']} images", "", "per class:"]
+    for p in e["perClass"]:
+        lines.append(f"  {p['class']:<16} {100 * p['accuracy']:6.1f}%  ({p['count']} images)")
+    lines += ["", "confusion matrix (rows: true class, columns: predicted):"]
+    width = max([5] + [len(str(v)) + 1 for row in e["confusion"] for v in row])
+    for k, row in enumerate(e["confusion"]):
+        lines.append(f"  {e['classes'][k][:16]:<16} " + "".join(str(v).rjust(width) for v in row))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,128 @@
+// The page's controller: makes the training worker and the stores, puts the parts together (backbone,
+// data set, runs, checkpoints, model input/output), routes the worker's events to them, and answers every
+// event the components emit (AppEvents) with the part that handles it. Components never talk to the
+// worker or the storage themselves.
+import { SampleStore } from '../data/intake';
+import { CheckpointStore } from '../io/checkpoints';
+import type { WorkerEvent } from '../worker/protocol';
+import { BackboneController, choiceFromAddress } from './backbone';
+import { CheckpointController } from './checkpoints';
+import { messageOf, type AppContext } from './context';
+import { DataController } from './data-set';
+import type { AppEvents, Handlers } from './events';
+import { ModelIo } from './model-io';
+import { saveSettings, savedBackboneChoice, savedSettings } from './preferences';
+import { RunController } from './runs';
+import { siteUrl } from './site';
+import { initialState, type AppState, type UiSettings } from './state';
+import { Store } from './store';
+import { APP_VERSION, SiteUpdates } from './updates';
+import { WorkerClient } from './worker-client';
+
+/** The sample data set's file list, a path of the site (public/samples/fashion/index.json). */
+export const SAMPLE_DATA_PATH = 'samples/fashion/index.json';
+
+export class AppController {
+  readonly store: Store;
+  readonly backbone: BackboneController;
+  readonly data: DataController;
+  readonly runs: RunController;
+  readonly checkpoints: CheckpointController;
+  readonly model: ModelIo;
+  readonly updates: SiteUpdates;
+  private readonly ctx: AppContext;
+
+  constructor(opts: { storagePrefix?: string } = {}) {
+    this.store = new Store(initialState(savedSettings(), choiceFromAddress() ?? savedBackboneChoice(), APP_VERSION));
+    this.ctx = { store: this.store, worker: undefined };
+    const sampleDataUrl = new URLSearchParams(location.search).get('samples') ?? siteUrl(SAMPLE_DATA_PATH);
+    this.checkpoints = new CheckpointController(this.ctx, new CheckpointStore(opts.storagePrefix));
+    this.backbone = new BackboneController(this.ctx, this.checkpoints);
+    this.data = new DataController(this.ctx, this.backbone, new SampleStore(opts.storagePrefix), sampleDataUrl);
+    this.runs = new RunController(this.ctx, this.backbone, this.data, this.checkpoints);
+    this.model = new ModelIo(this.ctx, this.backbone, this.runs);
+    this.updates = new SiteUpdates(this.ctx);
+  }
+
+  get state(): AppState {
+    return this.store.state;
+  }
+
+  /** Registers the service worker, finds the GPU (in the worker), shows what is saved, and loads the chosen backbone. */
+  async start(): Promise<void> {
+    const { store } = this;
+    this.updates.register();
+    // Data and checkpoints load even without WebGPU: the page can still show what is saved.
+    const stored = (async () => {
+      await this.data.load();
+      await this.checkpoints.refresh();
+    })();
+    if (!navigator.gpu) {
+      try {
+        // Says why there is no WebGPU and what to do.
+        const { createBrowserGpuContext } = await import('../gpu/browser');
+        await createBrowserGpuContext();
+      } catch (error) {
+        store.update({ gpu: { kind: 'error', message: messageOf(error) } });
+      }
+      await stored;
+      return;
+    }
+    const worker = WorkerClient.create();
+    this.ctx.worker = worker;
+    worker.onEvent((e) => this.onWorkerEvent(e));
+    try {
+      const ready = await worker.request({ type: 'init' });
+      store.update({ gpu: { kind: 'ready', adapter: ready.adapter, features: ready.features } });
+    } catch (error) {
+      store.update({ gpu: { kind: 'error', message: messageOf(error) } });
+      await stored;
+      return;
+    }
+    await stored;
+    await this.backbone.choose(store.state.backbone.choice);
+  }
+
+  private onWorkerEvent(e: WorkerEvent): void {
+    if (e.kind === 'download') this.backbone.onProgress(e.loaded, e.total);
+    else this.runs.onEvent(e);
+  }
+
+  updateSettings(patch: Partial<UiSettings>): void {
+    const settings = { ...this.store.state.settings, ...patch };
+    this.store.update({ settings });
+    saveSettings(settings);
+  }
+
+  /** Tests: makes the worker lose its GPU device as a driver reset would. */
+  async simulateDeviceLoss(): Promise<void> {
+    await this.ctx.worker?.request({ type: 'loseDevice' });
+  }
+
+  /** What each event the components emit does. */
+  readonly handlers: Handlers<AppEvents> = {
+    'choose-backbone': ({ choice }) => void this.backbone.choose(choice),
+    'cancel-download': () => this.backbone.cancelDownload(),
+    'use-sample-data': () => void this.data.useSampleData(),
+    'add-dropped': ({ items, classId }) => void this.data.addDropped(items, classId),
+    'add-files': ({ files, classId, label }) => void this.data.addFiles(files, classId, label),
+    'add-frames': ({ classId, blobs }) => void this.data.addFrames(classId, blobs),
+    'add-class': ({ name }) => void this.data.addClass(name),
+    'rename-class': ({ id, name }) => void this.data.renameClass(id, name),
+    'delete-class': ({ id }) => void this.data.deleteClass(id),
+    'clear-data': () => void this.data.clear(),
+    'clear-skipped': () => this.data.clearSkipped(),
+    'set-validation-share': ({ share }) => void this.data.setValidationShare(share),
+    'settings-change': ({ patch }) => this.updateSettings(patch),
+    train: () => void this.runs.train(),
+    pause: () => this.runs.pause(),
+    resume: () => void this.runs.resume(),
+    stop: () => this.runs.stop(),
+    'resume-checkpoint': ({ id }) => void this.runs.resumeCheckpoint(id),
+    'delete-checkpoint': ({ id }) => void this.checkpoints.delete(id),
+    export: ({ format }) => void this.model.exportAs(format),
+    'import-adapter': ({ file }) => void this.model.importAdapter(file),
+    predict: ({ image }) => void this.model.predict(image),
+    'reload-update': () => void this.updates.reload(),
+  };
+}

@@ -1,0 +1,237 @@
+// Training runs on the page: Train and Resume start a run through one startRun (fresh settings, or a
+// checkpoint's state after checking its backbone and data), Pause/Resume/Stop reach the worker's live run,
+// and the run's events (metrics, accuracy, evaluation, checkpoints, state, device loss) update the page.
+import { TARGETS } from '../clora/settings';
+import { requestPersistentStorage } from '../io/checkpoints';
+import { DEFAULT_TRAIN_OPTIONS } from '../train/trainer';
+import type { AccuracyPoint, BackboneInfo, CheckpointState, RunSettings, WorkerEvent } from '../worker/protocol';
+import type { BackboneController } from './backbone';
+import type { CheckpointController } from './checkpoints';
+import { messageOf, type AppContext } from './context';
+import type { DataController } from './data-set';
+import { NO_MODEL, initialRun, type RunView, type UiSettings } from './state';
+import { WorkerError } from './worker-client';
+
+const RESUME_HINT = ' Press Resume to continue from the last checkpoint.';
+
+function withResumeHint(message: string): string {
+  return message.endsWith(RESUME_HINT) ? message : `${message}${RESUME_HINT}`;
+}
+
+/** The engine's settings from the page's form. */
+export function runSettingsFrom(s: UiSettings): RunSettings {
+  return {
+    adapter: {
+      method: s.method,
+      rank: s.rank,
+      spaces: s.method === 'clora' ? s.spaces : 1,
+      targets: s.method === 'head' ? [] : TARGETS.filter((t) => s.targets.includes(t)),
+      scale: s.scale,
+      sadeWeight: s.method === 'clora' ? s.sadeWeight : 0,
+      dropout: s.dropout,
+    },
+    train: {
+      ...DEFAULT_TRAIN_OPTIONS,
+      lr: s.lr,
+      weightDecay: s.weightDecay,
+      epochs: s.epochs,
+      batchSize: s.batchSize,
+      warmup: s.warmup,
+      labelSmoothing: s.labelSmoothing,
+      seed: s.seed,
+      augment: s.augment ? { flip: true, randomResizedCrop: false } : undefined,
+      logEvery: 5,
+    },
+    checkpointEvery: s.checkpointEvery,
+  };
+}
+
+/** What a run starts from: the page's settings (Train) or a checkpoint (Resume). */
+interface RunPlan {
+  runId: string;
+  settings: RunSettings;
+  /** The run panel as the run starts (a resumed run shows its saved curves). */
+  view: Partial<RunView>;
+  /** A checkpoint's state, and the fingerprint of the data it was trained on. */
+  resume?: { state: CheckpointState; accuracy: AccuracyPoint[]; fingerprint: string };
+  /** The model's classes, or those of the data set when undefined. */
+  classes?: string[];
+  modelLabel(backbone: BackboneInfo): string;
+}
+
+export class RunController {
+  /** The settings and data fingerprint of the run the page follows: checkpoints record them. */
+  private settings: RunSettings | undefined;
+  private fingerprint = '';
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly backbone: BackboneController,
+    private readonly data: DataController,
+    private readonly checkpoints: CheckpointController,
+  ) {}
+
+  private patch(fields: Partial<RunView>): void {
+    this.ctx.store.patch('run', fields);
+  }
+
+  private get run(): RunView {
+    return this.ctx.store.state.run;
+  }
+
+  private busy(): boolean {
+    return this.run.phase === 'training' || this.run.phase === 'starting';
+  }
+
+  train(): Promise<void> {
+    if (this.busy()) return Promise.resolve();
+    this.patch({ ...initialRun(), phase: 'starting', message: 'Preparing the data…' });
+    return this.startRun(async () => {
+      const settings = runSettingsFrom(this.ctx.store.state.settings);
+      return {
+        runId: `run-${Date.now().toString(36)}`,
+        settings,
+        view: {},
+        modelLabel: (backbone) => `${settings.adapter.method} adapter being trained on ${backbone.label}`,
+      };
+    });
+  }
+
+  resumeCheckpoint(id: string): Promise<void> {
+    if (this.busy()) {
+      this.patch({ message: 'Pause or stop the current run before resuming another.' });
+      return Promise.resolve();
+    }
+    this.patch({ phase: 'starting', message: 'Loading the checkpoint…' });
+    return this.startRun(async () => {
+      const { meta, data } = await this.checkpoints.load(id);
+      let backbone = this.ctx.store.state.backbone.info;
+      if (!backbone || backbone.spec !== meta.backbone.spec) {
+        const choice = this.backbone.choiceFor(meta.backbone);
+        if (!choice) throw new Error(`This checkpoint was trained on the backbone file "${meta.backbone.label}": choose that file as the backbone, then resume.`);
+        await this.backbone.choose(choice);
+        backbone = this.ctx.store.state.backbone.info;
+        if (!backbone || backbone.spec !== meta.backbone.spec) throw new Error(`The checkpoint's backbone ${meta.backbone.label} could not be loaded.`);
+      }
+      return {
+        runId: meta.runId,
+        settings: meta.settings,
+        view: { step: meta.step, totalSteps: meta.totalSteps, metrics: data.state.history, accuracy: data.accuracy },
+        resume: { state: data.state, accuracy: data.accuracy, fingerprint: meta.fingerprint },
+        classes: meta.classes,
+        modelLabel: () => `${meta.settings.adapter.method} adapter resumed at step ${meta.step}`,
+      };
+    });
+  }
+
+  /** Train and Resume alike: the data packed, the run handed to the worker, the page following it. */
+  private async startRun(plan: () => Promise<RunPlan>): Promise<void> {
+    const worker = this.ctx.worker;
+    if (!worker) return;
+    let resuming = false;
+    try {
+      await this.data.settled();
+      const p = await plan();
+      resuming = p.resume !== undefined;
+      const backbone = await this.backbone.require();
+      const { samples, fingerprint } = await this.data.pack();
+      if (p.resume && fingerprint !== p.resume.fingerprint) {
+        throw new Error(
+          `The data set changed since this checkpoint was saved (${p.resume.fingerprint.split('-')[1]} images then, ${samples.count} now, or other classes or split): ` +
+            'resuming needs the same images. Restore them, or start a new run with Train.',
+        );
+      }
+      this.settings = p.settings;
+      this.fingerprint = fingerprint;
+      this.patch({ ...initialRun(), phase: 'starting', runId: p.runId, ...p.view });
+      const resume = p.resume ? { state: p.resume.state, accuracy: p.resume.accuracy } : undefined;
+      const started = await worker.request(
+        { type: 'train', start: { runId: p.runId, settings: p.settings, samples, resume } },
+        [samples.rgb.buffer, samples.sizes.buffer, samples.labels.buffer, samples.validation.buffer],
+      );
+      this.patch({ live: true, ...started });
+      const method = p.settings.adapter.method;
+      this.ctx.store.update({ model: { kind: 'trained', classes: p.classes ?? samples.classes, method, label: p.modelLabel(backbone) } });
+      if (!resuming) void requestPersistentStorage().then(() => this.checkpoints.refreshStorage());
+    } catch (error) {
+      this.patch({ phase: 'idle', message: messageOf(error), errorKind: error instanceof WorkerError ? error.kind : 'other' });
+      if (resuming) await this.checkpoints.refreshResumable();
+    }
+  }
+
+  pause(): void {
+    if (this.run.phase === 'training') void this.ctx.worker?.request({ type: 'pause' });
+  }
+
+  /** Continues the paused run in this tab, else the newest checkpoint. */
+  async resume(): Promise<void> {
+    const run = this.run;
+    if (run.phase === 'paused' && run.live) {
+      try {
+        await this.ctx.worker?.request({ type: 'resume' });
+      } catch (error) {
+        this.patch({ message: messageOf(error) });
+      }
+      return;
+    }
+    const from = run.resumable ?? this.ctx.store.state.checkpoints.list[0];
+    if (from) await this.resumeCheckpoint(from.id);
+    else this.patch({ message: 'There is no checkpoint to resume from: start training.' });
+  }
+
+  stop(): void {
+    if (this.run.phase === 'training' || (this.run.phase === 'paused' && this.run.live)) void this.ctx.worker?.request({ type: 'stop' });
+  }
+
+  /** The worker no longer holds the run (an adapter was imported): a paused run can only resume from a checkpoint. */
+  detach(): void {
+    this.patch({ live: false, ...(this.run.phase === 'paused' ? { phase: 'stopped' as const } : {}) });
+  }
+
+  onEvent(e: WorkerEvent): void {
+    switch (e.kind) {
+      case 'download':
+        return;
+      case 'metrics':
+        if (e.runId !== this.run.runId) return;
+        this.patch({ metrics: [...this.run.metrics, e.metrics], step: e.metrics.step, totalSteps: e.metrics.totalSteps });
+        return;
+      case 'accuracy':
+        if (e.runId !== this.run.runId) return;
+        this.patch({ accuracy: [...this.run.accuracy, e.point] });
+        return;
+      case 'evaluation':
+        if (e.runId !== this.run.runId) return;
+        this.patch({ evaluation: { evaluation: e.evaluation, on: e.on } });
+        return;
+      case 'checkpoint': {
+        const backbone = this.ctx.store.state.backbone.info;
+        if (!this.settings || !backbone) return;
+        this.checkpoints.save(e, {
+          settings: this.settings,
+          fingerprint: this.fingerprint,
+          classes: this.ctx.store.state.model.classes,
+          totalSteps: this.run.totalSteps,
+          backbone: { spec: backbone.spec, label: backbone.label, url: this.backbone.currentUrl() },
+        });
+        return;
+      }
+      case 'runState': {
+        if (e.runId !== this.run.runId) return;
+        const phase = e.state === 'failed' && e.errorKind === 'deviceLost' ? 'failed' : e.state;
+        // 'runState' and 'deviceLost' can arrive in either order: both say how to go on.
+        const message = e.errorKind === 'deviceLost' && e.message ? withResumeHint(e.message) : e.message;
+        this.patch({ phase, step: e.step, totalSteps: e.totalSteps, message, errorKind: e.errorKind, ...(e.state === 'failed' ? { live: false } : {}) });
+        if (e.state === 'failed') void this.checkpoints.saved().then(() => this.checkpoints.refreshResumable());
+        return;
+      }
+      case 'deviceLost': {
+        const wasTraining = this.run.phase === 'training' || this.run.phase === 'paused' || this.run.phase === 'starting';
+        this.ctx.store.update({ model: NO_MODEL });
+        this.patch({ live: false, phase: wasTraining ? 'failed' : this.run.phase, errorKind: 'deviceLost', message: wasTraining ? withResumeHint(e.message) : e.message });
+        void this.checkpoints.saved().then(() => this.checkpoints.refreshResumable());
+        return;
+      }
+    }
+  }
+}

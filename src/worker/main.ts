@@ -1,0 +1,77 @@
+// The training worker's entry: owns the GPU device, the backbone, the model and its training session, so the
+// page's main thread never runs engine work. It answers each request of protocol.ts with one reply, and
+// streams events (download progress, metrics, accuracy, checkpoints, run state, device loss).
+//
+// Only one Tape may record on a device at a time; every GPU section of the worker is synchronous up to the
+// point where its reads are submitted, so predictions and intake can interleave with training safely.
+import { SettingsError } from '../clora/settings';
+import { adapterName } from '../gpu/context';
+import { cancelDownload, loadBackbone } from './backbone';
+import { device, loseDevice, onDeviceLost } from './device';
+import { errorKind } from './errors';
+import { prepare } from './images';
+import { exportFile, importAdapter, predict } from './model-io';
+import { heldSession, release } from './model-slot';
+import { transferablesOf, type ReplyMessage, type RequestMessage } from './protocol';
+import { messageOf, scope } from './scope';
+import { TrainingSession } from './session';
+
+/** Features worth naming on the page. */
+const SHOWN_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'];
+
+onDeviceLost(() => release({ deviceLost: true }));
+
+async function handle(request: RequestMessage): Promise<{ value: unknown; transfer?: Transferable[] }> {
+  switch (request.type) {
+    case 'init': {
+      const gpu = await device();
+      return { value: { adapter: adapterName(gpu.adapter), features: [...gpu.features].filter((f) => SHOWN_FEATURES.includes(f)) } };
+    }
+    case 'loadBackbone':
+      return { value: await loadBackbone(request.source) };
+    case 'cancelDownload':
+      cancelDownload();
+      return { value: null };
+    case 'prepare': {
+      const results = await prepare(request.items);
+      return { value: results, transfer: transferablesOf(results.flatMap((r) => (r.ok ? [r.rgb] : []))) };
+    }
+    case 'train':
+      return { value: await TrainingSession.start(request.start) };
+    case 'pause':
+      heldSession()?.pause();
+      return { value: null };
+    case 'resume': {
+      const session = heldSession();
+      if (!session) throw new SettingsError('Nothing is paused in this tab: resume from a checkpoint instead.');
+      session.resume();
+      return { value: null };
+    }
+    case 'stop':
+      heldSession()?.stop();
+      return { value: null };
+    case 'predict':
+      return { value: await predict(request.image) };
+    case 'export':
+      return { value: await exportFile(request.format) };
+    case 'importAdapter':
+      return { value: await importAdapter(request.file, request.name) };
+    case 'loseDevice':
+      loseDevice();
+      return { value: null };
+  }
+}
+
+scope.onmessage = (event: MessageEvent<RequestMessage>) => {
+  const request = event.data;
+  handle(request).then(
+    ({ value, transfer }) => {
+      const reply: ReplyMessage = { kind: 'reply', id: request.id, ok: true, value };
+      scope.postMessage(reply, transfer ?? []);
+    },
+    (error: unknown) => {
+      const reply: ReplyMessage = { kind: 'reply', id: request.id, ok: false, error: { message: messageOf(error), kind: errorKind(error) } };
+      scope.postMessage(reply);
+    },
+  );
+};

@@ -1,0 +1,94 @@
+// The model in the slot, in and out: predictions for Try it (the trained or imported model, else the
+// backbone's own head), the three exports (native adapter, PEFT zip, merged model) and adapter imports.
+import { mergedExport, peftExport } from '../clora/export';
+import { modelFile, readAdapterFile } from '../clora/files';
+import { createFineTuneModel, type FineTuneModel } from '../clora/model';
+import { SettingsError } from '../clora/settings';
+import { decodeImageBlob } from '../data/decode-browser';
+import { preprocessImages } from '../data/preprocess';
+import { blobSource, openSafetensors, writeSafetensors } from '../io/safetensors';
+import { zipFiles } from '../io/zip';
+import { vitShapes } from '../nn/vit';
+import { backboneHeadAdapter, logitsOf, topClasses } from '../train/predict';
+import { requireBackbone } from './backbone';
+import { device } from './device';
+import { heldModel, heldSession, hold, type HeldModel } from './model-slot';
+import type { ExportedFile, ImportedAdapter, Prediction } from './protocol';
+
+/** The slot's model, or the backbone's own head put there (as a `head` adapter) when it is empty. */
+async function predictionModel(): Promise<HeldModel> {
+  const held = heldModel();
+  if (held) return held;
+  const b = requireBackbone();
+  if (b.meta.cfg.classes === 0) throw new SettingsError('This backbone has no classifier head of its own: train or import an adapter first.');
+  const head = await backboneHeadAdapter(b.info.headClasses, b.read);
+  hold(await createFineTuneModel(await device(), b.meta.cfg, head.settings, head.classes, b.read, head.tensors), 'backbone head');
+  return heldModel()!;
+}
+
+export async function predict(image: Blob): Promise<Prediction> {
+  const b = requireBackbone();
+  const decoded = await decodeImageBlob(image, image instanceof File ? image.name : 'The image');
+  const { model, source } = await predictionModel();
+  const logits = await logitsOf(model, 1, () => preprocessImages(model.ctx, [decoded], b.info.preprocess));
+  const classes = model.parts.classes;
+  return { classes, top: topClasses(logits, classes), model: source };
+}
+
+function exportModel(): FineTuneModel {
+  const held = heldModel();
+  if (!held || held.source === 'backbone head') throw new SettingsError('There is no adapter to export yet: train one, resume a checkpoint or import an adapter file.');
+  return held.model;
+}
+
+function safeName(text: string): string {
+  return text.replace(/^.*\//, '').replace(/\.safetensors$/, '').replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 60) || 'model';
+}
+
+/** The native adapter file (clora-spec §2.2), with how the run went when the model is being trained. */
+async function nativeFile(model: FineTuneModel): Promise<Uint8Array<ArrayBuffer>> {
+  const b = requireBackbone();
+  const extra: Record<string, string> = { ...b.meta.describe() };
+  const session = heldSession();
+  if (session?.model === model) {
+    const last = session.trainer.history.at(-1);
+    extra.training = JSON.stringify({ ...session.trainer.options, steps: session.trainer.totalSteps, step: session.trainer.currentStep });
+    if (last) extra.final_loss = String(last.loss);
+    const acc = session.accuracy.at(-1);
+    if (acc?.validation !== undefined) extra.validation_accuracy = String(acc.validation);
+  }
+  const { tensors, metadata } = await modelFile(model, extra);
+  return writeSafetensors(tensors, metadata);
+}
+
+export async function exportFile(format: 'native' | 'peft' | 'merged'): Promise<ExportedFile> {
+  const b = requireBackbone();
+  const cfg = b.meta.cfg;
+  const model = exportModel();
+  const method = model.parts.settings.method;
+  const bytes = await nativeFile(model);
+  const base = `${safeName(b.info.spec)}-${method}`;
+  if (format === 'native') return { blob: new Blob([bytes], { type: 'application/octet-stream' }), filename: `${base}-adapter.safetensors` };
+  const adapter = await readAdapterFile(await openSafetensors(blobSource(new Blob([bytes]), 'adapter')), cfg);
+  if (format === 'peft') {
+    const { config, tensors } = peftExport(cfg, adapter, b.info.spec);
+    const zip = zipFiles({
+      'adapter_config.json': new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`),
+      'adapter_model.safetensors': writeSafetensors(tensors, { format: 'pt' }),
+    });
+    return { blob: new Blob([zip], { type: 'application/zip' }), filename: `${base}-peft.zip` };
+  }
+  const shapes = vitShapes({ ...cfg, classes: 0 });
+  const tensors = await mergedExport(cfg, adapter, [...shapes.keys()], b.read, shapes);
+  const merged = writeSafetensors(tensors, { ...b.meta.describe(), classes: JSON.stringify(adapter.classes), merged_from: method });
+  return { blob: new Blob([merged], { type: 'application/octet-stream' }), filename: `${base}-merged.safetensors` };
+}
+
+export async function importAdapter(fileBlob: Blob, name: string): Promise<ImportedAdapter> {
+  const b = requireBackbone();
+  if (heldSession()?.state === 'training') throw new SettingsError('A run is training: pause or stop it before importing an adapter.');
+  const adapter = await readAdapterFile(await openSafetensors(blobSource(fileBlob, name)), b.meta.cfg);
+  const model = await createFineTuneModel(await device(), b.meta.cfg, adapter.settings, adapter.classes, b.read, adapter.tensors);
+  hold(model, 'imported');
+  return { method: adapter.settings.method, classes: adapter.classes, settings: adapter.settings, metadata: adapter.metadata };
+}

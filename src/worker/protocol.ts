@@ -1,0 +1,162 @@
+// The typed messages between the page and the training worker (src/worker/): plain objects,
+// Blobs and typed arrays only, so every message survives structured cloning; large arrays are transferred.
+//
+// Requests carry an `id`; the worker answers each with exactly one `reply` (ok or error) carrying the same
+// id. Events (progress, metrics, checkpoints, device loss) flow from the worker at any time without an id.
+import type { AdapterSettings } from '../clora/settings';
+import type { PreprocessParams } from '../data/preprocess';
+import type { Evaluation } from '../train/evaluate';
+import type { TopClass } from '../train/predict';
+import type { TrainingState, TrainMetrics, TrainOptions } from '../train/trainer';
+
+/** Where the backbone comes from: a URL (bundled file or hub, cached with the Cache API) or a file the user chose. */
+export type BackboneSource = { kind: 'url'; url: string; id?: string } | { kind: 'file'; file: Blob; name: string };
+
+export interface BackboneInfo {
+  /** What the adapter files name as base model (known-model id, URL or file name). */
+  spec: string;
+  label: string;
+  depth: number;
+  dim: number;
+  heads: number;
+  imageSize: number;
+  parameters: number;
+  preprocess: PreprocessParams;
+  /** Classes of the backbone's own head (from metadata), when it has one. */
+  headClasses: string[];
+  fromCache: boolean;
+}
+
+/** One file to prepare: decoded, resized and centre-cropped to the model's input, as 8-bit RGB. */
+export interface PrepareItem {
+  key: string;
+  name: string;
+  blob: Blob;
+}
+
+export type PrepareResult = { key: string; ok: true; size: number; rgb: Uint8Array<ArrayBuffer> } | { key: string; ok: false; name: string; reason: string };
+
+/**
+ * Samples packed for training: `rgb` holds `count` images of `sizes[i]`² RGB bytes in a row (sizes may
+ * differ when the data was added under another backbone); labels index `classes`.
+ */
+export interface PackedSamples {
+  classes: string[];
+  count: number;
+  sizes: Int32Array<ArrayBuffer>;
+  rgb: Uint8Array<ArrayBuffer>;
+  labels: Int32Array<ArrayBuffer>;
+  /** 1 for validation samples, 0 for training ones. */
+  validation: Uint8Array<ArrayBuffer>;
+}
+
+/** The web app's training choices: the engine's settings plus what the app adds (checkpoint interval, split). */
+export interface RunSettings {
+  adapter: AdapterSettings;
+  train: TrainOptions;
+  /** Save a checkpoint every this many steps (also on pause and stop). */
+  checkpointEvery: number;
+}
+
+/** The serialisable training state a checkpoint keeps: exactly what the trainer's `state()` gives. */
+export type CheckpointState = TrainingState;
+
+export interface AccuracyPoint {
+  step: number;
+  epoch: number;
+  train: number;
+  validation: number | undefined;
+}
+
+export interface TrainStart {
+  runId: string;
+  settings: RunSettings;
+  samples: PackedSamples;
+  /** Continue from this state (a checkpoint) instead of the method's initialisation. */
+  resume?: { state: CheckpointState; accuracy: AccuracyPoint[] };
+}
+
+export interface Prediction {
+  classes: string[];
+  /** Top classes, most likely first, with softmax probabilities. */
+  top: TopClass[];
+  /** Where the prediction's weights came from. */
+  model: 'trained' | 'imported' | 'backbone head';
+}
+
+export interface ExportedFile {
+  blob: Blob;
+  filename: string;
+}
+
+export interface ImportedAdapter {
+  method: string;
+  classes: string[];
+  settings: AdapterSettings;
+  metadata: Record<string, string>;
+}
+
+export type WorkerRequest =
+  | { type: 'init' }
+  | { type: 'loadBackbone'; source: BackboneSource }
+  | { type: 'cancelDownload' }
+  | { type: 'prepare'; items: PrepareItem[] }
+  | { type: 'train'; start: TrainStart }
+  | { type: 'pause' }
+  | { type: 'resume' }
+  | { type: 'stop' }
+  | { type: 'predict'; image: Blob }
+  | { type: 'export'; format: 'native' | 'peft' | 'merged' }
+  | { type: 'importAdapter'; file: Blob; name: string }
+  /** Tests: destroys the device as a driver reset would. */
+  | { type: 'loseDevice' };
+
+export type RequestType = WorkerRequest['type'];
+
+/** What each request resolves with. */
+export interface ReplyValue {
+  init: { adapter: string; features: string[] };
+  loadBackbone: BackboneInfo;
+  cancelDownload: null;
+  prepare: PrepareResult[];
+  train: { totalSteps: number; stepsPerEpoch: number; trainableParameters: number; trainCount: number; validationCount: number };
+  pause: null;
+  resume: null;
+  stop: null;
+  predict: Prediction;
+  export: ExportedFile;
+  importAdapter: ImportedAdapter;
+  loseDevice: null;
+}
+
+export type RequestMessage = WorkerRequest & { id: number };
+
+export type ErrorKind = 'deviceLost' | 'gpuUnavailable' | 'settings' | 'data' | 'diverged' | 'download' | 'other';
+
+export interface ReplyMessage {
+  kind: 'reply';
+  id: number;
+  ok: boolean;
+  value?: unknown;
+  error?: { message: string; kind: ErrorKind };
+}
+
+export type RunState = 'training' | 'paused' | 'stopped' | 'done' | 'failed';
+
+export type WorkerEvent =
+  | { kind: 'download'; loaded: number; total: number | undefined }
+  | { kind: 'metrics'; runId: string; metrics: TrainMetrics }
+  | { kind: 'accuracy'; runId: string; point: AccuracyPoint }
+  | { kind: 'evaluation'; runId: string; evaluation: Evaluation; on: 'validation' | 'training' }
+  | { kind: 'checkpoint'; runId: string; reason: 'interval' | 'pause' | 'stop' | 'done'; state: CheckpointState; accuracy: AccuracyPoint[] }
+  | { kind: 'runState'; runId: string; state: RunState; step: number; totalSteps: number; message?: string; errorKind?: ErrorKind }
+  | { kind: 'deviceLost'; message: string };
+
+export type WorkerMessage = ReplyMessage | WorkerEvent;
+
+/** Buffers of the typed arrays in `values` (each once), for a postMessage transfer list. */
+export function transferablesOf(values: Iterable<ArrayBufferView>): ArrayBuffer[] {
+  const seen = new Set<ArrayBuffer>();
+  for (const v of values) if (v.buffer instanceof ArrayBuffer && v.byteLength === v.buffer.byteLength) seen.add(v.buffer);
+  return [...seen];
+}

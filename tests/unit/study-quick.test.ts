@@ -1,0 +1,71 @@
+// `npm run bench:accuracy -- --quick` end to end, as a user runs it (a child process on the real engine and
+// Fashion-MNIST): its JSON, tables and SVG agree, and a rerun after losing two finished runs trains exactly
+// those two again, with the same accuracies (the run log resumes a stopped study; runs are deterministic).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { StudyResult } from '../../bench/study/study';
+
+function study(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/accuracy.ts', ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+describe('bench:accuracy --quick', () => {
+  it('runs the tiny study, writes JSON, tables and a plot that agree, and resumes from its run log', () => {
+    const out = mkdtempSync(join(tmpdir(), 'study-quick-'));
+    const first = study(['--quick', '--out-dir', out]);
+    expect(first.status, first.stderr).toBe(0);
+    const result = JSON.parse(readFileSync(join(out, 'accuracy.json'), 'utf8')) as StudyResult;
+    expect(result.ranRuns).toBe(8);
+    expect(result.reusedRuns).toBe(0);
+    expect(result.runs).toHaveLength(8);
+    const [task] = result.tasks;
+    expect(result.tasks).toHaveLength(1);
+    expect(task!.id).toBe('fashion-bundled');
+    expect([task!.trainImages, task!.fitImages, task!.validationImages, task!.testImages]).toEqual([40, 30, 10, 200]);
+    expect(task!.rows.map((r) => [r.method, r.trainable])).toEqual([
+      ['lora-r8', 8842],
+      ['clora-p4-sade', 6794],
+    ]);
+    for (const row of task!.rows) {
+      expect(row.tuning.map((t) => [t.lr, t.sadeWeight])).toEqual(row.method === 'lora-r8' ? [[1e-3, 0], [1e-2, 0]] : [[1e-3, 0.1], [1e-2, 0.1]]);
+      // The choice is the best validation accuracy, and the test runs used it.
+      const best = Math.max(...row.tuning.map((t) => t.valAccuracy ?? -1));
+      expect(row.chosen.valAccuracy).toBe(best);
+      const tests = result.runs.filter((r) => r.method === row.method && r.phase === 'test');
+      expect(tests.map((r) => [r.seed, r.lr, r.trainImages, r.evalImages])).toEqual([0, 1].map((s) => [s, row.chosen.lr, 40, 200]));
+      expect(row.accuracies).toEqual(tests.map((r) => r.accuracy));
+      for (const a of row.accuracies) expect(a).toBeGreaterThanOrEqual(0);
+      expect(row.mean).toBeCloseTo((row.accuracies[0]! + row.accuracies[1]!) / 2, 12);
+      // Tables: the row's mean ± std, and each seed.
+      expect(first.stdout).toContain(`| ${row.label} | ${row.trainable.toLocaleString('en-US')} | ${row.chosen.lr}`);
+      expect(first.stdout).toContain(`${(100 * row.mean).toFixed(2)} ± ${(100 * row.std).toFixed(2)}`);
+      // The plot: one marker at the row's mean.
+      const svg = readFileSync(join(out, 'accuracy-fashion-bundled.svg'), 'utf8');
+      expect(svg).toMatch(new RegExp(`data-method="${row.method}" data-trainable="${row.trainable}" data-mean="${(100 * row.mean).toFixed(4)}"`));
+    }
+    expect(task!.rows[1]!.vsBaseline?.n).toBe(2);
+
+    // A stop lost the last two runs: the rerun trains those two only, and gets the same accuracies.
+    const log = join(out, 'accuracy-runs.jsonl');
+    const lines = readFileSync(log, 'utf8').split('\n').filter((l) => l.trim());
+    writeFileSync(log, `${lines.slice(0, -2).join('\n')}\n`);
+    const second = study(['--quick', '--out-dir', out]);
+    expect(second.status, second.stderr).toBe(0);
+    const again = JSON.parse(readFileSync(join(out, 'accuracy.json'), 'utf8')) as StudyResult;
+    expect([again.ranRuns, again.reusedRuns]).toEqual([2, 6]);
+    expect(again.tasks[0]!.rows.map((r) => r.accuracies)).toEqual(task!.rows.map((r) => r.accuracies));
+  }, 300_000);
+
+  it('refuses what it cannot do with a sentence', () => {
+    const pending = study(['--task', 'points']);
+    expect(pending.status).toBe(2);
+    expect(pending.stderr).toMatch(/--task points: the study of point clouds .* cannot run yet: it waits for the point backbone/);
+    const bad = study(['--only', 'lora-r3', '--quick']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--only: unknown method lora-r3; the rows are head, full, lora-r4/);
+  }, 120_000);
+});
