@@ -1,10 +1,17 @@
-// How the engine waits for the GPU (src/gpu/waits.ts), with stand-in work that takes known times: a 'sleep'
-// wait starts its (spinning, in Dawn) promise only near the expected end of everything queued before the
-// submission it waits for; 'measure' tries both schemes and keeps the faster.
-import { describe, expect, it } from 'vitest';
+// How the engine waits for the GPU (src/gpu/waits.ts), with stand-in work that takes known times on a fake
+// clock (so a loaded machine's late timers change nothing): a 'sleep' wait starts its (spinning, in Dawn)
+// promise only near the expected end of everything queued before the submission it waits for; 'measure' tries
+// both schemes and keeps the faster.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { GpuWaits, parseWaitScheme } from '../../src/gpu/waits';
 
 const after = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs a wait to its end on the fake clock. */
+async function settle<T>(p: Promise<T>): Promise<T> {
+  await vi.runAllTimersAsync();
+  return p;
+}
 
 /** A stand-in GPU that runs submissions in order, `ms` each: resolves when submission `index` is done. */
 function fakeGpu(ms: number) {
@@ -22,40 +29,45 @@ function fakeGpu(ms: number) {
 }
 
 describe('waiting for the GPU', () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'performance'] }));
+  afterEach(() => vi.useRealTimers());
+
   it("'sleep' starts the wait only near the end of everything queued before the submission waited for", async () => {
     const waits = new GpuWaits('sleep');
     const gpu = fakeGpu(40);
     const first = gpu.submit(waits);
-    await waits.wait(first, () => gpu.done(first)); // learns ~40 ms per submission
+    await settle(waits.wait(first, () => gpu.done(first))); // learns 40 ms per submission
     for (let i = 0; i < 5; i++) gpu.submit(waits);
     const target = waits.latest;
     const start = performance.now();
     let startedAt = 0;
-    await waits.wait(target, () => {
-      startedAt = performance.now() - start;
-      return gpu.done(target);
-    });
+    await settle(
+      waits.wait(target, () => {
+        startedAt = performance.now() - start;
+        return gpu.done(target);
+      }),
+    );
     const total = performance.now() - start;
-    // Five submissions of 40 ms are queued: the promise starts after ~0.9 × 200 ms, and the wait ends with them.
-    expect(startedAt).toBeGreaterThan(120);
-    expect(startedAt).toBeLessThan(total);
-    expect(total).toBeGreaterThan(190);
-    expect(total).toBeLessThan(400);
+    // Five submissions of 40 ms are queued: the promise starts after 0.9 × 200 ms, and the wait ends with them.
+    expect(startedAt).toBeCloseTo(180, 0);
+    expect(total).toBeCloseTo(200, 0);
   });
 
   it("'poll' starts the wait at once", async () => {
     const waits = new GpuWaits('poll');
     const gpu = fakeGpu(30);
     const first = gpu.submit(waits);
-    await waits.wait(first, () => gpu.done(first));
+    await settle(waits.wait(first, () => gpu.done(first)));
     const second = gpu.submit(waits);
     const start = performance.now();
     let startedAt = -1;
-    await waits.wait(second, () => {
-      startedAt = performance.now() - start;
-      return gpu.done(second);
-    });
-    expect(startedAt).toBeLessThan(10);
+    await settle(
+      waits.wait(second, () => {
+        startedAt = performance.now() - start;
+        return gpu.done(second);
+      }),
+    );
+    expect(startedAt).toBe(0);
   });
 
   it("'measure' tries both schemes, then keeps the one with the shorter time per submission", async () => {
@@ -65,7 +77,7 @@ describe('waiting for the GPU', () => {
       const cost = waits.next === 'poll' ? 40 : 20;
       const submittedAt = performance.now();
       const index = waits.submitted();
-      await waits.wait(index, () => after(Math.max(0, submittedAt + cost - performance.now())));
+      await settle(waits.wait(index, () => after(Math.max(0, submittedAt + cost - performance.now()))));
     }
     const measured = waits.measured;
     expect(measured.poll).toBeGreaterThan(measured.sleep!);
