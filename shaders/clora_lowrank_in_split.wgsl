@@ -9,6 +9,7 @@
 // Workgroup: GROUP_ROWS rows × LANES lanes = 64 threads. Defines: QV, BACKWARD, DROPOUT, VEC_WIDE.
 // @include clora_common
 // @include clora_wide
+// @include clora_bank_rows
 
 @group(0) @binding(1) var<storage, read> wide: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bank: array<f32>;
@@ -28,34 +29,10 @@ fn lowrank_in_split(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
   let local = lid.x / LANES;
   let row = (wid.y * nwg.x + wid.x) * GROUP_ROWS + local;
   let live = row < params.rows;
-  let K = params.k;
   let R = params.r;
   let P = params.p * R;
-  let base = row * params.stride + params.offset;
-
-  // Bank column q of row k sits at start[q] + k·k_step: forward D[h, k, c] (q = h·r + c), backward U[q, k].
-  // Columns past P read column P − 1 again; their sums are never used.
-  var start: array<u32, PQ>;
-  for (var q = 0u; q < PQ; q++) {
-    let qc = min(q, P - 1u);
-    start[q] = select(((qc / R) * K) * R + qc % R, qc * K, BACKWARD);
-  }
-  let k_step = select(R, 1u, BACKWARD);
-
   var acc: array<vec4<f32>, QV>;
-  if (live) {
-    for (var k = lane * 4u; k < K; k += LANES * 4u) {
-      let x4 = read4_wide(base + k, i32(K) - i32(k));
-      let kn = min(4u, K - k);
-      for (var e = 0u; e < kn; e++) {
-        let at = (k + e) * k_step;
-        for (var j = 0u; j < QV; j++) {
-          let b4 = vec4<f32>(bank[start[4u * j] + at], bank[start[4u * j + 1u] + at], bank[start[4u * j + 2u] + at], bank[start[4u * j + 3u] + at]);
-          acc[j] += x4[e] * b4;
-        }
-      }
-    }
-  }
+  if (live) { acc = row_bank_products(row, lane * 4u, LANES * 4u); }
   for (var j = 0u; j < QV; j++) {
     for (var c = 0u; c < 4u; c++) { part[(local * LANES + lane) * PQ + j * 4u + c] = acc[j][c]; }
   }

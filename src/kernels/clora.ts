@@ -205,20 +205,24 @@ export function lowRankIn(ctx: GpuContext, a: LowRankInArgs): void {
   ctx.dispatch(spec('lowrank_in', defines), p, buffers, grid1d(a.rows, layout.TM));
 }
 
-export interface LowRankOutArgs {
+/** T rows through a bottleneck of p spaces of rank r, against n columns [offset, offset + n) of a row-major matrix of `stride` floats a row. */
+interface BranchWindow {
+  rows: number;
+  p: number;
+  r: number;
+  n: number;
+  stride: number;
+  offset: number;
+}
+
+export interface LowRankOutArgs extends BranchWindow {
   /** [rows, P]: W (forward) or dZ (backward). */
   lhs: BufferRange;
   /** Up bank [p, r, n] (U_cat [P, n]) or, with bankDown, down bank [p, n, r] used as D_catᵀ. */
   bank: BufferRange;
   bankDown: boolean;
-  /** Written at [t, offset + n] with row stride `stride`. */
+  /** Written at [t, offset + n]. */
   out: BufferRange;
-  stride: number;
-  offset: number;
-  rows: number;
-  n: number;
-  p: number;
-  r: number;
   alpha: number;
   /** Add into `out` (the frozen output) instead of overwriting it. */
   accumulate: boolean;
@@ -249,17 +253,11 @@ function splitRows(ctx: GpuContext, rows: number, tiles: number, step: number): 
   return { chunks, chunkRows: chunkLength };
 }
 
-export interface WeightGradArgs {
+export interface WeightGradArgs extends BranchWindow {
   /** [rows, P]: W (for dU) or dZ (for dD). */
   lhs: BufferRange;
-  /** dOut (for dU) or X (for dD), read at [t, offset + n] with row stride `stride`. */
+  /** dOut (for dU) or X (for dD), read at [t, offset + n]. */
   wide: BufferRange;
-  stride: number;
-  offset: number;
-  rows: number;
-  n: number;
-  p: number;
-  r: number;
   /** Write in the down bank's layout [p, n, r] (else the up bank's [p, r, n]). */
   bankDown: boolean;
   out: BufferRange;

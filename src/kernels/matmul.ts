@@ -220,7 +220,7 @@ export function matmulInto(
       },
       storage: storageMap({ ...operandTypes, c_t: split ? 'f32' : cType }),
     };
-    const params = [g.m, g.k, g.n, strideA, strideB, plan.kChunk ?? g.k, chunks, total];
+    const params = [g.m, g.k, g.n, strideA, strideB, plan.kChunk ?? g.k, g.batch, total, chunks];
     const grid: [number, number, number] = [ceilDiv(g.n, tile), ceilDiv(g.m, tile), g.batch * chunks];
     if (!split) {
       ctx.dispatch(spec, params, [vec4Range(a, 'matmul: A'), vec4Range(b, 'matmul: B'), out, bias, pre], grid);

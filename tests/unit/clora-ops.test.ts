@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Tape } from '../../src/autodiff/tape';
 import { Tensor } from '../../src/autodiff/tensor';
 import { cloraBranch, gram, sadeSum } from '../../src/clora/ops';
+import type { GpuContext } from '../../src/gpu/context';
 import { ShapeError } from '../../src/gpu/errors';
 import type { DeviceKind } from '../../src/gpu/profile';
 import { dropoutKept, selectBranchPrograms } from '../../src/kernels/clora';
@@ -33,6 +34,18 @@ function branchInputs(c: BranchCase, seed: number): RefTensor[] {
     rand([c.p, c.r, c.b], seed + 3, 1 / Math.sqrt(c.p * c.r)),
     rand([...c.lead, c.width], seed + 4),
   ];
+}
+
+/** cloraBranch against the reference on case `c` (inputs from `seed`), with dropout at `rate` under `dropSeed`. */
+function checkBranch(ctx: GpuContext, c: BranchCase, seed: number, rate = 0, dropSeed = 5) {
+  const keep = rate > 0 ? Float64Array.from({ length: c.lead.reduce((a, b) => a * b, 1) * c.p * c.r }, (_, e) => (dropoutKept(dropSeed, e, rate) ? 1 / (1 - rate) : 0)) : undefined;
+  return checkOp(ctx, {
+    ref: ref.cloraBranch,
+    opts: { module: c.module, colStart: c.colStart, scale: c.scale, ...(keep ? { keep } : {}) },
+    inputs: branchInputs(c, seed),
+    grad: c.grad,
+    engine: ([x, d, q, u, base]) => cloraBranch(x!, d!, q!, c.module, u!, base!, { colStart: c.colStart, scale: c.scale, dropout: rate, seed: dropSeed }),
+  });
 }
 
 const describeCase = (c: BranchCase): string =>
@@ -67,14 +80,7 @@ describe('cloraBranch against the f64 reference', () => {
   for (const c of cases) {
     it(describeCase(c), async () => {
       const ctx = await gpu();
-      const opts = { module: c.module, colStart: c.colStart, scale: c.scale };
-      await checkOp(ctx, {
-        ref: ref.cloraBranch,
-        opts,
-        inputs: branchInputs(c, 10 + c.a + c.p),
-        grad: c.grad,
-        engine: ([x, d, q, u, base]) => cloraBranch(x!, d!, q!, c.module, u!, base!, { colStart: c.colStart, scale: c.scale, dropout: 0, seed: 5 }),
-      });
+      await checkBranch(ctx, c, 10 + c.a + c.p);
     });
   }
 
@@ -118,29 +124,14 @@ describe('cloraBranch with the programs GPU profiles pick (forced on the emulato
     it(`${kind}: ${describeCase(c)}`, async () => {
       const ctx = await gpuWithProfile(kind);
       expect(selectBranchPrograms(c.p * c.r, ctx.profile).lowrankIn).toBe(c.p * c.r <= 16 ? 'split' : 'tiled');
-      await checkOp(ctx, {
-        ref: ref.cloraBranch,
-        opts: { module: c.module, colStart: c.colStart, scale: c.scale },
-        inputs: branchInputs(c, 20 + c.a + c.p),
-        grad: c.grad,
-        engine: ([x, d, q, u, base]) => cloraBranch(x!, d!, q!, c.module, u!, base!, { colStart: c.colStart, scale: c.scale, dropout: 0, seed: 5 }),
-      });
+      await checkBranch(ctx, c, 20 + c.a + c.p);
     });
   }
 
   it('discrete: dropout in the split kernel matches the reference given the shader’s own mask, forward and backward', async () => {
     const ctx = await gpuWithProfile('discrete');
     const c: BranchCase = { lead: [33], a: 7, b: 33, p: 2, r: 3, m: 2, module: 1, width: 40, colStart: 3, scale: 0.7, grad: [0, 2] };
-    const rate = 0.3;
-    const seed = 99;
-    const keep = Float64Array.from({ length: 33 * c.p * c.r }, (_, e) => (dropoutKept(seed, e, rate) ? 1 / (1 - rate) : 0));
-    await checkOp(ctx, {
-      ref: ref.cloraBranch,
-      opts: { module: c.module, colStart: c.colStart, scale: c.scale, keep },
-      inputs: branchInputs(c, 78),
-      grad: c.grad,
-      engine: ([x, d, q, u, base]) => cloraBranch(x!, d!, q!, c.module, u!, base!, { colStart: c.colStart, scale: c.scale, dropout: rate, seed }),
-    });
+    await checkBranch(ctx, c, 78, 0.3, 99);
   });
 });
 
