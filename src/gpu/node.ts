@@ -54,6 +54,8 @@ export async function createNodeGpuContext(options: NodeGpuOptions = {}): Promis
   const emulated = classifyAdapter(ctx.adapter).kind === 'emulated';
   if (forced) ctx.profile = profileFor(parseDeviceKind(forced), ctx.limits.maxComputeWorkgroupStorageSize, `${forced}, set by CLORA_DEVICE_PROFILE`);
   ctx.waits.scheme = wait;
+  // An emulator's cores are the ones a spinning wait takes: there, sleeping is the scheme to beat.
+  ctx.waits.expected = emulated ? 'sleep' : 'poll';
   if (!options.quiet && emulated) {
     process.stderr.write(`note: no GPU found; WebGPU runs emulated on the CPU (${name}), so expect it to be slow.\n`);
   }

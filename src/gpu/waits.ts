@@ -7,7 +7,8 @@
 //              measured time per submission), then await it. The GPU runs
 //              submissions in order, so that is when everything queued before it is done too: a training loop
 //              that reads a step's metrics while ten later steps are queued sleeps through all of them;
-//   'measure'  try both and keep the one that gives the shorter time per submission on this adapter, now and
+//   'measure'  start from the scheme expected to suit the adapter (sleep on an emulator, poll on a GPU), try
+//              the other, and keep whichever gives the shorter time per submission on this adapter, now and
 //              then trying the other again in case the load changed.
 import { GpuSettingError } from './errors';
 
@@ -23,6 +24,10 @@ export function parseWaitScheme(name: string): WaitScheme {
 
 /** Samples of each scheme 'measure' takes before it trusts a comparison. */
 const TRIALS = 3;
+/** The first waits (compilation, first allocations) are not samples. */
+const WARMUP_WAITS = 2;
+/** 'measure' leaves the expected scheme only for one at least this much faster. */
+const SWITCH_MARGIN = 0.95;
 /** After the trials, one wait in this many tries the scheme not chosen. */
 const RETRY_EVERY = 10;
 /**
@@ -53,7 +58,11 @@ export class GpuWaits {
   private msPerSubmission = 0;
   private waits = 0;
 
-  constructor(public scheme: WaitScheme) {}
+  constructor(
+    public scheme: WaitScheme,
+    /** The scheme 'measure' starts from and keeps unless the other measures clearly faster. */
+    public expected: 'poll' | 'sleep' = 'poll',
+  ) {}
 
   /** Notes one queue submission and returns its index. */
   submitted(): number {
@@ -70,11 +79,13 @@ export class GpuWaits {
   /** The scheme the next wait uses: fixed, or under 'measure' the faster one so far (trying each at first). */
   get next(): 'poll' | 'sleep' {
     if (this.scheme !== 'measure') return this.scheme;
-    const { poll, sleep } = this.samples;
-    if (poll.length < TRIALS || sleep.length < TRIALS) return poll.length <= sleep.length ? 'poll' : 'sleep';
-    const best = median(poll) <= median(sleep) ? 'poll' : 'sleep';
-    const other = best === 'poll' ? 'sleep' : 'poll';
-    return this.waits % RETRY_EVERY === RETRY_EVERY - 1 ? other : best;
+    const expected = this.expected;
+    const other = expected === 'poll' ? 'sleep' : 'poll';
+    if (this.waits < WARMUP_WAITS || this.samples[expected].length < TRIALS) return expected;
+    if (this.samples[other].length < TRIALS) return other;
+    const best = median(this.samples[other]) < SWITCH_MARGIN * median(this.samples[expected]) ? other : expected;
+    const worse = best === expected ? other : expected;
+    return this.waits % RETRY_EVERY === RETRY_EVERY - 1 ? worse : best;
   }
 
   /** What 'measure' has found so far: milliseconds per submission by scheme (medians of recent waits). */
@@ -124,9 +135,11 @@ export class GpuWaits {
     // An oversleep only bounds the time from above: shrink the estimate instead of averaging it in.
     if (overslept) this.msPerSubmission = OVERSLEEP_SHRINK * Math.min(this.msPerSubmission, perSubmission);
     else this.msPerSubmission = this.msPerSubmission === 0 ? perSubmission : 0.5 * this.msPerSubmission + 0.5 * perSubmission;
-    const record = this.samples[scheme];
-    record.push(perSubmission);
-    if (record.length > 2 * TRIALS) record.shift();
+    if (this.waits >= WARMUP_WAITS) {
+      const record = this.samples[scheme];
+      record.push(perSubmission);
+      if (record.length > 2 * TRIALS) record.shift();
+    }
     this.waits++;
     for (let i = this.doneIndex + 1; i <= index; i++) this.submittedAt.delete(i);
     this.doneIndex = index;

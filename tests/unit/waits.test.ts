@@ -84,6 +84,21 @@ describe('waiting for the GPU', () => {
     expect(waits.next).toBe('sleep');
   });
 
+  it("'measure' keeps the scheme expected for the adapter unless the other is clearly faster", async () => {
+    const run = async (expected: 'poll' | 'sleep', cost: Record<'poll' | 'sleep', number>): Promise<'poll' | 'sleep'> => {
+      const waits = new GpuWaits('measure', expected);
+      for (let i = 0; i < 8; i++) {
+        const c = cost[waits.next];
+        const submittedAt = performance.now();
+        const index = waits.submitted();
+        await settle(waits.wait(index, () => after(Math.max(0, submittedAt + c - performance.now()))));
+      }
+      return waits.next;
+    };
+    expect(await run('sleep', { poll: 20, sleep: 40 })).toBe('poll');
+    expect(await run('sleep', { poll: 39, sleep: 40 })).toBe('sleep');
+  });
+
   it('refuses an unknown scheme in a sentence', () => {
     expect(parseWaitScheme('measure')).toBe('measure');
     expect(() => parseWaitScheme('spin')).toThrow(/Unknown wait scheme "spin": use poll, sleep, measure/);
