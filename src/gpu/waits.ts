@@ -29,7 +29,7 @@ const WARMUP_WAITS = 2;
 /** 'measure' leaves the expected scheme only for one at least this much faster. */
 const SWITCH_MARGIN = 0.95;
 /** After the trials, one wait in this many tries the scheme not chosen. */
-const RETRY_EVERY = 10;
+const RETRY_EVERY = 25;
 /**
  * A 'sleep' wait sleeps this share of the time until the expected end, then polls: an estimate that is up to
  * 10% too long still wakes in time, and a shorter one only spins for the rest.
