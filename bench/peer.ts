@@ -10,7 +10,8 @@
 // --subgroups-only (just the subgroup kernels against the portable ones, in Node and unless --no-browser in
 // Chromium), --profile (the engine's training step by kernel family and its dense products under each tiled
 // matmul program, bench/peer-profile.ts; same places; --programs-only: just the products; --samples N),
-// --loop-only (just the loop section: the training loop against the isolated step and tfjs-wasm, Node).
+// --loop-only (just the loop section: the training loop against the isolated step and tfjs-wasm; in Node and
+// unless --no-browser in Chromium, or --browser-only).
 // The loop section (bench/peer-loop.ts) runs in Node: the engine's step alone, the engine's training loop and
 // TensorFlow.js's WASM backend on one small model, interleaved.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -451,11 +452,19 @@ async function loopSection(ctx: GpuContext): Promise<{ loop: LoopComparison; lin
 }
 
 async function loopOnly(): Promise<void> {
-  const ctx = await createNodeGpuContext({ quiet: true });
-  log(`Node: ${adapterName(ctx.adapter)}`);
-  const { lines } = await loopSection(ctx);
+  const lines: string[] = [];
+  if (!flag('--browser-only')) {
+    const ctx = await createNodeGpuContext({ quiet: true });
+    log(`Node: ${adapterName(ctx.adapter)}`);
+    lines.push(...(await loopSection(ctx)).lines);
+    ctx.destroy();
+  }
+  if (!flag('--no-browser')) {
+    log('headless Chromium: the training loop against the isolated step and tfjs-wasm…');
+    const result = await pageResult<{ loop: LoopComparison; crossOriginIsolated: boolean }>(`pairs=${pairs}&only=loop${quick ? '&quick=1' : ''}`, 1_800_000);
+    lines.push('', ...loopTable(`headless Chromium, ${result.crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated'}`, result.loop));
+  }
   process.stdout.write(`\n${lines.join('\n')}\n`);
-  ctx.destroy();
 }
 
 async function main(): Promise<void> {
