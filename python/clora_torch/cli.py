@@ -11,6 +11,7 @@ from typing import Callable
 
 from .data import DatasetError
 from .models import Backbone, open_backbone
+from .project import ProjectError
 from .safetensors import SafetensorsError
 from .settings import (METHOD_TRAINS, METHODS, AdapterSettings, SettingsError, TrainOptions, UsageError, parse_targets, setting_applies,
                        validate_adapter_settings)
@@ -22,8 +23,11 @@ DEFAULT_OPTIONS = TrainOptions()
 # The engine's train options (all take a value unless listed in FLAGS), then the companion's own.
 TRAIN_VALUE_OPTIONS = ("model", "data", "init", "method", "rank", "spaces", "targets", "scale", "sade-weight", "dropout", "epochs",
                        "steps", "batch-size", "micro-batch", "optimizer", "lr", "weight-decay", "warmup", "label-smoothing", "seed",
-                       "log-every", "precision", "heads", "points", "groups", "group-size", "out", "resume", "save-state", "device")
+                       "log-every", "precision", "heads", "points", "groups", "group-size", "out", "resume", "save-state", "device",
+                       "project", "save-project")
 FLAGS = ("no-shuffle", "augment", "rotate", "jitter")
+# A bare --resume: carry on the checkpoint of --project (project_run.py).
+PROJECT_CHECKPOINT = "the project's checkpoint"
 # Settings a backbone's weights do not hold (models.py): every command that opens --model takes them.
 BACKBONE_OPTIONS = ("heads", "points", "groups", "group-size")
 
@@ -32,7 +36,8 @@ def train_parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Fine-tune a timm ViT or a Point-MAE point transformer with CLoRA, LoRA, a new head "
                                      "or fully: the engine's `train`, in PyTorch.", allow_abbrev=False)
     for name in TRAIN_VALUE_OPTIONS:
-        parser.add_argument(f"--{name}", dest=name, default=None, metavar=name.upper().replace("-", "_"))
+        more = {"nargs": "?", "const": PROJECT_CHECKPOINT} if name == "resume" else {}
+        parser.add_argument(f"--{name}", dest=name, default=None, metavar=name.upper().replace("-", "_"), **more)
     for name in FLAGS:
         parser.add_argument(f"--{name}", dest=name, action="store_true")
     return parser
@@ -136,7 +141,7 @@ def train_options_from(values: dict) -> TrainOptions:
     )
 
 
-KNOWN_ERRORS = (SettingsError, UsageError, DatasetError, SafetensorsError, TrainingDiverged)
+KNOWN_ERRORS = (SettingsError, UsageError, DatasetError, SafetensorsError, TrainingDiverged, ProjectError)
 
 
 def run_main(body: Callable[[], None], quiet: bool = False) -> int:
