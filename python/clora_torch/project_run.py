@@ -154,7 +154,8 @@ class AccuracyCurve:
         held = None
         if validation is not None:
             held = evaluate(predict_logits(model, validation.inputs, device), validation.labels, model.classes)["accuracy"]
-        self.points.append({"step": step, "epoch": step / trainer.steps_per_epoch, "train": train_accuracy, "validation": held})
+        epoch = step // trainer.steps_per_epoch if step % trainer.steps_per_epoch == 0 else step / trainer.steps_per_epoch  # 2, as JSON.stringify writes it
+        self.points.append({"step": step, "epoch": epoch, "train": train_accuracy, "validation": held})
 
 
 def save_project(out: str, source: ProjectSource, trainer, backbone: Backbone, checkpoint: ckpt.Checkpoint, curve: AccuracyCurve) -> None:
