@@ -5,6 +5,7 @@ one `error: ...` line and exit status 1 (a bad command line exits with 2, as arg
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from typing import Callable
@@ -65,8 +66,8 @@ def backbone_options(values: dict) -> dict[str, int | None]:
 def open_model_option(values: dict) -> Backbone:
     """Opens --model with the backbone options, noting where an option replaces what the file records."""
     backbone = open_backbone(require(values, "model"), **backbone_options(values))
-    for note in backbone.notes:
-        sys.stderr.write(f"note: {note}\n")
+    for text in backbone.notes:
+        note(text)
     return backbone
 
 
@@ -114,7 +115,7 @@ def note_unused_options(values: dict, method: str) -> None:
         return
     for option, setting in ADAPTER_OPTIONS:
         if values.get(option) is not None and not setting_applies(method, setting):
-            sys.stderr.write(f"note: --{option} does not apply to --method {method} (it trains {METHOD_TRAINS[method]}); ignored.\n")
+            note(f"--{option} does not apply to --method {method} (it trains {METHOD_TRAINS[method]}); ignored.")
 
 
 def train_options_from(values: dict) -> TrainOptions:
@@ -142,6 +143,17 @@ def train_options_from(values: dict) -> TrainOptions:
 
 
 KNOWN_ERRORS = (SettingsError, UsageError, DatasetError, SafetensorsError, TrainingDiverged, ProjectError)
+
+
+def is_first_process() -> bool:
+    """Rank 0 under torchrun (or a single process): the one that prints notes and errors."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def note(text: str) -> None:
+    """`note: <sentence>` on stderr, once per run (not once per process)."""
+    if is_first_process():
+        sys.stderr.write(f"note: {text}\n")
 
 
 def run_main(body: Callable[[], None], quiet: bool = False) -> int:

@@ -8,13 +8,12 @@ images and the validation accuracy, at each epoch end and at the last step, as s
 from __future__ import annotations
 
 import math
-import sys
 import tempfile
 from pathlib import Path
 
 from . import checkpoint as ckpt
 from .backbone import is_point
-from .cli import backbone_options
+from .cli import backbone_options, note
 from .data import load_data
 from .dataset import Dataset
 from .evaluate import evaluate
@@ -69,8 +68,8 @@ class ProjectSource:
                 raise SettingsError(f"The project was made with the backbone {where}, which cannot be opened here ({error}) Pass its weights "
                                     "with --model FILE (a .safetensors or .pth file, a URL or a known model id): a checkpoint records their "
                                     "fingerprint, so other weights are refused.") from None
-        for note in backbone.notes:
-            sys.stderr.write(f"note: {note}\n")
+        for text in backbone.notes:
+            note(text)
         if is_point(backbone.cfg):
             backbone.close()
             raise SettingsError(f"{backbone.spec} is a point backbone, and projects carry images: pass an image backbone with --model.")
@@ -79,8 +78,8 @@ class ProjectSource:
     def fresh_values(self) -> dict:
         """The command line's values completed from the project's settings (each replaced value noted)."""
         values, notes = values_with_project(self.form, self.values)
-        for note in notes:
-            sys.stderr.write(f"note: {note}\n")
+        for text in notes:
+            note(text)
         return values
 
     def fresh_options(self, options: TrainOptions, count: int) -> TrainOptions:
@@ -124,8 +123,8 @@ class ProjectSource:
         if ck.step != record["step"]:
             raise damaged(f"its checkpoint is at step {ck.step}, its project.json says {record['step']}")
         if record["quick"]:
-            sys.stderr.write("note: the project's checkpoint is a quick-mode run (the head on the backbone's features): it goes on here as a "
-                             "head run on the images, the same steps.\n")
+            note("the project's checkpoint is a quick-mode run (the head on the backbone's features): it goes on here as a "
+                 "head run on the images, the same steps.")
         self.resumed_record = record
         return ck
 

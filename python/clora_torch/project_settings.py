@@ -10,9 +10,8 @@ engine's `train --augment` does.
 from __future__ import annotations
 
 import math
-import sys
 
-from .cli import number
+from .cli import note, number
 from .project_data import js_string
 from .settings import TARGETS, AdapterSettings, SettingsError, TrainOptions, parse_targets, setting_applies
 
@@ -111,8 +110,7 @@ def project_augmentation(form: dict, values: dict, options: TrainOptions) -> Tra
 def clamp_batch(options: TrainOptions, count: int, from_project: bool) -> TrainOptions:
     """The page trains with at most its training samples per batch (src/worker/session.ts)."""
     if from_project and options.batch_size > count:
-        sys.stderr.write(f"note: the project's batch size {options.batch_size} is more than its {count} training images: "
-                         f"batches of {count}, as the page trains.\n")
+        note(f"the project's batch size {options.batch_size} is more than its {count} training images: batches of {count}, as the page trains.")
         return options.with_(batch_size=count)
     return options
 

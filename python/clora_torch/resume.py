@@ -10,11 +10,10 @@ rules as the engine's `train --resume` (src/cli/train-state.ts):
 
 from __future__ import annotations
 
-import sys
 
 from .backbone import is_point
 from .checkpoint import Checkpoint
-from .cli import number
+from .cli import note, number
 from .data import Dataset
 from .models import Backbone, js_number
 from .settings import METHOD_TRAINS, AdapterSettings, SettingsError, TrainOptions, UsageError, parse_targets, setting_applies
@@ -54,7 +53,7 @@ def resumed_settings(ck: Checkpoint, values: dict) -> tuple[AdapterSettings, Tra
         if setting_applies(s.method, setting):
             kept.append((option, saved, kind))
         elif values.get(option) is not None:
-            sys.stderr.write(f"note: --{option} does not apply to --method {s.method} (it trains {METHOD_TRAINS[s.method]}); ignored.\n")
+            note(f"--{option} does not apply to --method {s.method} (it trains {METHOD_TRAINS[s.method]}); ignored.")
     kept += [("optimizer", o.optimizer, "text"), ("lr", o.lr, "float"), ("weight-decay", o.weight_decay, "float"),
              ("batch-size", o.batch_size, "int"), ("warmup", o.warmup, "int"), ("label-smoothing", o.label_smoothing, "float"),
              ("seed", o.seed, "int")]
