@@ -39,7 +39,7 @@ def record(zip_path: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def page_runs(tmp_path_factory):
-    """The checkpoints of the page's run: paused (step 5) and done (step 12), as files."""
+    """The checkpoints of the page's run: paused part-way and done (step 12), as files."""
     folder = tmp_path_factory.mktemp("page")
     for name, zip_path in (("paused", PAUSED), ("done", DONE)):
         (folder / f"{name}.safetensors").write_bytes(entry(zip_path, "checkpoint.safetensors"))
@@ -67,10 +67,10 @@ def test_the_pages_paused_run_resumes_here_as_the_page_continued_it(page_runs, t
     out, state, project = tmp_path / "a.safetensors", tmp_path / "s.safetensors", tmp_path / "again.zip"
     assert train.main(["--project", str(PAUSED), "--resume", *MODEL, "--out", str(out), "--save-state", str(state), "--save-project", str(project)]) == 0
     err = capsys.readouterr().err
-    assert "training clora on 20 images of paused.zip of 3 classes from step 5: 12 steps" in err
+    assert f"training clora on 20 images of paused.zip of 3 classes from step {record(PAUSED)['step']}: 12 steps" in err
     assert "epoch 4: train accuracy " in err and "(7 images held out)" in err
     ratio, worst = contract_error(tensors(state), tensors(done), tensors(paused))
-    print(f"resumed from the page's step 5: {ratio:.2e} of the largest change ({worst})")
+    print(f"resumed from the page's step {record(PAUSED)['step']}: {ratio:.2e} of the largest change ({worst})")
     assert ratio <= 1e-4, f"worst tensor {worst} at {ratio:.2e} of the largest change"
     assert sampler_state(state) == sampler_state(done)
     # The page's accuracy curve, continued as the page continued it.
