@@ -19,7 +19,7 @@ from clora_torch import train
 from clora_torch.project import open_project
 from clora_torch.project_data import js_string, project_samples, validation_flags
 from clora_torch.settings import AdapterSettings
-from conftest import BACKBONE, REPO, TSX, contract_error, engine_script, initial, tensors
+from conftest import BACKBONE, DATA, REPO, TSX, contract_error, engine_script, initial, tensors
 from test_checkpoint import sampler_state
 
 PROJECTS = REPO / "tests" / "fixtures" / "project"
@@ -164,6 +164,9 @@ def test_a_project_that_cannot_be_used_is_refused(tmp_path, capsys):
     def other_share(p: dict) -> None:
         p["validationShare"] = 0.2
     assert "its images are not those its checkpoint was trained on" in refused(rewritten(tmp_path / "share.zip", PAUSED, other_share), "--resume")
+    # --data replaces the project's images: of the project's classes, for a new run only.
+    assert "--data has the classes cat, dog, owl; the project has trouser, bag, Stiefel 👢 / boot?" in refused(PAUSED, "--data", str(DATA))
+    assert "--data replaces them: leave --data out to carry the run on" in refused(PAUSED, "--data", str(DATA), "--resume")
     plain = tmp_path / "plain.zip"
     with zipfile.ZipFile(plain, "w") as z:
         z.writestr("cat/1.png", b"")
