@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openImageBackbone } from '../src/cli/model-source';
 import { adapterName, type GpuContext } from '../src/gpu/context';
-import { createNodeGpuContext, isEmulated } from '../src/gpu/node';
+import { createNodeGpuContext } from '../src/gpu/node';
 import type { VitConfig } from '../src/nn/vit';
 import { familyTable, profileFamilies, type FamilyTime, type ProfileClock } from './peer-profile';
 import { seededLoraWeights, type Spread } from './peer-suite';
@@ -147,7 +147,7 @@ async function main(argv: string[]): Promise<number> {
 
   const ctx = await createNodeGpuContext();
   // On a CPU emulating the GPU, the GPU's work shows in this process's CPU time.
-  const clock: ProfileClock = isEmulated(adapterName(ctx.adapter)) ? 'cpu' : 'wall';
+  const clock: ProfileClock = ctx.profile.kind === 'emulated' ? 'cpu' : 'wall';
   const result: CloraStepResult = { adapter: adapterName(ctx.adapter), loadBefore: loadavg(), loadAfter: [], shapes: [] };
   try {
     if (shapes.includes('bundled')) {

@@ -1,5 +1,6 @@
-// CLoRA branch, second half for small bottlenecks (P ≤ 16), without workgroup memory or barriers: the same
-// product as clora_lowrank_out.wgsl, out[t, offset + n] (+)= alpha · Σ_q L[t, q] · bank(q, n).
+// CLoRA branch, second half, register-blocked without workgroup memory or barriers (P ≤ 16 on every device, any P
+// on emulators: selectBranchPrograms in src/kernels/clora.ts): the same product as clora_lowrank_out.wgsl,
+//   out[t, offset + n] (+)= alpha · Σ_q L[t, q] · bank(q, n).
 // A thread owns 4 consecutive columns of RO rows; a workgroup of 64 covers 64 columns × 4·RO rows. The K = P
 // reduction is short, so its operands come straight from memory: L broadcast across a row's threads, the bank
 // and the output read and written along n by consecutive threads (coalesced).

@@ -1,7 +1,8 @@
-// CLoRA branch, bank gradients for small bottlenecks (P ≤ 16), without workgroup memory or barriers: the same
-// product as clora_weight_grad.wgsl, out(q, n) = alpha · Σ_{t in chunk} L[t, q] · wide[t, offset + n] in the
-// bank's layout. A thread owns 4 consecutive columns n (read as one vec4, coalesced across threads) for 4·QV
-// values of q (grid z: blocks of 4·QV along P) over one chunk of rows (grid y); 64 threads cover 256 columns.
+// CLoRA branch, bank gradients register-blocked without workgroup memory or barriers (P ≤ 16 on every device, any
+// P on emulators: selectBranchPrograms in src/kernels/clora.ts): the same product as clora_weight_grad.wgsl,
+//   out(q, n) = alpha · Σ_{t in chunk} L[t, q] · wide[t, offset + n]   in the bank's layout.
+// A thread owns 4 consecutive columns n (read as one vec4, coalesced across threads) for 4·QV values of q (grid z:
+// blocks of 4·QV along P) over one chunk of rows (grid y); 64 threads cover 256 columns.
 // Defines: QV, BANK_DOWN, VEC_WIDE, SPLIT.
 // @include clora_common
 // @include clora_wide
