@@ -3,9 +3,11 @@
 // model) and on a ViT-B/16-shaped step (random weights: only the time matters). Steps are recorded the way the
 // trainer records them and timed in interleaved rounds in one process (bench/step-ratio.ts); the ratio is the
 // median over rounds of CLoRA's time over LoRA's in the same round. With the isolating variants (default;
-// `--quick` leaves them out) it also times CLoRA without SADE and at p 2 and 1, and `--profile` splits each
-// variant's step by kernel family (bench/peer-profile.ts). Prints Markdown and writes JSON. A benchmark, not a
-// test: on an emulated adapter absolute times mean little; ratios from interleaved runs are what count.
+// `--quick` leaves them out) it also times CLoRA without SADE and at p 2 and 1, and LoRA at rank p·r = 32 (the
+// rank a CLoRA module reaches); `--profile` splits each variant's step by kernel family (bench/peer-profile.ts).
+// Prints Markdown and writes JSON. A benchmark, not a test: on an emulated adapter absolute times mean little
+// (the machine's load moves them); ratios from interleaved rounds are what count, and there CPU time, the
+// emulated GPU's own work, moves less than wall time.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname } from 'node:path';
@@ -27,7 +29,7 @@ const USAGE = `npm run bench:clora-step -- [options]
   --vit-b-batch N      images per step on the ViT-B/16 shape (default 1)
   --vit-b-depth N      blocks of the ViT-B/16 shape (default 2: the step's cost is per block; 12 is ViT-B)
   --vit-b-image N      image side of the ViT-B/16 shape, a multiple of 16 (default 224: 197 tokens)
-  --no-isolate         only LoRA and CLoRA (no SADE-off, p 2 and p 1 variants)
+  --no-isolate         only LoRA and CLoRA (no SADE-off, p 2, p 1 and LoRA r32 variants)
   --profile            each variant's step by kernel family (slow); in CPU milliseconds on an emulated adapter
                        (the GPU's work is this process's), in wall milliseconds on a GPU
   --out FILE           JSON results (default bench/results/clora-step.json)`;

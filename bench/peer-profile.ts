@@ -99,11 +99,14 @@ export async function profileFamilies(
   opts: { samples: number; log?: (line: string) => void; clock?: ProfileClock },
 ): Promise<FamilyProfile> {
   const log = opts.log ?? (() => undefined);
+  const clock = opts.clock ?? 'wall';
+  // CPU time waits the context's way (sleeping on an emulator): a spinning wait would count as work.
   const done = async (): Promise<void> => {
+    if (clock === 'cpu') return ctx.sync();
     ctx.flush();
     await ctx.device.queue.onSubmittedWorkDone();
   };
-  const now = clockOf(opts.clock ?? 'wall');
+  const now = clockOf(clock);
   const time = async (work: () => void): Promise<number> => {
     const t0 = now();
     work();

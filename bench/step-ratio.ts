@@ -2,7 +2,7 @@
 // each step recorded exactly as the trainer records one (forward with dropout, mean cross-entropy + λ·SADE,
 // backward, the inert-gradient clear, AdamW), then timed in interleaved pairs in one process so machine load
 // hits both alike. Variants isolate where CLoRA's extra time goes: SADE off, and fewer spaces p (p = 1 has
-// LoRA's bottleneck width r; p·r is the width CLoRA's branch runs at).
+// LoRA's bottleneck width r; p·r is the width CLoRA's branch runs at), and LoRA at rank p·r for scale.
 import { add, scale } from '../src/autodiff/ops/elementwise';
 import { crossEntropy } from '../src/autodiff/ops/loss';
 import { Tape } from '../src/autodiff/tape';
@@ -16,7 +16,7 @@ import { Rng } from '../src/train/rng';
 import { spread, type Spread } from './peer-suite';
 
 export interface StepVariant {
-  /** Short name printed in tables: `lora`, `clora`, `clora no SADE`, `clora p2`… */
+  /** Short name printed in tables: `lora`, `clora`, `clora no SADE`, `clora p2`, `lora r32`… */
   name: string;
   settings: AdapterSettings;
 }
@@ -34,6 +34,8 @@ export function stepVariants(isolate: boolean): StepVariant[] {
       { name: 'clora no SADE', settings: { ...clora, sadeWeight: 0 } },
       { name: 'clora p2', settings: { ...clora, spaces: 2 } },
       { name: 'clora p1', settings: { ...clora, spaces: 1 } },
+      // LoRA at CLoRA's bottleneck width p·r: the rank each CLoRA module can reach.
+      { name: 'lora r32', settings: { ...lora, rank: clora.rank * clora.spaces } },
     );
   }
   return variants;
@@ -87,8 +89,7 @@ export async function recordedStep(
   const before = ctx.stats.dispatches;
   record();
   const dispatches = ctx.stats.dispatches - before;
-  ctx.flush();
-  await ctx.device.queue.onSubmittedWorkDone();
+  await ctx.sync();
   return {
     variant,
     trainable: trainableParameterCount(cfg, settings, classes),
@@ -107,8 +108,9 @@ export async function recordedStep(
 /**
  * Per step over `steps` recorded steps, submitted together and waited for: wall milliseconds, and the CPU
  * milliseconds this process spent meanwhile (all its threads). On an emulated adapter the GPU's work runs on
- * this process's threads, so CPU time is the step's work whatever else loads the machine; on a real GPU it
- * is only the recording and the waiting, and wall time is the figure.
+ * this process's threads, so CPU time is the step's work whatever else loads the machine (the wait is the
+ * context's, which sleeps there rather than spinning); on a real GPU it is only the recording and the
+ * waiting, and wall time is the figure.
  */
 async function timeSteps(ctx: GpuContext, step: RecordedStep, steps: number): Promise<{ wall: number; cpu: number }> {
   const c0 = process.cpuUsage();
@@ -117,7 +119,7 @@ async function timeSteps(ctx: GpuContext, step: RecordedStep, steps: number): Pr
     step.record();
     ctx.flush();
   }
-  await ctx.device.queue.onSubmittedWorkDone();
+  await ctx.sync();
   const wall = (performance.now() - t0) / steps;
   const c = process.cpuUsage(c0);
   return { wall, cpu: (c.user + c.system) / 1000 / steps };
@@ -143,7 +145,7 @@ export interface VariantTime {
  * LoRA is taken within each round, then the median over rounds.
  */
 export async function interleave(ctx: GpuContext, steps: RecordedStep[], opts: { rounds: number; stepsPerSample: number; log?: (line: string) => void }): Promise<VariantTime[]> {
-  const lora = steps.findIndex((s) => s.variant.settings.method === 'lora');
+  const lora = steps.findIndex((s) => s.variant.name === 'lora');
   if (lora < 0) throw new Error('interleave: a LoRA step is the baseline and must be among the steps.');
   for (const s of steps) await timeSteps(ctx, s, 1);
   const wall = steps.map(() => [] as number[]);
