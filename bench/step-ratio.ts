@@ -137,6 +137,8 @@ export interface VariantTime {
   cpuMs: Spread;
   /** Median over rounds of this variant's CPU ms / LoRA's in the same round. */
   cpuRatio: number;
+  /** This variant's fastest CPU ms over LoRA's fastest: the samples least disturbed by other load. */
+  cpuFastestRatio: number;
 }
 
 /**
@@ -168,5 +170,6 @@ export async function interleave(ctx: GpuContext, steps: RecordedStep[], opts: {
     ratio: ratio(wall, i),
     cpuMs: spread(cpu[i]!),
     cpuRatio: ratio(cpu, i),
+    cpuFastestRatio: Math.min(...cpu[i]!) / Math.min(...cpu[lora]!),
   }));
 }

@@ -44,6 +44,7 @@ describe('bench:clora-step --quick', () => {
         expect(v.cpuMs.samples).toHaveLength(2);
         expect(v.ratio).toBeCloseTo(median(v.ms.samples.map((ms, i) => ms / lora!.ms.samples[i]!)), 12);
         expect(v.cpuRatio).toBeCloseTo(median(v.cpuMs.samples.map((ms, i) => ms / lora!.cpuMs.samples[i]!)), 12);
+        expect(v.cpuFastestRatio).toBeCloseTo(Math.min(...v.cpuMs.samples) / Math.min(...lora!.cpuMs.samples), 12);
         expect(v.ms.median).toBeGreaterThan(0);
       }
       expect(lora!.ratio).toBe(1);
@@ -51,7 +52,7 @@ describe('bench:clora-step --quick', () => {
       expect(clora!.dispatches).toBeGreaterThan(lora!.dispatches);
       expect(run.stdout).toContain(`| clora | ${clora!.trainable.toLocaleString('en-US')} | ${clora!.dispatches} | `);
       expect(run.stdout).toContain(`×${clora!.ratio.toFixed(3)} |`);
-      expect(run.stdout).toContain(`×${clora!.cpuRatio.toFixed(3)} |`);
+      expect(run.stdout).toContain(`×${clora!.cpuRatio.toFixed(3)} | ×${clora!.cpuFastestRatio.toFixed(3)} |`);
     }
   });
 
