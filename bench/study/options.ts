@@ -14,6 +14,8 @@ export const USAGE = `usage: npm run bench:accuracy -- [options]
                        200 score), 3 for the points task
   --epochs N           passes over the training images, the same for every method; default 10
   --batch-size N       default 50
+  --warmup N           linear warm-up steps before the cosine decay; default 20 (an eighth of a full-scale
+                       tuning run's 160 steps: lower it with the scale, or a short run is mostly warm-up)
   --test-limit N       score on N test images (spread over the classes) instead of the whole test set
   --task a,b           tasks: fashion-bundled, fashion-wide, points (default: the first two, and points when
                        --point-backbone is given)
@@ -115,6 +117,7 @@ export function parseStudyOptions(argv: string[]): StudyOptions | 'help' {
       'val-per-class': { type: 'string' },
       epochs: { type: 'string' },
       'batch-size': { type: 'string' },
+      warmup: { type: 'string' },
       'test-limit': { type: 'string' },
       task: { type: 'string' },
       'point-backbone': { type: 'string' },
@@ -135,6 +138,7 @@ export function parseStudyOptions(argv: string[]): StudyOptions | 'help' {
   if (values['val-per-class'] !== undefined) o.valPerClass = whole('val-per-class', values['val-per-class'], 1);
   if (values.epochs !== undefined) o.epochs = whole('epochs', values.epochs, 1);
   if (values['batch-size'] !== undefined) o.batchSize = whole('batch-size', values['batch-size'], 1);
+  if (values.warmup !== undefined) o.warmup = whole('warmup', values.warmup, 0);
   if (values['test-limit'] !== undefined) o.testLimit = whole('test-limit', values['test-limit'], 1);
   if (values.task !== undefined) o.tasks = names(values.task);
   if (values['point-backbone'] !== undefined) o.pointBackbone = values['point-backbone'];
