@@ -184,7 +184,7 @@ function historyJson(history: TrainMetrics[]): string {
 }
 
 function historyFrom(json: unknown): TrainMetrics[] {
-  if (!Array.isArray(json)) return damaged('"history"');
+  if (!Array.isArray(json) || !json.every((r) => typeof r === 'object' && r !== null && typeof r.step === 'number')) return damaged('"history"');
   return json.map((r: Record<string, number>) => ({
     step: r.step!,
     totalSteps: r.total_steps!,
@@ -297,10 +297,19 @@ export async function readCheckpoint(file: SafetensorsFile, cfg: BackboneConfig)
   }
   const integer = (key: string, fallback?: string): number => {
     const n = Number(meta[key] ?? fallback);
-    if (!Number.isInteger(n) || n < 0) return damaged(`"${key}"`);
+    if (!Number.isSafeInteger(n) || n < 0) return damaged(`"${key}"`);
     return n;
   };
   const step = integer('step');
+  const m = await moments('m');
+  const v = await moments('v');
+  // Weights or moments that are not finite (or a negative second moment) would make every later step NaN.
+  for (const [name, values] of [...trainable, ['optimizer.m', m], ['optimizer.v', v]] as [string, Float32Array][]) {
+    const bad = values.findIndex((x) => !Number.isFinite(x) || (name === 'optimizer.v' && x < 0));
+    if (bad >= 0) {
+      throw new SettingsError(`The checkpoint's saved state is damaged: "${name}" holds ${values[bad]} at position ${bad}, where training needs a finite number${name === 'optimizer.v' ? ' ≥ 0' : ''}. Resume from another checkpoint, or start a new run.`);
+    }
+  }
   return {
     settings,
     classes,
@@ -312,7 +321,7 @@ export async function readCheckpoint(file: SafetensorsFile, cfg: BackboneConfig)
       order,
       cursor,
       trainable,
-      optimizer: { step: integer('optimizer_step', String(step)), m: await moments('m'), v: await moments('v') },
+      optimizer: { step: integer('optimizer_step', String(step)), m, v },
       history: meta.history === undefined ? [] : historyFrom(parseJson(meta, 'history')),
     },
     data: { count, labelsSha256: typeof data?.labels_sha256 === 'string' ? data.labels_sha256 : '' },

@@ -15,16 +15,14 @@ import { crc32, makeZip } from '../helpers/zip-bomb';
 import { InvariantError, type FuzzReader, type FuzzSeed } from './fuzz-reader';
 import { mutateBytes } from './mutate';
 import { mutateValue } from './mutate-value';
+import { checkpointFileReader } from './readers-checkpoint-file';
+import { POINT_READERS } from './readers-points';
+import { pthReader } from './readers-pth';
+import { root, seedFiles } from './seed-files';
 
-const root = new URL('../../', import.meta.url).pathname;
 const MB = 1 << 20;
 
-function files(dir: string, pattern: RegExp): FuzzSeed<Uint8Array<ArrayBuffer>>[] {
-  return readdirSync(join(root, dir))
-    .filter((f) => pattern.test(f))
-    .sort()
-    .map((f) => ({ name: `${dir}/${f}`, value: new Uint8Array(readFileSync(join(root, dir, f))) }));
-}
+const files = seedFiles;
 
 const u8 = (...parts: (number[] | string | Uint8Array)[]): Uint8Array<ArrayBuffer> => {
   const arrays = parts.map((p) => (typeof p === 'string' ? new TextEncoder().encode(p) : p instanceof Uint8Array ? p : Uint8Array.from(p)));
@@ -353,4 +351,4 @@ export const checkpointReader: FuzzReader<Record> = {
 
 /** Every reader the harness knows (each with its own input type). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const READERS: FuzzReader<any>[] = [safetensorsReader, zipReader, imagePrecheckReader, imageDecoderReader, checkpointReader];
+export const READERS: FuzzReader<any>[] = [safetensorsReader, zipReader, imagePrecheckReader, imageDecoderReader, checkpointReader, checkpointFileReader, pthReader, ...POINT_READERS];
