@@ -1,5 +1,6 @@
 // The page's side of the worker protocol: typed requests that resolve with the worker's reply, and events.
 import type { ErrorKind, ReplyMessage, ReplyValue, RequestType, WorkerEvent, WorkerMessage, WorkerRequest } from '../worker/protocol';
+import workerScript from '../worker/main.ts?worker&url';
 
 /** A request the worker refused; `kind` says what sort of problem it was. */
 export class WorkerError extends Error {
@@ -29,8 +30,18 @@ export class WorkerClient {
     };
   }
 
+  /**
+   * Starts the training worker from a blob: URL whose one line imports the worker's script. A worker made
+   * from a blob: URL runs under the page's Content-Security-Policy, the built site's meta tag included; one
+   * made from the script's own URL would run under that response's headers, which a static host may not
+   * set — and it is the worker that downloads models, so the site's list of model hosts must hold there.
+   */
   static create(): WorkerClient {
-    return new WorkerClient(new Worker(new URL('../worker/main.ts', import.meta.url), { type: 'module', name: 'clora-training' }));
+    const script = new URL(workerScript, location.href).href;
+    const loader = URL.createObjectURL(new Blob([`import ${JSON.stringify(script)};\n`], { type: 'text/javascript' }));
+    const worker = new Worker(loader, { type: 'module', name: 'clora-training' });
+    worker.addEventListener('message', () => URL.revokeObjectURL(loader), { once: true });
+    return new WorkerClient(worker);
   }
 
   onEvent(listener: (event: WorkerEvent) => void): void {

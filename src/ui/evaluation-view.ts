@@ -1,4 +1,5 @@
 import { LitElement, css, html } from 'lit';
+import { styleProperties } from './style-properties';
 import { sampleNoun, type SampleKind } from '../data/sample-kind';
 import type { Evaluation } from '../train/evaluate';
 import { baseStyles } from './styles';
@@ -82,7 +83,7 @@ export class EvaluationView extends LitElement {
             ${e.confusion.map(
               (row, i) => html`<tr>
                 <th scope="row">${e.classes[i]}</th>
-                ${row.map((v, j) => html`<td class=${i === j ? 'hit' : ''} style=${v ? `background: rgba(31, 95, 191, ${(0.08 + (0.5 * v) / max).toFixed(3)})` : ''}>${v}</td>`)}
+                ${row.map((v, j) => html`<td class=${i === j ? 'hit' : ''} style=${styleProperties({ background: v ? `rgba(31, 95, 191, ${(0.08 + (0.5 * v) / max).toFixed(3)})` : undefined })}>${v}</td>`)}
               </tr>`,
             )}
           </tbody>
