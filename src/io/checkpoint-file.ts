@@ -94,8 +94,10 @@ function augmentJson(a: TrainOptions['augment']): Record<string, boolean> | null
   return a.flip || a.randomResizedCrop ? { flip: a.flip, random_resized_crop: a.randomResizedCrop } : null;
 }
 
-function augmentFrom(j: Record<string, unknown> | null | undefined): TrainOptions['augment'] {
-  if (!j) return undefined;
+function augmentFrom(value: unknown): TrainOptions['augment'] {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) return damaged('"train.augment"');
+  const j = value as Record<string, unknown>;
   if ('scale_and_translate' in j || 'rotate' in j || 'jitter' in j) return { scaleAndTranslate: j.scale_and_translate === true, rotate: j.rotate === true, jitter: j.jitter === true };
   return { flip: j.flip === true, randomResizedCrop: j.random_resized_crop === true };
 }
@@ -160,7 +162,7 @@ function optionsFrom(json: unknown): TrainOptions {
     labelSmoothing: num('label_smoothing'),
     seed: num('seed'),
     shuffle: j?.shuffle !== false,
-    augment: augmentFrom(j?.augment as Record<string, unknown> | null | undefined),
+    augment: augmentFrom(j?.augment),
     logEvery: num('log_every', 10),
     precision: j?.precision === 'f16' ? 'f16' : 'f32',
   };
@@ -271,7 +273,7 @@ export async function readCheckpoint(file: SafetensorsFile, cfg: BackboneConfig)
     throw new SettingsError(`This checkpoint has format_version ${meta.format_version ?? 'missing'}; this version reads ${CHECKPOINT_VERSION}. Update clora-web to the version that wrote it.`);
   }
   const method = meta.method as Method;
-  if (!METHODS.includes(method)) throw new SettingsError(`The checkpoint's method is "${meta.method}"; expected clora, lora, head or full.`);
+  if (!METHODS.includes(method)) throw new SettingsError(`The checkpoint's method is ${meta.method === undefined ? 'missing' : `"${meta.method}"`}; expected clora, lora, head or full. The file is damaged or was not written by clora-web.`);
   const settings = settingsFromMetadata(meta, method);
   const classes = classesOf(file);
   const train = optionsFrom(parseJson(meta, 'train'));
@@ -290,7 +292,7 @@ export async function readCheckpoint(file: SafetensorsFile, cfg: BackboneConfig)
   const order = [...(await file.readInt('sampler.order'))];
   const count = typeof data?.count === 'number' ? data.count : -1;
   const cursor = typeof sampler?.cursor === 'number' ? sampler.cursor : -1;
-  const seen = new Uint8Array(Math.max(0, count));
+  const seen = new Uint8Array(order.length === count ? count : 0);
   const permutation = order.length === count && order.every((i) => Number.isInteger(i) && i >= 0 && i < count && seen[i]!++ === 0);
   if (!permutation || !(cursor >= 0 && cursor <= count) || typeof sampler?.rng_state !== 'number') {
     throw new SettingsError("The checkpoint's sampler state does not describe an epoch of its data set; the file is damaged.");

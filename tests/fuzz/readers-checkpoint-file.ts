@@ -41,15 +41,15 @@ interface Content {
 
 /**
  * Safetensors bytes for `content` (which a mutation may have broken anywhere): offsets follow the data
- * actually there, shapes and dtypes are written as given, metadata values become text, and a tensor whose
- * data is no longer a list of numbers is left out.
+ * actually there, shapes and dtypes are written as given, metadata values become text (an undefined one is
+ * left out, as a missing key), and a tensor whose data is no longer a list of numbers is left out.
  */
 function write(content: Content): Uint8Array<ArrayBuffer> {
   const metadata = content?.metadata;
   const header: Record<string, unknown> = {
     __metadata__:
       typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata)
-        ? Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v))]))
+        ? Object.fromEntries(Object.entries(metadata).flatMap(([k, v]) => (v === undefined ? [] : [[k, typeof v === 'string' ? v : JSON.stringify(v)]])))
         : metadata,
   };
   const parts: Uint8Array[] = [];

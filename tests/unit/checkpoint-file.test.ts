@@ -119,6 +119,10 @@ describe('the checkpoint file', () => {
     await expect(readCheckpoint(await rewrite((_, m) => (m.step = '9007199254740993')), cfg)).rejects.toThrow(/no readable "step"/);
     await expect(readCheckpoint(await rewrite((t) => (t.find((x) => x.name === 'head.bias')!.data[1] = Number.NaN)), cfg)).rejects.toThrow(/saved state is damaged: "head\.bias" holds NaN at position 1, where training needs a finite number/);
     await expect(readCheckpoint(await rewrite((t) => (t.find((x) => x.name.startsWith('optimizer.v.'))!.data[0] = -1)), cfg)).rejects.toThrow(/"optimizer\.v" holds -1 at position \d+, where training needs a finite number ≥ 0/);
+    // …and an augment entry that is not an object threw a TypeError ('in' on a number); a data count of 1e300 a RangeError.
+    await expect(readCheckpoint(await rewrite((_, m) => (m.train = JSON.stringify({ ...JSON.parse(m.train!), augment: 7 }))), cfg)).rejects.toThrow(/no readable "train\.augment"/);
+    await expect(readCheckpoint(await rewrite((_, m) => (m.data = JSON.stringify({ ...JSON.parse(m.data!), count: 1e300 }))), cfg)).rejects.toThrow(/sampler state does not describe an epoch/);
+    await expect(readCheckpoint(await rewrite((_, m) => delete m.method), cfg)).rejects.toThrow(/^The checkpoint's method is missing; expected clora, lora, head or full\./);
   });
 
   it('fingerprints data by its labels and a backbone by a few of its tensors', async () => {
