@@ -19,6 +19,11 @@ export class WorkerClient {
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private listeners: ((event: WorkerEvent) => void)[] = [];
+  private endListeners: ((error: WorkerError) => void)[] = [];
+  /** The page ended the worker itself: its end is no news. */
+  private terminated = false;
+  /** The Web Lock the worker holds while it lives (see init). */
+  private readonly lock = `clora-training-worker-${crypto.randomUUID()}`;
 
   constructor(private worker: Worker) {
     worker.onmessage = (event: MessageEvent<WorkerMessage>) => this.receive(event.data);
@@ -48,6 +53,30 @@ export class WorkerClient {
     this.listeners.push(listener);
   }
 
+  /** Called once if the worker ends without the page asking (the browser stopped it, or it closed itself). */
+  onEnd(listener: (error: WorkerError) => void): void {
+    this.endListeners.push(listener);
+  }
+
+  /**
+   * Starts the worker (it finds the GPU). It takes the lifetime lock first; once it answers, the page asks for
+   * the same lock, which the browser grants only when the worker has ended and let go of it: a worker that
+   * ends mid-run is noticed at once, not when a request never comes back.
+   */
+  async init(): Promise<ReplyValue['init']> {
+    const ready = await this.request({ type: 'init', lock: this.lock });
+    void navigator.locks.request(this.lock, () => this.ended());
+    return ready;
+  }
+
+  private ended(): void {
+    if (this.terminated) return;
+    const error = new WorkerError('The training worker stopped unexpectedly (the browser ended it, for example to free memory): what it held is gone.', 'workerLost');
+    for (const p of this.pending.values()) p.reject(error);
+    this.pending.clear();
+    for (const listener of this.endListeners) listener(error);
+  }
+
   request<T extends RequestType>(request: Extract<WorkerRequest, { type: T }>, transfer: Transferable[] = []): Promise<ReplyValue[T]> {
     const id = this.nextId++;
     return new Promise<ReplyValue[T]>((resolve, reject) => {
@@ -70,6 +99,7 @@ export class WorkerClient {
   }
 
   terminate(): void {
+    this.terminated = true;
     this.worker.terminate();
   }
 }

@@ -114,7 +114,9 @@ export class CheckpointStore {
           true,
         );
       }
-      throw new CheckpointError(`The checkpoint at step ${meta.step} could not be saved (${error instanceof Error ? error.message : String(error)}). ${kept}`, false);
+      // E.g. an aborted transaction: "The transaction was aborted, so the request cannot be fulfilled."
+      const why = (error instanceof Error ? error.message : String(error)).replace(/\.$/, '');
+      throw new CheckpointError(`The checkpoint at step ${meta.step} could not be saved: the browser's storage refused it (${why}). ${kept} Later checkpoints are still tried.`, false);
     }
     for (const old of older) await this.delete(old.id).catch(() => undefined);
     return full;
