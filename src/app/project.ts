@@ -16,16 +16,15 @@ import {
   IMAGES_FOLDER,
   imageFileName,
   imagePath,
-  listedImages,
   PROJECT_FORMAT,
   PROJECT_FORMAT_VERSION,
   PROJECT_JSON,
   ProjectError,
-  validateProject,
   type ProjectCheckpoint,
   type ProjectFile,
 } from '../io/project-file';
-import { zipEntries, ZipError, ZipWriter } from '../io/zip';
+import { damagedProject, readProjectEntries, readProjectJson } from '../io/project-read';
+import { ZipWriter } from '../io/zip';
 import type { PrepareItem } from '../worker/protocol';
 import type { BackboneController } from './backbone';
 import type { CheckpointController } from './checkpoints';
@@ -228,7 +227,7 @@ export class ProjectController {
     const staged = new SampleStore(prefix);
     let savedCheckpoint: CheckpointMeta | undefined;
     try {
-      const project = await readProjectJson(file);
+      const project = await readProjectJson(file, file.name);
       const info = await this.backbone.requireFor({ ...project.backbone, url: project.backbone.url ?? undefined }).catch((error: unknown) => {
         throw new ProjectError(`The project was made with the backbone ${project.backbone.label}, which could not be loaded: ${messageOf(error)}`);
       });
@@ -245,15 +244,15 @@ export class ProjectController {
       const data = dataOf(manifest, await staged.keys());
       let checkpointRun: CheckpointRun | undefined;
       if (project.checkpoint) {
-        if (!checkpointBytes) throw damaged(`it lists a checkpoint but holds no ${CHECKPOINT_ENTRY}`);
-        if (project.checkpoint.fingerprint !== data.fingerprint) throw damaged('its images are not those its checkpoint was trained on');
+        if (!checkpointBytes) throw damagedProject(`it lists a checkpoint but holds no ${CHECKPOINT_ENTRY}`);
+        if (project.checkpoint.fingerprint !== data.fingerprint) throw damagedProject('its images are not those its checkpoint was trained on');
         checkpointRun = await worker.request({ type: 'readCheckpointFile', file: checkpointBytes, name: `${file.name}: ${CHECKPOINT_ENTRY}` });
         const identity = await dataIdentity(data.trainLabels);
         if (checkpointRun.data.labelsSha256 && (checkpointRun.data.count !== identity.count || checkpointRun.data.labelsSha256 !== identity.labelsSha256)) {
-          throw damaged('its checkpoint was trained on other labels than its images have');
+          throw damagedProject('its checkpoint was trained on other labels than its images have');
         }
-        if (checkpointRun.classes.join('\n') !== data.classes.join('\n')) throw damaged(`its checkpoint's classes (${checkpointRun.classes.join(', ')}) are not its data set's`);
-        if (checkpointRun.state.step !== project.checkpoint.step) throw damaged(`its checkpoint is at step ${checkpointRun.state.step}, its project.json says ${project.checkpoint.step}`);
+        if (checkpointRun.classes.join('\n') !== data.classes.join('\n')) throw damagedProject(`its checkpoint's classes (${checkpointRun.classes.join(', ')}) are not its data set's`);
+        if (checkpointRun.state.step !== project.checkpoint.step) throw damagedProject(`its checkpoint is at step ${checkpointRun.state.step}, its project.json says ${project.checkpoint.step}`);
         // Saving replaces a run's older checkpoints: a run this browser already has is kept, the opened one
         // gets a run name of its own.
         const taken = (await this.checkpoints.store.list()).some((c) => c.runId === project.checkpoint!.runId);
@@ -290,74 +289,30 @@ export class ProjectController {
   /** Decodes every listed image (exactly, in the worker) into the staging store; returns the checkpoint's bytes, if any. */
   private async stageImages(file: File, project: ProjectFile, staged: SampleStore): Promise<Blob | undefined> {
     const worker = this.ctx.worker!;
-    const listed = listedImages(project);
-    const found = new Set<string>();
-    let checkpoint: Blob | undefined;
     let batch: { item: PrepareItem; classId: string }[] = [];
-    const flush = async (): Promise<void> => {
+    const flush = async (done: number, total: number): Promise<void> => {
       if (!batch.length) return;
       const current = batch;
       batch = [];
       const results = await worker.request({ type: 'prepare', items: current.map((b) => b.item), exact: true });
       const samples = results.map((r, i) => {
-        if (!r.ok) throw damaged(`${current[i]!.item.name} cannot be read (${r.reason})`);
+        if (!r.ok) throw damagedProject(`${current[i]!.item.name} cannot be read (${r.reason})`);
         return { key: r.key, classId: current[i]!.classId, size: r.size, rgb: r.rgb };
       });
       await staged.put(samples);
-      this.patch({ progress: { done: found.size, total: listed.size } });
+      this.patch({ progress: { done, total } });
     };
-    try {
-      for await (const entry of zipEntries(file, file.name)) {
-        if ('refused' in entry) throw damaged(`its entry ${entry.path} cannot be read: ${entry.refused}`);
-        if (entry.path === CHECKPOINT_ENTRY) checkpoint = new Blob([entry.data]);
-        if (!entry.path.startsWith(`${IMAGES_FOLDER}/`)) continue;
-        const image = listed.get(entry.path);
-        if (!image) throw damaged(`it holds ${entry.path}, which its project.json does not list`);
-        if (found.has(entry.path)) throw damaged(`it holds ${entry.path} twice`);
-        found.add(entry.path);
-        const key = `${image.classId}/${String(image.seq).padStart(9, '0')}`;
-        batch.push({ item: { key, name: entry.path, blob: new Blob([entry.data], { type: 'image/png' }) }, classId: image.classId });
-        if (batch.length >= BATCH) await flush();
-      }
-      await flush();
-    } catch (error) {
-      if (error instanceof ZipError) throw damaged(error.message.replace(/\.$/, ''));
-      throw error;
-    }
-    const missing = [...listed.keys()].filter((path) => !found.has(path));
-    if (missing.length) throw damaged(`${missing.length} of its images are missing (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''})`);
-    return checkpoint;
+    let seen = 0;
+    let listed = 0;
+    const checkpoint = await readProjectEntries(file, file.name, project, async (image, done, total) => {
+      [seen, listed] = [done, total];
+      const key = `${image.classId}/${String(image.seq).padStart(9, '0')}`;
+      batch.push({ item: { key, name: image.path, blob: new Blob([image.data], { type: 'image/png' }) }, classId: image.classId });
+      if (batch.length >= BATCH) await flush(done, total);
+    });
+    await flush(seen, listed);
+    return checkpoint && new Blob([checkpoint]);
   }
-}
-
-function damaged(what: string): ProjectError {
-  return new ProjectError(`This project file is damaged: ${what}. Open the original .zip again, or save the project again where it was made.`);
-}
-
-/** project.json from the zip (usually its first entry), checked by validateProject. */
-async function readProjectJson(file: File): Promise<ProjectFile> {
-  let text: string | undefined;
-  try {
-    for await (const entry of zipEntries(file, file.name)) {
-      if (entry.path !== PROJECT_JSON) continue;
-      if ('refused' in entry) throw damaged(`its project.json cannot be read: ${entry.refused}`);
-      text = new TextDecoder().decode(entry.data);
-      break;
-    }
-  } catch (error) {
-    if (error instanceof ZipError) throw new ProjectError(`${error.message.replace(/\.$/, '')}: it is not a project saved by clora-web, or it is damaged.`);
-    throw error;
-  }
-  if (text === undefined) {
-    throw new ProjectError(`${file.name} holds no project.json, so it is not a clora-web project. To add the images of a zip of class folders, use "Add a .zip" under Data.`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw damaged('its project.json is not valid JSON');
-  }
-  return validateProject(json);
 }
 
 /** The checkpoint as the page's IndexedDB keeps it, from the project's record and the checkpoint file. */

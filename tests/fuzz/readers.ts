@@ -17,6 +17,7 @@ import { mutateBytes } from './mutate';
 import { mutateValue } from './mutate-value';
 import { checkpointFileReader } from './readers-checkpoint-file';
 import { POINT_READERS } from './readers-points';
+import { projectFileReader } from './readers-project';
 import { pthReader } from './readers-pth';
 import { root, seedFiles } from './seed-files';
 
@@ -351,4 +352,4 @@ export const checkpointReader: FuzzReader<Record> = {
 
 /** Every reader the harness knows (each with its own input type). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const READERS: FuzzReader<any>[] = [safetensorsReader, zipReader, imagePrecheckReader, imageDecoderReader, checkpointReader, checkpointFileReader, pthReader, ...POINT_READERS];
+export const READERS: FuzzReader<any>[] = [safetensorsReader, zipReader, imagePrecheckReader, imageDecoderReader, checkpointReader, checkpointFileReader, pthReader, ...POINT_READERS, projectFileReader];
