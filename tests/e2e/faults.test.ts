@@ -11,7 +11,7 @@
 // which is also where a fault is fired at the exact moment; IndexedDB's own put is wrapped to abort the
 // transaction of the next checkpoint write (the one fault no browser control reaches); the renderer is
 // crashed through the DevTools protocol (Page.crash) and the worker closed through Playwright.
-import type { BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { app, artifact, openApp, phaseTimer, progressValue, runStatus, setNumber, SMALL_BACKBONE, useSampleData } from './app-helpers';
 import { startBrowserEnv, watchPage, type BrowserEnv } from './browser';
@@ -134,7 +134,7 @@ async function instrument(page: Page): Promise<void> {
         // and the page stays busy until it does, so the description is never written.
         this.transaction.addEventListener('complete', () => {
           void window.faultsCheckpointSent?.(-1, 'crash');
-          const until = Date.now() + 20_000;
+          const until = Date.now() + 30_000;
           while (Date.now() < until);
         });
       }
@@ -174,6 +174,7 @@ let context: BrowserContext;
 let page: Page;
 let problems: string[];
 let runId: string;
+let devtools: CDPSession | undefined;
 /** What the test heard of each checkpoint the page received (kept across the renderer crash). */
 const sent = new Map<number, string>();
 const { phases, phase } = phaseTimer();
@@ -181,11 +182,13 @@ const { phases, phase } = phaseTimer();
 beforeAll(async () => {
   env = await startBrowserEnv();
   context = await env.browser.newContext();
-  await context.exposeBinding('faultsCheckpointSent', async ({ page: from }, step: number, digest: string) => {
-    if (digest === 'crash') void (await context.newCDPSession(from)).send('Page.crash').catch(() => undefined);
+  await context.exposeBinding('faultsCheckpointSent', (_source, step: number, digest: string) => {
+    // The session is attached beforehand: attaching needs the page's main thread, which is kept busy.
+    if (digest === 'crash') void devtools?.send('Page.crash').catch(() => undefined);
     else sent.set(step, digest);
   });
   page = await context.newPage();
+  devtools = await context.newCDPSession(page);
   problems = watchPage(page);
 });
 
@@ -297,6 +300,7 @@ describe('faults in the page', () => {
     const [crashStep, previous] = [...sent.keys()].sort((a, b) => b - a);
     phase('renderer crashed');
     // The same browser profile reopens the page: what is listed must be whole.
+    devtools = undefined;
     page = await context.newPage();
     problems = watchPage(page);
     await openApp(page, env.baseUrl, { backbone: SMALL_BACKBONE });
