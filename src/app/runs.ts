@@ -243,7 +243,7 @@ export class RunController {
         return;
       case 'metrics':
         if (e.runId !== this.run.runId) return;
-        this.patch({ metrics: [...this.run.metrics, e.metrics], step: e.metrics.step, totalSteps: e.metrics.totalSteps });
+        this.patch({ metrics: [...this.run.metrics, e.metrics], step: e.metrics.step, totalSteps: e.metrics.totalSteps, gpu: e.gpu });
         return;
       case 'accuracy':
         if (e.runId !== this.run.runId) return;
