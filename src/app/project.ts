@@ -5,25 +5,14 @@
 // current one and the page switches to it only once every image is in and the checkpoint is saved: a newer
 // format, a damaged zip or a missing image is refused with a sentence and the current project is untouched.
 import { SettingsError } from '../clora/settings';
-import { classesWithSamples, classOfKey, datasetFingerprint, SampleStore, validationFlags, type DatasetManifest, type StoredSample } from '../data/intake';
+import { classOfKey, runData, SampleStore, type DatasetManifest, type StoredSample } from '../data/intake';
 import { isStoredCloud } from '../data/point-samples';
 import { deleteDataset } from '../io/active-dataset';
 import { dataIdentity, type CheckpointRun } from '../io/checkpoint-file';
 import type { CheckpointMeta } from '../io/checkpoints';
-import {
-  CHECKPOINT_ENTRY,
-  classFolders,
-  IMAGES_FOLDER,
-  imageFileName,
-  imagePath,
-  PROJECT_FORMAT,
-  PROJECT_FORMAT_VERSION,
-  PROJECT_JSON,
-  ProjectError,
-  type ProjectCheckpoint,
-  type ProjectFile,
-} from '../io/project-file';
-import { damagedProject, readProjectEntries, readProjectJson } from '../io/project-read';
+import { checkProjectCheckpoint } from '../io/project-checkpoint';
+import { CHECKPOINT_ENTRY, classFolders, IMAGES_FOLDER, imageFileName, PROJECT_FORMAT, PROJECT_FORMAT_VERSION, PROJECT_JSON, projectDamaged, ProjectError, type ProjectCheckpoint, type ProjectFile } from '../io/project-file';
+import { readProjectEntries, readProjectJson } from '../io/project-zip';
 import { ZipWriter } from '../io/zip';
 import type { PrepareItem } from '../worker/protocol';
 import type { BackboneController } from './backbone';
@@ -60,19 +49,6 @@ async function pngOf(sample: StoredSample): Promise<Uint8Array> {
   return new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
 }
 
-/** What a run's checkpoint records about the data: its fingerprint, and the training labels in order. */
-function dataOf(manifest: DatasetManifest, keys: string[]): { fingerprint: string; trainLabels: Int32Array; classes: string[] } {
-  const used = classesWithSamples(manifest, keys);
-  const fingerprint = datasetFingerprint(
-    used.map((c) => c.info),
-    used.flatMap((c) => c.keys),
-    manifest.validationShare,
-  );
-  const labels: number[] = [];
-  used.forEach((c, label) => validationFlags(c.keys.length, manifest.validationShare).forEach((held) => held || labels.push(label)));
-  return { fingerprint, trainLabels: Int32Array.from(labels), classes: used.map((c) => c.info.name) };
-}
-
 function today(): string {
   return new Date().toISOString().slice(0, 10);
 }
@@ -106,7 +82,7 @@ export class ProjectController {
       const manifest = await this.data.currentManifest();
       ProjectController.requireImages(manifest);
       const keys = await store.keys();
-      const { fingerprint, trainLabels } = dataOf(manifest, keys);
+      const { fingerprint, trainLabels } = runData(manifest, keys);
       const folders = classFolders(manifest.classes.map((c) => c.name));
       const keysByClass = new Map(manifest.classes.map((c) => [c.id, [] as string[]]));
       for (const key of keys) keysByClass.get(classOfKey(key))?.push(key);
@@ -241,18 +217,13 @@ export class ProjectController {
         skipped: [],
       };
       await staged.saveManifest(manifest);
-      const data = dataOf(manifest, await staged.keys());
+      const data = runData(manifest, await staged.keys());
       let checkpointRun: CheckpointRun | undefined;
       if (project.checkpoint) {
-        if (!checkpointBytes) throw damagedProject(`it lists a checkpoint but holds no ${CHECKPOINT_ENTRY}`);
-        if (project.checkpoint.fingerprint !== data.fingerprint) throw damagedProject('its images are not those its checkpoint was trained on');
+        if (!checkpointBytes) throw projectDamaged(`it lists a checkpoint but holds no ${CHECKPOINT_ENTRY}`);
+        if (project.checkpoint.fingerprint !== data.fingerprint) throw projectDamaged('its images are not those its checkpoint was trained on');
         checkpointRun = await worker.request({ type: 'readCheckpointFile', file: checkpointBytes, name: `${file.name}: ${CHECKPOINT_ENTRY}` });
-        const identity = await dataIdentity(data.trainLabels);
-        if (checkpointRun.data.labelsSha256 && (checkpointRun.data.count !== identity.count || checkpointRun.data.labelsSha256 !== identity.labelsSha256)) {
-          throw damagedProject('its checkpoint was trained on other labels than its images have');
-        }
-        if (checkpointRun.classes.join('\n') !== data.classes.join('\n')) throw damagedProject(`its checkpoint's classes (${checkpointRun.classes.join(', ')}) are not its data set's`);
-        if (checkpointRun.state.step !== project.checkpoint.step) throw damagedProject(`its checkpoint is at step ${checkpointRun.state.step}, its project.json says ${project.checkpoint.step}`);
+        await checkProjectCheckpoint(project.checkpoint, checkpointRun, data);
         // Saving replaces a run's older checkpoints: a run this browser already has is kept, the opened one
         // gets a run name of its own.
         const taken = (await this.checkpoints.store.list()).some((c) => c.runId === project.checkpoint!.runId);
@@ -289,29 +260,29 @@ export class ProjectController {
   /** Decodes every listed image (exactly, in the worker) into the staging store; returns the checkpoint's bytes, if any. */
   private async stageImages(file: File, project: ProjectFile, staged: SampleStore): Promise<Blob | undefined> {
     const worker = this.ctx.worker!;
+    const total = project.classes.reduce((n, c) => n + c.images.length, 0);
+    let done = 0;
     let batch: { item: PrepareItem; classId: string }[] = [];
-    const flush = async (done: number, total: number): Promise<void> => {
+    const flush = async (): Promise<void> => {
       if (!batch.length) return;
       const current = batch;
       batch = [];
       const results = await worker.request({ type: 'prepare', items: current.map((b) => b.item), exact: true });
       const samples = results.map((r, i) => {
-        if (!r.ok) throw damagedProject(`${current[i]!.item.name} cannot be read (${r.reason})`);
+        if (!r.ok) throw projectDamaged(`${current[i]!.item.name} cannot be read (${r.reason})`);
         return { key: r.key, classId: current[i]!.classId, size: r.size, rgb: r.rgb };
       });
       await staged.put(samples);
+      done += samples.length;
       this.patch({ progress: { done, total } });
     };
-    let seen = 0;
-    let listed = 0;
-    const checkpoint = await readProjectEntries(file, file.name, project, async (image, done, total) => {
-      [seen, listed] = [done, total];
+    const checkpoint = await readProjectEntries(file, file.name, project, async (image) => {
       const key = `${image.classId}/${String(image.seq).padStart(9, '0')}`;
       batch.push({ item: { key, name: image.path, blob: new Blob([image.data], { type: 'image/png' }) }, classId: image.classId });
-      if (batch.length >= BATCH) await flush(done, total);
+      if (batch.length >= BATCH) await flush();
     });
-    await flush(seen, listed);
-    return checkpoint && new Blob([checkpoint]);
+    await flush();
+    return checkpoint ? new Blob([checkpoint]) : undefined;
   }
 }
 

@@ -1,5 +1,5 @@
 // The fuzz entry for the project file (a .zip: project.json, images in class folders, the checkpoint file;
-// src/io/project-file.ts), read as the page's Open project reads it (src/io/project-read.ts): project.json
+// src/io/project-file.ts), read as the page's Open project reads it (src/io/project-zip.ts): project.json
 // found and checked, then the archive walked, each listed image handed over once. The decoding of the images
 // and the checkpoint file have entries of their own. Seeds are projects written here the way Save project
 // writes them, from the repository's sample images and checkpoint fixtures. Half the mutations change the
@@ -8,7 +8,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { imagePath, IMAGES_FOLDER, ProjectError } from '../../src/io/project-file';
-import { readProjectEntries, readProjectJson } from '../../src/io/project-read';
+import { readProjectEntries, readProjectJson } from '../../src/io/project-zip';
 import type { Rng } from '../../src/train/rng';
 import { makeZip } from '../helpers/zip-bomb';
 import { InvariantError, type FuzzReader, type FuzzSeed } from './fuzz-reader';
