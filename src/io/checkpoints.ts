@@ -3,7 +3,9 @@
 //
 // A run keeps its latest checkpoint. A new one is written under a new key first and the previous one is
 // deleted only after that write succeeded, so a full disk (QuotaExceededError) never loses the last good one.
-// Small descriptions live apart from the tensors, so listing never loads the tensors.
+// Small descriptions live apart from the tensors, so listing never loads the tensors; the tensors are written
+// first, so a write cut short (a crash) leaves tensors without a description, never a listed half checkpoint,
+// and removeLeftovers clears those.
 import { createStore, del, get, promisifyRequest, set, type UseStore } from 'idb-keyval';
 import type { CheckpointState } from '../worker/protocol';
 import { checkCheckpoint, checkCheckpointMeta, CHECKPOINT_RECORD_VERSION, CheckpointError, type CheckpointData, type CheckpointMeta } from './checkpoint-record';
