@@ -92,7 +92,7 @@ export class AppController {
     worker.onEnd((error) => void this.onWorkerEnd(error));
     try {
       const ready = await worker.init();
-      this.store.update({ gpu: { kind: 'ready', adapter: ready.adapter, features: ready.features } });
+      this.store.update({ gpu: { kind: 'ready', adapter: ready.adapter, features: ready.features, profile: ready.profile } });
       return true;
     } catch (error) {
       this.store.update({ gpu: { kind: 'error', message: messageOf(error) } });

@@ -33,7 +33,8 @@ async function handle(request: RequestMessage): Promise<{ value: unknown; transf
     case 'init': {
       await holdLock(request.lock);
       const gpu = await device();
-      return { value: { adapter: adapterName(gpu.adapter), features: [...gpu.features].filter((f) => SHOWN_FEATURES.includes(f)) } };
+      const { kind, reason } = gpu.profile;
+      return { value: { adapter: adapterName(gpu.adapter), features: [...gpu.features].filter((f) => SHOWN_FEATURES.includes(f)), profile: { kind, reason } } };
     }
     case 'loadBackbone':
       return { value: await loadBackbone(request.source) };
