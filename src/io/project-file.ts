@@ -63,6 +63,11 @@ export interface ProjectFile {
   checkpoint: ProjectCheckpoint | null;
 }
 
+/** A project whose parts do not agree (an image missing, a checkpoint of other images), said as a sentence. */
+export function projectDamaged(what: string): ProjectError {
+  return new ProjectError(`This project file is damaged: ${what}. Open the original .zip again, or save the project again where it was made.`);
+}
+
 /** "<seq, 9 digits>.png" ↔ sequence number. */
 export function imageFileName(seq: number): string {
   return `${String(seq).padStart(9, '0')}.png`;
@@ -177,6 +182,7 @@ export function validateProject(value: unknown): ProjectFile {
       `This project was saved by a newer version of clora-web (project format version ${version}; this page reads version ${PROJECT_FORMAT_VERSION}). Open it in an updated clora-web: reload the page to get the latest version, or ask whoever shared it for a copy saved by this version.`,
     );
   }
+  if (version === undefined) fail(`its project.json has no "format_version" (${PROJECT_FORMAT_VERSION})`);
   if (version !== PROJECT_FORMAT_VERSION) fail(`its "format_version" is ${JSON.stringify(version)}, not ${PROJECT_FORMAT_VERSION}`);
   const b = value.backbone;
   if (!isObject(b)) fail('"backbone" is not an object');

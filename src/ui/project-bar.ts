@@ -2,6 +2,7 @@ import { LitElement, css, html } from 'lit';
 import type { ProjectState } from '../app/state';
 import { emit } from '../app/events';
 import { baseStyles } from './styles';
+import { styleProperties } from './style-properties';
 
 /**
  * Projects: Save project (one .zip with the images, settings and latest checkpoint), Open project (asks
@@ -66,7 +67,7 @@ export class ProjectBar extends LitElement {
         : ''}
       ${progress && s.busy
         ? html`<div class="bar" role="progressbar" aria-label="Project progress" aria-valuemin="0" aria-valuemax=${progress.total} aria-valuenow=${progress.done}>
-            <span style="width:${((100 * progress.done) / Math.max(1, progress.total)).toFixed(1)}%"></span>
+            <span style=${styleProperties({ width: `${((100 * progress.done) / Math.max(1, progress.total)).toFixed(1)}%` })}></span>
           </div>`
         : ''}
       ${s.message ? html`<p class=${s.failed ? 'alert' : 'note'} role=${s.failed ? 'alert' : 'status'} data-testid="project-message">${s.message}</p>` : ''}

@@ -6,8 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { trainableLayout } from '../../src/autodiff/params';
 import { planBranches, trainableSpecs, CORES } from '../../src/clora/model';
 import type { AdapterSettings } from '../../src/clora/settings';
-import { backboneSha256, CHECKPOINT_FORMAT, dataIdentity, readCheckpoint, writeCheckpoint, type CheckpointRun } from '../../src/io/checkpoint-file';
+import { backboneSha256, CHECKPOINT_FORMAT, dataIdentity, groupingMismatch, readCheckpoint, writeCheckpoint, type CheckpointRun } from '../../src/io/checkpoint-file';
 import { bytesSource, openSafetensors, writeSafetensors, type SafetensorsFile } from '../../src/io/safetensors';
+import type { PointConfig } from '../../src/nn/point-transformer';
 import type { VitConfig } from '../../src/nn/vit';
 import { Rng } from '../../src/train/rng';
 import type { TrainOptions } from '../../src/train/trainer';
@@ -21,9 +22,10 @@ const train: TrainOptions = { optimizer: 'adamw', lr: 0.01, weightDecay: 0.05, b
 function runFor(settings: AdapterSettings, options: TrainOptions): CheckpointRun {
   const rng = new Rng(9);
   const layout = trainableLayout(trainableSpecs(cfg, settings, classes.length));
-  const flat = (): Float32Array => {
+  // Second moments are never negative (the reader refuses a negative one as damage).
+  const flat = (low = -1): Float32Array => {
     const out = new Float32Array(layout.floats);
-    for (const s of layout.slots) for (let i = 0; i < s.size; i++) out[s.offset + i] = rng.uniform(-1, 1);
+    for (const s of layout.slots) for (let i = 0; i < s.size; i++) out[s.offset + i] = rng.uniform(low, 1);
     return out;
   };
   const trainable = new Map(layout.slots.map((s) => [s.name, Float32Array.from({ length: s.size }, () => rng.uniform(-1, 1))]));
@@ -39,7 +41,7 @@ function runFor(settings: AdapterSettings, options: TrainOptions): CheckpointRun
       order: [4, 0, 5, 2, 1, 3],
       cursor: 4,
       trainable,
-      optimizer: { step: 3, m: adamw ? flat() : new Float32Array(0), v: adamw ? flat() : new Float32Array(0) },
+      optimizer: { step: 3, m: adamw ? flat() : new Float32Array(0), v: adamw ? flat(0) : new Float32Array(0) },
       history: [{ step: 1, totalSteps: 7, epoch: 0.5, loss: 1.25, crossEntropy: 1.2, sade: 0.2, lr: 0.005, imagesPerSecond: 10, etaSeconds: 3 }],
     },
     data: { count: 6, labelsSha256: 'ab'.repeat(32) },
@@ -112,6 +114,28 @@ describe('the checkpoint file', () => {
     await expect(readCheckpoint(await rewrite((t) => (t.find((x) => x.name === 'sampler.order')!.data = Int32Array.from([0, 0, 1, 2, 3, 4]))), cfg)).rejects.toThrow(/sampler state does not describe an epoch/);
     await expect(readCheckpoint(good, { ...cfg, dim: 16 })).rejects.toThrow(/does not fit the backbone \(width 16, depth 2\): "clora\.down\.16" is missing/);
     await expect(readCheckpoint(await rewrite((_, m) => (m.train = '{"lr":1}')), cfg)).rejects.toThrow(/no readable "train\.optimizer"/);
+    // Found by fuzzing (tests/fuzz/readers-checkpoint-file.ts): a history entry that is null threw a TypeError,
+    // a step past 2^53 was taken as 2^53, and NaN weights or negative second moments were accepted.
+    await expect(readCheckpoint(await rewrite((_, m) => (m.history = '[null]')), cfg)).rejects.toThrow(/no readable "history"/);
+    await expect(readCheckpoint(await rewrite((_, m) => (m.step = '9007199254740993')), cfg)).rejects.toThrow(/no readable "step"/);
+    await expect(readCheckpoint(await rewrite((t) => (t.find((x) => x.name === 'head.bias')!.data[1] = Number.NaN)), cfg)).rejects.toThrow(/saved state is damaged: "head\.bias" holds NaN at position 1, where training needs a finite number/);
+    await expect(readCheckpoint(await rewrite((t) => (t.find((x) => x.name.startsWith('optimizer.v.'))!.data[0] = -1)), cfg)).rejects.toThrow(/"optimizer\.v" holds -1 at position \d+, where training needs a finite number ≥ 0/);
+    // …and an augment entry that is not an object threw a TypeError ('in' on a number); a data count of 1e300 a RangeError.
+    await expect(readCheckpoint(await rewrite((_, m) => (m.train = JSON.stringify({ ...JSON.parse(m.train!), augment: 7 }))), cfg)).rejects.toThrow(/no readable "train\.augment"/);
+    await expect(readCheckpoint(await rewrite((_, m) => (m.data = JSON.stringify({ ...JSON.parse(m.data!), count: 1e300 }))), cfg)).rejects.toThrow(/sampler state does not describe an epoch/);
+    await expect(readCheckpoint(await rewrite((_, m) => delete m.method), cfg)).rejects.toThrow(/^The checkpoint's method is missing; expected clora, lora, head or full\./);
+  });
+
+  it("keeps a point run's grouping and says how to restore it when the backbone is read with another", async () => {
+    const run = { ...runFor(base, train), backbone: { base_model: 'points', num_heads: '2', num_points: '48', num_groups: '8', group_size: '8' } };
+    expect((await readCheckpoint(await open(writeCheckpoint(cfg, run)), cfg)).backbone).toEqual(run.backbone);
+    const point: PointConfig = { kind: 'point', depth: 2, dim: 8, heads: 2, mlpDim: 12, points: 48, groups: 8, groupSize: 8, tokenizer: [4, 8, 8], positionWidth: 4, qkvBias: false, classes: 0 };
+    expect(groupingMismatch(run.backbone, point)).toBeUndefined();
+    expect(groupingMismatch(run.backbone, { ...point, groups: 6 })).toBe(
+      "The checkpoint's run grouped 48 points into 8 groups of 8; this backbone is read with 48 points in 6 groups of 8. Pass --points 48 --groups 8 --group-size 8.",
+    );
+    expect(groupingMismatch({ num_heads: '2' }, { ...point, groups: 6 })).toBeUndefined(); // an older checkpoint does not say
+    expect(groupingMismatch(run.backbone, cfg)).toBeUndefined();
   });
 
   it('fingerprints data by its labels and a backbone by a few of its tensors', async () => {

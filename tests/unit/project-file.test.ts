@@ -62,6 +62,8 @@ describe('project file', () => {
     expect(refusal(null)).toMatch(/^This is not a clora-web project/);
     expect(refusal([1, 2])).toMatch(/^This is not a clora-web project/);
     expect(refusal(project({ format_version: '1' }))).toMatch(/damaged.*"format_version" is "1", not 1/);
+    // Found by the fuzz pass (tests/fuzz/readers-project.ts): a missing version was quoted as "undefined".
+    expect(refusal(project({ format_version: undefined }))).toMatch(/damaged or was not saved by clora-web: its project.json has no "format_version" \(1\)\. Open the original/);
   });
 
   it('refuses every inconsistency as damaged, naming it', () => {
