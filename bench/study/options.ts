@@ -10,19 +10,23 @@ export const USAGE = `usage: npm run bench:accuracy -- [options]
   --seeds N            seeds per row (each draws its own training images); default 5
   --tune-seeds N       seeds whose validation accuracy chooses the learning rate (and SADE weight); default 1
   --train-per-class N  training images per class; default 100 (1,000 in all, as in VTAB-1k)
-  --val-per-class N    of those, held out per class to choose the learning rate; default 20 (800 fit / 200 score)
+  --val-per-class N    of those, held out per class to choose the learning rate; default a fifth (20: 800 fit /
+                       200 score), 3 for the points task
   --epochs N           passes over the training images, the same for every method; default 10
   --batch-size N       default 50
   --test-limit N       score on N test images (spread over the classes) instead of the whole test set
-  --task a,b           tasks: fashion-bundled, fashion-wide (default: both)
+  --task a,b           tasks: fashion-bundled, fashion-wide, points (default: the first two, and points when
+                       --point-backbone is given)
+  --point-backbone P   the points task's backbone: a Point-MAE-layout .safetensors or .pth
   --only a,b           rows: head, full, lora-r4, lora-r8, lora-r16, clora-p1, clora-p2, clora-p4, clora-p8,
                        clora-p2-sade, clora-p4-sade, clora-p8-sade (default: all)
   --lr-grid x,y        one learning-rate grid for every method (default: per family, see bench/study/methods.ts)
   --sade-grid x,y      SADE weights tried with each learning rate; default ${DEFAULT_SADE_GRID.join(',')}
   --out-dir DIR        where accuracy.json, accuracy-runs.jsonl and the SVG plots go; default bench/results
   --checked            keep Dawn's bounds checks (slower; the study drops them by default, as for pretraining)
-  --quick              a tiny study for the test suite: 2 seeds, rows lora-r8 and clora-p4-sade, 40 training
-                       images, 1 epoch, 200 test images, written to ${join('~/.cache/clora-web', 'study-quick')}
+  --quick              a tiny study for the test suite: 2 seeds, rows lora-r8 and clora-p4-sade, 4 training
+                       samples per class, 1 epoch, 200 test samples, task fashion-bundled (unless --task
+                       says otherwise), written to ${join('~/.cache/clora-web', 'study-quick')}
 
 Finished runs are recorded in accuracy-runs.jsonl and skipped when the study runs again.`;
 
@@ -30,7 +34,8 @@ export interface StudyOptions {
   seeds: number;
   tuneSeeds: number;
   trainPerClass: number;
-  valPerClass: number;
+  /** Unset: the task's own, or a fifth of trainPerClass. */
+  valPerClass: number | undefined;
   epochs: number;
   batchSize: number;
   /** Linear warm-up steps, then cosine decay (every method alike). */
@@ -38,6 +43,7 @@ export interface StudyOptions {
   weightDecay: number;
   testLimit: number | undefined;
   tasks: string[] | undefined;
+  pointBackbone: string | undefined;
   only: string[] | undefined;
   lrGrid: Record<Family, number[]>;
   sadeGrid: number[];
@@ -50,13 +56,14 @@ const DEFAULTS: StudyOptions = {
   seeds: 5,
   tuneSeeds: 1,
   trainPerClass: 100,
-  valPerClass: 20,
+  valPerClass: undefined,
   epochs: 10,
   batchSize: 50,
   warmup: 20,
   weightDecay: 1e-4,
   testLimit: undefined,
   tasks: undefined,
+  pointBackbone: undefined,
   only: undefined,
   lrGrid: DEFAULT_LR_GRID,
   sadeGrid: DEFAULT_SADE_GRID,
@@ -110,6 +117,7 @@ export function parseStudyOptions(argv: string[]): StudyOptions | 'help' {
       'batch-size': { type: 'string' },
       'test-limit': { type: 'string' },
       task: { type: 'string' },
+      'point-backbone': { type: 'string' },
       only: { type: 'string' },
       'lr-grid': { type: 'string' },
       'sade-grid': { type: 'string' },
@@ -125,16 +133,16 @@ export function parseStudyOptions(argv: string[]): StudyOptions | 'help' {
   if (values['tune-seeds'] !== undefined) o.tuneSeeds = whole('tune-seeds', values['tune-seeds'], 1);
   if (values['train-per-class'] !== undefined) o.trainPerClass = whole('train-per-class', values['train-per-class'], 2);
   if (values['val-per-class'] !== undefined) o.valPerClass = whole('val-per-class', values['val-per-class'], 1);
-  else if (values['train-per-class'] !== undefined) o.valPerClass = Math.max(1, Math.round(o.trainPerClass / 5));
   if (values.epochs !== undefined) o.epochs = whole('epochs', values.epochs, 1);
   if (values['batch-size'] !== undefined) o.batchSize = whole('batch-size', values['batch-size'], 1);
   if (values['test-limit'] !== undefined) o.testLimit = whole('test-limit', values['test-limit'], 1);
   if (values.task !== undefined) o.tasks = names(values.task);
+  if (values['point-backbone'] !== undefined) o.pointBackbone = values['point-backbone'];
   if (values.only !== undefined) o.only = names(values.only);
   if (values['lr-grid'] !== undefined) o.lrGrid = uniformGrid(positiveList('lr-grid', values['lr-grid']));
   if (values['sade-grid'] !== undefined) o.sadeGrid = positiveList('sade-grid', values['sade-grid']);
   if (values['out-dir'] !== undefined) o.outDir = values['out-dir'];
-  if (o.valPerClass >= o.trainPerClass) throw new StudyOptionError(`--val-per-class ${o.valPerClass} leaves no training image per class out of ${o.trainPerClass}: hold out fewer.`);
+  if (o.valPerClass !== undefined && o.valPerClass >= o.trainPerClass) throw new StudyOptionError(`--val-per-class ${o.valPerClass} leaves no training image per class out of ${o.trainPerClass}: hold out fewer.`);
   if (o.tuneSeeds > o.seeds) throw new StudyOptionError(`--tune-seeds ${o.tuneSeeds} is more than --seeds ${o.seeds}.`);
   return o;
 }

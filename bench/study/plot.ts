@@ -111,10 +111,17 @@ export function accuracyPlotSvg(task: TaskSummary, subtitle: string): string {
   out.push(`<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`);
   out.push(`<text x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 14}" text-anchor="middle">trainable parameters (log scale)</text>`);
   out.push(`<text transform="translate(16 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">test accuracy % (mean ± 1 std over seeds)</text>`);
-  // Points with error bars.
+  // Points with error bars. Rows with the same parameter count (CLoRA with and without SADE) are drawn a
+  // few pixels apart so that neither hides the other.
+  const sameCount = new Map<number, PlotPoint[]>();
+  for (const p of points) sameCount.set(p.trainable, [...(sameCount.get(p.trainable) ?? []), p]);
+  const dodge = (p: PlotPoint): number => {
+    const group = sameCount.get(p.trainable)!;
+    return (group.indexOf(p) - (group.length - 1) / 2) * 10;
+  };
   for (const p of points) {
     const { colour, marker: shape } = STYLE[p.family];
-    const xx = x(p.trainable);
+    const xx = x(p.trainable) + dodge(p);
     if (p.std > 0) {
       const top = y(p.mean + p.std);
       const bottom = y(p.mean - p.std);

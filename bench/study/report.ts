@@ -51,9 +51,9 @@ export function taskMarkdown(task: TaskSummary, result: StudyResult): string {
   const lines = [
     `### ${task.title}`,
     '',
-    `${task.about} Backbone: ${count(task.backbone.parameters)} parameters (${task.backbone.path}). ${count(task.trainImages)} training images per seed (${o.trainPerClass} per class, redrawn by each seed), ` +
-      `test set ${count(task.testImages)} images. Every method: ${b.epochs} epoch${b.epochs === 1 ? '' : 's'}, batch ${b.batchSize}, AdamW (weight decay ${b.weightDecay}), ${b.schedule}; ` +
-      `lr${o.sadeGrid.length && task.rows.some((r) => r.family === 'clora-sade') ? ' and SADE weight' : ''} chosen per method on ${count(task.validationImages)} validation images carved from the training images ` +
+    `${task.about} Backbone: ${count(task.backbone.parameters)} parameters (${task.backbone.path}). ${count(task.trainImages)} training samples per seed (${task.trainImages < task.classes * o.trainPerClass ? 'up to ' : ''}${o.trainPerClass} per class, redrawn by each seed), ` +
+      `test set ${count(task.testImages)} samples. Every method: ${b.epochs} epoch${b.epochs === 1 ? '' : 's'}, batch ${b.batchSize}, AdamW (weight decay ${b.weightDecay}), ${b.schedule}; ` +
+      `lr${o.sadeGrid.length && task.rows.some((r) => r.family === 'clora-sade') ? ' and SADE weight' : ''} chosen per method on ${count(task.validationImages)} validation samples carved from the training samples ` +
       `(fitting ${count(task.fitImages)}), ${o.tuneSeeds === 1 ? 'seed 0' : `mean over seeds 0–${o.tuneSeeds - 1}`}; ${o.seeds} seeds per row.`,
     '',
     ...resultsTable(task),

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openImageBackbone, type Backbone } from '../../src/cli/model-source';
+import { openBackbone, type Backbone } from '../../src/cli/model-source';
 import { trainableParameterCount } from '../../src/clora/model';
 import { inputPixels, type Dataset } from '../../src/data/dataset';
 import { adapterName, type GpuContext } from '../../src/gpu/context';
@@ -48,7 +48,9 @@ export interface TaskSummary {
   id: string;
   title: string;
   about: string;
-  backbone: { path: string; sha256: string; parameters: number; depth: number; width: number };
+  backbone: { path: string; kind: string; sha256: string; parameters: number; depth: number; width: number };
+  classes: number;
+  /** Training samples (images or point clouds) per seed. */
   trainImages: number;
   fitImages: number;
   validationImages: number;
@@ -111,15 +113,16 @@ class TaskRunner {
     const started = performance.now();
     const o = this.o;
     this.done = progressStart;
-    const path = await task.backbone(this.log);
+    const path = await task.backbone(this.log, o);
     const backboneHash = sha256(path);
-    const backbone = await openImageBackbone(path);
+    const backbone = await openBackbone(path);
     try {
-      const pools = await task.load(backbone.preprocess);
+      const pools = await task.load(backbone);
+      const valPerClass = o.valPerClass ?? task.valPerClass ?? Math.max(1, Math.round(o.trainPerClass / 5));
       const test = asModelInput(pools.dataset('test', testSample(pools.labels.test, o.testLimit)));
       const samples = Array.from({ length: o.seeds }, (_, seed) => trainingSample(pools.labels.train, o.trainPerClass, seed));
-      const splits = samples.slice(0, o.tuneSeeds).map((sample) => carveValidation(pools.labels.train, sample, o.valPerClass));
-      const context = { task, backbone, backboneHash, pools };
+      const splits = samples.slice(0, o.tuneSeeds).map((sample) => carveValidation(pools.labels.train, sample, valPerClass));
+      const context = { task, backbone, backboneHash, pools, valPerClass };
       const rows: RowSummary[] = [];
       for (const method of methods) {
         const tuning: TuningPoint[] = [];
@@ -160,7 +163,8 @@ class TaskRunner {
           id: task.id,
           title: task.title,
           about: task.about,
-          backbone: { path, sha256: backboneHash, parameters: backbone.parameters, depth: backbone.cfg.depth, width: backbone.cfg.dim },
+          backbone: { path, kind: backbone.kind, sha256: backboneHash, parameters: backbone.parameters, depth: backbone.cfg.depth, width: backbone.cfg.dim },
+          classes: pools.classes.length,
           trainImages: samples[0]!.length,
           fitImages: fit,
           validationImages: (splits[0]?.validation.length ?? 0),
@@ -176,7 +180,7 @@ class TaskRunner {
   }
 
   private async run(
-    context: { task: StudyTask; backbone: Backbone; backboneHash: string; pools: TaskPools },
+    context: { task: StudyTask; backbone: Backbone; backboneHash: string; pools: TaskPools; valPerClass: number },
     method: StudyMethod,
     point: { lr: number; sadeWeight: number },
     seed: number,
@@ -196,7 +200,7 @@ class TaskRunner {
       settings,
       budget,
       trainPerClass: o.trainPerClass,
-      valPerClass: phase === 'tune' ? o.valPerClass : undefined,
+      valPerClass: phase === 'tune' ? context.valPerClass : undefined,
       testLimit: phase === 'test' ? (o.testLimit ?? null) : undefined,
     });
     this.done++;
@@ -258,7 +262,7 @@ function compareWithBaseline(rows: RowSummary[]): void {
 
 export async function runStudy(ctx: GpuContext, o: StudyOptions, log: Log): Promise<StudyResult> {
   const started = performance.now();
-  const tasks = selectTasks(o.tasks);
+  const tasks = selectTasks(o.tasks, o);
   const methods = selectMethods(o.only);
   const perTask = plannedRuns(methods, o);
   const total = perTask * tasks.length;

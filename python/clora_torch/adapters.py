@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from .settings import AdapterSettings
-from .vit import VitConfig
+from .backbone import BackboneConfig
 
 SADE_EPS = 1e-8
 _MODULE_OF = {"q": "qkv", "k": "qkv", "v": "qkv", "proj": "proj", "fc1": "fc1", "fc2": "fc2"}
@@ -38,13 +38,13 @@ class Branch:
         return f"blocks.{self.block}.{'mlp' if self.target in ('fc1', 'fc2') else 'attn'}.{self.target}"
 
 
-def target_widths(cfg: VitConfig, target: str) -> tuple[int, int, int]:
+def target_widths(cfg: BackboneConfig, target: str) -> tuple[int, int, int]:
     """(in width, out width, first output column in its module)."""
     d, m = cfg.dim, cfg.mlp_dim
     return {"q": (d, d, 0), "k": (d, d, d), "v": (d, d, 2 * d), "proj": (d, d, 0), "fc1": (d, m, 0), "fc2": (m, d, 0)}[target]
 
 
-def plan_branches(cfg: VitConfig, settings: AdapterSettings) -> list[Branch]:
+def plan_branches(cfg: BackboneConfig, settings: AdapterSettings) -> list[Branch]:
     """Branches in the engine's core order: target by target (contract order), block by block."""
     if settings.method not in ("clora", "lora"):
         return []
@@ -83,7 +83,7 @@ def _dropout(z: torch.Tensor, p: float, generator: torch.Generator | None) -> to
 class _Branches(NativeParameters):
     """What CLoRA and LoRA share: the branch table, the dropout state, adding a target's delta to its columns."""
 
-    def __init__(self, cfg: VitConfig, settings: AdapterSettings):
+    def __init__(self, cfg: BackboneConfig, settings: AdapterSettings):
         super().__init__()
         self.cfg, self.settings = cfg, settings
         self.branches = plan_branches(cfg, settings)
@@ -116,7 +116,7 @@ class _Branches(NativeParameters):
 
 
 class CloraAdapter(_Branches):
-    def __init__(self, cfg: VitConfig, settings: AdapterSettings):
+    def __init__(self, cfg: BackboneConfig, settings: AdapterSettings):
         super().__init__(cfg, settings)
         p, r = settings.spaces, settings.rank
         # File order (src/clora/files.ts nativeTensors): down banks, up banks (each in first use), cores.
@@ -165,7 +165,7 @@ class CloraAdapter(_Branches):
 
 
 class LoraAdapter(_Branches):
-    def __init__(self, cfg: VitConfig, settings: AdapterSettings):
+    def __init__(self, cfg: BackboneConfig, settings: AdapterSettings):
         super().__init__(cfg, settings)
         r = settings.rank
         for b in self.branches:

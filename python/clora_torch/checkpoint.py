@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .backbone import BackboneConfig
 from .files import check_fits, classes_from_metadata, native_shapes, settings_from_metadata, settings_metadata
 from .safetensors import open_safetensors, write_safetensors
 from .settings import METHODS, AdapterSettings, SettingsError, TrainOptions
@@ -48,8 +49,17 @@ class Checkpoint:
     extra: dict[str, str] = field(default_factory=dict)  # other metadata, kept as found
 
 
+def augment_json(o: TrainOptions) -> dict | None:
+    """Image runs: flip and random resized crop; point runs: scale and translate, rotate, jitter (None: none)."""
+    if o.point_augment:
+        return {"scale_and_translate": o.augment_scale_translate, "rotate": o.augment_rotate, "jitter": o.augment_jitter}
+    if o.image_augment:
+        return {"flip": o.augment_flip, "random_resized_crop": o.augment_crop}
+    return None
+
+
 def options_json(o: TrainOptions) -> str:
-    augment = {"flip": o.augment_flip, "random_resized_crop": o.augment_crop} if (o.augment_flip or o.augment_crop) else None
+    augment = augment_json(o)
     return json.dumps({
         "optimizer": o.optimizer, "lr": o.lr, "weight_decay": o.weight_decay, "beta1": o.beta1, "beta2": o.beta2, "eps": o.eps,
         "epochs": o.epochs, "steps": o.steps, "batch_size": o.batch_size, "micro_batch_size": o.micro_batch_size,
@@ -67,13 +77,15 @@ def options_from_json(text: str) -> TrainOptions:
             beta1=float(j.get("beta1", 0.9)), beta2=float(j.get("beta2", 0.999)), eps=float(j.get("eps", 1e-8)),
             epochs=j.get("epochs"), steps=j.get("steps"), batch_size=int(j["batch_size"]), micro_batch_size=j.get("micro_batch_size"),
             warmup=int(j["warmup"]), label_smoothing=float(j["label_smoothing"]), seed=int(j["seed"]), shuffle=bool(j["shuffle"]),
-            augment_flip=bool(augment.get("flip", False)), augment_crop=bool(augment.get("random_resized_crop", False)),
+            augment_flip=augment.get("flip") is True, augment_crop=augment.get("random_resized_crop") is True,
+            augment_scale_translate=augment.get("scale_and_translate") is True, augment_rotate=augment.get("rotate") is True,
+            augment_jitter=augment.get("jitter") is True,
             log_every=int(j.get("log_every", 10)), precision=j.get("precision", "f32"))
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
         raise SettingsError(f'The checkpoint\'s "train" options cannot be read ({error}); the file is damaged.') from None
 
 
-def write_checkpoint(path: str | Path, cfg, ck: Checkpoint) -> None:
+def write_checkpoint(path: str | Path, cfg: BackboneConfig, ck: Checkpoint) -> None:
     shapes = native_shapes(cfg, ck.settings, len(ck.classes))
     tensors = [(key, np.asarray(ck.tensors[key], np.float32).reshape(shape)) for key, shape in shapes.items()]
     if ck.options.optimizer == "adamw":
@@ -102,7 +114,7 @@ def _json(meta: dict[str, str], key: str):
         raise SettingsError(f'The checkpoint has no readable "{key}" in its metadata; the file is damaged or was not written by clora-web.') from None
 
 
-def read_checkpoint(path: str | Path, cfg) -> Checkpoint:
+def read_checkpoint(path: str | Path, cfg: BackboneConfig) -> Checkpoint:
     """Reads a checkpoint for this backbone configuration, refusing with a sentence what cannot be resumed."""
     if not Path(path).is_file():
         raise SettingsError(f"--resume {path}: no such checkpoint file.")

@@ -10,6 +10,7 @@ import traceback
 from typing import Callable
 
 from .data import DatasetError
+from .models import Backbone, open_backbone
 from .safetensors import SafetensorsError
 from .settings import (METHOD_TRAINS, METHODS, AdapterSettings, SettingsError, TrainOptions, UsageError, parse_targets, setting_applies,
                        validate_adapter_settings)
@@ -21,13 +22,15 @@ DEFAULT_OPTIONS = TrainOptions()
 # The engine's train options (all take a value unless listed in FLAGS), then the companion's own.
 TRAIN_VALUE_OPTIONS = ("model", "data", "init", "method", "rank", "spaces", "targets", "scale", "sade-weight", "dropout", "epochs",
                        "steps", "batch-size", "micro-batch", "optimizer", "lr", "weight-decay", "warmup", "label-smoothing", "seed",
-                       "log-every", "precision", "heads", "out", "resume", "save-state", "device")
-FLAGS = ("no-shuffle", "augment")
+                       "log-every", "precision", "heads", "points", "groups", "group-size", "out", "resume", "save-state", "device")
+FLAGS = ("no-shuffle", "augment", "rotate", "jitter")
+# Settings a backbone's weights do not hold (models.py): every command that opens --model takes them.
+BACKBONE_OPTIONS = ("heads", "points", "groups", "group-size")
 
 
 def train_parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description="Fine-tune a timm ViT with CLoRA, LoRA, a new head or fully: the engine's `train`, in PyTorch.",
-                                     allow_abbrev=False)
+    parser = argparse.ArgumentParser(prog=prog, description="Fine-tune a timm ViT or a Point-MAE point transformer with CLoRA, LoRA, a new head "
+                                     "or fully: the engine's `train`, in PyTorch.", allow_abbrev=False)
     for name in TRAIN_VALUE_OPTIONS:
         parser.add_argument(f"--{name}", dest=name, default=None, metavar=name.upper().replace("-", "_"))
     for name in FLAGS:
@@ -46,6 +49,31 @@ def number(values: dict, name: str, fallback, integer: bool = False):
     except ValueError:
         raise UsageError(f'--{name} must be {"a whole number" if integer else "a number"}, got "{text}".') from None
     return int(value) if integer else value
+
+
+def backbone_options(values: dict) -> dict[str, int | None]:
+    """--heads, --points, --groups, --group-size as open_backbone takes them."""
+    return {"heads": number(values, "heads", None, True), "points": number(values, "points", None, True),
+            "groups": number(values, "groups", None, True), "group_size": number(values, "group-size", None, True)}
+
+
+def open_model_option(values: dict) -> Backbone:
+    """Opens --model with the backbone options, noting where an option replaces what the file records."""
+    backbone = open_backbone(require(values, "model"), **backbone_options(values))
+    for note in backbone.notes:
+        sys.stderr.write(f"note: {note}\n")
+    return backbone
+
+
+def augmentation_for(values: dict, options: TrainOptions, point_backbone: bool, base_model: str) -> TrainOptions:
+    """`--augment` (and for point backbones --rotate, --jitter), the engine's augmentationFor: random resized crop
+    and flip for images; Point-MAE's scale and translate for point clouds, rotation and jitter on request."""
+    rotate, jitter, augment = bool(values.get("rotate")), bool(values.get("jitter")), bool(values.get("augment"))
+    if not point_backbone:
+        if rotate or jitter:
+            raise UsageError(f"--{'rotate' if rotate else 'jitter'} augments point clouds; {base_model} is an image backbone (use --augment).")
+        return options.with_(augment_flip=augment, augment_crop=augment)
+    return options.with_(augment_flip=False, augment_crop=False, augment_scale_translate=augment, augment_rotate=rotate, augment_jitter=jitter)
 
 
 def require(values: dict, name: str) -> str:

@@ -1,6 +1,7 @@
 """Training data as the engine takes it (src/data/load-node.ts): a tensor file (§2.5: `pixel_values`
 [N,3,H,W] already normalised, `labels` [N] I32/I64, class names from `__metadata__.classes`) or a folder
-with one sub-folder of PNG/JPEG images per class, preprocessed with timm's eval transform on PIL.
+with one sub-folder of PNG/JPEG images per class, preprocessed with timm's eval transform on PIL; for a
+point backbone, a point tensor file (point_data.py).
 
 The folder order is the engine's: class folders sorted by name (dot-folders ignored), files sorted within
 each; unusable files are skipped and listed with the reason, the rest trains. Preprocessing is timm's own
@@ -10,56 +11,22 @@ the GPU in f32 and lands within about one grey level of it (README, Preprocessin
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
-from .models import Preprocess
+from .backbone import check_sample_shape, is_point
+from .dataset import Dataset, DatasetError, check_dataset  # noqa: F401 (check_dataset: re-exported)
+from .models import Backbone, Preprocess
+from .point_data import load_point_tensor_dataset, pack_command
 from .safetensors import open_safetensors
 from .settings import UsageError
 
 MAX_IMAGE_PIXELS = 50_000_000  # the engine's limit, refused from the header before decoding
-
-
-class DatasetError(ValueError):
-    """Data that cannot train; the message says what is wrong."""
-
-
-@dataclass
-class Dataset:
-    classes: list[str]
-    inputs: np.ndarray  # [N, C, H, W] float32, model input
-    labels: np.ndarray  # [N] int64
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def count(self) -> int:
-        return int(self.labels.shape[0])
-
-    def labels_sha256(self) -> str:
-        """sha256 of the labels as little-endian int32: which sample is which, for checkpoints."""
-        return hashlib.sha256(self.labels.astype("<i4").tobytes()).hexdigest()
-
-
-def check_dataset(data: Dataset) -> None:
-    """The engine's checkDataset."""
-    if data.count == 0:
-        raise DatasetError("The data set holds no usable samples.")
-    c = len(data.classes)
-    bad = np.flatnonzero((data.labels < 0) | (data.labels >= c))
-    if bad.size:
-        i = int(bad[0])
-        raise DatasetError(f"Label {int(data.labels[i])} of sample {i} is outside the {c} classes (0..{c - 1}).")
-    used = np.unique(data.labels)
-    if used.size < 2:
-        only = int(used[0])
-        raise DatasetError(f"The data set has only one class ({data.classes[only] if only < c else only}); training needs at least two.")
 
 
 def load_tensor_dataset(path: Path) -> Dataset:
@@ -148,11 +115,22 @@ def load_folder_dataset(folder: Path, p: Preprocess, class_names: list[str] | No
     return Dataset(classes, pixels, np.asarray(labels, np.int64), skipped)
 
 
-def load_data(path: str, p: Preprocess, channels: int, class_names: list[str] | None = None) -> Dataset:
-    """--data as the engine's loadData takes it; the sample shape must be the model's."""
+def load_data(path: str, backbone: Backbone, class_names: list[str] | None = None) -> Dataset:
+    """--data as the engine's loadData takes it for this backbone; the sample shape must be one the model takes."""
     source = Path(path)
     if not source.exists():
         raise UsageError(f"--data {path}: no such file or folder.")
+    if is_point(backbone.cfg):
+        if source.is_dir():
+            raise DatasetError(f"--data {path} is a folder of point files, which the companion does not read itself: the engine's readers "
+                               f"bring each file to {backbone.cfg.points} points exactly as it trains on them. Pack the folder into a tensor "
+                               f"file once with `{pack_command(path, backbone.spec)}` (from the repository root) and pass that file as --data.")
+        data = load_point_tensor_dataset(source)
+        if data.count:
+            check_sample_shape(backbone.cfg, tuple(data.inputs.shape[1:]))
+        return data
+    p = backbone.preprocess
+    channels = backbone.cfg.channels
     data = load_folder_dataset(source, p, class_names) if source.is_dir() else load_tensor_dataset(source)
     shape = tuple(data.inputs.shape[1:])
     if data.count and shape != (channels, p.size, p.size):

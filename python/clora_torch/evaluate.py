@@ -21,6 +21,17 @@ def evaluate(logits: np.ndarray, labels: np.ndarray, classes: list[str]) -> dict
             "confusion": confusion.tolist()}
 
 
+def as_js_json(value):
+    """Whole floats as integers, so json.dumps writes what the engine's JSON.stringify writes (1, not 1.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: as_js_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_js_json(v) for v in value]
+    return value
+
+
 def format_evaluation(e: dict) -> str:
     lines = [f"accuracy {100 * e['accuracy']:.2f}% on {e['count']} images", "", "per class:"]
     for p in e["perClass"]:

@@ -5,6 +5,7 @@ backbone (width, depth, classes, method), naming any mismatch."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -12,10 +13,11 @@ from typing import Mapping
 import numpy as np
 
 from .adapters import plan_branches
+from .backbone import BackboneConfig, backbone_shapes, feature_width, trains_in_full
+from .blocks import ShapeError
 from .models import js_number
 from .safetensors import SafetensorsFile, open_safetensors, write_safetensors
 from .settings import METHODS, AdapterSettings, SettingsError, parse_targets
-from .vit import ShapeError, VitConfig, vit_shapes
 
 FORMAT_VERSION = "1"
 
@@ -28,8 +30,9 @@ class AdapterFile:
     metadata: dict[str, str]
 
 
-def native_shapes(cfg: VitConfig, settings: AdapterSettings, class_count: int) -> dict[str, tuple[int, ...]]:
-    """Every tensor of the method's file and its shape, in the engine's file order."""
+def native_shapes(cfg: BackboneConfig, settings: AdapterSettings, class_count: int) -> dict[str, tuple[int, ...]]:
+    """Every trained tensor of the method's file and its shape, in the engine's file order (a `full` file of a
+    point backbone also holds its BatchNorm statistics after these: frozen_shapes)."""
     p, r = settings.spaces, settings.rank
     branches = plan_branches(cfg, settings)
     shapes: dict[str, tuple[int, ...]] = {}
@@ -45,10 +48,17 @@ def native_shapes(cfg: VitConfig, settings: AdapterSettings, class_count: int) -
             shapes[f"lora.A.{b.path}"] = (r, b.in_width)
             shapes[f"lora.B.{b.path}"] = (b.out_width, r)
     elif settings.method == "full":
-        shapes.update(vit_shapes(cfg))
-    shapes["head.weight"] = (class_count, cfg.dim)
+        shapes.update({k: v for k, v in backbone_shapes(cfg).items() if trains_in_full(cfg, k)})
+    shapes["head.weight"] = (class_count, feature_width(cfg))
     shapes["head.bias"] = (class_count,)
     return shapes
+
+
+def frozen_shapes(cfg: BackboneConfig, settings: AdapterSettings) -> dict[str, tuple[int, ...]]:
+    """What a `full` file holds beside what trained, so it is a whole backbone: BatchNorm's running statistics."""
+    if settings.method != "full":
+        return {}
+    return {k: v for k, v in backbone_shapes(cfg).items() if not trains_in_full(cfg, k)}
 
 
 def settings_metadata(settings: AdapterSettings, classes: list[str]) -> dict[str, str]:
@@ -64,9 +74,10 @@ def settings_metadata(settings: AdapterSettings, classes: list[str]) -> dict[str
     }
 
 
-def write_adapter(path: str | Path, cfg: VitConfig, settings: AdapterSettings, classes: list[str],
+def write_adapter(path: str | Path, cfg: BackboneConfig, settings: AdapterSettings, classes: list[str],
                   tensors: Mapping[str, np.ndarray], extra: Mapping[str, str] | None = None) -> None:
-    shapes = native_shapes(cfg, settings, len(classes))
+    """`tensors` by native key: what trained, and for `full` on a point backbone also frozen_shapes' tensors."""
+    shapes = {**native_shapes(cfg, settings, len(classes)), **frozen_shapes(cfg, settings)}
     metadata = {"format": settings.method, "format_version": FORMAT_VERSION, **settings_metadata(settings, classes), **(extra or {})}
     write_safetensors(path, [(key, np.asarray(tensors[key]).reshape(shape)) for key, shape in shapes.items()], metadata)
 
@@ -107,7 +118,7 @@ def classes_from_metadata(file: SafetensorsFile) -> list[str]:
     return [f"class {i}" for i in range(file.shape("head.weight")[0])]
 
 
-def check_fits(file: SafetensorsFile, cfg: VitConfig, settings: AdapterSettings, class_count: int, prefix: str = "", what: str | None = None) -> None:
+def check_fits(file: SafetensorsFile, cfg: BackboneConfig, settings: AdapterSettings, class_count: int, prefix: str = "", what: str | None = None) -> None:
     """Every tensor the method needs, at the shape this backbone implies (keys under `prefix`)."""
     problems = []
     for key, shape in native_shapes(cfg, settings, class_count).items():
@@ -116,7 +127,8 @@ def check_fits(file: SafetensorsFile, cfg: VitConfig, settings: AdapterSettings,
             problems.append(f'"{name}" is missing')
         elif file.shape(name) != shape:
             problems.append(f'"{name}" is {list(file.shape(name))}, expected {list(shape)}')
-    beyond = sorted({int(k.split("blocks.")[1].split(".")[0]) for k in file.names() if "blocks." in k} - set(range(cfg.depth)))
+    blocks = (re.search(r"blocks\.(\d+)\.", k) for k in file.names())
+    beyond = sorted({int(m.group(1)) for m in blocks if m} - set(range(cfg.depth)))
     if beyond:
         problems.append(f"it adapts block {beyond[0]} but the backbone has {cfg.depth} blocks")
     if problems:
@@ -125,9 +137,10 @@ def check_fits(file: SafetensorsFile, cfg: VitConfig, settings: AdapterSettings,
                          f"{'; '.join(problems[:5])}{more}.")
 
 
-def read_adapter(path: str | Path, cfg: VitConfig, method: str | None = None, class_count: int | None = None) -> AdapterFile:
+def read_adapter(path: str | Path, cfg: BackboneConfig, method: str | None = None, class_count: int | None = None) -> AdapterFile:
     """Reads a native adapter file for a backbone; refuses another method than `method`, another width or
-    depth than the backbone, or a class count other than `class_count`, naming the mismatch."""
+    depth than the backbone, or a class count other than `class_count`, naming the mismatch. A `full` file's
+    frozen tensors (a point backbone's BatchNorm statistics), when it has them at their shapes, come too."""
     if not Path(path).is_file():
         raise SettingsError(f"{path}: no such adapter file.")
     with open_safetensors(path) as file:
@@ -144,4 +157,6 @@ def read_adapter(path: str | Path, cfg: VitConfig, method: str | None = None, cl
         settings = settings_from_metadata(file.metadata, fmt)
         check_fits(file, cfg, settings, len(classes))
         tensors = {key: file.read_f32(key) for key in native_shapes(cfg, settings, len(classes))}
+        tensors.update({key: file.read_f32(key) for key, shape in frozen_shapes(cfg, settings).items()
+                        if file.has(key) and file.shape(key) == shape})
         return AdapterFile(settings, classes, tensors, dict(file.metadata))

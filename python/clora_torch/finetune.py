@@ -1,6 +1,7 @@
-"""A backbone plus one fine-tuning method (clora, lora, head, full): which tensors train, under which
-native keys, how they start (the engine's initialisation, draw for draw), and the rules the engine applies
-around a step (weight decay by tensor, the inert key-bias gradient of `full`).
+"""A backbone (ViT or point transformer) plus one fine-tuning method (clora, lora, head, full): which tensors
+train, under which native keys, how they start (the engine's initialisation, draw for draw), and the rules
+the engine applies around a step (weight decay by tensor, the inert key-bias gradient of `full`). On a point
+backbone `full` trains every parameter but never BatchNorm's running statistics, which are buffers.
 """
 
 from __future__ import annotations
@@ -12,39 +13,41 @@ import torch
 import torch.nn as nn
 
 from .adapters import CloraAdapter, LoraAdapter, plan_branches
+from .backbone import BackboneConfig, backbone_shapes, create_backbone, decays, feature_width, has_qkv_bias, trains_in_full
+from .blocks import ShapeError
 from .rng import Rng
 from .settings import AdapterSettings
-from .vit import ShapeError, VisionTransformer, VitConfig, decays, vit_shapes
 
 
 class FineTuneModel(nn.Module):
-    def __init__(self, cfg: VitConfig, settings: AdapterSettings, classes: list[str]):
+    def __init__(self, cfg: BackboneConfig, settings: AdapterSettings, classes: list[str]):
         super().__init__()
         if len(classes) < 2:
             raise ShapeError(f"Training needs at least two classes (got {len(classes)}).")
         self.cfg, self.settings, self.classes = cfg, settings, list(classes)
-        self.backbone = VisionTransformer(cfg)
-        self.head = nn.Linear(cfg.dim, len(classes))
+        self.backbone = create_backbone(cfg)
+        self.head = nn.Linear(feature_width(cfg), len(classes))
         self.adapter: CloraAdapter | LoraAdapter | None = (
             CloraAdapter(cfg, settings) if settings.method == "clora" else LoraAdapter(cfg, settings) if settings.method == "lora" else None)
         self.backbone.requires_grad_(settings.method == "full")
 
-    def forward(self, pixels: torch.Tensor, training: bool = False, dropout_seed: int | None = None) -> torch.Tensor:
-        """Logits [B, classes]; in training the bottleneck dropout draws its masks from `dropout_seed`."""
+    def forward(self, inputs: torch.Tensor, training: bool = False, dropout_seed: int | None = None) -> torch.Tensor:
+        """Logits [B, classes] of images or point clouds; in training the bottleneck dropout draws its masks
+        from `dropout_seed`."""
         if self.adapter is not None:
             self.adapter.dropout_active = training
             self.adapter.generator = None
             if training and self.settings.dropout > 0:
-                self.adapter.generator = torch.Generator(device=pixels.device)
+                self.adapter.generator = torch.Generator(device=inputs.device)
                 self.adapter.generator.manual_seed(int(dropout_seed or 0))
-        return self.head(self.backbone.features(pixels, self.adapter))
+        return self.head(self.backbone.features(inputs, self.adapter))
 
     def trainable(self) -> dict[str, nn.Parameter]:
         """Every trained tensor under its native key (§2.2), in the native file's order."""
         out: dict[str, nn.Parameter] = dict(self.adapter.native()) if self.adapter is not None else {}
         if self.settings.method == "full":
             params = dict(self.backbone.named_parameters())
-            out.update({key: params[key] for key in vit_shapes(self.cfg)})
+            out.update({key: params[key] for key in backbone_shapes(self.cfg) if trains_in_full(self.cfg, key)})
         out["head.weight"], out["head.bias"] = self.head.weight, self.head.bias
         return out
 
@@ -52,7 +55,7 @@ class FineTuneModel(nn.Module):
         """(tensors weight decay applies to, the rest), by the contract's rule on native key and shape."""
         decayed, plain = [], []
         for key, param in self.trainable().items():
-            (decayed if decays(key, tuple(param.shape)) else plain).append(param)
+            (decayed if decays(self.cfg, key, tuple(param.shape)) else plain).append(param)
         return decayed, plain
 
     def sade(self) -> torch.Tensor | None:
@@ -62,18 +65,41 @@ class FineTuneModel(nn.Module):
         """`full` only: the key rows [d, 2d) of every qkv bias shift all scores of a softmax row equally, so
         their exact gradient is zero; cleared here as the engine clears it, so rounding noise does not reach
         AdamW (which would blow it up to ±lr)."""
-        if self.settings.method != "full":
+        if self.settings.method != "full" or not has_qkv_bias(self.cfg):
             return
         d = self.cfg.dim
-        for block in self.backbone.blocks:
+        for block in self.blocks():
             grad = block.attn.qkv.bias.grad
             if grad is not None:
                 grad[d:2 * d] = 0
 
+    def blocks(self) -> nn.ModuleList:
+        return self.backbone.blocks.blocks if self.cfg.kind == "point" else self.backbone.blocks
+
     @torch.no_grad()
     def load_backbone(self, read: Callable[[str], np.ndarray]) -> None:
-        state = {name: torch.from_numpy(read(name)) for name in vit_shapes(self.cfg)}
+        """Every backbone tensor (BatchNorm's running statistics included) from the weights file."""
+        state = {name: torch.from_numpy(read(name)) for name in backbone_shapes(self.cfg)}
         self.backbone.load_state_dict(state)
+
+    @torch.no_grad()
+    def load_frozen(self, tensors: Mapping[str, np.ndarray]) -> None:
+        """The backbone tensors `full` does not train (a point backbone's running statistics) that a `full`
+        file holds beside what trained: they replace the backbone's, as the rest of such a file does."""
+        if self.settings.method != "full":
+            return
+        buffers = dict(self.backbone.named_buffers())
+        for key, shape in backbone_shapes(self.cfg).items():
+            if not trains_in_full(self.cfg, key) and key in tensors and tuple(np.shape(tensors[key])) == shape:
+                buffers[key].copy_(torch.from_numpy(np.asarray(tensors[key], np.float32)))
+
+    def frozen_tensors(self) -> dict[str, np.ndarray]:
+        """What a `full` file holds beside what trained, so that it is a whole backbone (the engine's modelFile)."""
+        if self.settings.method != "full":
+            return {}
+        buffers = dict(self.backbone.named_buffers())
+        return {key: buffers[key].detach().cpu().numpy().astype(np.float32, copy=True)
+                for key in backbone_shapes(self.cfg) if not trains_in_full(self.cfg, key)}
 
     @torch.no_grad()
     def load_native(self, tensors: Mapping[str, np.ndarray]) -> None:
@@ -90,7 +116,7 @@ class FineTuneModel(nn.Module):
         return {key: param.detach().cpu().numpy().astype(np.float32, copy=True) for key, param in self.trainable().items()}
 
 
-def initial_tensors(cfg: VitConfig, settings: AdapterSettings, class_count: int, rng: Rng) -> dict[str, np.ndarray]:
+def initial_tensors(cfg: BackboneConfig, settings: AdapterSettings, class_count: int, rng: Rng) -> dict[str, np.ndarray]:
     """The method's initialisation (§1) drawn exactly as the engine's initialTensors draws it from the same
     seed: D ~ U(±1/√a) per bank in first use, U = 0, Q = I; LoRA A Kaiming-uniform (bound 1/√a, drawn in
     the engine's [a, r] layout), B = 0; head weight trunc-normal(0.02) at ±2σ, bias 0. `full` starts from
@@ -116,7 +142,8 @@ def initial_tensors(cfg: VitConfig, settings: AdapterSettings, class_count: int,
             down = rng.uniforms(b.in_width * r, -bound, bound).reshape(b.in_width, r)
             out[f"lora.A.{b.path}"] = down.T.astype(np.float32)
             out[f"lora.B.{b.path}"] = np.zeros((b.out_width, r), np.float32)
-    out["head.weight"] = rng.truncated_normals(class_count * cfg.dim, 0.02).reshape(class_count, cfg.dim).astype(np.float32)
+    width = feature_width(cfg)
+    out["head.weight"] = rng.truncated_normals(class_count * width, 0.02).reshape(class_count, width).astype(np.float32)
     out["head.bias"] = np.zeros(class_count, np.float32)
     return out
 

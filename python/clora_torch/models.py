@@ -1,6 +1,9 @@
-"""--model as the engine resolves it (src/cli/model-source.ts): a local .safetensors file, a URL (downloaded
-once into the engine's own cache, ~/.cache/clora-web/weights), or a known model id; then the ViT's
-configuration and its preprocessing from the known-model table, the file's metadata, or the defaults.
+"""--model as the engine resolves it (src/cli/model-source.ts): a local .safetensors or PyTorch .pth file, a URL
+(downloaded once into the engine's own cache, ~/.cache/clora-web/weights), or a known model id; then what the
+backbone is (src/nn/backbone-meta.ts): a timm ViT, or Point-MAE's point transformer when its tensor names
+say so; its configuration; and for a ViT the preprocessing. Each setting the weights do not hold comes from
+the first of: the option (--heads; --points, --groups, --group-size for point backbones), the known-model
+table, the file's metadata (num_heads, num_points, num_groups, group_size), the kind's default.
 
 KNOWN_MODELS is the Python twin of src/nn/models.ts (python/tests/test_models.py checks they agree).
 """
@@ -11,14 +14,16 @@ import hashlib
 import os
 import sys
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .safetensors import SafetensorsFile, open_safetensors
+from .backbone import BackboneConfig, fingerprint_tensors, is_point
+from .point import looks_like_point_mae, point_config_from_shapes
 from .settings import UsageError
-from .vit import VitConfig, vit_config_from_shapes
+from .vit import vit_config_from_shapes
+from .weights import WeightsFile, open_weights
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HALF = (0.5, 0.5, 0.5)
@@ -31,11 +36,15 @@ class KnownModel:
     id: str
     url: str  # a hub URL, or a bundled backbone's path under public/ (the site's base)
     heads: int
-    mean: tuple[float, float, float]
+    mean: tuple[float, float, float]  # image backbones: preprocessing
     std: tuple[float, float, float]
     input_size: int
     crop_pct: float
     bundled: bool = False
+    kind: str = "vit"  # or "point": then points, groups and group_size are its grouping
+    points: int | None = None
+    groups: int | None = None
+    group_size: int | None = None
 
 
 def _hub(name: str) -> str:
@@ -70,34 +79,33 @@ def js_number(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(float(x))
 
 
-# Tensors a backbone fingerprint hashes: small, and different in every pretrained ViT.
-FINGERPRINT_TENSORS = ("cls_token", "pos_embed", "patch_embed.proj.bias", "norm.weight", "norm.bias")
-
-
 @dataclass
 class Backbone:
     spec: str
-    cfg: VitConfig
+    cfg: BackboneConfig
     known: KnownModel | None
-    preprocess: Preprocess
-    file: SafetensorsFile
+    preprocess: Preprocess | None  # images only
+    file: WeightsFile
+    notes: list[str] = field(default_factory=list)  # point settings an option changed from the file's, as sentences
 
     def read(self, name: str) -> np.ndarray:
         return self.file.read_f32(name)
 
     def fingerprint(self) -> str:
-        """sha256 of the little-endian f32 bytes of FINGERPRINT_TENSORS, in that order (checkpoints keep it)."""
+        """sha256 of the little-endian f32 bytes of the kind's fingerprint tensors, in order (checkpoints keep it)."""
         digest = hashlib.sha256()
-        for name in FINGERPRINT_TENSORS:
+        for name in fingerprint_tensors(self.cfg):
             digest.update(self.read(name).astype("<f4").tobytes())
         return digest.hexdigest()
 
     def describe(self) -> dict[str, str]:
-        """Metadata worth carrying into adapter files (the engine's Backbone.describe)."""
+        """Metadata worth carrying into adapter files (the engine's describe())."""
+        base = {"base_model": self.known.id if self.known else self.spec, "num_heads": str(self.cfg.heads)}
+        if is_point(self.cfg):
+            return {**base, "num_points": str(self.cfg.points), "num_groups": str(self.cfg.groups), "group_size": str(self.cfg.group_size)}
         p = self.preprocess
         return {
-            "base_model": self.known.id if self.known else self.spec,
-            "num_heads": str(self.cfg.heads),
+            **base,
             "image_size": str(self.cfg.image_size),
             "mean": ",".join(js_number(v) for v in p.mean),
             "std": ",".join(js_number(v) for v in p.std),
@@ -146,23 +154,56 @@ def _triple(text: str | None) -> tuple[float, float, float] | None:
     return (parts[0], parts[1], parts[2]) if len(parts) == 3 else None
 
 
-def open_backbone(spec: str, heads: int | None = None) -> Backbone:
+def _meta_count(meta: dict[str, str], key: str) -> int | None:
+    """A positive whole number from the metadata, or None when the key is absent or holds something else."""
+    text = meta.get(key, "")
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+# Point settings: (setting, option, metadata key).
+_POINT_SETTINGS = (("heads", "--heads", "num_heads"), ("points", "--points", "num_points"), ("groups", "--groups", "num_groups"),
+                   ("group_size", "--group-size", "group_size"))
+
+
+def _open_point(spec: str, known: KnownModel | None, file: WeightsFile, shapes: dict, options: dict[str, int | None]) -> Backbone:
+    settings: dict[str, int | None] = {}
+    notes = []
+    known = known if known is not None and known.kind == "point" else None
+    for setting, option, key in _POINT_SETTINGS:
+        table = getattr(known, setting) if known is not None else None
+        stored = table if table is not None else _meta_count(file.metadata, key)
+        given = options.get(setting)
+        if given is not None and stored is not None and given != stored:
+            notes.append(f"{option} {given} replaces the backbone's {key} {stored}.")
+        settings[setting] = given if given is not None else stored
+    cfg = point_config_from_shapes(shapes, **settings)  # a .pth has no metadata: §4's defaults apply
+    return Backbone(spec, cfg, known, None, file, notes)
+
+
+def resolve_model_path(spec: str) -> tuple[Path, KnownModel | None]:
     known = find_known_model(spec)
     if Path(spec).is_file():
-        path = Path(spec)
-    elif known is not None and known.bundled:
-        path = REPO_ROOT / "public" / known.url.lstrip("/")
-    elif spec.startswith(("http://", "https://")) or known is not None:
-        path = fetch_cached(known.url if known else spec)
-    else:
-        ids = ", ".join(m.id for m in KNOWN_MODELS)
-        raise UsageError(f"--model {spec}: no such file, and it is neither a URL nor a known model id (known: {ids}).")
-    file = open_safetensors(path)
+        return Path(spec), known
+    if known is not None and known.bundled:
+        return REPO_ROOT / "public" / known.url.lstrip("/"), known
+    if spec.startswith(("http://", "https://")) or known is not None:
+        return fetch_cached(known.url if known else spec), known
+    ids = ", ".join(m.id for m in KNOWN_MODELS)
+    raise UsageError(f"--model {spec}: no such file, and it is neither a URL nor a known model id (known: {ids}).")
+
+
+def open_backbone(spec: str, heads: int | None = None, points: int | None = None, groups: int | None = None,
+                  group_size: int | None = None) -> Backbone:
+    path, known = resolve_model_path(spec)
+    file = open_weights(path)
     try:
         meta = file.metadata
-        meta_heads = int(meta["num_heads"]) if meta.get("num_heads", "").isdigit() and int(meta["num_heads"]) > 0 else None
-        cfg = vit_config_from_shapes({n: i.shape for n, i in file.tensors.items()},
-                                     heads if heads is not None else known.heads if known else meta_heads)
+        shapes = {n: tuple(i.shape) for n, i in file.tensors.items()}
+        if looks_like_point_mae(shapes):
+            return _open_point(spec, known, file, shapes, {"heads": heads, "points": points, "groups": groups, "group_size": group_size})
+        known = known if known is not None and known.kind == "vit" else None
+        meta_heads = _meta_count(meta, "num_heads")
+        cfg = vit_config_from_shapes(shapes, heads if heads is not None else known.heads if known else meta_heads)
         crop = None
         try:
             crop = float(meta["crop_pct"]) if "crop_pct" in meta else None

@@ -62,8 +62,11 @@ def resumed_settings(ck: Checkpoint, values: dict) -> tuple[AdapterSettings, Tra
             _refuse(option, values[option], _show(saved))
     if values.get("no-shuffle") and o.shuffle:
         raise SettingsError(f"--no-shuffle differs from the checkpoint, whose run shuffles: a resumed run keeps its settings ({CHANGEABLE}).")
-    if values.get("augment") and not (o.augment_flip or o.augment_crop):
+    if values.get("augment") and not (o.image_augment or o.point_augment):
         raise SettingsError(f"--augment differs from the checkpoint, whose run does not augment: a resumed run keeps its settings ({CHANGEABLE}).")
+    for flag, saved in (("rotate", o.augment_rotate), ("jitter", o.augment_jitter)):
+        if values.get(flag) and not saved:
+            raise SettingsError(f"--{flag} differs from the checkpoint, whose run does not use it: a resumed run keeps its settings.")
     if values.get("epochs") is not None and values.get("steps") is not None:
         raise UsageError("Give --epochs or --steps, not both.")
     changes: dict = {}

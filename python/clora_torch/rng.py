@@ -45,6 +45,11 @@ class Rng:
         """`count` draws of uniform(low, high), as float64 (the engine rounds them to f32 when it stores them)."""
         return low + (high - low) * self._draws(count)
 
+    def normals(self, count: int) -> np.ndarray:
+        """`count` draws of normal(): Box-Muller, each from its own pair (u = 1 - next, v = next), float64."""
+        draws = self._draws(2 * count)
+        return np.sqrt(-2.0 * np.log(1.0 - draws[0::2])) * np.cos(2.0 * math.pi * draws[1::2])
+
     def truncated_normals(self, count: int, std: float) -> np.ndarray:
         """`count` draws of truncatedNormal(std): Box-Muller pairs (u = 1 - next, v = next), a pair whose
         |z| > 2 is drawn again, exactly as the engine loops."""

@@ -94,13 +94,24 @@ class TrainOptions:
     label_smoothing: float = 0.0
     seed: int = 0
     shuffle: bool = True
-    augment_flip: bool = False
+    augment_flip: bool = False  # images: horizontal flip and random resized crop (--augment)
     augment_crop: bool = False
+    augment_scale_translate: bool = False  # point clouds: Point-MAE's scale and translate (--augment),
+    augment_rotate: bool = False  # rotation about the up axis (--rotate),
+    augment_jitter: bool = False  # jitter (--jitter)
     log_every: int = 10
     precision: str = "f32"
 
     def with_(self, **changes: object) -> "TrainOptions":
         return replace(self, **changes)
+
+    @property
+    def image_augment(self) -> bool:
+        return self.augment_flip or self.augment_crop
+
+    @property
+    def point_augment(self) -> bool:
+        return self.augment_scale_translate or self.augment_rotate or self.augment_jitter
 
 
 def validate_train_options(o: TrainOptions, count: int) -> None:

@@ -5,7 +5,11 @@ PyTorch; under torchrun (or python -m torch.distributed.run) with DistributedDat
         [--rank 8 --spaces 4 --targets q,v --scale 1 --sade-weight 0.1 --dropout 0.1]
         [--epochs 10 | --steps K] [--batch-size 32 --micro-batch N --optimizer adamw|sgd --lr 1e-3
         --weight-decay 1e-4 --warmup 0 --label-smoothing 0 --seed 0 --no-shuffle --augment --log-every 10]
-        [--heads H] [--save-state S] [--device auto|cpu|cuda]
+        [--heads H] [point backbones: --points P --groups G --group-size K --rotate --jitter]
+        [--save-state S] [--device auto|cpu|cuda]
+
+M is a timm ViT or a Point-MAE point transformer (.safetensors or .pth); DATA a tensor file (pixel_values, or
+points [N,P,3], and labels) or, for a ViT, a folder of class folders of images.
 
 --batch-size is the global batch whatever the number of processes; rank 0 alone prints and writes --out
 (the native adapter, §2.2) and --save-state (the training checkpoint). Run from python/.
@@ -18,12 +22,13 @@ import os
 import sys
 
 from . import checkpoint as ckpt
-from .cli import adapter_settings_from, number, require, run_main, train_options_from, train_parser
+from .backbone import is_point, sample_noun
+from .cli import adapter_settings_from, augmentation_for, open_model_option, require, run_main, train_options_from, train_parser
 from .data import check_dataset, load_data
 from .distributed import Processes, barrier, start, stop
 from .files import read_adapter, write_adapter
 from .finetune import FineTuneModel, init_seed, initial_tensors
-from .models import Backbone, open_backbone
+from .models import Backbone
 from .resume import check_backbone, check_data, check_unfinished, resumed_settings
 from .rng import Rng
 from .settings import SettingsError, TrainOptions, UsageError, setting_applies, validate_train_options
@@ -35,14 +40,16 @@ def _training_json(o: TrainOptions, total_steps: int) -> str:
     j = {"precision": o.precision, "optimizer": o.optimizer, "lr": o.lr, "weightDecay": o.weight_decay, "epochs": o.epochs,
          "steps": total_steps, "batchSize": o.batch_size, "microBatchSize": o.micro_batch_size, "warmup": o.warmup,
          "labelSmoothing": o.label_smoothing, "seed": o.seed, "shuffle": o.shuffle, "logEvery": o.log_every}
-    if o.augment_flip or o.augment_crop:
+    if o.point_augment:
+        j["augment"] = {"scaleAndTranslate": o.augment_scale_translate, "rotate": o.augment_rotate, "jitter": o.augment_jitter}
+    elif o.image_augment:
         j["augment"] = {"flip": o.augment_flip, "randomResizedCrop": o.augment_crop}
     return json.dumps({k: v for k, v in j.items() if v is not None}, separators=(",", ":"))
 
 
-def _log(m: dict) -> None:
+def _log(m: dict, unit: str) -> None:
     sys.stderr.write(f"step {m['step']}/{m['total_steps']}  loss {m['loss']:.4f}  ce {m['cross_entropy']:.4f}  sade {m['sade']:.4f}  "
-                     f"lr {m['lr']:#.3g}  {m['images_per_second']:.1f} img/s  eta {m['eta_seconds']:.0f} s\n")
+                     f"lr {m['lr']:#.3g}  {m['images_per_second']:.1f} {unit}/s  eta {m['eta_seconds']:.0f} s\n")
 
 
 def _build(values: dict, backbone: Backbone, procs: Processes) -> Trainer:
@@ -54,7 +61,7 @@ def _build(values: dict, backbone: Backbone, procs: Processes) -> Trainer:
         ck = ckpt.read_checkpoint(values["resume"], cfg)
         check_backbone(ck, backbone)
         settings, options = resumed_settings(ck, values)
-        data = load_data(values["data"], backbone.preprocess, cfg.channels, ck.classes)
+        data = load_data(values["data"], backbone, ck.classes)
         check_data(ck, data)
         validate_train_options(options, data.count)
         check_dataset(data)
@@ -65,7 +72,7 @@ def _build(values: dict, backbone: Backbone, procs: Processes) -> Trainer:
         trainer.load(ck)
         return trainer
     settings = adapter_settings_from(values)
-    options = train_options_from(values)
+    options = augmentation_for(values, train_options_from(values), is_point(cfg), backbone.known.id if backbone.known else backbone.spec)
     if values.get("init"):
         init = read_adapter(values["init"], cfg, method=settings.method)
         # The adapter's shape comes from --init; a shape option given as well must agree with it.
@@ -78,12 +85,12 @@ def _build(values: dict, backbone: Backbone, procs: Processes) -> Trainer:
                 raise SettingsError(f"--{key} {given} differs from the --init adapter's {key} {saved}: leave --{key} out to continue with the adapter's own.")
         settings = settings.with_(rank=init.settings.rank, spaces=init.settings.spaces, targets=init.settings.targets)
         classes = init.classes
-        data = load_data(values["data"], backbone.preprocess, cfg.channels, classes)
+        data = load_data(values["data"], backbone, classes)
         if len(data.classes) > len(classes):
             raise SettingsError(f"The data has {len(data.classes)} classes but the --init adapter has {len(classes)}.")
         start_tensors = init.tensors
     else:
-        data = load_data(values["data"], backbone.preprocess, cfg.channels)
+        data = load_data(values["data"], backbone)
         classes = data.classes
         start_tensors = {}
     validate_train_options(options, data.count)
@@ -95,13 +102,14 @@ def _build(values: dict, backbone: Backbone, procs: Processes) -> Trainer:
     if settings.method == "full" and not values.get("init"):
         start_tensors = {**{k: backbone.read(k) for k in model.trainable() if k not in start_tensors}, **start_tensors}
     model.load_native(start_tensors)
+    model.load_frozen(start_tensors)  # a `full` --init file's BatchNorm statistics replace the backbone's
     return Trainer(model, data, options, procs)
 
 
 def train(values: dict, procs: Processes) -> None:
     out = require(values, "out")
     require(values, "data")
-    backbone = open_backbone(require(values, "model"), number(values, "heads", None, True))
+    backbone = open_model_option(values)
     try:
         trainer = _build(values, backbone, procs)
         o, model = trainer.options, trainer.model
@@ -112,16 +120,17 @@ def train(values: dict, procs: Processes) -> None:
             params = sum(p.numel() for p in model.trainable().values())
             where = f", {procs.world} processes ({'nccl' if procs.device.type == 'cuda' else 'gloo'}), global batch {o.batch_size}" if procs.world > 1 else ""
             resumed = f" from step {trainer.step}" if trainer.step else ""
-            sys.stderr.write(f"training {model.settings.method} on {trainer.data.count} images of {len(model.classes)} classes{resumed}: "
+            sys.stderr.write(f"training {model.settings.method} on {sample_noun(backbone.cfg, trainer.data.count)} of {len(model.classes)} classes{resumed}: "
                              f"{trainer.total_steps} steps, {params} trainable parameters{where}\n")
         every = max(1, o.log_every)
-        trainer.run(lambda m: _log(m) if procs.main and (m["step"] % every == 0 or m["step"] == trainer.total_steps) else None)
+        unit = "clouds" if is_point(backbone.cfg) else "img"
+        trainer.run(lambda m: _log(m, unit) if procs.main and (m["step"] % every == 0 or m["step"] == trainer.total_steps) else None)
         if procs.main:
             last = trainer.history[-1] if trainer.history else None
             extra = {**backbone.describe(), "training": _training_json(o, trainer.total_steps), "trainer": "clora_torch"}
             if last is not None:
                 extra["final_loss"] = repr(float(last["loss"]))
-            write_adapter(out, backbone.cfg, model.settings, model.classes, model.native_tensors(), extra)
+            write_adapter(out, backbone.cfg, model.settings, model.classes, {**model.native_tensors(), **model.frozen_tensors()}, extra)
             sys.stderr.write(f"wrote {model.settings.method} adapter to {out}\n")
             if values.get("save-state"):
                 state = trainer.state()

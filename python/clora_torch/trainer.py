@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from .augment import apply_crop, draw_crops
+from .point_augment import apply_point_augment, draw_point_augments
 from .checkpoint import Checkpoint
 from .data import Dataset
 from .distributed import Processes, all_sum
@@ -84,10 +85,18 @@ class Trainer:
             if on_metrics is not None:
                 on_metrics(metrics)
 
-    def _batch(self, indices: list[int], crops: list | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _draw_augments(self, count: int) -> list:
+        """The engine's augmentation draws for `count` samples (crops and flips, or point transforms)."""
+        o, rng, shape = self.options, self.sampler.rng, self.data.inputs.shape[1:]
+        if len(shape) == 2:
+            return draw_point_augments(rng, count, shape[0], o.augment_scale_translate, o.augment_rotate, o.augment_jitter)
+        return draw_crops(rng, count, shape[1], shape[2], o.augment_crop, o.augment_flip)
+
+    def _batch(self, indices: list[int], augments: list | None) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.inputs[indices]
-        if crops is not None:
-            x = torch.from_numpy(np.stack([apply_crop(self.data.inputs[i], c) for i, c in zip(indices, crops)]))
+        if augments is not None and indices:  # a process whose share of a short last batch is empty has nothing to augment
+            apply = apply_point_augment if self.data.inputs.ndim == 3 else apply_crop
+            x = torch.from_numpy(np.stack([apply(self.data.inputs[i], a) for i, a in zip(indices, augments)]))
         return x.to(self.procs.device), self.labels[indices].to(self.procs.device)
 
     def train_step(self) -> dict:
@@ -97,13 +106,12 @@ class Trainer:
         set_lr(self.optimizer, lr)
         # The engine's draws: per engine micro-batch, its augmentation, then one forked seed.
         chunk = o.micro_batch_size or len(batch)
-        crops: list | None = [] if (o.augment_flip or o.augment_crop) else None
+        augments: list | None = [] if (o.image_augment or o.point_augment) else None
         seeds = []
-        _, h, w = self.data.inputs.shape[1:]
         for begin in range(0, len(batch), chunk):
             count = min(chunk, len(batch) - begin)
-            if crops is not None:
-                crops += draw_crops(self.sampler.rng, count, h, w, o.augment_crop, o.augment_flip)
+            if augments is not None:
+                augments += self._draw_augments(count)
             seeds.append(self.sampler.rng.fork())
         # This process's shard of the global batch, in forward passes of at most --micro-batch samples.
         mine = shard(len(batch), procs.rank, procs.world)
@@ -113,7 +121,7 @@ class Trainer:
         ce_sum = torch.zeros((), device=procs.device)
         sade_value = 0.0
         for k, positions in enumerate(passes):
-            x, y = self._batch([batch[i] for i in positions], [crops[i] for i in positions] if crops is not None else None)
+            x, y = self._batch([batch[i] for i in positions], [augments[i] for i in positions] if augments is not None else None)
             seed = seeds[k % len(seeds)] ^ ((procs.rank * 0x9E3779B1) & 0xFFFFFFFF)
             last = k == len(passes) - 1
             sync = self.net.no_sync() if (procs.world > 1 and not last) else contextlib.nullcontext()

@@ -1,27 +1,25 @@
 """The contract's timm ViT (clora-spec §2.1) as a PyTorch module whose state_dict keys are timm's.
 
-Class token, no register tokens, pre-norm blocks, LayerNorm eps 1e-6, exact (erf) GELU, attention scale
-head_dim^-0.5, classifier on the class token after the final norm. The head lives outside (a fine-tuning
-method brings its own). Each block's linear maps pass their input and output through an `adapter`
-(CLoRA, LoRA) as the engine's LinearAdapter does (src/nn/vit.ts).
+Class token, no register tokens, pre-norm blocks (blocks.py) with LayerNorm eps 1e-6 and a qkv bias, exact
+(erf) GELU, attention scale head_dim^-0.5, classifier on the class token after the final norm. The head lives
+outside (a fine-tuning method brings its own). Each block's linear maps pass their input and output through
+an `adapter` (CLoRA, LoRA) as the engine's LinearAdapter does (src/nn/vit.ts).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Protocol
+from typing import Mapping
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from .settings import SettingsError
+from .blocks import Block, LinearAdapter, ShapeError, block_shapes
+from .blocks import fmt as _fmt
+
+__all__ = ["LAYER_NORM_EPS", "ShapeError", "VisionTransformer", "VitConfig", "decays", "vit_config_from_shapes", "vit_shapes"]
 
 LAYER_NORM_EPS = 1e-6
-
-
-class ShapeError(SettingsError):
-    """Weights or files whose shapes do not fit; the message names them."""
 
 
 @dataclass(frozen=True)
@@ -35,10 +33,7 @@ class VitConfig:
     mlp_dim: int
     tokens: int
     classes: int  # of the stored head; 0 without one
-
-
-def _fmt(shape: tuple[int, ...] | None) -> str:
-    return "missing" if shape is None else "[" + ", ".join(str(d) for d in shape) + "]"
+    kind: str = "vit"
 
 
 def vit_shapes(cfg: VitConfig, with_head: bool = False) -> dict[str, tuple[int, ...]]:
@@ -49,15 +44,7 @@ def vit_shapes(cfg: VitConfig, with_head: bool = False) -> dict[str, tuple[int, 
         "patch_embed.proj.weight": (d, cfg.channels, cfg.patch, cfg.patch), "patch_embed.proj.bias": (d,),
     }
     for i in range(cfg.depth):
-        b = f"blocks.{i}"
-        shapes.update({
-            f"{b}.norm1.weight": (d,), f"{b}.norm1.bias": (d,),
-            f"{b}.attn.qkv.weight": (3 * d, d), f"{b}.attn.qkv.bias": (3 * d,),
-            f"{b}.attn.proj.weight": (d, d), f"{b}.attn.proj.bias": (d,),
-            f"{b}.norm2.weight": (d,), f"{b}.norm2.bias": (d,),
-            f"{b}.mlp.fc1.weight": (m, d), f"{b}.mlp.fc1.bias": (m,),
-            f"{b}.mlp.fc2.weight": (d, m), f"{b}.mlp.fc2.bias": (d,),
-        })
+        shapes.update(block_shapes(f"blocks.{i}", d, m, qkv_bias=True))
     shapes.update({"norm.weight": (d,), "norm.bias": (d,)})
     if with_head and cfg.classes > 0:
         shapes.update({"head.weight": (cfg.classes, d), "head.bias": (cfg.classes,)})
@@ -106,39 +93,10 @@ def decays(name: str, shape: tuple[int, ...]) -> bool:
     return len(shape) >= 2 and name not in ("cls_token", "pos_embed")
 
 
-class LinearAdapter(Protocol):
-    def adapts(self, block: int, module: str) -> bool: ...
-
-    def adapt(self, block: int, module: str, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor: ...
-
-
 class _PatchEmbed(nn.Module):
     def __init__(self, cfg: VitConfig):
         super().__init__()
         self.proj = nn.Conv2d(cfg.channels, cfg.dim, cfg.patch, stride=cfg.patch)
-
-
-class _Attention(nn.Module):
-    def __init__(self, cfg: VitConfig):
-        super().__init__()
-        self.qkv = nn.Linear(cfg.dim, 3 * cfg.dim)
-        self.proj = nn.Linear(cfg.dim, cfg.dim)
-
-
-class _Mlp(nn.Module):
-    def __init__(self, cfg: VitConfig):
-        super().__init__()
-        self.fc1 = nn.Linear(cfg.dim, cfg.mlp_dim)
-        self.fc2 = nn.Linear(cfg.mlp_dim, cfg.dim)
-
-
-class _Block(nn.Module):
-    def __init__(self, cfg: VitConfig):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(cfg.dim, eps=LAYER_NORM_EPS)
-        self.attn = _Attention(cfg)
-        self.norm2 = nn.LayerNorm(cfg.dim, eps=LAYER_NORM_EPS)
-        self.mlp = _Mlp(cfg)
 
 
 class VisionTransformer(nn.Module):
@@ -150,7 +108,7 @@ class VisionTransformer(nn.Module):
         self.patch_embed = _PatchEmbed(cfg)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, cfg.dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, cfg.tokens, cfg.dim))
-        self.blocks = nn.ModuleList([_Block(cfg) for _ in range(cfg.depth)])
+        self.blocks = nn.ModuleList([Block(cfg.dim, cfg.mlp_dim, LAYER_NORM_EPS, qkv_bias=True) for _ in range(cfg.depth)])
         self.norm = nn.LayerNorm(cfg.dim, eps=LAYER_NORM_EPS)
 
     def features(self, pixels: torch.Tensor, adapter: LinearAdapter | None = None) -> torch.Tensor:
@@ -160,20 +118,5 @@ class VisionTransformer(nn.Module):
         x = self.patch_embed.proj(pixels).flatten(2).transpose(1, 2)  # [B, patches, d], row-major patches
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
         for i, block in enumerate(self.blocks):
-            x = self._block(i, block, x, adapter)
+            x = block.run(i, x, cfg.heads, adapter)
         return self.norm(x)[:, 0]
-
-    def _block(self, i: int, block: _Block, x: torch.Tensor, adapter: LinearAdapter | None) -> torch.Tensor:
-        def lin(module: str, layer: nn.Linear, inp: torch.Tensor) -> torch.Tensor:
-            out = F.linear(inp, layer.weight, layer.bias)
-            return adapter.adapt(i, module, inp, out) if adapter is not None and adapter.adapts(i, module) else out
-
-        b, n, d = x.shape
-        heads = self.cfg.heads
-        h = block.norm1(x)
-        qkv = lin("qkv", block.attn.qkv, h).reshape(b, n, 3, heads, d // heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv.unbind(0)
-        attn = ((q @ k.transpose(-2, -1)) * (d // heads) ** -0.5).softmax(dim=-1)
-        x = x + lin("proj", block.attn.proj, (attn @ v).transpose(1, 2).reshape(b, n, d))
-        hidden = F.gelu(lin("fc1", block.mlp.fc1, block.norm2(x)))
-        return x + lin("fc2", block.mlp.fc2, hidden)

@@ -1,10 +1,14 @@
-"""What the companion's tests share: paths, running the engine's command line (`npx tsx src/cli/main.ts`,
-on lavapipe a second or two per run here), running the companion's entry points in-process or as
+"""What the companion's tests share: paths, running the engine's command line (src/cli/main.ts's `main`, in one
+process kept running for the whole session: tests/helpers/cli-server.ts; on lavapipe a second or two per
+run here), running the companion's entry points in-process or as
 `python3 -m ...` from python/, and comparing files the way the contract does."""
 
 from __future__ import annotations
 
+import atexit
+import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -28,11 +32,50 @@ DATA = TRAIN / "data.safetensors"
 TSX = REPO / "node_modules" / ".bin" / "tsx"
 
 
+class _EngineServer:
+    """The engine's command line kept running (tests/helpers/cli-server.ts): each call is one `main(argv)` of
+    src/cli/main.ts, the very function `npm run clora` runs, without paying tsx's and Dawn's start-up again."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+
+    def _start(self) -> subprocess.Popen:
+        if self.process is None or self.process.poll() is not None:
+            self.process = subprocess.Popen([str(TSX), "tests/helpers/cli-server.ts"], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        return self.process
+
+    def run(self, args: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
+        process = self._start()
+        process.stdin.write(json.dumps(args) + "\n")
+        process.stdin.flush()
+        ready, _, _ = select.select([process.stdout], [], [], timeout)
+        line = process.stdout.readline() if ready else ""
+        if not line:
+            process.kill()
+            self.process = None
+            pytest.fail(f"engine {' '.join(args)} gave no answer ({'timed out' if not ready else 'the process ended'}).")
+        answer = json.loads(line)
+        return subprocess.CompletedProcess(["clora", *args], answer["code"], answer["stdout"], answer["stderr"])
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.stdin.close()  # the server ends when its input does
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # still inside a run (the session was interrupted)
+                self.process.kill()
+
+
+_ENGINE = _EngineServer()
+atexit.register(_ENGINE.close)
+
+
 def engine(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     """The engine's CLI (`npm run clora -- ...`) from the repository root."""
     if not TSX.exists():
         pytest.fail("node_modules/.bin/tsx is missing: run `npm install` at the repository root first.")
-    result = subprocess.run([str(TSX), "src/cli/main.ts", *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = _ENGINE.run([str(a) for a in args])
     if check and result.returncode != 0:
         pytest.fail(f"engine {' '.join(map(str, args))} exited with {result.returncode}:\n{result.stderr[-3000:]}")
     return result

@@ -31,6 +31,7 @@ def sampler_state(path):
 def assert_same_run(ours, reference, start):
     """Same tensors and moments (contract tolerance, against the reference's change) and the same sampler."""
     ratio, worst = contract_error(tensors(ours), tensors(reference), tensors(start))
+    print(f"resumed: {ratio:.2e} of the largest change ({worst})")
     assert ratio <= 1e-4, f"worst tensor {worst} at {ratio:.2e} of the largest change"
     assert sampler_state(ours) == sampler_state(reference)
 

@@ -10,10 +10,11 @@ import { createFineTuneModel, initialTensors, type FineTuneModel } from '../clor
 import { DEFAULT_ADAPTER_SETTINGS, METHOD_TRAINS, METHODS, parseTargets, settingApplies, SettingsError, validateAdapterSettings, type AdapterSettings, type Method } from '../clora/settings';
 import { evaluate, formatEvaluation } from '../train/evaluate';
 import { backboneHeadAdapter, datasetLogits, predictLogits } from '../train/predict';
-import { countText, type Dataset } from '../data/dataset';
+import { countText, DatasetError, type Dataset } from '../data/dataset';
 import type { GpuContext } from '../gpu/context';
 import { createNodeGpuContext } from '../gpu/node';
-import { bytesSource, openSafetensors, writeSafetensors } from '../io/safetensors';
+import { bytesSource, openSafetensors, safetensorsParts, writeSafetensors } from '../io/safetensors';
+import { pointTensorFileParts } from '../data/points/tensor-file';
 import { imageBackbone } from '../nn/backbone-meta';
 import { backboneShapes } from '../nn/backbone';
 import { Rng } from '../train/rng';
@@ -39,6 +40,10 @@ commands:
   eval --model M --adapter A --data DATA [--json]
   export --model M --adapter A --format peft|merged|onnx --out PATH
       onnx: the merged model as one .onnx file (opset 17): input pixel_values [N,3,H,W], output logits [N,C]
+  pack --model M --data DATA --out FILE
+      DATA as train reads it for M (a folder of point files or images: each brought to the backbone's input),
+      written as one tensor file (points [N,P,3] or pixel_values [N,3,H,W], labels [N], classes): what the
+      PyTorch companion (python/) takes as --data
 
 M is a .safetensors or PyTorch .pth file, a URL (downloaded once into ~/.cache/clora-web), or a known model id:
 a timm ViT, or a Point-MAE point transformer (every command then also takes --points P --groups G
@@ -344,7 +349,40 @@ async function exportCommand(_ctx: GpuContext, argv: string[]): Promise<void> {
   }
 }
 
-const COMMANDS: Record<string, (ctx: GpuContext, argv: string[]) => Promise<void>> = { forward, train, eval: evalCommand, export: exportCommand };
+/** Preprocessed model input (what the Node loaders give); 8-bit pixels are the browser's and never reach here. */
+function modelInput(data: Dataset): Float32Array {
+  if (!(data.inputs instanceof Float32Array)) throw new Error('Internal: pack expects preprocessed f32 samples.');
+  return data.inputs;
+}
+
+/**
+ * `pack`: --data read through the engine's own loaders for this backbone (point files brought to P points as
+ * training brings them, images preprocessed as training preprocesses them) and written as one tensor file, so
+ * another program (the PyTorch companion) trains on exactly what the engine trains on.
+ */
+async function packCommand(ctx: GpuContext, argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, ...BACKBONE_OPTIONS } });
+  const dataPath = requireOption(values, 'data');
+  const out = requireOption(values, 'out');
+  const backbone = await openModelOption(values);
+  try {
+    const data = await loadData(ctx, dataPath, backbone);
+    if (data.count === 0) throw new DatasetError(`--data ${dataPath} holds no usable samples: nothing to pack.`);
+    const metadata = { packed_by: 'clora-web pack', base_model: backbone.baseModel };
+    const parts = backbone.kind === 'point'
+      ? pointTensorFileParts(data, { ...metadata, num_points: String(data.sampleShape[0]) })
+      : safetensorsParts([
+          { name: 'pixel_values', shape: [data.count, ...data.sampleShape], data: modelInput(data) },
+          { name: 'labels', shape: [data.count], data: data.labels },
+        ], { ...metadata, classes: JSON.stringify(data.classes) });
+    await writeFile(out, parts);
+    process.stderr.write(`packed ${countText(data, data.count)} of ${data.classes.length} classes [${data.sampleShape.join(', ')}] into ${out}\n`);
+  } finally {
+    await backbone.close();
+  }
+}
+
+const COMMANDS: Record<string, (ctx: GpuContext, argv: string[]) => Promise<void>> = { forward, train, eval: evalCommand, export: exportCommand, pack: packCommand };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

@@ -151,8 +151,8 @@ describe('hostile content', () => {
     const page = await context.newPage();
     const problems = watchPage(page);
     const dialogs = await prepare(page);
-    // A real record (tests/fixtures/checkpoint), turned into plain values the page rebuilds.
-    const record = deserialize(readFileSync('tests/fixtures/checkpoint/tiny-clora-step3.v8')) as { meta: Record<string, unknown>; data: { state: Record<string, unknown> & { trainable: Map<string, Float32Array>; optimizer: { step: number; m: Float32Array; v: Float32Array } }; accuracy: unknown[] } };
+    // A real record (tests/fixtures/idb-checkpoint), turned into plain values the page rebuilds.
+    const record = deserialize(readFileSync('tests/fixtures/idb-checkpoint/tiny-clora-step3.v8')) as { meta: Record<string, unknown>; data: { state: Record<string, unknown> & { trainable: Map<string, Float32Array>; optimizer: { step: number; m: Float32Array; v: Float32Array } }; accuracy: unknown[] } };
     const plainData = (d: typeof record.data, momentsShort: boolean) => ({
       ...d,
       state: {

@@ -282,7 +282,7 @@ type Record = { meta: unknown; data: unknown };
 
 export const checkpointReader: FuzzReader<Record> = {
   name: 'checkpoint records (IndexedDB)',
-  seeds: async () => [{ name: 'tests/fixtures/checkpoint/tiny-clora-step3.v8', value: deserialize(readFileSync(join(root, 'tests/fixtures/checkpoint/tiny-clora-step3.v8'))) as Record }],
+  seeds: async () => [{ name: 'tests/fixtures/idb-checkpoint/tiny-clora-step3.v8', value: deserialize(readFileSync(join(root, 'tests/fixtures/idb-checkpoint/tiny-clora-step3.v8'))) as Record }],
   async hostile() {
     const seed = (await this.seeds())[0]!.value as { meta: Record_; data: { state: State } };
     type Record_ = { [key: string]: unknown };

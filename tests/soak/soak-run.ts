@@ -6,7 +6,7 @@
 // counted), the compiled pipelines, the JS heap after a full collection, and the process's resident memory
 // (lavapipe keeps GPU memory in the process). Prints one JSON line.
 import { parseArgs } from 'node:util';
-import { deserialize, serialize } from 'node:v8';
+import { deserialize, getHeapSpaceStatistics, serialize } from 'node:v8';
 import { createNodeGpuContext } from '../../src/gpu/node';
 import { evaluate } from '../../src/train/evaluate';
 import { predictLogits } from '../../src/train/predict';
@@ -77,7 +77,10 @@ while (epoch < warmupEpochs + minEpochs || (performance.now() - started) / 1000 
   const history = serialize(trainer.history);
   trainer.history = [];
   gc();
-  const heapWithoutHistory = process.memoryUsage().heapUsed;
+  // Code spaces left out: V8 keeps compiling and flushing code as a run goes on, which is not the program's memory.
+  const heapWithoutHistory = getHeapSpaceStatistics()
+    .filter((space) => !space.space_name.startsWith('code'))
+    .reduce((bytes, space) => bytes + space.space_used_size, 0);
   trainer.history = deserialize(history) as typeof trainer.history;
   gc();
   const memory = process.memoryUsage();

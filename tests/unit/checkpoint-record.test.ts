@@ -1,5 +1,5 @@
 // Checkpoint records as IndexedDB hands them back (src/io/checkpoint-record.ts): a real record (from a run of
-// the tiny ViT, tests/fixtures/checkpoint, made by tools/make-checkpoint-fixture.ts) is accepted; records
+// the tiny ViT, tests/fixtures/idb-checkpoint, made by tools/make-idb-checkpoint-fixture.ts) is accepted; records
 // with missing fields, a newer version or arrays of the wrong length are refused with a sentence naming
 // what is wrong. (The fuzz pass tries thousands more; the page's side is tests/e2e/hostile.test.ts.)
 import { readFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { checkCheckpoint, checkCheckpointMeta, CheckpointError, type CheckpointD
 import { describeUnreadable } from '../../src/io/checkpoints';
 
 const root = new URL('../../', import.meta.url).pathname;
-const fixture = (): { meta: CheckpointMeta; data: CheckpointData } => deserialize(readFileSync(`${root}tests/fixtures/checkpoint/tiny-clora-step3.v8`));
+const fixture = (): { meta: CheckpointMeta; data: CheckpointData } => deserialize(readFileSync(`${root}tests/fixtures/idb-checkpoint/tiny-clora-step3.v8`));
 
 function refusal(change: (r: { meta: Record<string, unknown>; data: CheckpointData }) => void): string {
   const record = fixture() as unknown as { meta: Record<string, unknown>; data: CheckpointData };

@@ -1,13 +1,17 @@
 // The command line on point backbones (clora-spec §4): forward from .safetensors and genuine torch.save .pth
 // files against the PyTorch golden logits, train → eval → export on a folder of point files, the grouping
-// options, and the refusals a user can run into.
+// options, the refusals a user can run into, and `pack` (a data set as train reads it, as one tensor file).
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main';
+import { loadFolderDataset } from '../../src/data/load-node';
+import { loadPointFolderDataset } from '../../src/data/points/load-node';
+import { imageBackbone, readBackboneMeta } from '../../src/nn/backbone-meta';
 import { bytesSource, openSafetensors, writeSafetensors, type SafetensorsFile } from '../../src/io/safetensors';
 import { Rng } from '../../src/train/rng';
+import { gpu } from '../helpers/gpu';
 import { maxRelError } from '../reference/ops';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -180,5 +184,49 @@ describe('train, eval and export on a folder of point files', () => {
     expect([...(await b.readF32(key))]).toEqual([...(await base.readF32(key))]);
     const w = 'blocks.blocks.0.attn.qkv.weight';
     expect(maxRelError(await b.readF32(w), await a.readF32(w))).toBeGreaterThan(0);
+  });
+});
+
+describe('pack: a data set as train reads it, in one tensor file (what the PyTorch companion trains on)', () => {
+  it('a folder of point files: the clouds the folder loader gives, bit for bit, with labels and classes', async () => {
+    const data = pointFolder();
+    const out = join(mkdtempSync(join(tmpdir(), 'clora-pack-')), 'points.safetensors');
+    const r = await clora(['pack', '--model', backbone, '--points', '64', '--data', data, '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/skipped .*broken\.ply: /);
+    expect(r.stderr).toMatch(/packed 8 point clouds of 2 classes \[64, 3\] into /);
+    const expected = await loadPointFolderDataset(data, { points: 64 });
+    const packed = await open(out);
+    expect(packed.tensors.get('points')!.shape).toEqual([8, 64, 3]);
+    expect(Buffer.from((await packed.readF32('points')).buffer).equals(Buffer.from(expected.inputs.buffer))).toBe(true);
+    expect([...(await packed.readInt('labels'))]).toEqual([...expected.labels]);
+    expect(packed.metadata).toMatchObject({ classes: '["balls","boxes"]', num_points: '64', packed_by: 'clora-web pack' });
+  });
+
+  it('a folder of images: pixel_values preprocessed on the GPU as training preprocesses them', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'clora-pack-images-'));
+    for (const name of ['bag', 'sandal']) {
+      mkdirSync(join(data, name));
+      for (const f of ['001.png', '002.png']) writeFileSync(join(data, name, f), readFileSync(join(root, 'public/samples/fashion', name, f)));
+    }
+    const out = join(data, 'pixels.safetensors');
+    const model = join(root, 'public/models/vit-mnist.safetensors');
+    expect((await clora(['pack', '--model', model, '--data', data, '--out', out])).code).toBe(0);
+    const meta = readBackboneMeta(await open(model), { spec: model });
+    const expected = await loadFolderDataset(await gpu(), data, imageBackbone(meta, 'pack').preprocess);
+    const packed = await open(out);
+    expect(packed.tensors.get('pixel_values')!.shape).toEqual([4, 3, 28, 28]);
+    expect(maxRelError(await packed.readF32('pixel_values'), expected.inputs as Float32Array)).toBe(0);
+    expect([...(await packed.readInt('labels'))]).toEqual([0, 0, 1, 1]);
+    expect(packed.metadata.classes).toBe('["bag","sandal"]');
+  });
+
+  it('refuses a folder with nothing usable in it', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'clora-pack-empty-'));
+    mkdirSync(join(data, 'junk'));
+    writeFileSync(join(data, 'junk', 'a.ply'), 'ply\nformat ascii 1.0\nelement vertex 10\nproperty float x\nend_header\n1\n');
+    const r = await clora(['pack', '--model', backbone, '--data', data, '--out', join(data, 'x.safetensors')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/holds no usable samples: nothing to pack/);
   });
 });

@@ -35,13 +35,15 @@ const rows = [
   row('lora-r8', 'lora', 8842, [0.7, 0.71, 0.72]),
   row('clora-p4-sade', 'clora-sade', 6794, [0.69, 0.7, 0.7], 1e-2),
   row('clora-p8', 'clora', 12000, [null, null, null]),
+  row('clora-p4', 'clora', 6794, [0.69, 0.69, 0.7]),
 ];
 rows[3]!.vsBaseline = pairedComparison(rows[3]!.accuracies as number[], rows[2]!.accuracies as number[]);
 const task: TaskSummary = {
   id: 'demo',
   title: 'Demo <task> & backbone',
   about: 'Made up.',
-  backbone: { path: 'x.safetensors', sha256: '0', parameters: 145_290, depth: 4, width: 64 },
+  backbone: { path: 'x.safetensors', kind: 'vit', sha256: '0', parameters: 145_290, depth: 4, width: 64 },
+  classes: 10,
   trainImages: 1000,
   fitImages: 800,
   validationImages: 200,
@@ -96,7 +98,7 @@ describe('study plot', () => {
 
   it('draws one marker per finished row, on a log x axis, higher accuracy higher up', () => {
     const drawn = points(svg);
-    expect(drawn.map((p) => p.method).sort()).toEqual(['clora-p4-sade', 'full', 'head', 'lora-r8']);
+    expect(drawn.map((p) => p.method).sort()).toEqual(['clora-p4', 'clora-p4-sade', 'full', 'head', 'lora-r8']);
     const by = Object.fromEntries(drawn.map((p) => [p.method, p]));
     // log scale: equal parameter ratios give equal distances.
     const perDecade = (by.full!.x - by.head!.x) / Math.log10(145_290 / 650);
@@ -104,11 +106,13 @@ describe('study plot', () => {
     expect(by.full!.y).toBeLessThan(by['lora-r8']!.y);
     expect(by['lora-r8']!.y).toBeLessThan(by.head!.y);
     expect(by['lora-r8']!.mean).toBeCloseTo(71, 3);
+    // Two rows with the same parameter count are drawn side by side, not on top of each other.
+    expect(Math.abs(by['clora-p4']!.x - by['clora-p4-sade']!.x)).toBeCloseTo(10, 1);
   });
 
   it('draws error bars of ±1 std and a legend entry per family drawn', () => {
     const bars = [...svg.matchAll(/<path d="M([\d.]+) ([\d.]+)V([\d.]+)/g)];
-    expect(bars).toHaveLength(4);
+    expect(bars).toHaveLength(5);
     const lora = points(svg).find((p) => p.method === 'lora-r8')!;
     const bar = bars.find((b) => Math.abs(Number(b[1]) - lora.x) < 0.01)!;
     // std of 0.70, 0.71, 0.72 is one point: the bar spans two, centred on the marker.
@@ -118,9 +122,10 @@ describe('study plot', () => {
     const head = points(svg).find((p) => p.method === 'head')!;
     const pxPerPoint = (head.y - full.y) / 20; // 61 % vs 81 %
     expect(bottom - top).toBeCloseTo(2 * pxPerPoint, 1);
-    expect(svg.match(/class="legend"/g)).toHaveLength(4);
+    expect(svg.match(/class="legend"/g)).toHaveLength(5);
     expect(svg).toContain('CLoRA with SADE');
-    expect(svg).not.toContain('CLoRA, no SADE');
+    expect(svg).toContain('CLoRA, no SADE');
+    expect(accuracyPlotSvg({ ...task, rows: rows.filter((r) => r.family !== 'clora') }, '').match(/class="legend"/g)).toHaveLength(4);
   });
 
   it('round ticks', () => {

@@ -2,10 +2,10 @@
 // Fashion-MNIST): its JSON, tables and SVG agree, and a rerun after losing two finished runs trains exactly
 // those two again, with the same accuracies (the run log resumes a stopped study; runs are deterministic).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { StudyResult } from '../../bench/study/study';
 
 function study(args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -14,8 +14,10 @@ function study(args: string[]): { status: number | null; stdout: string; stderr:
 }
 
 describe('bench:accuracy --quick', () => {
+  const out = mkdtempSync(join(tmpdir(), 'study-quick-'));
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
   it('runs the tiny study, writes JSON, tables and a plot that agree, and resumes from its run log', () => {
-    const out = mkdtempSync(join(tmpdir(), 'study-quick-'));
     const first = study(['--quick', '--out-dir', out]);
     expect(first.status, first.stderr).toBe(0);
     const result = JSON.parse(readFileSync(join(out, 'accuracy.json'), 'utf8')) as StudyResult;
@@ -60,10 +62,25 @@ describe('bench:accuracy --quick', () => {
     expect(again.tasks[0]!.rows.map((r) => r.accuracies)).toEqual(task!.rows.map((r) => r.accuracies));
   }, 300_000);
 
+  it('runs the points task on a point backbone, the same harness over [P, 3] samples', () => {
+    const pointsOut = join(out, 'points');
+    const run = study(['--quick', '--task', 'points', '--point-backbone', 'tests/fixtures/points/points_p64_g8_k8.safetensors', '--only', 'lora-r8', '--out-dir', pointsOut]);
+    expect(run.status, run.stderr).toBe(0);
+    const result = JSON.parse(readFileSync(join(pointsOut, 'accuracy.json'), 'utf8')) as StudyResult;
+    const [task] = result.tasks;
+    expect(task!.id).toBe('points');
+    expect(task!.backbone.kind).toBe('point');
+    // 162 furniture clouds in 7 classes, 30 % of each class held out: 49 test clouds; 4 per class to train.
+    expect([task!.classes, task!.trainImages, task!.validationImages, task!.testImages]).toEqual([7, 28, 7, 49]);
+    expect(task!.rows.map((r) => [r.method, r.trainable, r.accuracies.length])).toEqual([['lora-r8', 1879, 2]]);
+    expect(result.ranRuns).toBe(4);
+    expect(readFileSync(join(pointsOut, 'accuracy-points.svg'), 'utf8')).toContain('data-method="lora-r8"');
+  }, 300_000);
+
   it('refuses what it cannot do with a sentence', () => {
     const pending = study(['--task', 'points']);
     expect(pending.status).toBe(2);
-    expect(pending.stderr).toMatch(/--task points: the study of point clouds .* cannot run yet: it waits for the point backbone/);
+    expect(pending.stderr).toMatch(/The points task needs a point backbone: pass --point-backbone PATH/);
     const bad = study(['--only', 'lora-r3', '--quick']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--only: unknown method lora-r3; the rows are head, full, lora-r4/);

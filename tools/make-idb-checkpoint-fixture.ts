@@ -1,8 +1,8 @@
-// Writes tests/fixtures/checkpoint/tiny-clora-step3.v8: a checkpoint record exactly as the web app stores it
+// Writes tests/fixtures/idb-checkpoint/tiny-clora-step3.v8: a checkpoint record exactly as the web app stores it
 // in IndexedDB (description and saved state, structured-cloned), from a real run: the seeded tiny ViT of the
 // tests trained 3 AdamW steps with CLoRA. V8's serializer is the structured clone IndexedDB uses, so
 // `v8.deserialize` gives back what the browser would. The reliability tests and the fuzz pass start from it.
-// Run: npx tsx tools/make-checkpoint-fixture.ts
+// Run: npx tsx tools/make-idb-checkpoint-fixture.ts
 import { writeFileSync } from 'node:fs';
 import { serialize } from 'node:v8';
 import { createNodeGpuContext } from '../src/gpu/node';
@@ -13,7 +13,7 @@ import type { RunSettings } from '../src/worker/protocol';
 import { DEFAULT_TRAIN_OPTIONS, Trainer } from '../src/train/trainer';
 import { TINY_CLASSES, tinyDataset, tinyModel } from '../tests/helpers/tiny-model';
 
-const OUT = 'tests/fixtures/checkpoint/tiny-clora-step3.v8';
+const OUT = 'tests/fixtures/idb-checkpoint/tiny-clora-step3.v8';
 
 const ctx = await createNodeGpuContext({ quiet: true });
 const model = await tinyModel(ctx);
