@@ -5,7 +5,7 @@
 // 0 … N−1 of the procedural set of that seed, the held-out test clouds the samples after them, so the two
 // never share a cloud. Prints the held-out accuracy.
 //
-// `npm run pretrain:point-backbone -- [--seed 0] [--train-count N] [--test-count N] [--epochs N] [--out PATH]`
+// `npm run pretrain:point-backbone -- [--seed 0] [--train-count N] [--test-count N] [--epochs N] [--lr X] [--out PATH]`
 // (`CLORA_UNCHECKED=1` drops Dawn's bounds checks, 3–5× on emulated GPUs, for these proven kernels.)
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,21 +48,22 @@ export interface PointBackbonePreset {
 
 /**
  * Depth 4, width 96, 4 heads, MLP 4× (Point-MAE's ratio), a mini-PointNet of 32/64/128 channels (Point-MAE's is
- * 128/256/512), 512 points in 32 groups of 32. Why these: on the emulated GPU here the tokenizer and the
- * grouping cost most of a step, not the blocks. Measured side by side (full training, batch 32, bounds checks
- * off, load average 20–30): 1,024 points in 64 groups took 51 s a step where 512 points in 32 groups took 9.7 s
- * (same widths), and the 64/128/256 tokenizer 2.6× the 32/64/128 one at 512 points. Each point still falls in
- * two groups on average, as in Point-MAE (64 × 32 = 2 × 1,024).
+ * 128/256/512), 512 points in 32 groups of 32: each point still falls in two groups on average, as in
+ * Point-MAE's 64 × 32 of 1,024. Why: on the emulated GPU here the tokenizer and the grouping cost most of a
+ * step, not the blocks. Full training steps measured side by side (batch 32, bounds checks off, a shared machine
+ * at load 20–30): 1,024 points in 64 groups 51 s, 512 points in 32 groups 9.7 s, the same model; width 128 with
+ * a 64/128/256 tokenizer 25 s at 512 points. One pass over 8,000 clouds at batch 16 (500 steps) is what fits the
+ * half-hour budget; a learning rate of 3e-3 was unstable in a 100-step trial where 1e-3 learned.
  */
 export const POINT_BACKBONE_PRESET: PointBackbonePreset = {
   config: { kind: 'point', depth: 4, dim: 96, heads: 4, mlpDim: 384, points: 512, groups: 32, groupSize: 32, tokenizer: [32, 64, 128], positionWidth: 128, qkvBias: false, classes: 0 },
-  trainCount: 9600,
+  trainCount: 8000,
   testCount: 1600,
   epochs: 1,
   batchSize: 16,
   lr: 1e-3,
   weightDecay: 0.05,
-  warmup: 20,
+  warmup: 30,
   description: 'clora-web Point-MAE-procedural (depth 4, width 96, 4 heads, 512 points in 32 groups of 32)',
 };
 
@@ -103,6 +104,7 @@ export interface PointPretrainOptions {
   trainCount?: number;
   testCount?: number;
   epochs?: number;
+  lr?: number;
   out?: string;
   log?: (line: string) => void;
 }
@@ -119,6 +121,7 @@ export async function pretrainPointBackbone(preset: PointBackbonePreset, options
   const trainCount = options.trainCount ?? preset.trainCount;
   const testCount = options.testCount ?? preset.testCount;
   const epochs = options.epochs ?? preset.epochs;
+  const lr = options.lr ?? preset.lr;
   const out = options.out ?? POINT_BACKBONE_PATH;
   const log = options.log ?? ((line: string) => console.log(line));
   const config = preset.config;
@@ -134,7 +137,7 @@ export async function pretrainPointBackbone(preset: PointBackbonePreset, options
     const initial = initialPointBackbone(config, new Rng(seed));
     calibrateBatchNorm(initial, config, train.inputs, Math.min(CALIBRATION_CLOUDS, trainCount));
     writeFileSync(join(dir, 'init.safetensors'), writeSafetensors(initial, settings));
-    const schedule = `--epochs ${epochs} --batch-size ${preset.batchSize} --optimizer adamw --lr ${preset.lr} --weight-decay ${preset.weightDecay} --warmup ${preset.warmup}`;
+    const schedule = `--epochs ${epochs} --batch-size ${preset.batchSize} --optimizer adamw --lr ${lr} --weight-decay ${preset.weightDecay} --warmup ${preset.warmup}`;
     const trainArgs = ['train', '--model', join(dir, 'init.safetensors'), '--data', join(dir, 'train.safetensors'), '--method', 'full', ...schedule.split(' '), '--seed', String(seed), '--log-every', '10', '--out', join(dir, 'full.safetensors')];
     log(`npm run clora -- ${trainArgs.join(' ')}`);
     started = Date.now();
@@ -170,14 +173,19 @@ export async function pretrainPointBackbone(preset: PointBackbonePreset, options
 }
 
 async function cli(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { seed: { type: 'string', default: '0' }, 'train-count': { type: 'string' }, 'test-count': { type: 'string' }, epochs: { type: 'string' }, out: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { seed: { type: 'string', default: '0' }, 'train-count': { type: 'string' }, 'test-count': { type: 'string' }, epochs: { type: 'string' }, lr: { type: 'string' }, out: { type: 'string' } } });
   const whole = (name: string, text: string | undefined): number | undefined => {
     if (text === undefined) return undefined;
     const n = Number(text);
     if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number, got "${text}".`);
     return n;
   };
-  await pretrainPointBackbone(POINT_BACKBONE_PRESET, { seed: whole('seed', values.seed)!, trainCount: whole('train-count', values['train-count']), testCount: whole('test-count', values['test-count']), epochs: whole('epochs', values.epochs), out: values.out });
+  const positive = (name: string, text: string): number => {
+    const n = Number(text);
+    if (!(n > 0) || !Number.isFinite(n)) throw new Error(`--${name} must be a number > 0, got "${text}".`);
+    return n;
+  };
+  await pretrainPointBackbone(POINT_BACKBONE_PRESET, { seed: whole('seed', values.seed)!, trainCount: whole('train-count', values['train-count']), testCount: whole('test-count', values['test-count']), epochs: whole('epochs', values.epochs), lr: values.lr === undefined ? undefined : positive('lr', values.lr), out: values.out });
 }
 
 if (process.argv[1] !== undefined && /tools[\\/]pretrain-point-backbone\.ts$/.test(process.argv[1])) {

@@ -15,9 +15,10 @@ export const USAGE = `usage: npm run bench:accuracy -- [options]
   --epochs N           passes over the training images, the same for every method; default 10
   --batch-size N       default 50
   --test-limit N       score on N test images (spread over the classes) instead of the whole test set
-  --task a,b           tasks: fashion-bundled, fashion-wide, points (default: the first two, and points when
-                       --point-backbone is given)
-  --point-backbone P   the points task's backbone: a Point-MAE-layout .safetensors or .pth
+  --task a,b           tasks: fashion-bundled, fashion-wide, points (default: the first two; points when named,
+                       with its own budget: npm run bench:points-accuracy)
+  --point-backbone P   the points task's backbone: a Point-MAE-layout .safetensors or .pth (default: the bundled
+                       one, public/models/point-mae-procedural.safetensors)
   --only a,b           rows: head, full, lora-r4, lora-r8, lora-r16, clora-p1, clora-p2, clora-p4, clora-p8,
                        clora-p2-sade, clora-p4-sade, clora-p8-sade (default: all)
   --lr-grid x,y        one learning-rate grid for every method (default: per family, see bench/study/methods.ts)

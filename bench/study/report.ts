@@ -1,10 +1,13 @@
-// The study as markdown, ready for the README: per task, the results table (trainable parameters, the chosen
-// learning rate and SADE weight, mean ± std over seeds, CLoRA against LoRA r8 seed by seed, every seed's
-// accuracy), then the tuning table (validation accuracy at every grid point, the chosen one in bold).
+// The study as markdown, ready for the README: per task, the results table (trainable parameters, training
+// GFLOPs per sample, the chosen learning rate and SADE weight, mean ± std over seeds, CLoRA against LoRA r8 seed
+// by seed, every seed's accuracy), inference GFLOPs after merging, then the tuning table (validation accuracy at
+// every grid point, the chosen one in bold).
 import type { RowSummary, StudyResult, TaskSummary } from './study';
 
 const pct = (v: number | null | undefined, digits = 2): string => (v === null || v === undefined || !Number.isFinite(v) ? '—' : (100 * v).toFixed(digits));
 const count = (n: number): string => n.toLocaleString('en-US');
+/** FLOPs as GFLOPs with three significant digits (0.0815, 1.23). */
+const gflops = (flops: number): string => (flops / 1e9).toPrecision(3);
 
 function meanStd(row: RowSummary): string {
   if (!Number.isFinite(row.mean)) return 'diverged';
@@ -21,13 +24,13 @@ function versusBaseline(row: RowSummary): string {
 function resultsTable(task: TaskSummary): string[] {
   const seeds = task.rows[0]?.seeds ?? [];
   const lines = [
-    `| method | trainable parameters | lr | SADE weight | test accuracy % (mean ± std) | vs LoRA r8 (mean Δ [95% CI]) | ${seeds.map((s) => `seed ${s}`).join(' | ')} |`,
-    `|---|---:|---:|---:|---:|---|${seeds.map(() => '---:').join('|')}|`,
+    `| method | trainable parameters | training GFLOPs / sample | lr | SADE weight | test accuracy % (mean ± std) | vs LoRA r8 (mean Δ [95% CI]) | ${seeds.map((s) => `seed ${s}`).join(' | ')} |`,
+    `|---|---:|---:|---:|---:|---:|---|${seeds.map(() => '---:').join('|')}|`,
   ];
   for (const row of task.rows) {
     const sade = row.family === 'clora-sade' ? String(row.chosen.sadeWeight) : '—';
     const lr = `${row.chosen.lr}${row.chosen.atGridEdge ? '*' : ''}`;
-    lines.push(`| ${row.label} | ${count(row.trainable)} | ${lr} | ${sade} | ${meanStd(row)} | ${versusBaseline(row)} | ${row.accuracies.map((a) => pct(a)).join(' | ')} |`);
+    lines.push(`| ${row.label} | ${count(row.trainable)} | ${gflops(row.trainingFlops)} | ${lr} | ${sade} | ${meanStd(row)} | ${versusBaseline(row)} | ${row.accuracies.map((a) => pct(a)).join(' | ')} |`);
   }
   return lines;
 }
@@ -57,6 +60,8 @@ export function taskMarkdown(task: TaskSummary, result: StudyResult): string {
       `(fitting ${count(task.fitImages)}), ${o.tuneSeeds === 1 ? 'seed 0' : `mean over seeds 0–${o.tuneSeeds - 1}`}; ${o.seeds} seeds per row.`,
     '',
     ...resultsTable(task),
+    '',
+    `Inference after merging: ${gflops(task.inferenceFlops)} GFLOPs per sample for every method (the backbone's forward and the head; training GFLOPs count forward and backward, SADE's per-step cost shared by the batch; src/clora/flops.ts says what is counted).`,
     '',
     ...(task.rows.some((r) => r.chosen.atGridEdge) ? ['\\* the chosen learning rate is at an end of the grid: a wider grid might do better.', ''] : []),
     'Tuning (chosen in bold):',

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openBackbone, type Backbone } from '../../src/cli/model-source';
+import { inferenceFlops, trainingFlopsPerSample } from '../../src/clora/flops';
 import { trainableParameterCount } from '../../src/clora/model';
 import { inputPixels, type Dataset } from '../../src/data/dataset';
 import { adapterName, type GpuContext } from '../../src/gpu/context';
@@ -33,6 +34,8 @@ export interface RowSummary {
   label: string;
   tag: string;
   trainable: number;
+  /** Training FLOPs per sample (src/clora/flops.ts) at the study's batch size, with the chosen SADE weight. */
+  trainingFlops: number;
   tuning: TuningPoint[];
   chosen: TuningPoint & { atGridEdge: boolean };
   seeds: number[];
@@ -50,6 +53,8 @@ export interface TaskSummary {
   about: string;
   backbone: { path: string; kind: string; sha256: string; parameters: number; depth: number; width: number };
   classes: number;
+  /** FLOPs of one sample's inference after merging (src/clora/flops.ts): the same for every method. */
+  inferenceFlops: number;
   /** Training samples (images or point clouds) per seed. */
   trainImages: number;
   fitImages: number;
@@ -148,6 +153,7 @@ class TaskRunner {
           label: method.label,
           tag: method.tag,
           trainable: trainableParameterCount(backbone.cfg, method.settings, pools.classes.length),
+          trainingFlops: trainingFlopsPerSample(backbone.cfg, { ...method.settings, sadeWeight: chosen.sadeWeight }, pools.classes.length, o.batchSize),
           tuning,
           chosen,
           seeds: Array.from({ length: o.seeds }, (_, s) => s),
@@ -165,6 +171,7 @@ class TaskRunner {
           about: task.about,
           backbone: { path, kind: backbone.kind, sha256: backboneHash, parameters: backbone.parameters, depth: backbone.cfg.depth, width: backbone.cfg.dim },
           classes: pools.classes.length,
+          inferenceFlops: inferenceFlops(backbone.cfg, pools.classes.length),
           trainImages: samples[0]!.length,
           fitImages: fit,
           validationImages: (splits[0]?.validation.length ?? 0),

@@ -73,14 +73,17 @@ describe('bench:accuracy --quick', () => {
     // 162 furniture clouds in 7 classes, 30 % of each class held out: 49 test clouds; 4 per class to train.
     expect([task!.classes, task!.trainImages, task!.validationImages, task!.testImages]).toEqual([7, 28, 7, 49]);
     expect(task!.rows.map((r) => [r.method, r.trainable, r.accuracies.length])).toEqual([['lora-r8', 1879, 2]]);
+    // FLOPs from the shapes (src/clora/flops.ts): a LoRA step costs more than the merged model's forward.
+    expect(task!.inferenceFlops).toBeGreaterThan(0);
+    expect(task!.rows[0]!.trainingFlops).toBeGreaterThan(task!.inferenceFlops);
     expect(result.ranRuns).toBe(4);
     expect(readFileSync(join(pointsOut, 'accuracy-points.svg'), 'utf8')).toContain('data-method="lora-r8"');
   }, 300_000);
 
   it('refuses what it cannot do with a sentence', () => {
-    const pending = study(['--task', 'points']);
-    expect(pending.status).toBe(2);
-    expect(pending.stderr).toMatch(/The points task needs a point backbone: pass --point-backbone PATH/);
+    const missing = study(['--task', 'points', '--point-backbone', 'no/such/backbone.safetensors']);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/--point-backbone no\/such\/backbone.safetensors: no such file/);
     const bad = study(['--only', 'lora-r3', '--quick']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--only: unknown method lora-r3; the rows are head, full, lora-r4/);
