@@ -25,7 +25,11 @@ const { reports, maxRssMB } = await runFuzz({
     start += share;
     return start;
   },
-  onProgress: (r) => process.stdout.write(`${r.reader}: ${r.tried} tried, ${r.opened} opened, ${r.refused} refused, ${r.failures.length} failures (${r.seconds.toFixed(0)} s; slowest case ${r.slowest.ms.toFixed(0)} ms of CPU)\n`),
+  onProgress: (r) =>
+    process.stdout.write(
+      `${r.reader}: ${r.tried} tried, ${r.opened} opened, ${r.refused} refused, ${r.failures.length} failures (${r.seconds.toFixed(0)} s; slowest case ` +
+        `${r.slowest.ms.toFixed(0)} ms of CPU; most memory ${(r.largest.bytes / 2 ** 20).toFixed(1)} MiB, ${(100 * r.largest.ofBudget).toFixed(0)} % of that case's budget)\n`,
+    ),
 });
 process.stdout.write(`\n${formatReports(reports)}\n\npeak resident memory of the runner: ${maxRssMB.toFixed(0)} MB\n`);
 const failures = formatFailures(reports);

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stderr.write(f"skipped {path}: {reason}\n")
             logits = predict_logits(model_from_adapter(backbone, adapter), data.inputs, values.get("device") or "cpu")
             result = evaluate(logits, data.labels, adapter.classes)
-            sys.stdout.write(json.dumps(as_js_json(result), indent=2) + "\n" if values["json"] else format_evaluation(result))
+            sys.stdout.write(json.dumps(as_js_json(result), indent=2) + "\n" if values["json"] else format_evaluation(result, "point clouds" if data.inputs.ndim == 3 else "images"))
         finally:
             backbone.close()
 

@@ -32,10 +32,11 @@ def as_js_json(value):
     return value
 
 
-def format_evaluation(e: dict) -> str:
-    lines = [f"accuracy {100 * e['accuracy']:.2f}% on {e['count']} images", "", "per class:"]
+def format_evaluation(e: dict, samples: str = "images") -> str:
+    """The report `eval` prints, as the engine's; `samples` names what was classified."""
+    lines = [f"accuracy {100 * e['accuracy']:.2f}% on {e['count']} {samples}", "", "per class:"]
     for p in e["perClass"]:
-        lines.append(f"  {p['class']:<16} {100 * p['accuracy']:6.1f}%  ({p['count']} images)")
+        lines.append(f"  {p['class']:<16} {100 * p['accuracy']:6.1f}%  ({p['count']} {samples})")
     lines += ["", "confusion matrix (rows: true class, columns: predicted):"]
     width = max([5] + [len(str(v)) + 1 for row in e["confusion"] for v in row])
     for k, row in enumerate(e["confusion"]):

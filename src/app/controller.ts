@@ -8,6 +8,7 @@ import type { WorkerEvent } from '../worker/protocol';
 import { BackboneController, choiceFromAddress } from './backbone';
 import { CheckpointController } from './checkpoints';
 import { messageOf, type AppContext } from './context';
+import { SAMPLE_DATA_PATHS } from './data-kind';
 import { DataController } from './data-set';
 import type { AppEvents, Handlers } from './events';
 import { ModelIo } from './model-io';
@@ -18,9 +19,6 @@ import { initialState, type AppState, type UiSettings } from './state';
 import { Store } from './store';
 import { APP_VERSION, SiteUpdates } from './updates';
 import { WorkerClient } from './worker-client';
-
-/** The sample data set's file list, a path of the site (public/samples/fashion/index.json). */
-export const SAMPLE_DATA_PATH = 'samples/fashion/index.json';
 
 export class AppController {
   readonly store: Store;
@@ -35,10 +33,14 @@ export class AppController {
   constructor(opts: { storagePrefix?: string } = {}) {
     this.store = new Store(initialState(savedSettings(), choiceFromAddress() ?? savedBackboneChoice(), APP_VERSION));
     this.ctx = { store: this.store, worker: undefined };
-    const sampleDataUrl = new URLSearchParams(location.search).get('samples') ?? siteUrl(SAMPLE_DATA_PATH);
+    // `?samples=URL` replaces the image sample set (tests).
+    const sampleDataUrls = {
+      images: new URLSearchParams(location.search).get('samples') ?? siteUrl(SAMPLE_DATA_PATHS.images),
+      points: siteUrl(SAMPLE_DATA_PATHS.points),
+    };
     this.checkpoints = new CheckpointController(this.ctx, new CheckpointStore(opts.storagePrefix));
     this.backbone = new BackboneController(this.ctx, this.checkpoints);
-    this.data = new DataController(this.ctx, this.backbone, new SampleStore(opts.storagePrefix), sampleDataUrl);
+    this.data = new DataController(this.ctx, this.backbone, new SampleStore(opts.storagePrefix), sampleDataUrls);
     this.runs = new RunController(this.ctx, this.backbone, this.data, this.checkpoints);
     this.model = new ModelIo(this.ctx, this.backbone, this.runs);
     this.updates = new SiteUpdates(this.ctx);
@@ -123,6 +125,7 @@ export class AppController {
     export: ({ format }) => void this.model.exportAs(format),
     'import-adapter': ({ file }) => void this.model.importAdapter(file),
     predict: ({ image }) => void this.model.predict(image),
+    'predict-cloud': ({ file }) => void this.model.predictCloud(file),
     'reload-update': () => void this.updates.reload(),
   };
 }

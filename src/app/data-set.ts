@@ -1,6 +1,7 @@
 // The data set on the page: classes and their samples in IndexedDB (added from drops, files, zips, webcam
-// frames or the sample data, prepared by the worker), the validation share, thumbnails, and the skipped
-// files. Intakes run one after another: they share the manifest and its sequence counter.
+// frames or the sample data, prepared by the worker), the validation share, thumbnails (3-D previews for
+// point clouds), and the skipped files. A data set holds images or point clouds, as the backbone takes them
+// (src/app/data-kind.ts). Intakes run one after another: they share the manifest and its sequence counter.
 import {
   packSamples,
   runIntake,
@@ -16,13 +17,26 @@ import {
   type SkippedFile,
   type StoredSample,
 } from '../data/intake';
-import type { PackedSamples } from '../worker/protocol';
+import { isStoredCloud, packClouds, precheckPointFile } from '../data/point-samples';
+import { dequantizeCloud } from '../data/points/quantize';
+import { samplesText, sampleNoun, type SampleKind } from '../data/sample-kind';
+import type { PackedData } from '../worker/protocol';
 import type { BackboneController } from './backbone';
 import { messageOf, type AppContext } from './context';
+import { backboneTakes, mixedIntakeRefusal } from './data-kind';
 import type { ClassView, DataState } from './state';
 
 /** Thumbnails shown per class. */
 const THUMBNAILS = 6;
+/** 3-D previews shown per class of point clouds (each a canvas the user can turn). */
+const CLOUD_PREVIEWS = 3;
+
+/** What a class card shows of stored samples: thumbnails of images, or clouds to turn. */
+function previewsOf(samples: StoredSample[]): Pick<ClassView, 'thumbnails' | 'clouds'> {
+  const clouds = samples.filter(isStoredCloud);
+  if (clouds.length) return { thumbnails: [], clouds: clouds.slice(0, CLOUD_PREVIEWS).map((s) => dequantizeCloud(s.points)) };
+  return { thumbnails: samples.flatMap((s) => ('rgb' in s ? [thumbnailUrl(s.rgb, s.size)] : [])).slice(0, THUMBNAILS) };
+}
 
 /** A thumbnail image URL from stored RGB bytes. */
 function thumbnailUrl(rgb: Uint8Array, size: number): string {
@@ -50,8 +64,8 @@ export class DataController {
     private readonly ctx: AppContext,
     private readonly backbone: BackboneController,
     readonly samples: SampleStore,
-    /** The sample data set's index (public/samples/…/index.json). */
-    readonly sampleDataUrl: string,
+    /** The sample data sets' indexes (public/samples/…/index.json), by the kind of sample the backbone takes. */
+    readonly sampleDataUrls: Record<SampleKind, string>,
   ) {}
 
   private patch(fields: Partial<DataState>): void {
@@ -82,9 +96,15 @@ export class DataController {
     return this.intakeChain;
   }
 
+  /** What the stored samples are: undefined while the data set is empty. */
+  private heldKind(m: DatasetManifest): SampleKind | undefined {
+    return this.ctx.store.state.data.total > 0 ? (m.kind ?? 'images') : undefined;
+  }
+
   /** Every sample packed for training, with the data set's fingerprint (checkpoints compare it). */
-  async pack(): Promise<{ samples: PackedSamples; fingerprint: string }> {
-    return packSamples(this.samples, await this.ensureManifest());
+  async pack(): Promise<{ samples: PackedData; fingerprint: string }> {
+    const m = await this.ensureManifest();
+    return m.kind === 'points' ? packClouds(this.samples, m) : packSamples(this.samples, m);
   }
 
   private async refreshClasses(): Promise<void> {
@@ -96,15 +116,17 @@ export class DataController {
       const keys = await this.samples.keysOf(info.id);
       total += keys.length;
       const previous = old.get(info.id);
-      let thumbnails = previous && previous.count === keys.length && previous.thumbnails.length ? previous.thumbnails : [];
-      if (thumbnails.length < Math.min(THUMBNAILS, keys.length)) {
-        const picked = await this.samples.get(keys.slice(0, THUMBNAILS));
-        thumbnails = picked.map((s) => thumbnailUrl(s.rgb, s.size));
+      const shown = previous ? previous.thumbnails.length + (previous.clouds?.length ?? 0) : 0;
+      let previews: Pick<ClassView, 'thumbnails' | 'clouds'> = previous && previous.count === keys.length && shown ? previous : { thumbnails: [] };
+      const wanted = manifest.kind === 'points' ? CLOUD_PREVIEWS : THUMBNAILS;
+      if (previews.thumbnails.length + (previews.clouds?.length ?? 0) < Math.min(wanted, keys.length)) {
+        previews = previewsOf(await this.samples.get(keys.slice(0, wanted)));
       }
       const validation = validationFlags(keys.length, manifest.validationShare).filter(Boolean).length;
-      classes.push({ id: info.id, name: info.name, count: keys.length, validation, thumbnails });
+      classes.push({ id: info.id, name: info.name, count: keys.length, validation, thumbnails: previews.thumbnails, clouds: previews.clouds });
     }
-    this.patch({ classes, total, skipped: manifest.skipped, validationShare: manifest.validationShare, sampleLoaded: Boolean(manifest.sample) });
+    const kind = total > 0 ? (manifest.kind ?? 'images') : undefined;
+    this.patch({ classes, total, kind, skipped: manifest.skipped, validationShare: manifest.validationShare, sampleLoaded: Boolean(manifest.sample) });
   }
 
   /** The share of every class held out for validation (part of the data set, so checkpoints compare it). */
@@ -168,14 +190,14 @@ export class DataController {
     m.classes = m.classes.filter((c) => c.id !== id);
     await this.saveManifest();
     await this.refreshClasses();
-    this.patch({ message: name ? `Deleted the class "${name}" and its images.` : undefined });
+    this.patch({ message: name ? `Deleted the class "${name}" and its ${sampleNoun(m.kind ?? 'images')}.` : undefined });
   }
 
   async clear(): Promise<void> {
     await this.samples.clear();
     this.manifest = { ...(await this.samples.manifest()), validationShare: this.ctx.store.state.data.validationShare };
     await this.saveManifest();
-    this.patch({ classes: [], skipped: [], total: 0, message: 'The data set is empty now.', sampleLoaded: false });
+    this.patch({ classes: [], skipped: [], total: 0, kind: undefined, message: 'The data set is empty now.', sampleLoaded: false });
   }
 
   clearSkipped(): void {
@@ -190,16 +212,24 @@ export class DataController {
     const job = this.intakeChain.then(async () => {
       const worker = this.ctx.worker;
       try {
-        await this.backbone.require();
-        if (!worker) throw new Error('WebGPU is not available in this browser, so images cannot be prepared.');
+        const backbone = await this.backbone.require();
+        if (!worker) throw new Error('WebGPU is not available in this browser, so files cannot be prepared.');
         const m = await this.ensureManifest();
+        const kind = backboneTakes(backbone);
+        const held = this.heldKind(m);
+        if (held && held !== kind) {
+          this.patch({ message: mixedIntakeRefusal(held, this.ctx.store.state.data.total, backbone.label) });
+          return undefined;
+        }
+        m.kind = kind;
         this.patch({ intake: { label, seen: 0, added: 0, skipped: 0, done: false }, message: undefined });
         const skippedNow: SkippedFile[] = [];
         const result = await runIntake(
           found(),
           {
             store: this.samples,
-            prepare: (items) => worker.request({ type: 'prepare', items }),
+            prepare: (items) => (kind === 'points' ? worker.request({ type: 'preparePoints', items }) : worker.request({ type: 'prepare', items })),
+            precheck: kind === 'points' ? (_path, file) => precheckPointFile(file) : undefined,
             classId: (name) => this.classIdFor(m, name),
             nextSeq: () => m.nextSeq++,
             onProgress: (p) => this.patch({ intake: { ...p, label } }),
@@ -212,7 +242,7 @@ export class DataController {
         await this.saveManifest();
         await this.refreshClasses();
         const skippedText = result.skipped ? `, skipped ${result.skipped} (see the list below)` : '';
-        this.patch({ intake: undefined, message: `${label}: added ${result.added} image${result.added === 1 ? '' : 's'}${skippedText}.` });
+        this.patch({ intake: undefined, message: `${label}: added ${samplesText(kind, result.added)}${skippedText}.` });
         return result;
       } catch (error) {
         await this.saveManifest().catch(() => undefined);
@@ -236,7 +266,9 @@ export class DataController {
         byId.set(s.classId, view);
       }
       view.count++;
-      if (view.thumbnails.length < THUMBNAILS) view.thumbnails.push(thumbnailUrl(s.rgb, s.size));
+      if (isStoredCloud(s)) {
+        if ((view.clouds?.length ?? 0) < CLOUD_PREVIEWS) view.clouds = [...(view.clouds ?? []), dequantizeCloud(s.points)];
+      } else if (view.thumbnails.length < THUMBNAILS) view.thumbnails.push(thumbnailUrl(s.rgb, s.size));
     }
     const classes = m.classes.map((c) => byId.get(c.id) ?? { id: c.id, name: c.name, count: 0, validation: 0, thumbnails: [] });
     this.patch({ classes, total: classes.reduce((n, c) => n + c.count, 0) });
@@ -262,15 +294,18 @@ export class DataController {
     );
   }
 
+  /** The sample data set for what the loaded backbone takes: furniture point clouds, or Fashion-MNIST images. */
   async useSampleData(): Promise<void> {
     const m = await this.ensureManifest();
-    if (m.sample === this.sampleDataUrl && this.ctx.store.state.data.total > 0) {
+    // A backbone still loading decides which set is wanted (without one, the intake says what to do).
+    const url = this.sampleDataUrls[backboneTakes(await this.backbone.require().catch(() => undefined))];
+    if (m.sample === url && this.ctx.store.state.data.total > 0) {
       this.patch({ message: 'The sample data is already in the data set.' });
       return;
     }
-    const result = await this.intake('Loading the sample data', () => sampleDataFiles(this.sampleDataUrl));
+    const result = await this.intake('Loading the sample data', () => sampleDataFiles(url));
     if (result && result.added > 0) {
-      this.manifest!.sample = this.sampleDataUrl;
+      this.manifest!.sample = url;
       await this.saveManifest();
       this.patch({ sampleLoaded: true });
     }

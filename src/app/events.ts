@@ -27,6 +27,8 @@ export interface AppEvents {
   export: { format: ExportFormat };
   'import-adapter': { file: File };
   predict: { image: Blob };
+  /** Try it with a point file (a point backbone is loaded). */
+  'predict-cloud': { file: File };
   /** Switch to the new version of the site that is waiting. */
   'reload-update': void;
 }

@@ -1,9 +1,11 @@
 // The model in and out of the page: exports downloaded as files, an adapter file imported to predict with,
-// and Try it's predictions (frames that arrive while one is in flight are dropped, for the live webcam).
+// and Try it's predictions on an image or a point file (frames that arrive while one is in flight are
+// dropped, for the live webcam).
 import type { BackboneController } from './backbone';
 import { messageOf, type AppContext } from './context';
 import type { RunController } from './runs';
 import { NO_PREDICTION, type ExportFormat } from './state';
+import type { WorkerRequest } from '../worker/protocol';
 
 const EXPORT_NAMES: Record<ExportFormat, string> = { native: 'adapter', peft: 'PEFT adapter', merged: 'merged model' };
 
@@ -59,13 +61,22 @@ export class ModelIo {
   }
 
   /** Top-5 for one image; frames that arrive while one is in flight are dropped (live webcam). */
-  async predict(image: Blob): Promise<void> {
+  predict(image: Blob): Promise<void> {
+    return this.predictWith(() => ({ type: 'predict', image }));
+  }
+
+  /** Top-5 for one point file, read and brought to the model's P points by the worker. */
+  predictCloud(file: File): Promise<void> {
+    return this.predictWith(() => ({ type: 'predictCloud', file, name: file.name }));
+  }
+
+  private async predictWith(request: () => Extract<WorkerRequest, { type: 'predict' | 'predictCloud' }>): Promise<void> {
     const { store, worker } = this.ctx;
     if (!worker || store.state.prediction.busy) return;
     store.patch('prediction', { busy: true });
     try {
       await this.backbone.require();
-      const result = await worker.request({ type: 'predict', image });
+      const result = await worker.request(request());
       store.update({ prediction: { result, busy: false, message: undefined } });
     } catch (error) {
       store.update({ prediction: { result: undefined, busy: false, message: messageOf(error) } });

@@ -2,12 +2,14 @@
 // checkpoint's state after checking its backbone and data), Pause/Resume/Stop reach the worker's live run,
 // and the run's events (metrics, accuracy, evaluation, checkpoints, state, device loss) update the page.
 import { TARGETS } from '../clora/settings';
+import { samplesText, type SampleKind } from '../data/sample-kind';
 import { requestPersistentStorage } from '../io/checkpoints';
 import { DEFAULT_TRAIN_OPTIONS } from '../train/trainer';
-import type { AccuracyPoint, BackboneInfo, CheckpointState, RunSettings, WorkerEvent } from '../worker/protocol';
+import { isPackedClouds, packedBuffers, type AccuracyPoint, type BackboneInfo, type CheckpointState, type RunSettings, type WorkerEvent } from '../worker/protocol';
 import type { BackboneController } from './backbone';
 import type { CheckpointController } from './checkpoints';
 import { messageOf, type AppContext } from './context';
+import { backboneTakes, dataKindProblem } from './data-kind';
 import type { DataController } from './data-set';
 import { NO_MODEL, initialRun, type RunView, type UiSettings } from './state';
 import { WorkerError } from './worker-client';
@@ -18,8 +20,17 @@ function withResumeHint(message: string): string {
   return message.endsWith(RESUME_HINT) ? message : `${message}${RESUME_HINT}`;
 }
 
-/** The engine's settings from the page's form. */
-export function runSettingsFrom(s: UiSettings): RunSettings {
+/**
+ * Training-time augmentation when the form asks for it: random horizontal flips of images, or Point-MAE's
+ * fine-tuning transform of point clouds (a random scale of each axis and a shift, src/data/points/augment.ts).
+ */
+function augmentFor(kind: SampleKind, on: boolean): RunSettings['train']['augment'] {
+  if (!on) return undefined;
+  return kind === 'points' ? { scaleAndTranslate: true, rotate: false, jitter: false } : { flip: true, randomResizedCrop: false };
+}
+
+/** The engine's settings from the page's form, for the kind of sample the backbone takes. */
+export function runSettingsFrom(s: UiSettings, kind: SampleKind = 'images'): RunSettings {
   return {
     adapter: {
       method: s.method,
@@ -39,7 +50,7 @@ export function runSettingsFrom(s: UiSettings): RunSettings {
       warmup: s.warmup,
       labelSmoothing: s.labelSmoothing,
       seed: s.seed,
-      augment: s.augment ? { flip: true, randomResizedCrop: false } : undefined,
+      augment: augmentFor(kind, s.augment),
       logEvery: 5,
     },
     checkpointEvery: s.checkpointEvery,
@@ -87,7 +98,7 @@ export class RunController {
     if (this.busy()) return Promise.resolve();
     this.patch({ ...initialRun(), phase: 'starting', message: 'Preparing the data…' });
     return this.startRun(async () => {
-      const settings = runSettingsFrom(this.ctx.store.state.settings);
+      const settings = runSettingsFrom(this.ctx.store.state.settings, backboneTakes(this.ctx.store.state.backbone.info));
       return {
         runId: `run-${Date.now().toString(36)}`,
         settings,
@@ -134,11 +145,14 @@ export class RunController {
       const p = await plan();
       resuming = p.resume !== undefined;
       const backbone = await this.backbone.require();
+      const problem = dataKindProblem(this.ctx.store.state.data, backbone);
+      if (problem) throw new Error(problem);
       const { samples, fingerprint } = await this.data.pack();
       if (p.resume && fingerprint !== p.resume.fingerprint) {
+        const kind = isPackedClouds(samples) ? 'points' : 'images';
         throw new Error(
-          `The data set changed since this checkpoint was saved (${p.resume.fingerprint.split('-')[1]} images then, ${samples.count} now, or other classes or split): ` +
-            'resuming needs the same images. Restore them, or start a new run with Train.',
+          `The data set changed since this checkpoint was saved (${samplesText(kind, Number(p.resume.fingerprint.split('-')[1]))} then, ${samples.count} now, or other classes or split): ` +
+            'resuming needs the same samples. Restore them, or start a new run with Train.',
         );
       }
       this.settings = p.settings;
@@ -147,7 +161,7 @@ export class RunController {
       const resume = p.resume ? { state: p.resume.state, accuracy: p.resume.accuracy } : undefined;
       const started = await worker.request(
         { type: 'train', start: { runId: p.runId, settings: p.settings, samples, resume } },
-        [samples.rgb.buffer, samples.sizes.buffer, samples.labels.buffer, samples.validation.buffer],
+        packedBuffers(samples),
       );
       this.patch({ live: true, ...started });
       const method = p.settings.adapter.method;

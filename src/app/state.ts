@@ -2,6 +2,7 @@
 // run, checkpoints, model, exports, predictions), with the types and defaults components import.
 import { DEFAULT_ADAPTER_SETTINGS, type Method, type Target } from '../clora/settings';
 import type { IntakeProgress, SkippedFile } from '../data/intake';
+import type { SampleKind } from '../data/sample-kind';
 import type { CheckpointMeta, StorageUse } from '../io/checkpoints';
 import type { Evaluation } from '../train/evaluate';
 import { DEFAULT_TRAIN_OPTIONS, type TrainMetrics } from '../train/trainer';
@@ -53,8 +54,10 @@ export interface ClassView {
   name: string;
   count: number;
   validation: number;
-  /** Object URLs of a few samples. */
+  /** Image URLs of a few samples (an image data set). */
   thumbnails: string[];
+  /** A few clouds [P, 3], normalised, for 3-D previews (a point data set). */
+  clouds?: Float32Array[];
 }
 
 export type GpuState = { kind: 'checking' } | { kind: 'ready'; adapter: string; features: string[] } | { kind: 'error'; message: string };
@@ -75,6 +78,8 @@ export interface DataState {
   intake: (IntakeProgress & { label: string }) | undefined;
   message: string | undefined;
   sampleLoaded: boolean;
+  /** What the stored samples are; undefined while the data set is empty (either kind may come). */
+  kind?: SampleKind;
 }
 
 export type RunPhase = 'idle' | 'starting' | RunState;

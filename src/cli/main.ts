@@ -308,7 +308,7 @@ async function evalCommand(ctx: GpuContext, argv: string[]): Promise<void> {
     const model = await modelFromAdapter(ctx, backbone, adapter);
     const { logits, labels } = await datasetLogits(model, data);
     const result = evaluate(logits, labels, adapter.classes);
-    process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : formatEvaluation(result));
+    process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : formatEvaluation(result, data.sampleShape.length === 2 ? 'point clouds' : 'images'));
     model.dispose();
   } finally {
     await backbone.close();

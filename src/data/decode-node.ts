@@ -11,7 +11,8 @@
 
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
-import { checkImagePixels, ImageDecodeError, imageFormat, jpegHeader, MAX_IMAGE_PIXELS, pngHeader, tooSmallForHeader, type RgbaImage } from './preprocess';
+import { Inflate } from 'fflate';
+import { checkImagePixels, ImageDecodeError, imageFormat, jpegHeader, MAX_IMAGE_PIXELS, pngHeader, pngRawBytes, tooSmallForHeader, type PngHeader, type RgbaImage } from './preprocess';
 
 const { PNG } = pngjs;
 
@@ -33,6 +34,7 @@ function decodePng(bytes: Uint8Array, name: string): RgbaImage {
   if (tooSmall) throw new ImageDecodeError(`${name} is a ${tooSmall}.`);
   const chunks = pngChunks(bytes);
   if (!chunks) throw new ImageDecodeError(`${name} is a truncated PNG: it stops inside a chunk or before its IEND chunk; the download or copy did not complete.`);
+  checkImageData(name, bytes, header, chunks);
   // pngjs zeroes the whole pixel under a tRNS colour key; PIL keeps its colour, so drop the key.
   const dropKey = (header.colorType === 0 || header.colorType === 2) && chunks.some((c) => c.type === 'tRNS');
   const input = dropKey ? concat(chunks.filter((c) => c.type !== 'tRNS').map((c) => c.bytes), bytes.subarray(0, 8)) : bytes;
@@ -51,6 +53,35 @@ function decodePng(bytes: Uint8Array, name: string): RgbaImage {
     data.set(png.data);
   }
   return { width: png.width, height: png.height, data };
+}
+
+/**
+ * Refuses a PNG whose image data inflates to less than its rows need. pngjs's synchronous inflater (for
+ * non-interlaced images) reads zlib's progress the wrong way round and returns its whole output buffer even
+ * when the data stopped early: a PNG with its IDAT data cut or missing decoded to pixels taken from
+ * uninitialized memory (found by fuzzing: the same bytes decoded differently from run to run). So the data is
+ * inflated once here, with Node's own zlib, and must fill every row before pngjs sees it.
+ */
+function checkImageData(name: string, bytes: Uint8Array, header: PngHeader, chunks: { type: string; bytes: Uint8Array }[]): void {
+  if (bytes[28] !== 0) return; // interlaced: pngjs inflates it with zlib.inflateSync, which is sound
+  const needed = pngRawBytes(header);
+  if (needed === 0) return; // an unknown colour type: pngjs refuses it
+  // Counted as it inflates (fflate's stream, its output dropped): memory stays at its 32 KB window.
+  let got = 0;
+  const inflater = new Inflate((chunk) => {
+    got += chunk.length;
+  });
+  try {
+    // The zlib header (2 bytes) first, then the deflate stream: fflate's Inflate reads raw deflate.
+    const zlibData = concat(chunks.filter((c) => c.type === 'IDAT').map((c) => c.bytes.subarray(8, c.bytes.length - 4)), new Uint8Array(0));
+    if (zlibData.length < 2) got = 0;
+    else inflater.push(zlibData.subarray(2), false);
+  } catch (error) {
+    throw new ImageDecodeError(`${name} is a corrupt PNG (${decoderDetail(error)}).`);
+  }
+  if (got < needed) {
+    throw new ImageDecodeError(`${name} is a truncated PNG: its image data fills ${got} of the ${needed} bytes its ${header.width} × ${header.height} pixels need; the download or copy did not complete.`);
+  }
 }
 
 /** The chunks after the signature, or undefined when the file stops inside one or before IEND. */

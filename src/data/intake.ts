@@ -1,5 +1,6 @@
 // Data set intake for the web app: what a user drops (folders with one sub-folder per class, a .zip of
-// the same, images onto a class, webcam frames) becomes labelled samples in IndexedDB.
+// the same, images onto a class, webcam frames) becomes labelled samples in IndexedDB. A data set holds
+// images or point clouds (src/data/point-samples.ts), never both: each intake checks its files for its kind.
 //
 // Files are checked from their first bytes before anything is decoded (empty, not an image, a huge image);
 // the rest are decoded, resized and centre-cropped to the model's input by the training worker and stored
@@ -8,7 +9,11 @@
 import { createStore, del, delMany, get, getMany, promisifyRequest, set, setMany, type UseStore } from 'idb-keyval';
 import { imageFormat, jpegHeader, MAX_IMAGE_PIXELS, pngHeader, tooSmallForHeader, type ImageFormat } from './preprocess';
 import { zipEntries, ZipError, type ZipReadOptions } from '../io/zip';
-import type { PackedSamples, PrepareItem, PrepareResult } from '../worker/protocol';
+import { DatasetError } from './dataset';
+import { pointFormatOf } from './points/read';
+import type { StoredCloud } from './point-samples';
+import type { SampleKind } from './sample-kind';
+import type { PackedSamples, PreparedCloud, PrepareItem, PrepareResult } from '../worker/protocol';
 
 // ---------------------------------------------------------------------------------------------
 // What was dropped
@@ -121,7 +126,8 @@ export function classFromPath(path: string): string | undefined {
 
 const HEAD_BYTES = 256 * 1024;
 
-function sniff(head: Uint8Array): string | undefined {
+/** The image format of a file's first bytes (PNG, JPEG, GIF, WebP, BMP, AVIF), if it is an image. */
+export function sniffImage(head: Uint8Array): string | undefined {
   const format = imageFormat(head);
   if (format) return format;
   const ascii = String.fromCharCode(...head.subarray(0, 12));
@@ -139,9 +145,13 @@ function sniff(head: Uint8Array): string | undefined {
 export async function precheck(path: string, file: Blob): Promise<string | undefined> {
   if (file.size === 0) return 'empty file (0 bytes): it did not finish downloading or saving';
   const head = new Uint8Array(await file.slice(0, HEAD_BYTES).arrayBuffer());
-  const kind = sniff(head);
+  const kind = sniffImage(head);
   if (!kind) {
     const ext = /\.([A-Za-z0-9]{1,8})$/.exec(path)?.[1];
+    // .txt is as often notes as points: only the unambiguous point formats get the point-backbone advice.
+    if (ext && ext.toLowerCase() !== 'txt' && pointFormatOf(path)) {
+      return `a point cloud (.${ext.toLowerCase()}), but the loaded backbone takes images and a data set holds one kind of sample: load a point backbone to train on point clouds`;
+    }
     return `not an image${ext ? ` (.${ext.toLowerCase()})` : ''}: use PNG, JPEG, GIF, WebP or BMP files`;
   }
   const header = kind === 'png' ? pngHeader(head) : kind === 'jpeg' ? jpegHeader(head) : undefined;
@@ -177,15 +187,20 @@ export interface DatasetManifest {
   skipped: SkippedFile[];
   /** The sample data set's index URL once "Use sample data" added it. */
   sample?: string;
+  /** What the samples are; absent in data sets saved before point clouds came (images). */
+  kind?: SampleKind;
 }
 
-export interface StoredSample {
+export interface StoredImage {
   key: string;
   classId: string;
   /** Side of the square RGB image. */
   size: number;
   rgb: Uint8Array;
 }
+
+/** One sample in IndexedDB: an image, or a point cloud (src/data/point-samples.ts). */
+export type StoredSample = StoredImage | StoredCloud;
 
 const MANIFEST = 'manifest';
 const MAX_SKIPPED = 1000;
@@ -312,6 +327,7 @@ export async function packSamples(store: SampleStore, manifest: DatasetManifest)
     for (let start = 0; start < c.keys.length; start += 256) {
       const part = await store.get(c.keys.slice(start, start + 256));
       part.forEach((s, k) => {
+        if (!('rgb' in s)) throw new DatasetError(`The data set mixes point clouds with images (${s.key} is a point cloud): clear it and add one kind of sample.`);
         sizes[index] = s.size;
         labels[index] = label;
         validation[index] = flags[start + k] ? 1 : 0;
@@ -343,8 +359,10 @@ export interface IntakeProgress {
 
 export interface IntakeDeps {
   store: SampleStore;
-  /** Decodes and resizes a batch (the worker). */
-  prepare(items: PrepareItem[]): Promise<PrepareResult[]>;
+  /** Decodes and resizes a batch of images, or reads a batch of point files (the worker). */
+  prepare(items: PrepareItem[]): Promise<(PrepareResult | PreparedCloud)[]>;
+  /** Why a file cannot be used, from its first bytes (default: the image check, precheck). */
+  precheck?(path: string, file: Blob): Promise<string | undefined>;
   /** The id of the class with this name, created when missing. */
   classId(name: string): string;
   /** Next sample sequence number (persisted with the manifest by the caller). */
@@ -380,7 +398,7 @@ export async function runIntake(found: AsyncIterable<FoundFile>, deps: IntakeDep
     const keep: StoredSample[] = [];
     results.forEach((r, i) => {
       const entry = current[i]!;
-      if (r.ok) keep.push({ key: r.key, classId: entry.classId, size: r.size, rgb: r.rgb });
+      if (r.ok) keep.push('rgb' in r ? { key: r.key, classId: entry.classId, size: r.size, rgb: r.rgb } : { key: r.key, classId: entry.classId, count: r.count, points: r.points });
       else skip(entry.item.name, r.reason.replace(new RegExp(`^${escapeRegExp(entry.item.name)} `), '').replace(/^The image /, ''));
     });
     if (keep.length) {
@@ -406,7 +424,7 @@ export async function runIntake(found: AsyncIterable<FoundFile>, deps: IntakeDep
       skip(f.path, 'not in a class folder: drop it onto a class, or drop a folder with one sub-folder per class');
       continue;
     }
-    const reason = await precheck(f.path, f.file);
+    const reason = await (deps.precheck ?? precheck)(f.path, f.file);
     if (reason) {
       skip(f.path, reason);
       continue;
@@ -450,7 +468,7 @@ export async function* sampleDataFiles(indexUrl: string, signal?: AbortSignal): 
   const pending: Promise<Blob>[] = [];
   const fetchBlob = async (path: string): Promise<Blob> => {
     const r = await fetch(new URL(path, base), { signal });
-    if (!r.ok) throw new Error(`The sample image ${path} could not be loaded (HTTP ${r.status}).`);
+    if (!r.ok) throw new Error(`The sample file ${path} could not be loaded (HTTP ${r.status}).`);
     return r.blob();
   };
   for (let i = 0; i < Math.min(ahead, paths.length); i++) pending.push(fetchBlob(paths[i]!));

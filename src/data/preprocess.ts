@@ -135,6 +135,13 @@ function exifOrientation(app1: Uint8Array): number | undefined {
 /** Channels of each PNG colour type (grey, RGB, palette, grey + alpha, RGBA). */
 const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
+/** Bytes a non-interlaced PNG's image data inflates to: every row, with its filter byte (0 for an unknown colour type). */
+export function pngRawBytes(header: PngHeader): number {
+  const channels = PNG_CHANNELS[header.colorType];
+  if (!channels) return 0;
+  return header.height * (1 + Math.ceil((header.width * channels * header.bitDepth) / 8));
+}
+
 /**
  * The fewest bytes a complete PNG or JPEG with this header can take. Deflate packs at most about 1032 bytes
  * into one, so a PNG needs at least 1/1032 of its pixel rows (filter bytes included); every 8×8 block of
@@ -142,12 +149,7 @@ const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
  */
 export function smallestImageBytes(header: PngHeader | JpegHeader): number {
   const { width, height } = header;
-  if ('bitDepth' in header) {
-    const channels = PNG_CHANNELS[header.colorType];
-    if (!channels) return 0;
-    const rowBytes = 1 + Math.ceil((width * channels * header.bitDepth) / 8);
-    return Math.floor((height * rowBytes) / 1032);
-  }
+  if ('bitDepth' in header) return Math.floor(pngRawBytes(header) / 1032);
   const hMax = Math.max(...header.components.map((c) => c.h));
   const vMax = Math.max(...header.components.map((c) => c.v));
   if (!(hMax > 0 && vMax > 0) || header.components.some((c) => !(c.h > 0 && c.v > 0))) return 0;

@@ -29,9 +29,10 @@ export function evaluate(logits: Float32Array, labels: ArrayLike<number>, classe
   return { count: n, accuracy: n ? correct / n : 0, classes, perClass, confusion };
 }
 
-export function formatEvaluation(e: Evaluation): string {
-  const lines = [`accuracy ${(100 * e.accuracy).toFixed(2)}% on ${e.count} images`, '', 'per class:'];
-  for (const p of e.perClass) lines.push(`  ${p.class.padEnd(16)} ${(100 * p.accuracy).toFixed(1).padStart(6)}%  (${p.count} images)`);
+/** The report `eval` prints; `samples` names what was classified ("images", "point clouds"). */
+export function formatEvaluation(e: Evaluation, samples = 'images'): string {
+  const lines = [`accuracy ${(100 * e.accuracy).toFixed(2)}% on ${e.count} ${samples}`, '', 'per class:'];
+  for (const p of e.perClass) lines.push(`  ${p.class.padEnd(16)} ${(100 * p.accuracy).toFixed(1).padStart(6)}%  (${p.count} ${samples})`);
   lines.push('', 'confusion matrix (rows: true class, columns: predicted):');
   const width = Math.max(5, ...e.confusion.flat().map((v) => String(v).length + 1));
   for (const [k, row] of e.confusion.entries()) lines.push(`  ${e.classes[k]!.slice(0, 16).padEnd(16)} ${row.map((v) => String(v).padStart(width)).join('')}`);

@@ -1,6 +1,7 @@
 import { LitElement, css, html } from 'lit';
 import { BUNDLED_MODEL, type KnownModel } from '../nn/models';
 import type { BackboneChoice, BackboneState } from '../app/state';
+import type { BackboneInfo } from '../worker/protocol';
 import { emit } from '../app/events';
 import { baseStyles } from './styles';
 
@@ -8,10 +9,22 @@ function mb(bytes: number): string {
   return `${(bytes / 1e6).toFixed(bytes < 10e6 ? 1 : 0)} MB`;
 }
 
+/** Its size and input ("4 blocks, width 64, 4 heads, 28×28 input, …"), then which kind it is and what it takes. */
+function describe(i: BackboneInfo) {
+  const input = i.kind === 'point' ? `${i.points.toLocaleString('en-US')} points in ${i.groups} groups of ${i.groupSize}` : `${i.imageSize}×${i.imageSize} input`;
+  const kind =
+    i.kind === 'point'
+      ? 'Point transformer (Point-MAE): it takes point clouds (.ply, .obj, .off, .xyz, .txt, .pts or .npy files).'
+      : 'Image transformer (ViT): it takes images.';
+  return html`${i.depth} blocks, width ${i.dim}, ${i.heads} head${i.heads === 1 ? '' : 's'}, ${input}, ${(i.parameters / 1e6).toFixed(2)} M parameters.
+    <span data-testid="backbone-kind">${kind}</span>`;
+}
+
 /**
- * Picks the backbone: the bundled one (default, offline), a known hub model (downloaded once, with
- * progress, then cached), a custom URL or a local .safetensors file. Emits `choose-backbone` {choice}
- * and `cancel-download`.
+ * Picks the backbone: a bundled one (the image default, and any other the site bundles, such as a point
+ * transformer; offline), a known hub model (downloaded once, with progress, then cached), a custom URL or a
+ * local .safetensors or PyTorch .pth file, image or point backbone alike (the kind is read from the weights).
+ * Shows which kind is loaded and what input it takes. Emits `choose-backbone` {choice} and `cancel-download`.
  */
 export class BackbonePicker extends LitElement {
   static override properties = {
@@ -114,8 +127,7 @@ export class BackbonePicker extends LitElement {
     if (s.status === 'ready' && s.info) {
       const i = s.info;
       return html`<p class="status note" data-testid="backbone-info">
-        <strong>${i.label}</strong>: ${i.depth} blocks, width ${i.dim}, ${i.heads} heads, ${i.imageSize}×${i.imageSize} input,
-        ${(i.parameters / 1e6).toFixed(2)} M parameters${i.fromCache ? ' (from this browser\'s cache)' : ''}.
+        <strong>${i.label}</strong>${i.fromCache ? " (from this browser's cache)" : ''}: ${describe(i)}
         ${s.message ? html`<br /><span class="alert" role="alert">${s.message}</span>` : ''}
       </p>`;
     }
@@ -132,10 +144,10 @@ export class BackbonePicker extends LitElement {
           ><input type="radio" name="backbone" value="bundled" .checked=${key === 'bundled'} @change=${() => this.onRadio('bundled')} />
           ${BUNDLED_MODEL.label}: no download</label
         >
-        ${this.models.filter((m) => !m.bundled).map(
+        ${this.models.filter((m) => m.id !== BUNDLED_MODEL.id).map(
           (m) => html`<label class="choice"
             ><input type="radio" name="backbone" value=${`known:${m.id}`} .checked=${key === `known:${m.id}`} @change=${() => this.onRadio(`known:${m.id}`)} />
-            ${m.label} — download ${mb(m.bytes)} from the Hugging Face hub (${m.license})</label
+            ${m.label}${m.bundled ? ': no download' : ` — download ${mb(m.bytes)} from the Hugging Face hub (${m.license})`}</label
           >`,
         )}
         <label class="choice"><input type="radio" name="backbone" value="url" .checked=${key === 'url'} @change=${() => (this.selected = 'url')} /> A URL</label>
@@ -146,7 +158,9 @@ export class BackbonePicker extends LitElement {
             </form>`
           : ''}
         <label class="choice"><input type="radio" name="backbone" value="file" .checked=${key === 'file'} @change=${() => (this.selected = 'file')} /> A file on this computer</label>
-        ${key === 'file' ? html`<label>Backbone file (.safetensors) <input type="file" accept=".safetensors" @change=${this.onFile} /></label>` : ''}
+        ${key === 'file'
+          ? html`<label>Backbone file (.safetensors) or PyTorch checkpoint (.pth) <input type="file" accept=".safetensors,.pth,.pt" @change=${this.onFile} /></label>`
+          : ''}
       </fieldset>
       ${this.renderStatus()}
     `;

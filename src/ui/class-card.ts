@@ -1,22 +1,28 @@
 import { LitElement, css, html } from 'lit';
 import { itemsFromDataTransfer } from '../data/intake';
+import { POINT_FILE_ACCEPT } from '../data/point-samples';
+import { samplesText, sampleNoun, type SampleKind } from '../data/sample-kind';
 import type { ClassView } from '../app/state';
 import { emit } from '../app/events';
+import './point-preview';
 import { baseStyles } from './styles';
 
 /**
- * One class of the data set: name, counts, a few thumbnails, a drop target for images, and rename,
- * add and delete controls. Emits `add-dropped` {items, classId}, `add-files` {files, classId},
- * `rename-class` {id, name} and `delete-class` {id}.
+ * One class of the data set: name, counts, a few thumbnails (or 3-D previews of point clouds, to turn by
+ * dragging), a drop target for its kind of sample, and rename, add and delete controls. Emits
+ * `add-dropped` {items, classId}, `add-files` {files, classId}, `rename-class` {id, name} and `delete-class` {id}.
  */
 export class ClassCard extends LitElement {
   static override properties = {
     view: { attribute: false },
+    kind: { type: String },
     disabled: { type: Boolean },
     editing: { state: true },
     over: { state: true },
   };
   declare view: ClassView | undefined;
+  /** What the class's samples are (and what it takes). */
+  declare kind: SampleKind;
   declare disabled: boolean;
   declare private editing: boolean;
   declare private over: boolean;
@@ -24,6 +30,7 @@ export class ClassCard extends LitElement {
   constructor() {
     super();
     this.view = undefined;
+    this.kind = 'images';
     this.disabled = false;
     this.editing = false;
     this.over = false;
@@ -106,6 +113,8 @@ export class ClassCard extends LitElement {
   override render() {
     const v = this.view;
     if (!v) return '';
+    const noun = sampleNoun(this.kind);
+    const clouds = v.clouds ?? [];
     return html`
       <section aria-label=${`Class ${v.name}`}>
         ${this.editing
@@ -115,9 +124,11 @@ export class ClassCard extends LitElement {
               <button type="button" @click=${() => (this.editing = false)}>Cancel</button>
             </form>`
           : html`<h3>${v.name}</h3>`}
-        <p class="muted" data-testid="class-count">${v.count} image${v.count === 1 ? '' : 's'}${v.validation ? ` (${v.validation} for validation)` : ''}</p>
+        <p class="muted" data-testid="class-count">${samplesText(this.kind, v.count)}${v.validation ? ` (${v.validation} for validation)` : ''}</p>
         <div class="thumbs">
-          ${v.thumbnails.map((src, i) => html`<img src=${src} alt=${`${v.name} sample ${i + 1}`} />`)}
+          ${clouds.length
+            ? clouds.map((points, i) => html`<clora-point-preview .points=${points} label=${`${v.name} sample ${i + 1}`}></clora-point-preview>`)
+            : v.thumbnails.map((src, i) => html`<img src=${src} alt=${`${v.name} sample ${i + 1}`} />`)}
         </div>
         <div
           class="dropzone ${this.over ? 'over' : ''}"
@@ -128,10 +139,19 @@ export class ClassCard extends LitElement {
           @dragleave=${() => (this.over = false)}
           @drop=${this.onDrop}
         >
-          Drop images of “${v.name}” here
+          Drop ${noun} of “${v.name}” here
         </div>
         <div class="controls">
-          <label>Add images <input type="file" accept="image/*,.zip" multiple ?disabled=${this.disabled} aria-label=${`Add images to ${v.name}`} @change=${this.onFiles} /></label>
+          <label
+            >Add ${noun}
+            <input
+              type="file"
+              accept=${this.kind === 'points' ? `${POINT_FILE_ACCEPT},.zip` : 'image/*,.zip'}
+              multiple
+              ?disabled=${this.disabled}
+              aria-label=${`Add ${noun} to ${v.name}`}
+              @change=${this.onFiles}
+          /></label>
           <button ?disabled=${this.disabled} aria-label=${`Rename class ${v.name}`} @click=${async () => {
             this.editing = true;
             await this.updateComplete;

@@ -1,7 +1,9 @@
 import { LitElement, css, html } from 'lit';
 import { AppController } from '../app/controller';
+import { backboneTakes, dataKindProblem } from '../app/data-kind';
 import { listen } from '../app/events';
 import type { AppState } from '../app/state';
+import { sampleNoun } from '../data/sample-kind';
 import { KNOWN_MODELS } from '../nn/models';
 import './backbone-picker';
 import './checkpoint-list';
@@ -89,15 +91,28 @@ export class CloraApp extends LitElement {
     const gpuOk = s.gpu.kind === 'ready';
     const backboneReady = s.backbone.status === 'ready';
     const running = s.run.phase === 'training' || s.run.phase === 'starting';
-    const classesWithImages = s.data.classes.filter((k) => k.count > 0).length;
-    const canTrain = gpuOk && backboneReady && classesWithImages >= 2 && s.data.intake === undefined;
-    const hint = !backboneReady ? 'Waiting for the backbone…' : classesWithImages < 2 ? 'Add images of at least two classes first.' : s.data.intake ? 'Adding images…' : '';
+    const info = s.backbone.info;
+    // What the backbone takes, and why the stored data cannot train on it (it holds the other kind).
+    const takes = backboneTakes(info);
+    const kindProblem = dataKindProblem(s.data, info);
+    const noun = sampleNoun(takes);
+    const classesWithSamples = s.data.classes.filter((k) => k.count > 0).length;
+    const canTrain = gpuOk && backboneReady && classesWithSamples >= 2 && s.data.intake === undefined && !kindProblem;
+    const hint = !backboneReady
+      ? 'Waiting for the backbone…'
+      : kindProblem
+        ? `The data set holds ${sampleNoun(s.data.kind ?? 'images')}; this backbone takes ${noun} (see Data).`
+        : classesWithSamples < 2
+          ? `Add ${noun} of at least two classes first.`
+          : s.data.intake
+            ? `Adding ${noun}…`
+            : '';
     return html`
       <header>
         <h1>clora-web</h1>
-        <p>Fine-tune a pretrained vision transformer with CLoRA on your own GPU, in this page.</p>
+        <p>Fine-tune a pretrained transformer for images or point clouds with CLoRA on your own GPU, in this page.</p>
         <p class="privacy">
-          Nothing leaves your machine: images, training, checkpoints and exports stay in this browser. The only network request is the backbone
+          Nothing leaves your machine: your images or point clouds, training, checkpoints and exports stay in this browser. The only network request is the backbone
           download you choose (none for the bundled backbone).
         </p>
         ${this.renderGpu()}
@@ -117,6 +132,9 @@ export class CloraApp extends LitElement {
               <h2 id="h-data">2. Data</h2>
               <clora-data-panel
                 .data=${s.data}
+                kind=${takes}
+                .notice=${kindProblem}
+                point-count=${info?.kind === 'point' ? info.points : 0}
                 ?disabled=${!backboneReady}
               ></clora-data-panel>
             </section>
@@ -127,6 +145,7 @@ export class CloraApp extends LitElement {
                 .run=${s.run}
                 ?can-train=${canTrain}
                 .hint=${hint}
+                kind=${takes}
               ></clora-training-panel>
             </section>
             <section class="panel" aria-labelledby="h-checkpoints">
@@ -142,6 +161,7 @@ export class CloraApp extends LitElement {
                 .model=${s.model}
                 .busy=${s.exporting}
                 .message=${s.exportMessage}
+                kind=${takes}
                 ?disabled=${!backboneReady}
               ></clora-export-panel>
             </section>
@@ -152,6 +172,7 @@ export class CloraApp extends LitElement {
                 ?busy=${s.prediction.busy}
                 .message=${s.prediction.message}
                 .modelLabel=${s.model.kind === 'none' ? (s.backbone.info?.headClasses.length ? `the backbone's own head (${s.backbone.info.headClasses.length} classes)` : '') : s.model.label}
+                kind=${takes}
                 ?disabled=${!backboneReady}
               ></clora-try-it>
             </section>

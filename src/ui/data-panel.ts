@@ -1,5 +1,7 @@
 import { LitElement, css, html } from 'lit';
 import { itemsFromDataTransfer } from '../data/intake';
+import { storedCloudBytes } from '../data/points/quantize';
+import { samplesText, type SampleKind } from '../data/sample-kind';
 import type { DataState } from '../app/state';
 import './class-card';
 import type { WebcamEvents } from './webcam-capture';
@@ -9,20 +11,28 @@ import { baseStyles } from './styles';
 
 /**
  * The data set: drop a folder (one sub-folder per class) or a .zip, pick them with file inputs, use the
- * sample data, manage classes, record webcam frames into a class, set the validation split, and see the
- * files that were skipped and why. Emits `use-sample-data`, `add-dropped` {items}, `add-files` {files,
+ * sample data, manage classes, record webcam frames into a class (images only), set the validation split,
+ * and see the files that were skipped and why. `kind` is what the loaded backbone takes (images or point
+ * clouds); `notice` says why the stored data cannot train on it, when it holds the other kind. Emits `use-sample-data`, `add-dropped` {items}, `add-files` {files,
  * classId?, label}, `add-class` {name}, `clear-data`, `set-validation-share` {share}, `clear-skipped`,
  * `add-frames` {classId, blobs} (and the class cards' own events bubble through).
  */
 export class DataPanel extends LitElement {
   static override properties = {
     data: { attribute: false },
+    kind: { type: String },
+    notice: { type: String },
+    pointCount: { type: Number, attribute: 'point-count' },
     disabled: { type: Boolean },
     over: { state: true },
     recordClass: { state: true },
     confirmClear: { state: true },
   };
   declare data: DataState | undefined;
+  declare kind: SampleKind;
+  declare notice: string | undefined;
+  /** P, the points a point backbone brings every cloud to. */
+  declare pointCount: number;
   declare disabled: boolean;
   declare private over: boolean;
   declare private recordClass: string;
@@ -31,6 +41,9 @@ export class DataPanel extends LitElement {
   constructor() {
     super();
     this.data = undefined;
+    this.kind = 'images';
+    this.notice = undefined;
+    this.pointCount = 0;
     this.disabled = false;
     this.over = false;
     this.recordClass = '';
@@ -96,11 +109,19 @@ export class DataPanel extends LitElement {
     const classes = d.classes;
     const recordInto = classes.find((c) => c.id === this.recordClass) ?? classes[0];
     const validation = classes.reduce((n, c) => n + c.validation, 0);
+    const points = this.kind === 'points';
+    const held = d.kind ?? this.kind;
+    const pointBytes = storedCloudBytes(this.pointCount);
     return html`
-      <p class="muted">
-        Drop a folder with one sub-folder per class (or a .zip of it) below, or drop images onto a class. Images are resized to the model's input
-        and kept in this browser's storage.
+      <p class="muted" data-testid="data-hint">
+        ${points
+          ? html`Drop a folder with one sub-folder of point clouds per class (or a .zip of it) below, or drop point files onto a class: .ply, .obj and .off
+              meshes (points sampled on their faces), .xyz, .txt and .pts scans, .npy arrays. Each is centred, scaled into the unit sphere, brought to
+              the model's ${this.pointCount.toLocaleString('en-US')} points and kept in this browser's storage
+              (${pointBytes >= 1000 ? `${(pointBytes / 1000).toFixed(1)} KB` : `${pointBytes} bytes`} each).`
+          : "Drop a folder with one sub-folder per class (or a .zip of it) below, or drop images onto a class. Images are resized to the model's input and kept in this browser's storage."}
       </p>
+      ${this.notice ? html`<p class="alert" role="alert" data-testid="data-kind-notice">${this.notice}</p>` : ''}
       <div class="row">
         <button class="primary" ?disabled=${this.disabled || d.intake !== undefined} @click=${() => emit(this, 'use-sample-data')}>Use sample data</button>
         <label>Add a folder <input type="file" webkitdirectory multiple ?disabled=${this.disabled} @change=${(e: Event) => this.onInput(e, 'Adding the folder')} /></label>
@@ -115,7 +136,7 @@ export class DataPanel extends LitElement {
         @dragleave=${() => (this.over = false)}
         @drop=${this.onDrop}
       >
-        Drop a folder of class folders, or a .zip, here
+        Drop a folder of class folders, or a .zip, here${points ? ' (point clouds)' : ''}
       </div>
       ${d.intake
         ? html`<p role="status" class="note">${d.intake.label}: ${d.intake.seen} files looked at, ${d.intake.added} added, ${d.intake.skipped} skipped…</p>`
@@ -123,7 +144,7 @@ export class DataPanel extends LitElement {
           ? html`<p role="status" class="note" data-testid="data-message">${d.message}</p>`
           : ''}
       <div class="row">
-        <strong data-testid="data-summary">${d.total} image${d.total === 1 ? '' : 's'} in ${classes.length} class${classes.length === 1 ? '' : 'es'}${d.total ? `, ${validation} held out for validation` : ''}</strong>
+        <strong data-testid="data-summary">${samplesText(held, d.total)} in ${classes.length} class${classes.length === 1 ? '' : 'es'}${d.total ? `, ${validation} held out for validation` : ''}</strong>
         <label
           >Validation share (%)
           <input
@@ -147,14 +168,14 @@ export class DataPanel extends LitElement {
                   emit(this, 'clear-data');
                 }}
               >
-                Delete all ${d.total} images
+                Delete all ${samplesText(held, d.total)}
               </button>
               <button @click=${() => (this.confirmClear = false)}>Keep them</button>
             </span>`
           : html`<button ?disabled=${this.disabled || d.total + classes.length === 0} @click=${() => (this.confirmClear = true)}>Clear data set</button>`}
       </div>
-      <div class="classes">${classes.map((c) => html`<clora-class-card .view=${c} ?disabled=${this.disabled}></clora-class-card>`)}</div>
-      ${classes.length
+      <div class="classes">${classes.map((c) => html`<clora-class-card .view=${c} kind=${held} ?disabled=${this.disabled}></clora-class-card>`)}</div>
+      ${classes.length && !points
         ? html`<div class="webcam">
             <h3>Webcam</h3>
             <div class="row">

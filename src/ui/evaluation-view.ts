@@ -1,4 +1,5 @@
 import { LitElement, css, html } from 'lit';
+import { sampleNoun, type SampleKind } from '../data/sample-kind';
 import type { Evaluation } from '../train/evaluate';
 import { baseStyles } from './styles';
 import { percent } from './format';
@@ -8,14 +9,17 @@ export class EvaluationView extends LitElement {
   static override properties = {
     evaluation: { attribute: false },
     on: { type: String },
+    kind: { type: String },
   };
   declare evaluation: Evaluation | undefined;
   declare on: 'validation' | 'training';
+  declare kind: SampleKind;
 
   constructor() {
     super();
     this.evaluation = undefined;
     this.on = 'validation';
+    this.kind = 'images';
   }
 
   static override styles = [
@@ -51,14 +55,15 @@ export class EvaluationView extends LitElement {
     const e = this.evaluation;
     if (!e) return '';
     const max = Math.max(1, ...e.confusion.flat());
+    const noun = sampleNoun(this.kind);
     return html`
-      <h3>Evaluation on the ${this.on} images</h3>
-      <p data-testid="final-accuracy">Accuracy ${percent(e.accuracy)} on ${e.count} ${this.on} images.${this.on === 'training' ? ' (No images were held out: set a validation share for an honest number.)' : ''}</p>
+      <h3>Evaluation on the ${this.on} ${noun}</h3>
+      <p data-testid="final-accuracy">Accuracy ${percent(e.accuracy)} on ${e.count} ${this.on} ${noun}.${this.on === 'training' ? ` (No ${noun} were held out: set a validation share for an honest number.)` : ''}</p>
       <div class="wrap">
         <table>
           <caption class="visually-hidden">Accuracy per class</caption>
           <thead>
-            <tr><th scope="col">class</th><th scope="col">images</th><th scope="col">accuracy</th></tr>
+            <tr><th scope="col">class</th><th scope="col">${noun}</th><th scope="col">accuracy</th></tr>
           </thead>
           <tbody>
             ${e.perClass.map((p) => html`<tr><th scope="row">${p.class}</th><td>${p.count}</td><td>${percent(p.accuracy)}</td></tr>`)}

@@ -1,5 +1,6 @@
 import { LitElement, css, html } from 'lit';
 import type { ModelState } from '../app/state';
+import type { SampleKind } from '../data/sample-kind';
 import { emit } from '../app/events';
 import { baseStyles } from './styles';
 
@@ -12,11 +13,14 @@ export class ExportPanel extends LitElement {
     model: { attribute: false },
     busy: { type: String },
     message: { type: String },
+    kind: { type: String },
     disabled: { type: Boolean },
   };
   declare model: ModelState | undefined;
   declare busy: string | undefined;
   declare message: string | undefined;
+  /** What the backbone takes: the exports are a timm ViT's, or Point-MAE's. */
+  declare kind: SampleKind;
   declare disabled: boolean;
 
   constructor() {
@@ -24,6 +28,7 @@ export class ExportPanel extends LitElement {
     this.model = undefined;
     this.busy = undefined;
     this.message = undefined;
+    this.kind = 'images';
     this.disabled = false;
   }
 
@@ -50,10 +55,15 @@ export class ExportPanel extends LitElement {
         <label>Import adapter <input type="file" accept=".safetensors" ?disabled=${this.disabled} @change=${this.onImport} /></label>
       </div>
       ${this.message ? html`<p class="note" role="status" data-testid="export-message">${this.message}</p>` : ''}
-      <p class="muted">
-        The adapter file loads back here and with <code>npm run clora</code>; the PEFT zip loads with stock <code>peft</code> on a timm ViT; the merged
-        model loads wherever a timm ViT does.
-      </p>
+      ${this.kind === 'points'
+        ? html`<p class="muted">
+            The adapter file loads back here and with <code>npm run clora</code>; the PEFT zip targets Point-MAE's module names
+            (<code>blocks.blocks.<var>i</var>.attn.qkv</code>, …); the merged model is a whole Point-MAE state dict with the new head.
+          </p>`
+        : html`<p class="muted">
+            The adapter file loads back here and with <code>npm run clora</code>; the PEFT zip loads with stock <code>peft</code> on a timm ViT; the
+            merged model loads wherever a timm ViT does.
+          </p>`}
     `;
   }
 }

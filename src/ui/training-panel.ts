@@ -1,6 +1,7 @@
 import { LitElement, css, html } from 'lit';
 import { TARGETS, type Target } from '../clora/settings';
 import type { RunView, UiSettings } from '../app/state';
+import { sampleNoun, type SampleKind } from '../data/sample-kind';
 import './clora-chart';
 import './evaluation-view';
 import { emit } from '../app/events';
@@ -25,11 +26,14 @@ export class TrainingPanel extends LitElement {
     run: { attribute: false },
     canTrain: { type: Boolean, attribute: 'can-train' },
     hint: { type: String },
+    kind: { type: String },
   };
   declare settings: UiSettings | undefined;
   declare run: RunView | undefined;
   declare canTrain: boolean;
   declare hint: string;
+  /** What the run trains on: images, or point clouds (the augmentation and the counts say so). */
+  declare kind: SampleKind;
 
   constructor() {
     super();
@@ -37,6 +41,7 @@ export class TrainingPanel extends LitElement {
     this.run = undefined;
     this.canTrain = false;
     this.hint = '';
+    this.kind = 'images';
   }
 
   static override styles = [
@@ -140,7 +145,10 @@ export class TrainingPanel extends LitElement {
             ${s.method !== 'head' ? this.num('scale', 'Scale', { step: 'any' }) : ''} ${this.num('weightDecay', 'Weight decay', { min: 0, step: 'any' })}
             ${this.num('warmup', 'Warm-up steps', { min: 0, integer: true })} ${this.num('labelSmoothing', 'Label smoothing', { min: 0, max: 0.9, step: 0.05 })}
             ${this.num('seed', 'Seed', { min: 0, integer: true })} ${this.num('checkpointEvery', 'Checkpoint every (steps)', { min: 1, integer: true })}
-            <label><input type="checkbox" .checked=${s.augment} @change=${(e: Event) => this.change({ augment: (e.target as HTMLInputElement).checked })} /> Flip images at random</label>
+            <label
+              ><input type="checkbox" .checked=${s.augment} @change=${(e: Event) => this.change({ augment: (e.target as HTMLInputElement).checked })} />
+              ${this.kind === 'points' ? 'Scale and shift point clouds at random (Point-MAE)' : 'Flip images at random'}</label
+            >
           </div>
         </details>
       </fieldset>
@@ -157,7 +165,7 @@ export class TrainingPanel extends LitElement {
     const text =
       `Step ${r.step} of ${r.totalSteps}` +
       (epoch !== undefined ? ` · epoch ${epoch.toFixed(2)}${epochs ? ` of ${Math.round(epochs)}` : ''}` : '') +
-      (last && r.phase === 'training' ? ` · ${last.imagesPerSecond.toFixed(1)} images/s · about ${duration(last.etaSeconds)} left` : '');
+      (last && r.phase === 'training' ? ` · ${last.imagesPerSecond.toFixed(1)} ${sampleNoun(this.kind)}/s · about ${duration(last.etaSeconds)} left` : '');
     return html`<div class="progress">
       <div
         class="bar"
@@ -190,7 +198,7 @@ export class TrainingPanel extends LitElement {
       done: 'Done.',
       failed: 'Interrupted.',
     };
-    const counts = r.trainCount ? `${r.trainCount} training and ${r.validationCount} validation images, ${r.trainableParameters.toLocaleString('en')} trainable parameters. ` : '';
+    const counts = r.trainCount ? `${r.trainCount} training and ${r.validationCount} validation ${sampleNoun(this.kind)}, ${r.trainableParameters.toLocaleString('en')} trainable parameters. ` : '';
     return html`
       <p role="status" data-testid="run-status">${phaseText[r.phase]} ${counts}${parts.join(' · ')}</p>
       ${r.message ? html`<p class=${r.errorKind ? 'alert' : 'note'} role=${r.errorKind ? 'alert' : 'status'} data-testid="run-message">${r.message}</p>` : ''}
@@ -232,7 +240,7 @@ export class TrainingPanel extends LitElement {
           .data=${accData}
         ></clora-chart>
       </div>
-      ${r.evaluation ? html`<clora-evaluation .evaluation=${r.evaluation.evaluation} .on=${r.evaluation.on}></clora-evaluation>` : ''}
+      ${r.evaluation ? html`<clora-evaluation .evaluation=${r.evaluation.evaluation} .on=${r.evaluation.on} kind=${this.kind}></clora-evaluation>` : ''}
     `;
   }
 }

@@ -1,5 +1,8 @@
 import { LitElement, css, html } from 'lit';
+import { POINT_FILE_ACCEPT } from '../data/point-samples';
+import type { SampleKind } from '../data/sample-kind';
 import type { Prediction } from '../worker/protocol';
+import './point-preview';
 import type { WebcamEvents } from './webcam-capture';
 import './webcam-capture';
 import { emit } from '../app/events';
@@ -7,8 +10,9 @@ import { baseStyles } from './styles';
 import { percent } from './format';
 
 /**
- * Try the model: drop, paste or choose an image, or point the webcam at something; shows the top-5
- * classes with probabilities. Emits `predict` {image}.
+ * Try the model: drop, paste or choose an image, or point the webcam at something; with a point backbone
+ * (`kind` "points"), drop or choose a point file, shown as the model took it in a 3-D preview. Shows the
+ * top-5 classes with probabilities. Emits `predict` {image} or `predict-cloud` {file}.
  */
 export class TryIt extends LitElement {
   static override properties = {
@@ -16,6 +20,7 @@ export class TryIt extends LitElement {
     busy: { type: Boolean },
     message: { type: String },
     modelLabel: { type: String, attribute: 'model-label' },
+    kind: { type: String },
     disabled: { type: Boolean },
     preview: { state: true },
     over: { state: true },
@@ -24,6 +29,8 @@ export class TryIt extends LitElement {
   declare busy: boolean;
   declare message: string | undefined;
   declare modelLabel: string;
+  /** What the backbone takes: images, or point clouds. */
+  declare kind: SampleKind;
   declare disabled: boolean;
   declare private preview: string | undefined;
   declare private over: boolean;
@@ -34,6 +41,7 @@ export class TryIt extends LitElement {
     this.busy = false;
     this.message = undefined;
     this.modelLabel = '';
+    this.kind = 'images';
     this.disabled = false;
     this.preview = undefined;
     this.over = false;
@@ -87,12 +95,17 @@ export class TryIt extends LitElement {
 
   private use(image: Blob): void {
     if (this.disabled) return;
+    if (this.kind === 'points') {
+      if (image instanceof File) emit(this, 'predict-cloud', { file: image });
+      return;
+    }
     if (this.preview) URL.revokeObjectURL(this.preview);
     this.preview = URL.createObjectURL(image);
     emit(this, 'predict', { image });
   }
 
   private onPaste = (event: ClipboardEvent): void => {
+    if (this.kind === 'points') return;
     const file = [...(event.clipboardData?.files ?? [])].find((f) => f.type.startsWith('image/'));
     if (file) {
       event.preventDefault();
@@ -114,8 +127,49 @@ export class TryIt extends LitElement {
     input.value = '';
   }
 
-  override render() {
+  private renderPoints() {
     const r = this.result;
+    return html`
+      <p class="muted">${this.modelLabel ? `Predicting with: ${this.modelLabel}.` : ''} Drop a point file (.ply, .obj, .off, .xyz, .txt, .pts or .npy) on the box, or choose one.</p>
+      <div class="area">
+        <div
+          class="dropzone ${this.over ? 'over' : ''}"
+          role="group"
+          aria-label="Point file to classify: drop one here"
+          @dragover=${(e: DragEvent) => {
+            e.preventDefault();
+            this.over = true;
+          }}
+          @dragleave=${() => (this.over = false)}
+          @drop=${this.onDrop}
+        >
+          ${r?.cloud ? html`<clora-point-preview .points=${r.cloud} size="150" label="The point cloud being classified"></clora-point-preview>` : html`<span>Drop a point file</span>`}
+        </div>
+        <div>
+          <label>Choose a point file <input type="file" accept=${POINT_FILE_ACCEPT} ?disabled=${this.disabled} @change=${this.onFile} /></label>
+        </div>
+        ${this.renderTop()}
+      </div>
+      ${this.busy ? html`<p class="muted" role="status">Classifying…</p>` : ''}
+      ${this.message ? html`<p class="alert" role="alert">${this.message}</p>` : ''}
+    `;
+  }
+
+  private renderTop() {
+    const r = this.result;
+    if (!r) return '';
+    return html`<ol aria-label="Top predictions" data-model=${r.model}>
+      ${r.top.map(
+        (t) => html`<li data-class=${t.class} data-probability=${t.probability}>
+          <strong>${t.class}</strong> ${percent(t.probability)}
+          <div class="bar" aria-hidden="true"><span style="width:${(100 * t.probability).toFixed(1)}%"></span></div>
+        </li>`,
+      )}
+    </ol>`;
+  }
+
+  override render() {
+    if (this.kind === 'points') return this.renderPoints();
     return html`
       <p class="muted">${this.modelLabel ? `Predicting with: ${this.modelLabel}.` : ''} Paste an image (Ctrl+V) here, drop one on the box, choose a file, or start the camera.</p>
       <div class="area">
@@ -146,16 +200,7 @@ export class TryIt extends LitElement {
             }}
           ></clora-webcam>
         </div>
-        ${r
-          ? html`<ol aria-label="Top predictions" data-model=${r.model}>
-              ${r.top.map(
-                (t) => html`<li data-class=${t.class} data-probability=${t.probability}>
-                  <strong>${t.class}</strong> ${percent(t.probability)}
-                  <div class="bar" aria-hidden="true"><span style="width:${(100 * t.probability).toFixed(1)}%"></span></div>
-                </li>`,
-              )}
-            </ol>`
-          : ''}
+        ${this.renderTop()}
       </div>
       ${this.busy ? html`<p class="muted" role="status">Classifying…</p>` : ''}
       ${this.message ? html`<p class="alert" role="alert">${this.message}</p>` : ''}

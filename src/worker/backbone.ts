@@ -1,11 +1,11 @@
 // The backbone the worker trains on: downloaded (with progress, cancellable) or taken from a file the user
-// chose, opened by content, and read into a configuration and preprocessing by src/nn/backbone-meta.ts
-// (the same rules as the command line).
+// chose (.safetensors or PyTorch .pth), opened by content, and read into its kind (image or point
+// transformer), configuration and preprocessing by src/nn/backbone-meta.ts (the same rules as the command line).
 import { fetchCached, type WeightCache } from '../io/download';
 import { browserWeightCache } from '../io/download-browser';
 import { blobSource } from '../io/safetensors';
 import { openWeightsFile } from '../io/weights-file';
-import { imageBackbone, readBackboneMeta, type VitBackboneMeta } from '../nn/backbone-meta';
+import { readBackboneMeta, type BackboneMeta, type PointBackboneMeta, type VitBackboneMeta } from '../nn/backbone-meta';
 import { findKnownModel } from '../nn/models';
 import { SettingsError } from '../clora/settings';
 import { release } from './model-slot';
@@ -14,8 +14,8 @@ import { emit } from './scope';
 
 export interface LoadedBackbone {
   info: BackboneInfo;
-  /** An image backbone: point backbones train from the command line until the app takes point data (issue 11 item 6). */
-  meta: VitBackboneMeta;
+  /** An image backbone (timm ViT) or a point transformer (Point-MAE), as src/nn/backbone-meta.ts reads it. */
+  meta: BackboneMeta;
   /** One backbone tensor as f32, read from the file on demand. */
   read(name: string): Promise<Float32Array>;
 }
@@ -26,6 +26,36 @@ let download: AbortController | undefined;
 export function requireBackbone(): LoadedBackbone {
   if (!backbone) throw new SettingsError('No backbone is loaded yet: choose one (the bundled one works offline) and try again.');
   return backbone;
+}
+
+/** The loaded backbone when it takes images; a sentence saying what it takes otherwise (`what`: "Adding images", "Trying an image"). */
+export function requireImageBackbone(what: string): LoadedBackbone & { meta: VitBackboneMeta } {
+  const b = requireBackbone();
+  if (b.meta.kind !== 'vit') throw new SettingsError(`${what} needs an image backbone, but ${b.info.label} is a point transformer that takes point clouds: load an image backbone (the bundled ViT works offline).`);
+  return b as LoadedBackbone & { meta: VitBackboneMeta };
+}
+
+/** The loaded backbone when it takes point clouds; a sentence saying what it takes otherwise. */
+export function requirePointBackbone(what: string): LoadedBackbone & { meta: PointBackboneMeta } {
+  const b = requireBackbone();
+  if (b.meta.kind !== 'point') throw new SettingsError(`${what} needs a point backbone, but ${b.info.label} is an image transformer that takes images: load a point transformer (Point-MAE, .safetensors or .pth).`);
+  return b as LoadedBackbone & { meta: PointBackboneMeta };
+}
+
+/** What the page shows about a backbone: its size and the input it takes. */
+function infoOf(meta: BackboneMeta, fromCache: boolean): BackboneInfo {
+  const common = {
+    spec: meta.baseModel,
+    label: meta.label,
+    depth: meta.cfg.depth,
+    dim: meta.cfg.dim,
+    heads: meta.cfg.heads,
+    parameters: meta.parameters,
+    headClasses: meta.headClasses,
+    fromCache,
+  };
+  if (meta.kind === 'point') return { ...common, kind: 'point', points: meta.cfg.points, groups: meta.cfg.groups, groupSize: meta.cfg.groupSize };
+  return { ...common, kind: 'vit', imageSize: meta.cfg.imageSize, preprocess: meta.preprocess };
 }
 
 /** A cache that keeps nothing: fetchCached then just downloads (with its checks and progress). */
@@ -70,19 +100,8 @@ export async function loadBackbone(source: BackboneSource): Promise<BackboneInfo
   const spec = source.kind === 'url' ? source.url : source.name;
   const { blob, fromCache } = source.kind === 'url' ? await downloadBlob(source.url) : { blob: source.file, fromCache: false };
   const file = await openWeightsFile(blobSource(blob, source.kind === 'file' ? source.name : (known?.id ?? spec)));
-  const meta = imageBackbone(readBackboneMeta(file, { spec, known }), 'the web app (for now; point backbones train with `npm run clora`)');
-  const info: BackboneInfo = {
-    spec: meta.baseModel,
-    label: meta.label,
-    depth: meta.cfg.depth,
-    dim: meta.cfg.dim,
-    heads: meta.cfg.heads,
-    imageSize: meta.cfg.imageSize,
-    parameters: meta.parameters,
-    preprocess: meta.preprocess,
-    headClasses: meta.headClasses,
-    fromCache,
-  };
+  const meta = readBackboneMeta(file, { spec, known });
+  const info = infoOf(meta, fromCache);
   // Models built on the previous backbone no longer apply.
   release();
   backbone = { info, meta, read: (name) => file.readF32(name) };

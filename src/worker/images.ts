@@ -5,7 +5,7 @@ import { Tensor } from '../autodiff/tensor';
 import type { Dataset } from '../data/dataset';
 import { decodeImageBlob } from '../data/decode-browser';
 import { preprocessInto, type PreprocessParams, type RgbaImage } from '../data/preprocess';
-import { requireBackbone } from './backbone';
+import { requireImageBackbone } from './backbone';
 import { device } from './device';
 import type { PackedSamples, PrepareItem, PrepareResult } from './protocol';
 import { messageOf } from './scope';
@@ -31,7 +31,7 @@ function toRgbBytes(values: Float32Array, n: number, size: number): Uint8Array<A
 }
 
 export async function prepare(items: PrepareItem[]): Promise<PrepareResult[]> {
-  const { preprocess } = requireBackbone().info;
+  const { preprocess } = requireImageBackbone('Adding images').meta;
   const gpu = await device();
   const size = preprocess.size;
   // Mean 0, std 1: the tensor holds pixels in [0, 1], stored as bytes; normalisation happens at training time.

@@ -10,8 +10,9 @@ import { cancelDownload, loadBackbone } from './backbone';
 import { device, loseDevice, onDeviceLost } from './device';
 import { errorKind } from './errors';
 import { prepare } from './images';
-import { exportFile, importAdapter, predict } from './model-io';
+import { exportFile, importAdapter, predict, predictCloud } from './model-io';
 import { heldSession, release } from './model-slot';
+import { preparePoints } from './points';
 import { transferablesOf, type ReplyMessage, type RequestMessage } from './protocol';
 import { messageOf, scope } from './scope';
 import { TrainingSession } from './session';
@@ -36,6 +37,10 @@ async function handle(request: RequestMessage): Promise<{ value: unknown; transf
       const results = await prepare(request.items);
       return { value: results, transfer: transferablesOf(results.flatMap((r) => (r.ok ? [r.rgb] : []))) };
     }
+    case 'preparePoints': {
+      const results = await preparePoints(request.items);
+      return { value: results, transfer: transferablesOf(results.flatMap((r) => (r.ok ? [r.points] : []))) };
+    }
     case 'train':
       return { value: await TrainingSession.start(request.start) };
     case 'pause':
@@ -52,6 +57,10 @@ async function handle(request: RequestMessage): Promise<{ value: unknown; transf
       return { value: null };
     case 'predict':
       return { value: await predict(request.image) };
+    case 'predictCloud': {
+      const prediction = await predictCloud(request.file, request.name);
+      return { value: prediction, transfer: transferablesOf(prediction.cloud ? [prediction.cloud] : []) };
+    }
     case 'export':
       return { value: await exportFile(request.format) };
     case 'importAdapter':

@@ -1,5 +1,6 @@
 // The model in the slot, in and out: predictions for Try it (the trained or imported model, else the
-// backbone's own head), the three exports (native adapter, PEFT zip, merged model) and adapter imports.
+// backbone's own head) on an image or a point file, the three exports (native adapter, PEFT zip, merged
+// model) and adapter imports.
 import { mergedExport, peftExport } from '../clora/export';
 import { modelFile, readAdapterFile } from '../clora/files';
 import { createFineTuneModel, type FineTuneModel } from '../clora/model';
@@ -8,11 +9,12 @@ import { decodeImageBlob } from '../data/decode-browser';
 import { preprocessImages } from '../data/preprocess';
 import { blobSource, openSafetensors, writeSafetensors } from '../io/safetensors';
 import { zipFiles } from '../io/zip';
-import { vitShapes } from '../nn/vit';
-import { backboneHeadAdapter, logitsOf, topClasses } from '../train/predict';
-import { requireBackbone } from './backbone';
+import { backboneShapes } from '../nn/backbone';
+import { backboneHeadAdapter, logitsOf, predictLogits, topClasses } from '../train/predict';
+import { requireBackbone, requireImageBackbone } from './backbone';
 import { device } from './device';
 import { heldModel, heldSession, hold, type HeldModel } from './model-slot';
+import { readCloud } from './points';
 import type { ExportedFile, ImportedAdapter, Prediction } from './protocol';
 
 /** The slot's model, or the backbone's own head put there (as a `head` adapter) when it is empty. */
@@ -27,12 +29,21 @@ async function predictionModel(): Promise<HeldModel> {
 }
 
 export async function predict(image: Blob): Promise<Prediction> {
-  const b = requireBackbone();
+  const b = requireImageBackbone('Trying an image');
   const decoded = await decodeImageBlob(image, image instanceof File ? image.name : 'The image');
   const { model, source } = await predictionModel();
-  const logits = await logitsOf(model, 1, () => preprocessImages(model.ctx, [decoded], b.info.preprocess));
+  const logits = await logitsOf(model, 1, () => preprocessImages(model.ctx, [decoded], b.meta.preprocess));
   const classes = model.parts.classes;
   return { classes, top: topClasses(logits, classes), model: source };
+}
+
+/** Top classes of one point file, read as intake reads it; the cloud comes back for the page to show. */
+export async function predictCloud(file: Blob, name: string): Promise<Prediction> {
+  const cloud = await readCloud(file, name, 'Trying a point file');
+  const { model, source } = await predictionModel();
+  const logits = await predictLogits(model, cloud.points, 1, [cloud.points.length / 3, 3]);
+  const classes = model.parts.classes;
+  return { classes, top: topClasses(logits, classes), model: source, cloud: cloud.points };
 }
 
 function exportModel(): FineTuneModel {
@@ -78,7 +89,7 @@ export async function exportFile(format: 'native' | 'peft' | 'merged'): Promise<
     });
     return { blob: new Blob([zip], { type: 'application/zip' }), filename: `${base}-peft.zip` };
   }
-  const shapes = vitShapes({ ...cfg, classes: 0 });
+  const shapes = backboneShapes(cfg);
   const tensors = await mergedExport(cfg, adapter, [...shapes.keys()], b.read, shapes);
   const merged = writeSafetensors(tensors, { ...b.meta.describe(), classes: JSON.stringify(adapter.classes), merged_from: method });
   return { blob: new Blob([merged], { type: 'application/octet-stream' }), filename: `${base}-merged.safetensors` };

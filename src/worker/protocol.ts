@@ -12,20 +12,32 @@ import type { TrainingState, TrainMetrics, TrainOptions } from '../train/trainer
 /** Where the backbone comes from: a URL (bundled file or hub, cached with the Cache API) or a file the user chose. */
 export type BackboneSource = { kind: 'url'; url: string; id?: string } | { kind: 'file'; file: Blob; name: string };
 
-export interface BackboneInfo {
+/** What every kind of backbone tells the page. */
+interface BackboneInfoCommon {
   /** What the adapter files name as base model (known-model id, URL or file name). */
   spec: string;
   label: string;
   depth: number;
   dim: number;
   heads: number;
-  imageSize: number;
   parameters: number;
-  preprocess: PreprocessParams;
   /** Classes of the backbone's own head (from metadata), when it has one. */
   headClasses: string[];
   fromCache: boolean;
 }
+
+/** The loaded backbone and the input it takes: images (a timm ViT) or point clouds (Point-MAE's transformer). */
+export type BackboneInfo = BackboneInfoCommon &
+  (
+    | { kind: 'vit'; imageSize: number; preprocess: PreprocessParams }
+    | {
+        kind: 'point';
+        /** P: every cloud is brought to this many points. */
+        points: number;
+        groups: number;
+        groupSize: number;
+      }
+  );
 
 /** One file to prepare: decoded, resized and centre-cropped to the model's input, as 8-bit RGB. */
 export interface PrepareItem {
@@ -35,6 +47,9 @@ export interface PrepareItem {
 }
 
 export type PrepareResult = { key: string; ok: true; size: number; rgb: Uint8Array<ArrayBuffer> } | { key: string; ok: false; name: string; reason: string };
+
+/** A point file read, brought to the model's P points and normalised, as the page stores it (src/data/points/quantize.ts). */
+export type PreparedCloud = { key: string; ok: true; count: number; points: Int16Array<ArrayBuffer> } | { key: string; ok: false; name: string; reason: string };
 
 /**
  * Samples packed for training: `rgb` holds `count` images of `sizes[i]`² RGB bytes in a row (sizes may
@@ -48,6 +63,33 @@ export interface PackedSamples {
   labels: Int32Array<ArrayBuffer>;
   /** 1 for validation samples, 0 for training ones. */
   validation: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * Point clouds packed for training: `points` holds `count` quantised clouds of `counts[i]` points [P, 3] in a
+ * row (counts may differ when the data was added under another point backbone); labels index `classes`.
+ */
+export interface PackedClouds {
+  kind: 'points';
+  classes: string[];
+  count: number;
+  counts: Int32Array<ArrayBuffer>;
+  points: Int16Array<ArrayBuffer>;
+  labels: Int32Array<ArrayBuffer>;
+  /** 1 for validation samples, 0 for training ones. */
+  validation: Uint8Array<ArrayBuffer>;
+}
+
+/** Either kind of packed data set. */
+export type PackedData = PackedSamples | PackedClouds;
+
+export function isPackedClouds(data: PackedData): data is PackedClouds {
+  return (data as PackedClouds).kind === 'points';
+}
+
+/** The buffers of a packed data set, to transfer rather than copy. */
+export function packedBuffers(data: PackedData): ArrayBuffer[] {
+  return isPackedClouds(data) ? [data.points.buffer, data.counts.buffer, data.labels.buffer, data.validation.buffer] : [data.rgb.buffer, data.sizes.buffer, data.labels.buffer, data.validation.buffer];
 }
 
 /** The web app's training choices: the engine's settings plus what the app adds (checkpoint interval, split). */
@@ -71,7 +113,7 @@ export interface AccuracyPoint {
 export interface TrainStart {
   runId: string;
   settings: RunSettings;
-  samples: PackedSamples;
+  samples: PackedData;
   /** Continue from this state (a checkpoint) instead of the method's initialisation. */
   resume?: { state: CheckpointState; accuracy: AccuracyPoint[] };
 }
@@ -82,6 +124,8 @@ export interface Prediction {
   top: TopClass[];
   /** Where the prediction's weights came from. */
   model: 'trained' | 'imported' | 'backbone head';
+  /** A point backbone's input: the cloud as the model took it, [P, 3] normalised (Try it shows it). */
+  cloud?: Float32Array<ArrayBuffer>;
 }
 
 export interface ExportedFile {
@@ -101,11 +145,14 @@ export type WorkerRequest =
   | { type: 'loadBackbone'; source: BackboneSource }
   | { type: 'cancelDownload' }
   | { type: 'prepare'; items: PrepareItem[] }
+  /** Point files read, brought to the point backbone's P points and quantised (src/worker/points.ts). */
+  | { type: 'preparePoints'; items: PrepareItem[] }
   | { type: 'train'; start: TrainStart }
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'stop' }
   | { type: 'predict'; image: Blob }
+  | { type: 'predictCloud'; file: Blob; name: string }
   | { type: 'export'; format: 'native' | 'peft' | 'merged' }
   | { type: 'importAdapter'; file: Blob; name: string }
   /** Tests: destroys the device as a driver reset would. */
@@ -119,11 +166,13 @@ export interface ReplyValue {
   loadBackbone: BackboneInfo;
   cancelDownload: null;
   prepare: PrepareResult[];
+  preparePoints: PreparedCloud[];
   train: { totalSteps: number; stepsPerEpoch: number; trainableParameters: number; trainCount: number; validationCount: number };
   pause: null;
   resume: null;
   stop: null;
   predict: Prediction;
+  predictCloud: Prediction;
   export: ExportedFile;
   importAdapter: ImportedAdapter;
   loseDevice: null;

@@ -4,6 +4,7 @@
 import { createFineTuneModel, initialTensors, trainableParameterCount, type FineTuneModel } from '../clora/model';
 import { SettingsError, validateAdapterSettings } from '../clora/settings';
 import { DatasetError, type Dataset } from '../data/dataset';
+import { sampleNoun } from '../data/sample-kind';
 import { evaluate } from '../train/evaluate';
 import { datasetLogits } from '../train/predict';
 import { Rng } from '../train/rng';
@@ -11,10 +12,10 @@ import { Trainer, TrainingDiverged } from '../train/trainer';
 import { requireBackbone } from './backbone';
 import { device } from './device';
 import { errorKind } from './errors';
-import { unpackSamples } from './images';
 import { heldSession, hold, release } from './model-slot';
-import { transferablesOf, type AccuracyPoint, type ErrorKind, type ReplyValue, type RunState, type TrainStart } from './protocol';
+import { isPackedClouds, transferablesOf, type AccuracyPoint, type ErrorKind, type ReplyValue, type RunState, type TrainStart } from './protocol';
 import { emit, messageOf } from './scope';
+import { kindMismatch, unpack } from './training-data';
 
 /** Training samples scored for the "train accuracy" curve at each epoch end. */
 const TRAIN_ACCURACY_SAMPLES = 128;
@@ -52,16 +53,19 @@ export class TrainingSession {
     validateAdapterSettings(adapter);
     if (!Number.isInteger(checkpointEvery) || checkpointEvery < 1) throw new SettingsError(`Checkpoints every ${checkpointEvery} steps: use a whole number ≥ 1.`);
     const samples = start.samples;
-    if (samples.classes.length < 2) throw new DatasetError(`Training needs at least two classes with images (there ${samples.classes.length === 1 ? 'is one' : 'are none'}).`);
+    const noun = sampleNoun(isPackedClouds(samples) ? 'points' : 'images');
+    if (samples.classes.length < 2) throw new DatasetError(`Training needs at least two classes with ${noun} (there ${samples.classes.length === 1 ? 'is one' : 'are none'}).`);
     const trainIdx: number[] = [];
     const valIdx: number[] = [];
     for (let i = 0; i < samples.count; i++) (samples.validation[i] ? valIdx : trainIdx).push(i);
-    if (trainIdx.length === 0) throw new DatasetError('Every image is in the validation split: lower the validation share or add images.');
+    if (trainIdx.length === 0) throw new DatasetError(`Every sample is in the validation split: lower the validation share or add ${noun}.`);
+    const mismatch = kindMismatch(samples);
+    if (mismatch) throw mismatch;
     release();
     const gpu = await device();
     const cfg = b.meta.cfg;
-    const trainData = await unpackSamples(samples, trainIdx, b.info.preprocess);
-    const validation = valIdx.length ? await unpackSamples(samples, valIdx, b.info.preprocess) : undefined;
+    const trainData = await unpack(samples, trainIdx);
+    const validation = valIdx.length ? await unpack(samples, valIdx) : undefined;
     const batchSize = Math.min(trainOptions.batchSize, trainData.count);
     const stepsPerEpoch = Math.ceil(trainData.count / batchSize);
     // Metrics come back a few times per epoch; reads never happen inside a step.

@@ -7,6 +7,7 @@ import '../../src/ui/clora-chart';
 import '../../src/ui/data-panel';
 import '../../src/ui/evaluation-view';
 import '../../src/ui/export-panel';
+import '../../src/ui/point-preview';
 import '../../src/ui/site-status';
 import '../../src/ui/training-panel';
 import '../../src/ui/try-it';
@@ -20,6 +21,7 @@ const EVENTS = [
   'train', 'pause', 'resume', 'stop', 'settings-change', 'resume-checkpoint', 'delete-checkpoint', 'use-sample-data', 'add-dropped',
   'add-files', 'add-class', 'rename-class', 'delete-class', 'clear-data', 'set-validation-share', 'clear-skipped', 'add-frames',
   'export', 'import-adapter', 'predict', 'choose-backbone', 'cancel-download', 'frames', 'frame', 'reload-update',
+  'predict-cloud',
 ];
 
 interface Recorded {
@@ -107,6 +109,16 @@ async function prechecks(): Promise<(string | undefined)[]> {
   return Promise.all(cases.map(([name, bytes]) => precheck(name, new Blob([bytes]))));
 }
 
-Object.assign(window, { walkFakeDrop, prechecks, classFromPath, validationFlags });
+/** A helix of n points in the unit sphere, y up: it looks different from every side. */
+function helixCloud(n: number, turns = 3): Float32Array {
+  const points = new Float32Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    const t = (i / n) * turns * 2 * Math.PI;
+    points.set([0.6 * Math.cos(t), (2 * i) / n - 1, 0.6 * Math.sin(t)].map((v) => v * 0.8), i * 3);
+  }
+  return points;
+}
+
+Object.assign(window, { walkFakeDrop, prechecks, classFromPath, validationFlags, helixCloud });
 
 Object.assign(window, { mount, setProps, events, defaultSettings: DEFAULT_UI_SETTINGS, knownModels: KNOWN_MODELS, componentsReady: true });

@@ -373,3 +373,71 @@ describe('Lit components', () => {
     expect(problems).toEqual([]);
   });
 });
+
+describe('Lit components for point clouds', () => {
+  type PointWindow = TestWindow & { helixCloud(n: number, turns?: number): Float32Array };
+
+  it('class card and data panel show 3-D previews and speak of point clouds; Try it takes a point file; the picker shows the kind', async () => {
+    await page.evaluate(() => {
+      const w = window as unknown as PointWindow;
+      return w.mount('clora-class-card', { kind: 'points', view: { id: 'c1', name: 'chair', count: 38, validation: 7, thumbnails: [], clouds: [w.helixCloud(300), w.helixCloud(300, 2)] } });
+    });
+    const card = page.locator('clora-class-card');
+    expect(await card.getByTestId('class-count').textContent()).toBe('38 point clouds (7 for validation)');
+    expect(await card.getByRole('img', { name: /^chair sample \d, seen turned/ }).count()).toBe(2);
+    expect(await card.getByText('Drop point clouds of “chair” here').count()).toBe(1);
+    await card.getByLabel('Add point clouds to chair').setInputFiles({ name: 'a.ply', mimeType: 'application/octet-stream', buffer: Buffer.from('ply\n') });
+    expect((await events()).at(-1)).toEqual({ type: 'add-files', detail: { files: [{ blob: 4, type: 'application/octet-stream', name: 'a.ply' }], classId: 'c1' } });
+
+    // A preview turns from the keyboard (and Home puts it back); its pixels change with it.
+    const preview = card.getByRole('img', { name: /^chair sample 1/ });
+    const shot = (): Promise<string> => preview.evaluate((c) => (c as HTMLCanvasElement).toDataURL());
+    const start = await shot();
+    await preview.focus();
+    await page.keyboard.press('ArrowRight');
+    expect(await preview.getAttribute('data-yaw')).toBe((0.6 + Math.PI / 12).toFixed(3));
+    const turned = await shot();
+    expect(turned).not.toBe(start);
+    await page.keyboard.press('ArrowUp');
+    expect(await preview.getAttribute('data-pitch')).toBe((0.35 - Math.PI / 12).toFixed(3));
+    await page.keyboard.press('Home');
+    expect(await shot()).toBe(start);
+    expect(await unnamedControls(page, 'clora-class-card')).toEqual([]);
+
+    const data = { classes: [{ id: 'c1', name: 'chair', count: 3, validation: 0, thumbnails: [] }], skipped: [], validationShare: 0.2, total: 3, intake: undefined, message: undefined, sampleLoaded: false, kind: 'points' };
+    await mount('clora-data-panel', { data, kind: 'points', pointCount: 1024 });
+    const panel = page.locator('clora-data-panel');
+    expect(await panel.getByTestId('data-summary').textContent()).toBe('3 point clouds in 1 class, 0 held out for validation');
+    expect(await panel.getByTestId('data-hint').textContent()).toMatch(/brought to\s+the model's 1,024 points .* \(6\.1 KB each\)/s);
+    expect(await panel.getByRole('button', { name: 'Start camera' }).count()).toBe(0);
+    // The stored data is images but the backbone takes point clouds: the notice says so, the summary keeps the data's kind.
+    await setProps({ data: { ...data, kind: 'images' }, notice: 'The data set holds 3 images, and P takes point clouds: it cannot train on them.' });
+    expect(await panel.getByRole('alert').textContent()).toMatch(/^The data set holds 3 images/);
+    expect(await panel.getByTestId('data-summary').textContent()).toBe('3 images in 1 class, 0 held out for validation');
+
+    await mount('clora-try-it', { kind: 'points', modelLabel: 'a point model' });
+    const tryIt = page.locator('clora-try-it');
+    expect(await tryIt.getByRole('button', { name: 'Start camera' }).count()).toBe(0);
+    await tryIt.getByLabel('Choose a point file').setInputFiles({ name: 'cup.xyz', mimeType: 'text/plain', buffer: Buffer.from('0 0 0\n1 1 1\n') });
+    expect((await events()).at(-1)).toEqual({ type: 'predict-cloud', detail: { file: { blob: 12, type: 'text/plain', name: 'cup.xyz' } } });
+    await page.evaluate(() => {
+      const w = window as unknown as PointWindow;
+      return w.setProps({ result: { classes: ['cup', 'mug'], top: [{ class: 'mug', index: 1, probability: 0.7 }, { class: 'cup', index: 0, probability: 0.3 }], model: 'trained', cloud: w.helixCloud(100) } });
+    });
+    expect(await tryIt.getByRole('list', { name: 'Top predictions' }).getByRole('listitem').allTextContents()).toEqual([expect.stringMatching(/mug\s+70\.0 %/), expect.stringMatching(/cup\s+30\.0 %/)]);
+    expect(await tryIt.getByRole('img', { name: /^The point cloud being classified/ }).count()).toBe(1);
+    expect(await unnamedControls(page, 'clora-try-it')).toEqual([]);
+
+    const info = { kind: 'point', spec: 'p.pth', label: 'p.pth', depth: 2, dim: 24, heads: 1, parameters: 61_000, headClasses: [], fromCache: false, points: 1024, groups: 64, groupSize: 32 };
+    // A point backbone the site bundles is offered beside the bundled ViT, with no download.
+    const bundledPoint = { kind: 'point', id: 'clora-web/point-test', label: 'Bundled point transformer (test)', url: 'models/p.safetensors', bundled: true, heads: 4, points: 512, groups: 32, groupSize: 32, bytes: 1, license: 'MIT' };
+    await mount('clora-backbone-picker', { state: { status: 'ready', choice: { kind: 'url', url: 'x' }, info, progress: undefined, message: undefined }, models: [bundledPoint] });
+    const picker = page.locator('clora-backbone-picker');
+    await picker.getByRole('radio', { name: 'Bundled point transformer (test): no download' }).check();
+    expect((await events()).at(-1)).toEqual({ type: 'choose-backbone', detail: { choice: { kind: 'known', id: 'clora-web/point-test' } } });
+    expect(await picker.getByTestId('backbone-info').textContent()).toMatch(/p\.pth: 2 blocks, width 24, 1 head, 1,024 points in 64 groups of 32, 0\.06 M parameters\.\s+Point transformer \(Point-MAE\): it takes point clouds/);
+    await picker.getByRole('radio', { name: 'A file on this computer' }).check();
+    expect(await picker.getByLabel('Backbone file (.safetensors) or PyTorch checkpoint (.pth)').getAttribute('accept')).toBe('.safetensors,.pth,.pt');
+    expect(problems).toEqual([]);
+  });
+});

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import { expandZips, precheck, type FoundFile } from '../../src/data/intake';
 import { decodeImage } from '../../src/data/decode-node';
-import { ImageDecodeError, imageFormat, jpegHeader, MAX_IMAGE_PIXELS, pngHeader, smallestImageBytes } from '../../src/data/preprocess';
+import { ImageDecodeError, imageFormat, jpegHeader, MAX_IMAGE_PIXELS, pngHeader, smallestImageBytes, type RgbaImage } from '../../src/data/preprocess';
 import { checkCheckpoint, CheckpointError } from '../../src/io/checkpoint-record';
 import { bytesSource, openSafetensors, SafetensorsError } from '../../src/io/safetensors';
 import { ZipError } from '../../src/io/zip';
@@ -159,7 +159,11 @@ export const zipReader: FuzzReader = {
     // As the intake does: every entry that is not refused gets the precheck from its first bytes. Refused
     // entries leave the archive opened; an archive refused as a whole (ZipError) comes out as the zip itself.
     let archiveRefused: string | undefined;
+    // After a large or refused entry, a collection: the budget is for what one entry costs (at most the
+    // limit), not for the garbage of every earlier one, which the engine would collect as it needs to.
+    const collect = (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc;
     for await (const f of expandZips(dropped(), { maxEntryBytes: FUZZ_ZIP_ENTRY_LIMIT })) {
+      if (f.refused !== undefined || f.file.size > MB) collect?.({ type: 'minor' });
       if (f.path === 'drop/set.zip' && f.refused !== undefined) {
         archiveRefused = f.refused;
         continue;
@@ -245,8 +249,22 @@ export const imageDecoderReader: FuzzReader = {
   mutate: byteMutations(IMAGE_TOKENS),
   size: (v) => v.byteLength,
   async open(bytes) {
-    const image = decodeImage(bytes, 'fuzz image');
-    const { width, height, data } = image;
+    // Decoded twice, with other data written into freed memory in between: a decoder that reads memory it
+    // never wrote gives different pixels (or a different error) the second time.
+    const decode = (): { image?: RgbaImage; error?: unknown } => {
+      try {
+        return { image: decodeImage(bytes, 'fuzz image') };
+      } catch (error) {
+        return { error };
+      }
+    };
+    const first = decode();
+    dirtyFreedMemory();
+    const second = decode();
+    const same = first.image && second.image ? first.image.data.every((v, i) => v === second.image!.data[i]) && first.image.data.length === second.image.data.length : String(first.error) === String(second.error);
+    if (!same) throw new InvariantError(`the same bytes decoded differently twice (${first.image ? 'pixels' : String(first.error)} / ${second.image ? 'pixels' : String(second.error)}): the decoder reads memory it never wrote`);
+    if (first.error) throw first.error;
+    const { width, height, data } = first.image!;
     if (!(width >= 1 && height >= 1 && width * height <= MAX_IMAGE_PIXELS)) throw new InvariantError(`decoded to ${width} × ${height}`);
     if (data.length !== 4 * width * height) throw new InvariantError(`${data.length} bytes for ${width} × ${height} RGBA`);
     return undefined;
@@ -254,6 +272,12 @@ export const imageDecoderReader: FuzzReader = {
   errors: [ImageDecodeError],
   budget: (v) => 32 * MB + 8 * v.byteLength + 24 * declaredPixels(v),
 };
+
+/** Fills freed memory with a pattern: the pool small Buffers come from, and a few larger blocks, collected. */
+function dirtyFreedMemory(): void {
+  for (const size of [512, 1024, 2048, 4000, 65536, 1 << 20]) Buffer.allocUnsafe(size).fill(0xa5);
+  (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc?.({ type: 'minor' });
+}
 
 export const imagePrecheckReader: FuzzReader = {
   name: 'image precheck (intake)',

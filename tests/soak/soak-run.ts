@@ -67,9 +67,10 @@ while (epoch < warmupEpochs + minEpochs || (performance.now() - started) / 1000 
   const end = epoch * stepsPerEpoch;
   const result = await trainer.run((m) => (lastLoss = m.loss), (step) => step === end);
   if (result !== 'paused') throw new Error(`The trainer stopped (${result}) at step ${trainer.currentStep}.`);
-  // What the worker does at an epoch end: a checkpoint's state read back, then validation.
-  const state = await trainer.state();
-  if (state.step !== end) throw new Error(`The checkpoint holds step ${state.step}, not ${end}.`);
+  // What the worker does at an epoch end: a checkpoint's state read back, then validation. (The state is not
+  // kept: its copy of the history would count in the heap measured below.)
+  const savedStep = (await trainer.state()).step;
+  if (savedStep !== end) throw new Error(`The checkpoint holds step ${savedStep}, not ${end}.`);
   const logits = await predictLogits(model, validation.inputs as Float32Array, validation.count, validation.sampleShape);
   accuracy = evaluate(logits, validation.labels, TINY_CLASSES).accuracy;
   // The heap without the metrics history, which the run keeps by design (one entry a step): the rest must

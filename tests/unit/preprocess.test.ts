@@ -24,6 +24,26 @@ import { crc32 } from '../helpers/zip-bomb';
 const DIR = new URL('../fixtures/images/', import.meta.url);
 const fixtureBytes = (file: string): Uint8Array => new Uint8Array(readFileSync(new URL(file, DIR)));
 
+/**
+ * A copy of a PNG whose (first) IDAT chunk keeps only `share` of its data, length and CRC made to match: a
+ * file whose chunks are all sound but whose image data stops early. pngjs decoded such files from
+ * uninitialized memory (found by fuzzing).
+ */
+function withIdatCut(png: Uint8Array, share: number): Uint8Array<ArrayBuffer> {
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  let at = 8;
+  while (String.fromCharCode(...png.subarray(at + 4, at + 8)) !== 'IDAT') at += 12 + view.getUint32(at);
+  const length = view.getUint32(at);
+  const kept = Math.floor(length * share);
+  const out = new Uint8Array(png.length - (length - kept));
+  out.set(png.subarray(0, at + 8 + kept));
+  out.set(png.subarray(at + 8 + length + 4), at + 8 + kept + 4);
+  const outView = new DataView(out.buffer);
+  outView.setUint32(at, kept);
+  outView.setUint32(at + 8 + kept, crc32(out.subarray(at + 4, at + 8 + kept)));
+  return out;
+}
+
 /** A copy of a PNG whose IHDR declares another size, its CRC made to match (so only the size is wrong). */
 function withPngSize(png: Uint8Array, width: number, height: number): Uint8Array<ArrayBuffer> {
   const out = png.slice();
@@ -174,6 +194,8 @@ describe('decoding in Node (decode-node.ts) against PIL', () => {
       ['stub.jpg', jpg.subarray(0, 10), /stub\.jpg is a corrupt JPEG: .* before its frame header/],
       ['stray.jpg', strayComponent, /^stray\.jpg is a corrupt or unsupported JPEG \(its data is damaged\)\.$/],
       ['big.png', bigPng, /^big\.png is a truncated PNG: its 2 kB cannot hold the 7000 × 7000 pixels its header declares \(a complete file takes at least 142 kB\); the download or copy did not complete\.$/],
+      ['cut-idat.png', withIdatCut(png, 0.5), /^cut-idat\.png is a truncated PNG: its image data fills \d+ of the \d+ bytes its \d+ × \d+ pixels need; the download or copy did not complete\.$/],
+      ['no-idat.png', withIdatCut(png, 0), /^no-idat\.png is a truncated PNG: its image data fills 0 of the/],
       ['big.jpg', bigJpeg, /^big\.jpg is a truncated JPEG: its 2 kB cannot hold the 7000 × 7000 pixels its header declares \(a complete file takes at least 287 kB\)/],
     ];
     for (const [name, bytes, message] of cases) {
