@@ -67,6 +67,18 @@ export class BackboneController {
     return known ? { kind: 'known', id: known.id } : { kind: 'url', url: backbone.url };
   }
 
+  /** The backbone a checkpoint was trained on, loaded when another one is; a sentence when it cannot be. */
+  async requireFor(backbone: { spec: string; label: string; url: string | undefined }): Promise<BackboneInfo> {
+    const current = this.ctx.store.state.backbone.info;
+    if (current && current.spec === backbone.spec) return current;
+    const choice = this.choiceFor(backbone);
+    if (!choice) throw new Error(`This was trained on the backbone file "${backbone.label}": choose that file as the backbone first.`);
+    await this.choose(choice);
+    const loaded = this.ctx.store.state.backbone.info;
+    if (!loaded || loaded.spec !== backbone.spec) throw new Error(`The backbone ${backbone.label} could not be loaded.`);
+    return loaded;
+  }
+
   choose(choice: BackboneChoice): Promise<void> {
     const { store, worker } = this.ctx;
     if (!worker) return Promise.resolve();

@@ -2,7 +2,7 @@
 // data set, runs, checkpoints, model input/output), routes the worker's events to them, and answers every
 // event the components emit (AppEvents) with the part that handles it. Components never talk to the
 // worker or the storage themselves.
-import { SampleStore } from '../data/intake';
+import { ActiveDataset } from '../io/active-dataset';
 import { CheckpointStore } from '../io/checkpoints';
 import type { WorkerEvent } from '../worker/protocol';
 import { BackboneController, choiceFromAddress } from './backbone';
@@ -10,9 +10,11 @@ import { CheckpointController } from './checkpoints';
 import { messageOf, type AppContext } from './context';
 import { SAMPLE_DATA_PATHS } from './data-kind';
 import { DataController } from './data-set';
+import { EvaluationController } from './evaluation';
 import type { AppEvents, Handlers } from './events';
 import { ModelIo } from './model-io';
-import { saveSettings, savedBackboneChoice, savedSettings } from './preferences';
+import { ProjectController } from './project';
+import { saveCamera, savedBackboneChoice, savedCamera, saveSettings, savedSettings } from './preferences';
 import { RunController } from './runs';
 import { siteUrl } from './site';
 import { initialState, type AppState, type UiSettings } from './state';
@@ -26,12 +28,14 @@ export class AppController {
   readonly data: DataController;
   readonly runs: RunController;
   readonly checkpoints: CheckpointController;
+  readonly evaluation: EvaluationController;
   readonly model: ModelIo;
+  readonly project: ProjectController;
   readonly updates: SiteUpdates;
   private readonly ctx: AppContext;
 
   constructor(opts: { storagePrefix?: string } = {}) {
-    this.store = new Store(initialState(savedSettings(), choiceFromAddress() ?? savedBackboneChoice(), APP_VERSION));
+    this.store = new Store(initialState(savedSettings(), choiceFromAddress() ?? savedBackboneChoice(), APP_VERSION, savedCamera()));
     this.ctx = { store: this.store, worker: undefined };
     // `?samples=URL` replaces the image sample set (tests).
     const sampleDataUrls = {
@@ -40,9 +44,11 @@ export class AppController {
     };
     this.checkpoints = new CheckpointController(this.ctx, new CheckpointStore(opts.storagePrefix));
     this.backbone = new BackboneController(this.ctx, this.checkpoints);
-    this.data = new DataController(this.ctx, this.backbone, new SampleStore(opts.storagePrefix), sampleDataUrls);
-    this.runs = new RunController(this.ctx, this.backbone, this.data, this.checkpoints);
-    this.model = new ModelIo(this.ctx, this.backbone, this.runs);
+    this.data = new DataController(this.ctx, this.backbone, new ActiveDataset(opts.storagePrefix), sampleDataUrls);
+    this.evaluation = new EvaluationController(this.ctx, this.data);
+    this.runs = new RunController(this.ctx, this.backbone, this.data, this.checkpoints, this.evaluation);
+    this.model = new ModelIo(this.ctx, this.backbone, this.runs, this.checkpoints);
+    this.project = new ProjectController(this.ctx, this.backbone, this.data, this.checkpoints, this.model, (settings) => this.updateSettings(settings));
     this.updates = new SiteUpdates(this.ctx);
   }
 
@@ -83,6 +89,8 @@ export class AppController {
     }
     await stored;
     await this.backbone.choose(store.state.backbone.choice);
+    // After a reload the newest saved checkpoint answers Try it and exports, without resuming training.
+    await this.model.adoptNewestCheckpoint();
   }
 
   private onWorkerEvent(e: WorkerEvent): void {
@@ -117,11 +125,24 @@ export class AppController {
     'set-validation-share': ({ share }) => void this.data.setValidationShare(share),
     'settings-change': ({ patch }) => this.updateSettings(patch),
     train: () => void this.runs.train(),
+    'quick-train': () => void this.runs.quickTrain(),
+    'train-from-quick': () => void this.runs.trainFromQuick(),
     pause: () => this.runs.pause(),
     resume: () => void this.runs.resume(),
     stop: () => this.runs.stop(),
     'resume-checkpoint': ({ id }) => void this.runs.resumeCheckpoint(id),
     'delete-checkpoint': ({ id }) => void this.checkpoints.delete(id),
+    'use-checkpoint': ({ id }) => void this.model.useCheckpoint(id),
+    'open-confusion-cell': ({ actual, predicted }) => void this.evaluation.openCell(actual, predicted),
+    'close-confusion-cell': () => this.evaluation.closeCell(),
+    'save-project': () => void this.project.save(),
+    'open-project': ({ file }) => void this.project.open(file),
+    'export-dataset': () => void this.project.exportDataset(),
+    'camera-change': ({ patch }) => {
+      const camera = { ...this.store.state.camera, ...patch };
+      this.store.update({ camera });
+      saveCamera(camera);
+    },
     export: ({ format }) => void this.model.exportAs(format),
     'import-adapter': ({ file }) => void this.model.importAdapter(file),
     predict: ({ image }) => void this.model.predict(image),

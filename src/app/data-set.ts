@@ -17,6 +17,7 @@ import {
   type SkippedFile,
   type StoredSample,
 } from '../data/intake';
+import type { ActiveDataset } from '../io/active-dataset';
 import { isStoredCloud, packClouds, precheckPointFile } from '../data/point-samples';
 import { dequantizeCloud } from '../data/points/quantize';
 import { samplesText, sampleNoun, type SampleKind } from '../data/sample-kind';
@@ -25,6 +26,7 @@ import type { BackboneController } from './backbone';
 import { messageOf, type AppContext } from './context';
 import { backboneTakes, mixedIntakeRefusal } from './data-kind';
 import type { ClassView, DataState } from './state';
+import { thumbnailUrl } from './thumbnails';
 
 /** Thumbnails shown per class. */
 const THUMBNAILS = 6;
@@ -38,35 +40,39 @@ function previewsOf(samples: StoredSample[]): Pick<ClassView, 'thumbnails' | 'cl
   return { thumbnails: samples.flatMap((s) => ('rgb' in s ? [thumbnailUrl(s.rgb, s.size)] : [])).slice(0, THUMBNAILS) };
 }
 
-/** A thumbnail image URL from stored RGB bytes. */
-function thumbnailUrl(rgb: Uint8Array, size: number): string {
-  const canvas = document.createElement('canvas');
-  canvas.width = size;
-  canvas.height = size;
-  const context = canvas.getContext('2d');
-  if (!context) return '';
-  const image = context.createImageData(size, size);
-  for (let p = 0; p < size * size; p++) {
-    image.data[p * 4] = rgb[p * 3]!;
-    image.data[p * 4 + 1] = rgb[p * 3 + 1]!;
-    image.data[p * 4 + 2] = rgb[p * 3 + 2]!;
-    image.data[p * 4 + 3] = 255;
-  }
-  context.putImageData(image, 0, 0);
-  return canvas.toDataURL('image/png');
-}
-
 export class DataController {
   private manifest: DatasetManifest | undefined;
   private intakeChain: Promise<unknown> = Promise.resolve();
+  /** The page's data set: the default one until load() finds which one is active (an opened project's). */
+  private store: SampleStore;
 
   constructor(
     private readonly ctx: AppContext,
     private readonly backbone: BackboneController,
-    readonly samples: SampleStore,
+    readonly active: ActiveDataset,
     /** The sample data sets' indexes (public/samples/…/index.json), by the kind of sample the backbone takes. */
     readonly sampleDataUrls: Record<SampleKind, string>,
-  ) {}
+  ) {
+    this.store = new SampleStore();
+  }
+
+  get samples(): SampleStore {
+    return this.store;
+  }
+
+  /** The data set as stored: classes, split, sequence counter (a project saves it). */
+  async currentManifest(): Promise<DatasetManifest> {
+    await this.intakeChain;
+    return this.ensureManifest();
+  }
+
+  /** Shows the active data set again after the pointer moved to another one (an opened project's). */
+  async reloadActive(): Promise<void> {
+    await this.intakeChain;
+    this.manifest = undefined;
+    this.patch({ classes: [], message: undefined });
+    await this.load();
+  }
 
   private patch(fields: Partial<DataState>): void {
     this.ctx.store.patch('data', fields);
@@ -84,6 +90,7 @@ export class DataController {
   /** The saved data set, as the page opens. */
   async load(): Promise<void> {
     try {
+      this.store = await this.active.store();
       this.manifest = await this.samples.manifest();
       await this.refreshClasses();
     } catch (error) {

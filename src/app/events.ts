@@ -1,7 +1,7 @@
 // The events components emit and the controller handles, in one typed map: a component can only emit a
 // name the map has, with its detail's type, and the controller must handle every name with that type.
 import type { DroppedItem } from '../data/intake';
-import type { BackboneChoice, ExportFormat, UiSettings } from './state';
+import type { BackboneChoice, CameraPrefs, ExportFormat, UiSettings } from './state';
 
 /** Every user intent a component reports, by event name, with its detail (`void`: none). */
 export interface AppEvents {
@@ -19,11 +19,26 @@ export interface AppEvents {
   'set-validation-share': { share: number };
   'settings-change': { patch: Partial<UiSettings> };
   train: void;
+  /** Quick mode: the head on cached backbone features. */
+  'quick-train': void;
+  /** Fine-tuning onward from the quick run's head. */
+  'train-from-quick': void;
   pause: void;
   resume: void;
   stop: void;
   'resume-checkpoint': { id: string };
   'delete-checkpoint': { id: string };
+  /** Make a saved checkpoint the model Try it and the exports use (no training). */
+  'use-checkpoint': { id: string };
+  /** Show the images of one confusion-matrix cell (row: true class, column: predicted class). */
+  'open-confusion-cell': { actual: number; predicted: number };
+  'close-confusion-cell': void;
+  /** Projects: one .zip with the images, settings and latest checkpoint, and the data set alone. */
+  'save-project': void;
+  'open-project': { file: File };
+  'export-dataset': void;
+  /** The webcam's camera, mirroring or frame rate changed (remembered for the next visit). */
+  'camera-change': { patch: Partial<CameraPrefs> };
   export: { format: ExportFormat };
   'import-adapter': { file: File };
   predict: { image: Blob };

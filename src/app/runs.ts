@@ -11,6 +11,7 @@ import type { CheckpointController } from './checkpoints';
 import { messageOf, type AppContext } from './context';
 import { backboneTakes, dataKindProblem } from './data-kind';
 import type { DataController } from './data-set';
+import type { EvaluationController } from './evaluation';
 import { NO_MODEL, initialRun, type RunView, type UiSettings } from './state';
 import { WorkerError } from './worker-client';
 
@@ -18,6 +19,20 @@ const RESUME_HINT = ' Press Resume to continue from the last checkpoint.';
 
 function withResumeHint(message: string): string {
   return message.endsWith(RESUME_HINT) ? message : `${message}${RESUME_HINT}`;
+}
+
+/** A checkpoint interval no quick run reaches: a quick run saves once, when it ends (or is paused or stopped). */
+const QUICK_CHECKPOINT_EVERY = 1_000_000;
+
+/** Quick mode's settings: the head alone on cached features, for the quick epochs, without augmentation (features are cached per sample). */
+export function quickSettingsFrom(s: UiSettings, kind: SampleKind = 'images'): RunSettings {
+  const settings = runSettingsFrom({ ...s, method: 'head', epochs: s.quickEpochs, augment: false }, kind);
+  return { ...settings, checkpointEvery: QUICK_CHECKPOINT_EVERY, quick: true };
+}
+
+/** The method "Fine-tune from here" continues with: the form's, or CLoRA when the form says head only. */
+export function followUpMethod(s: UiSettings): Exclude<UiSettings['method'], 'head'> {
+  return s.method === 'head' ? 'clora' : s.method;
 }
 
 /**
@@ -67,6 +82,8 @@ interface RunPlan {
   resume?: { state: CheckpointState; accuracy: AccuracyPoint[]; fingerprint: string };
   /** The model's classes, or those of the data set when undefined. */
   classes?: string[];
+  /** Start from the head the worker holds (a quick run's). */
+  initHeadFromHeld?: boolean;
   modelLabel(backbone: BackboneInfo): string;
 }
 
@@ -74,12 +91,15 @@ export class RunController {
   /** The settings and data fingerprint of the run the page follows: checkpoints record them. */
   private settings: RunSettings | undefined;
   private fingerprint = '';
+  /** When the run the page follows was started in this tab (for its wall-clock time). */
+  private startedAt = 0;
 
   constructor(
     private readonly ctx: AppContext,
     private readonly backbone: BackboneController,
     private readonly data: DataController,
     private readonly checkpoints: CheckpointController,
+    private readonly evaluation: EvaluationController,
   ) {}
 
   private patch(fields: Partial<RunView>): void {
@@ -94,18 +114,33 @@ export class RunController {
     return this.run.phase === 'training' || this.run.phase === 'starting';
   }
 
+  /** What the loaded backbone takes (images or point clouds): the settings follow it. */
+  private kind(): SampleKind {
+    return backboneTakes(this.ctx.store.state.backbone.info);
+  }
+
   train(): Promise<void> {
+    const settings = runSettingsFrom(this.ctx.store.state.settings, this.kind());
+    return this.newRun(settings, (backbone) => `${settings.adapter.method} adapter being trained on ${backbone.label}`);
+  }
+
+  /** Quick mode: the head on features the backbone computes once per image (seconds on the sample data). */
+  quickTrain(): Promise<void> {
+    return this.newRun(quickSettingsFrom(this.ctx.store.state.settings, this.kind()), (backbone) => `head trained in quick mode on ${backbone.label}`);
+  }
+
+  /** Fine-tuning onward from the quick run's head (the form's method, CLoRA when it says head only). */
+  trainFromQuick(): Promise<void> {
+    const form = this.ctx.store.state.settings;
+    const settings = runSettingsFrom({ ...form, method: followUpMethod(form) }, this.kind());
+    return this.newRun(settings, (backbone) => `${settings.adapter.method} adapter being trained on ${backbone.label}, from the quick head`, true);
+  }
+
+  private newRun(settings: RunSettings, modelLabel: (backbone: BackboneInfo) => string, initHeadFromHeld = false): Promise<void> {
     if (this.busy()) return Promise.resolve();
     this.patch({ ...initialRun(), phase: 'starting', message: 'Preparing the data…' });
-    return this.startRun(async () => {
-      const settings = runSettingsFrom(this.ctx.store.state.settings, backboneTakes(this.ctx.store.state.backbone.info));
-      return {
-        runId: `run-${Date.now().toString(36)}`,
-        settings,
-        view: {},
-        modelLabel: (backbone) => `${settings.adapter.method} adapter being trained on ${backbone.label}`,
-      };
-    });
+    this.startedAt = performance.now();
+    return this.startRun(async () => ({ runId: `run-${Date.now().toString(36)}`, settings, view: {}, initHeadFromHeld, modelLabel }));
   }
 
   resumeCheckpoint(id: string): Promise<void> {
@@ -114,20 +149,15 @@ export class RunController {
       return Promise.resolve();
     }
     this.patch({ phase: 'starting', message: 'Loading the checkpoint…' });
+    // A resumed run's time in this tab is not the run's time: none is shown.
+    this.startedAt = 0;
     return this.startRun(async () => {
       const { meta, data } = await this.checkpoints.load(id);
-      let backbone = this.ctx.store.state.backbone.info;
-      if (!backbone || backbone.spec !== meta.backbone.spec) {
-        const choice = this.backbone.choiceFor(meta.backbone);
-        if (!choice) throw new Error(`This checkpoint was trained on the backbone file "${meta.backbone.label}": choose that file as the backbone, then resume.`);
-        await this.backbone.choose(choice);
-        backbone = this.ctx.store.state.backbone.info;
-        if (!backbone || backbone.spec !== meta.backbone.spec) throw new Error(`The checkpoint's backbone ${meta.backbone.label} could not be loaded.`);
-      }
+      await this.backbone.requireFor(meta.backbone);
       return {
         runId: meta.runId,
         settings: meta.settings,
-        view: { step: meta.step, totalSteps: meta.totalSteps, metrics: data.state.history, accuracy: data.accuracy },
+        view: { step: meta.step, totalSteps: meta.totalSteps, metrics: data.state.history, accuracy: data.accuracy, quick: meta.settings.quick === true },
         resume: { state: data.state, accuracy: data.accuracy, fingerprint: meta.fingerprint },
         classes: meta.classes,
         modelLabel: () => `${meta.settings.adapter.method} adapter resumed at step ${meta.step}`,
@@ -157,15 +187,20 @@ export class RunController {
       }
       this.settings = p.settings;
       this.fingerprint = fingerprint;
-      this.patch({ ...initialRun(), phase: 'starting', runId: p.runId, ...p.view });
+      // The final evaluation scores the validation images (the training ones without a split), in packed order.
+      const held = samples.keys.filter((_, i) => samples.validation[i]);
+      this.evaluation.track(held.length ? held : samples.keys.filter((_, i) => !samples.validation[i]));
+      const quick = p.settings.quick === true;
+      this.patch({ ...initialRun(), phase: 'starting', runId: p.runId, quick, message: quick ? 'Computing the backbone\'s features…' : undefined, ...p.view });
       const resume = p.resume ? { state: p.resume.state, accuracy: p.resume.accuracy } : undefined;
+      const label = p.modelLabel(backbone);
       const started = await worker.request(
-        { type: 'train', start: { runId: p.runId, settings: p.settings, samples, resume } },
+        { type: 'train', start: { runId: p.runId, settings: p.settings, samples, resume, label, initHeadFromHeld: p.initHeadFromHeld } },
         packedBuffers(samples),
       );
-      this.patch({ live: true, ...started });
+      this.patch({ live: true, ...(quick ? { message: undefined } : {}), ...started });
       const method = p.settings.adapter.method;
-      this.ctx.store.update({ model: { kind: 'trained', classes: p.classes ?? samples.classes, method, label: p.modelLabel(backbone) } });
+      this.ctx.store.update({ model: { kind: 'trained', classes: p.classes ?? samples.classes, method, label } });
       if (!resuming) void requestPersistentStorage().then(() => this.checkpoints.refreshStorage());
     } catch (error) {
       this.patch({ phase: 'idle', message: messageOf(error), errorKind: error instanceof WorkerError ? error.kind : 'other' });
@@ -216,7 +251,11 @@ export class RunController {
         return;
       case 'evaluation':
         if (e.runId !== this.run.runId) return;
-        this.patch({ evaluation: { evaluation: e.evaluation, on: e.on } });
+        this.evaluation.onEvaluation(e);
+        return;
+      case 'features':
+        if (e.runId !== this.run.runId) return;
+        this.patch({ features: { done: e.done, total: e.total, cached: e.cached } });
         return;
       case 'checkpoint': {
         const backbone = this.ctx.store.state.backbone.info;
@@ -235,7 +274,8 @@ export class RunController {
         const phase = e.state === 'failed' && e.errorKind === 'deviceLost' ? 'failed' : e.state;
         // 'runState' and 'deviceLost' can arrive in either order: both say how to go on.
         const message = e.errorKind === 'deviceLost' && e.message ? withResumeHint(e.message) : e.message;
-        this.patch({ phase, step: e.step, totalSteps: e.totalSteps, message, errorKind: e.errorKind, ...(e.state === 'failed' ? { live: false } : {}) });
+        const seconds = e.state === 'done' && this.startedAt ? (performance.now() - this.startedAt) / 1000 : undefined;
+        this.patch({ phase, step: e.step, totalSteps: e.totalSteps, message, errorKind: e.errorKind, seconds, ...(e.state === 'failed' ? { live: false } : {}) });
         if (e.state === 'failed') void this.checkpoints.saved().then(() => this.checkpoints.refreshResumable());
         return;
       }

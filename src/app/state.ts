@@ -4,9 +4,12 @@ import { DEFAULT_ADAPTER_SETTINGS, type Method, type Target } from '../clora/set
 import type { IntakeProgress, SkippedFile } from '../data/intake';
 import type { SampleKind } from '../data/sample-kind';
 import type { CheckpointMeta, StorageUse } from '../io/checkpoints';
-import type { Evaluation } from '../train/evaluate';
+import type { EvaluatedSample, Evaluation } from '../train/evaluate';
+import type { TopClass } from '../train/predict';
 import { DEFAULT_TRAIN_OPTIONS, type TrainMetrics } from '../train/trainer';
-import type { AccuracyPoint, BackboneInfo, ErrorKind, Prediction, RunState } from '../worker/protocol';
+import type { AccuracyPoint, BackboneInfo, ErrorKind, ExportFormat, Prediction, RunState } from '../worker/protocol';
+
+export type { ExportFormat };
 
 export type BackboneChoice = { kind: 'bundled' } | { kind: 'known'; id: string } | { kind: 'url'; url: string } | { kind: 'file'; file: File };
 
@@ -28,6 +31,8 @@ export interface UiSettings {
   seed: number;
   augment: boolean;
   checkpointEvery: number;
+  /** Epochs of quick mode (the head on cached features: each epoch takes a fraction of a second). */
+  quickEpochs: number;
 }
 
 export const DEFAULT_UI_SETTINGS: UiSettings = {
@@ -47,6 +52,7 @@ export const DEFAULT_UI_SETTINGS: UiSettings = {
   seed: 0,
   augment: false,
   checkpointEvery: 20,
+  quickEpochs: 30,
 };
 
 export interface ClassView {
@@ -84,6 +90,34 @@ export interface DataState {
 
 export type RunPhase = 'idle' | 'starting' | RunState;
 
+/**
+ * One sample of a confusion-matrix cell: its key, a thumbnail of its stored pixels (an image) or its points
+ * (a cloud, [P, 3]), and its top predictions.
+ */
+export interface CellImage {
+  key: string;
+  thumbnail: string;
+  cloud?: Float32Array;
+  top: TopClass[];
+}
+
+/** The images the evaluation counted under one cell of the confusion matrix (true class, predicted class). */
+export interface ConfusionCell {
+  actual: number;
+  predicted: number;
+  /** Images in the cell; at most CELL_IMAGES of them are shown. */
+  count: number;
+  images: CellImage[];
+  loading: boolean;
+}
+
+export interface RunEvaluation {
+  evaluation: Evaluation;
+  on: 'validation' | 'training';
+  /** Each evaluated image's top predictions, by its position in the evaluated set. */
+  samples: EvaluatedSample[];
+}
+
 export interface RunView {
   phase: RunPhase;
   runId: string | undefined;
@@ -92,7 +126,9 @@ export interface RunView {
   stepsPerEpoch: number;
   metrics: TrainMetrics[];
   accuracy: AccuracyPoint[];
-  evaluation: { evaluation: Evaluation; on: 'validation' | 'training' } | undefined;
+  evaluation: RunEvaluation | undefined;
+  /** The confusion-matrix cell opened to see its images. */
+  cell: ConfusionCell | undefined;
   message: string | undefined;
   errorKind: ErrorKind | undefined;
   trainableParameters: number;
@@ -105,6 +141,12 @@ export interface RunView {
    * reload, a lost device, another backbone or an imported adapter (Resume then continues from a checkpoint).
    */
   live: boolean;
+  /** Quick mode: the head trained on cached backbone features. */
+  quick: boolean;
+  /** Quick mode's feature pass: images done of total, of which cached from an earlier run. */
+  features: { done: number; total: number; cached: number } | undefined;
+  /** Wall-clock seconds from Train to the end of the run in this tab (set when it is done). */
+  seconds: number | undefined;
 }
 
 export interface CheckpointsState {
@@ -115,9 +157,12 @@ export interface CheckpointsState {
 }
 
 export interface ModelState {
-  kind: 'none' | 'trained' | 'imported';
+  kind: 'none' | 'trained' | 'imported' | 'checkpoint';
   classes: string[];
+  /** Which model predicts and exports, in words: "checkpoint at step 6 of run …", "imported clora adapter …". */
   label: string;
+  /** The saved checkpoint this model comes from (kind 'checkpoint'). */
+  checkpointId?: string;
   /** The adapter's method (a head-only adapter has no PEFT export). */
   method?: string;
 }
@@ -135,6 +180,30 @@ export interface AppState {
   exportMessage: string | undefined;
   prediction: PredictionState;
   site: SiteState;
+  project: ProjectState;
+  camera: CameraPrefs;
+}
+
+/** The webcam as the user set it up (remembered between visits): which camera, mirrored, frames per second. */
+export interface CameraPrefs {
+  /** The chosen camera's deviceId; undefined: the browser's default. */
+  deviceId: string | undefined;
+  /** Show and record the picture mirrored, as a selfie camera shows it. */
+  mirror: boolean;
+  /** Frames recorded per second while "Hold to record" is held. */
+  fps: number;
+}
+
+export const DEFAULT_CAMERA: CameraPrefs = { deviceId: undefined, mirror: false, fps: 5 };
+
+/** Saving, opening or exporting a project (one zip with the images, settings and latest checkpoint). */
+export interface ProjectState {
+  busy: 'saving' | 'opening' | 'exporting' | undefined;
+  /** Images written or read so far, of how many. */
+  progress: { done: number; total: number } | undefined;
+  message: string | undefined;
+  /** The message says why a project could not be opened or saved. */
+  failed: boolean;
 }
 
 /** The site itself: its version, whether it is saved for offline use, and whether a newer version waits. */
@@ -146,8 +215,6 @@ export interface SiteState {
   updating: boolean;
   message: string | undefined;
 }
-
-export type ExportFormat = 'native' | 'peft' | 'merged';
 
 export interface PredictionState {
   result: Prediction | undefined;
@@ -166,6 +233,7 @@ export function initialRun(): RunView {
     metrics: [],
     accuracy: [],
     evaluation: undefined,
+    cell: undefined,
     message: undefined,
     errorKind: undefined,
     trainableParameters: 0,
@@ -173,6 +241,9 @@ export function initialRun(): RunView {
     validationCount: 0,
     resumable: undefined,
     live: false,
+    quick: false,
+    features: undefined,
+    seconds: undefined,
   };
 }
 
@@ -181,7 +252,7 @@ export const NO_MODEL: ModelState = { kind: 'none', classes: [], label: '' };
 export const NO_PREDICTION: PredictionState = { result: undefined, busy: false, message: undefined };
 
 /** The app before anything is loaded: saved settings and backbone choice, empty data, no run. */
-export function initialState(settings: UiSettings, choice: BackboneChoice, version: string): AppState {
+export function initialState(settings: UiSettings, choice: BackboneChoice, version: string, camera: CameraPrefs = DEFAULT_CAMERA): AppState {
   return {
     gpu: { kind: 'checking' },
     backbone: { status: 'idle', choice, info: undefined, progress: undefined, message: undefined },
@@ -194,6 +265,8 @@ export function initialState(settings: UiSettings, choice: BackboneChoice, versi
     exportMessage: undefined,
     prediction: NO_PREDICTION,
     site: { version, offlineReady: false, updateReady: false, updating: false, message: undefined },
+    project: { busy: undefined, progress: undefined, message: undefined, failed: false },
+    camera,
   };
 }
 

@@ -320,6 +320,7 @@ export async function packSamples(store: SampleStore, manifest: DatasetManifest)
   const labels = new Int32Array(count);
   const validation = new Uint8Array(count);
   const chunks: Uint8Array[] = [];
+  const packedKeys: string[] = [];
   let total = 0;
   let index = 0;
   for (const [label, c] of used.entries()) {
@@ -332,6 +333,7 @@ export async function packSamples(store: SampleStore, manifest: DatasetManifest)
         labels[index] = label;
         validation[index] = flags[start + k] ? 1 : 0;
         chunks.push(s.rgb);
+        packedKeys.push(s.key);
         total += s.rgb.byteLength;
         index++;
       });
@@ -343,7 +345,7 @@ export async function packSamples(store: SampleStore, manifest: DatasetManifest)
     rgb.set(c, offset);
     offset += c.byteLength;
   }
-  return { samples: { classes: used.map((c) => c.info.name), count: index, sizes: sizes.subarray(0, index).slice(), rgb, labels: labels.subarray(0, index).slice(), validation: validation.subarray(0, index).slice() }, fingerprint };
+  return { samples: { classes: used.map((c) => c.info.name), count: index, keys: packedKeys, sizes: sizes.subarray(0, index).slice(), rgb, labels: labels.subarray(0, index).slice(), validation: validation.subarray(0, index).slice() }, fingerprint };
 }
 
 // ---------------------------------------------------------------------------------------------

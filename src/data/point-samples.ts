@@ -58,6 +58,7 @@ export async function packClouds(store: SampleStore, manifest: DatasetManifest):
   const labels = new Int32Array(ordered.length);
   const validation = new Uint8Array(ordered.length);
   const clouds: Int16Array[] = [];
+  const packedKeys: string[] = [];
   let index = 0;
   for (const [label, c] of used.entries()) {
     const flags = validationFlags(c.keys.length, manifest.validationShare);
@@ -69,6 +70,7 @@ export async function packClouds(store: SampleStore, manifest: DatasetManifest):
         labels[index] = label;
         validation[index] = flags[start + k] ? 1 : 0;
         clouds.push(s.points);
+        packedKeys.push(s.key);
         index++;
       });
     }
@@ -80,7 +82,7 @@ export async function packClouds(store: SampleStore, manifest: DatasetManifest):
     offset += c.length;
   }
   return {
-    samples: { kind: 'points', classes: used.map((c) => c.info.name), count: index, counts: counts.slice(0, index), points, labels: labels.slice(0, index), validation: validation.slice(0, index) },
+    samples: { kind: 'points', classes: used.map((c) => c.info.name), count: index, keys: packedKeys, counts: counts.slice(0, index), points, labels: labels.slice(0, index), validation: validation.slice(0, index) },
     fingerprint,
   };
 }

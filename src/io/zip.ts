@@ -1,11 +1,54 @@
 // Zip files through fflate: writing the PEFT pair, and reading a dropped data set as a stream, so a large
 // archive is never held whole in memory (each entry is handed on as soon as it is complete) and no entry,
 // however far it inflates, costs more memory than the per-entry limit (zip bombs are refused part-way).
-import { Inflate, Unzip, UnzipPassThrough, zipSync, type FlateError, type UnzipDecoder, type UnzipDecoderConstructor, type UnzipFile } from 'fflate';
+import { Inflate, Unzip, UnzipPassThrough, Zip, ZipDeflate, ZipPassThrough, zipSync, type FlateError, type UnzipDecoder, type UnzipDecoderConstructor, type UnzipFile } from 'fflate';
 
 /** A zip of the given files (deflated; safetensors data barely compresses, so the level is kept low). */
 export function zipFiles(files: Record<string, Uint8Array>): Uint8Array<ArrayBuffer> {
   return zipSync(files, { level: 1 }) as Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * A zip written entry by entry (fflate's streaming Zip): what is written so far is folded into a Blob every
+ * few megabytes, so a project of thousands of images is never one array in the page's memory.
+ */
+export class ZipWriter {
+  private blob = new Blob([]);
+  private pending: Uint8Array<ArrayBuffer>[] = [];
+  private pendingBytes = 0;
+  private failure: Error | undefined;
+  private readonly zip = new Zip((error, chunk) => {
+    if (error) this.failure = error;
+    else if (chunk.byteLength) this.keep(chunk);
+  });
+
+  private keep(chunk: Uint8Array): void {
+    this.pending.push(chunk.slice() as Uint8Array<ArrayBuffer>);
+    this.pendingBytes += chunk.byteLength;
+    if (this.pendingBytes >= 8 << 20) this.fold();
+  }
+
+  private fold(): void {
+    this.blob = new Blob([this.blob, ...this.pending]);
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  /** Adds one file: deflated (text, tensors) or stored as it is (already compressed, as a PNG). */
+  add(path: string, data: Uint8Array, how: 'deflate' | 'store' = 'deflate'): void {
+    const entry = how === 'deflate' ? new ZipDeflate(path, { level: 6 }) : new ZipPassThrough(path);
+    this.zip.add(entry);
+    entry.push(data, true);
+    if (this.failure) throw new ZipError(`The zip could not be written: ${this.failure.message}.`);
+  }
+
+  /** The finished archive. */
+  finish(type = 'application/zip'): Blob {
+    this.zip.end();
+    if (this.failure) throw new ZipError(`The zip could not be written: ${this.failure.message}.`);
+    this.fold();
+    return new Blob([this.blob], { type });
+  }
 }
 
 export class ZipError extends Error {

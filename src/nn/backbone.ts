@@ -16,6 +16,8 @@ export const isPointConfig = (cfg: BackboneConfig): cfg is PointConfig => cfg.ki
 export interface BackboneModel {
   recomputeBlocks: boolean;
   activations: DType;
+  /** The features the head reads, [B, featureWidth] (quick mode caches them). */
+  features(input: Tensor, adapter?: LinearAdapter): Tensor;
   forward(input: Tensor, adapter?: LinearAdapter): Tensor;
 }
 

@@ -1,4 +1,6 @@
-// Evaluation from logits: top-1 accuracy, per-class accuracy and the confusion matrix (rows: true class).
+// Evaluation from logits: top-1 accuracy, per-class accuracy and the confusion matrix (rows: true class),
+// each sample's top predictions (what a confusion cell holds), and the class pairs confused most.
+import type { TopClass } from './predict';
 
 export interface Evaluation {
   count: number;
@@ -27,6 +29,55 @@ export function evaluate(logits: Float32Array, labels: ArrayLike<number>, classe
     return { class: name, count, accuracy: count ? row[k]! / count : 0 };
   });
   return { count: n, accuracy: n ? correct / n : 0, classes, perClass, confusion };
+}
+
+/** One evaluated sample: its position in the evaluated set, its true class, and its top predictions. */
+export interface EvaluatedSample {
+  index: number;
+  label: number;
+  /** Most likely first; top[0].index is the class the confusion matrix counts it under. */
+  top: TopClass[];
+}
+
+/**
+ * Every sample's top `k` predictions with softmax probabilities. Ordered by logit (ties: lower index first),
+ * so top[0] is exactly evaluate()'s argmax and each sample sits in the confusion cell evaluate() counted it in.
+ */
+export function evaluatedSamples(logits: Float32Array, labels: ArrayLike<number>, classes: string[], k = 3): EvaluatedSample[] {
+  const c = classes.length;
+  return Array.from({ length: labels.length }, (_, i) => {
+    const row = logits.subarray(i * c, (i + 1) * c);
+    let max = -Infinity;
+    for (const v of row) max = Math.max(max, v);
+    let sum = 0;
+    for (const v of row) sum += Math.exp(v - max);
+    const order = Array.from({ length: c }, (_, j) => j).sort((x, y) => row[y]! - row[x]! || x - y);
+    const top = order.slice(0, Math.min(k, c)).map((j) => ({ class: classes[j]!, index: j, probability: Math.exp(row[j]! - max) / sum }));
+    return { index: i, label: labels[i]!, top };
+  });
+}
+
+export interface ConfusedPair {
+  /** The two classes, by index (a < b). */
+  a: number;
+  b: number;
+  /** Samples of a predicted as b, and of b predicted as a. */
+  aAsB: number;
+  bAsA: number;
+}
+
+/** Class pairs the model mixes up, most mixed up first (both directions counted), pairs never confused left out. */
+export function confusedPairs(e: Pick<Evaluation, 'confusion'>, limit = 5): ConfusedPair[] {
+  const pairs: ConfusedPair[] = [];
+  const m = e.confusion;
+  for (let a = 0; a < m.length; a++) {
+    for (let b = a + 1; b < m.length; b++) {
+      const aAsB = m[a]![b]!;
+      const bAsA = m[b]![a]!;
+      if (aAsB + bAsA > 0) pairs.push({ a, b, aAsB, bAsA });
+    }
+  }
+  return pairs.sort((x, y) => y.aAsB + y.bAsA - (x.aAsB + x.bAsA) || x.a - y.a || x.b - y.b).slice(0, limit);
 }
 
 /** The report `eval` prints; `samples` names what was classified ("images", "point clouds"). */

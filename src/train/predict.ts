@@ -20,22 +20,38 @@ export function predictionChunk(cfg: BackboneConfig): number {
   return Math.max(8, Math.min(64, Math.floor((4 << 20) / activationFloatsPerSample(cfg))));
 }
 
-/** Logits [count, classes] of `count` samples whose input `input` builds a chunk at a time. */
-export async function logitsOf(model: FineTuneModel, count: number, input: BatchInput, chunk = predictionChunk(model.parts.cfg)): Promise<Float32Array> {
-  const classes = model.parts.classes.length;
-  const logits = new Float32Array(count * classes);
+/**
+ * Rows [count, width] that `compute` makes from each chunk's input, in inference mode: each chunk's work is
+ * recorded on its own tape and its read submitted before the tape is released, then awaited.
+ */
+export async function rowsOf(
+  model: FineTuneModel,
+  count: number,
+  width: number,
+  input: BatchInput,
+  compute: (x: Tensor) => Tensor,
+  chunk = predictionChunk(model.parts.cfg),
+  onChunk?: (done: number) => void,
+): Promise<Float32Array> {
+  const rows = new Float32Array(count * width);
   for (let start = 0; start < count; start += chunk) {
     const n = Math.min(chunk, count - start);
     const tape = new Tape(model.ctx);
     let pending: Promise<Float32Array>;
     try {
-      pending = model.forward(input(start, n), { training: false }).read();
+      pending = compute(input(start, n)).read();
     } finally {
       tape.dispose();
     }
-    logits.set(await pending, start * classes);
+    rows.set(await pending, start * width);
+    onChunk?.(start + n);
   }
-  return logits;
+  return rows;
+}
+
+/** Logits [count, classes] of `count` samples whose input `input` builds a chunk at a time. */
+export function logitsOf(model: FineTuneModel, count: number, input: BatchInput, chunk?: number): Promise<Float32Array> {
+  return rowsOf(model, count, model.parts.classes.length, input, (x) => model.forward(x, { training: false }), chunk);
 }
 
 /** Logits of model input already in memory (pixels or points): f32 [count, ...sampleShape]. */

@@ -6,22 +6,26 @@ import { baseStyles } from './styles';
 import { percent } from './format';
 
 /**
- * Saved checkpoints (newest first) with Resume and Delete, storage used versus quota, and any saving
- * problem (a full quota says so; the previous checkpoint is kept). Emits `resume-checkpoint` {id} and
- * `delete-checkpoint` {id}.
+ * Saved checkpoints (newest first) with Resume, Use (the checkpoint answers Try it and the exports, without
+ * training) and Delete, storage used versus quota, and any saving problem (a full quota says so; the
+ * previous checkpoint is kept). Emits `resume-checkpoint` {id}, `use-checkpoint` {id} and `delete-checkpoint` {id}.
  */
 export class CheckpointList extends LitElement {
   static override properties = {
     state: { attribute: false },
     busy: { type: Boolean },
+    inUse: { type: String, attribute: 'in-use' },
   };
   declare state: CheckpointsState | undefined;
   declare busy: boolean;
+  /** The id of the checkpoint that is the current model, if one is. */
+  declare inUse: string | undefined;
 
   constructor() {
     super();
     this.state = undefined;
     this.busy = false;
+    this.inUse = undefined;
   }
 
   static override styles = [
@@ -69,6 +73,14 @@ export class CheckpointList extends LitElement {
               (c) => html`<li data-testid="checkpoint">
                 <span class="what">${this.describe(c)}</span>
                 <button ?disabled=${this.busy || c.step >= c.totalSteps} aria-label=${`Resume from the checkpoint at step ${c.step}`} @click=${() => emit(this, 'resume-checkpoint', { id: c.id })}>Resume</button>
+                <button
+                  ?disabled=${this.busy || this.inUse === c.id}
+                  aria-label=${`Use the checkpoint at step ${c.step} for Try it and exports`}
+                  aria-pressed=${this.inUse === c.id ? 'true' : 'false'}
+                  @click=${() => emit(this, 'use-checkpoint', { id: c.id })}
+                >
+                  ${this.inUse === c.id ? 'In use' : 'Use'}
+                </button>
                 <button ?disabled=${this.busy} aria-label=${`Delete the checkpoint at step ${c.step}`} @click=${() => emit(this, 'delete-checkpoint', { id: c.id })}>Delete</button>
               </li>`,
             )}

@@ -9,6 +9,7 @@ import './backbone-picker';
 import './checkpoint-list';
 import './data-panel';
 import './export-panel';
+import './project-bar';
 import './site-status';
 import './training-panel';
 import './try-it';
@@ -17,7 +18,9 @@ import { baseStyles } from './styles';
 /**
  * The app shell: lays out the panels and renders the controller's state into them; the panels' events
  * bubble up to it and go to the controller's handlers (src/app/events.ts). Says plainly when this browser
- * cannot train (no WebGPU) and what to do.
+ * cannot train (no WebGPU) and what to do. Two columns where the window is wide enough (project, backbone
+ * and data on the left; training, checkpoints, exports and Try it on the right), one column on tablets in
+ * portrait and on phones; the reading and tab order is the same in both.
  */
 // Reactive state is declared through `static properties` (no decorators), which works with any transpiler.
 export class CloraApp extends LitElement {
@@ -40,6 +43,33 @@ export class CloraApp extends LitElement {
         max-width: 68rem;
         margin: 1.5rem auto;
         padding: 0 1rem 3rem;
+      }
+      .columns {
+        display: grid;
+        grid-template-columns: minmax(0, 1fr);
+        column-gap: 1rem;
+        align-items: start;
+      }
+      .column {
+        min-width: 0;
+      }
+      /* Room for two columns of panels (a laptop, a tablet in landscape). */
+      @media (min-width: 62rem) {
+        :host {
+          max-width: 110rem;
+        }
+        .columns {
+          grid-template-columns: minmax(0, 5fr) minmax(0, 6fr);
+        }
+      }
+      @media (max-width: 40rem) {
+        :host {
+          margin-top: 0.75rem;
+          padding: 0 0.5rem 2rem;
+        }
+        section.panel {
+          padding: 0.75rem 0.6rem;
+        }
       }
       h1 {
         font-size: 1.6rem;
@@ -119,64 +149,75 @@ export class CloraApp extends LitElement {
         <clora-site-status .site=${s.site}></clora-site-status>
       </header>
       ${gpuOk
-        ? html`
-            <section class="panel" aria-labelledby="h-backbone">
-              <h2 id="h-backbone">1. Backbone</h2>
-              <clora-backbone-picker
-                .state=${s.backbone}
-                .models=${KNOWN_MODELS}
-                ?disabled=${running}
-              ></clora-backbone-picker>
-            </section>
-            <section class="panel" aria-labelledby="h-data">
-              <h2 id="h-data">2. Data</h2>
-              <clora-data-panel
-                .data=${s.data}
-                kind=${takes}
-                .notice=${kindProblem}
-                point-count=${info?.kind === 'point' ? info.points : 0}
-                ?disabled=${!backboneReady}
-              ></clora-data-panel>
-            </section>
-            <section class="panel" aria-labelledby="h-train">
-              <h2 id="h-train">3. Train</h2>
-              <clora-training-panel
-                .settings=${s.settings}
-                .run=${s.run}
-                ?can-train=${canTrain}
-                .hint=${hint}
-                kind=${takes}
-              ></clora-training-panel>
-            </section>
-            <section class="panel" aria-labelledby="h-checkpoints">
-              <h2 id="h-checkpoints">4. Checkpoints</h2>
-              <clora-checkpoints
-                .state=${s.checkpoints}
-                ?busy=${running}
-              ></clora-checkpoints>
-            </section>
-            <section class="panel" aria-labelledby="h-export">
-              <h2 id="h-export">5. Export and import</h2>
-              <clora-export-panel
-                .model=${s.model}
-                .busy=${s.exporting}
-                .message=${s.exportMessage}
-                kind=${takes}
-                ?disabled=${!backboneReady}
-              ></clora-export-panel>
-            </section>
-            <section class="panel" aria-labelledby="h-try">
-              <h2 id="h-try">6. Try it</h2>
-              <clora-try-it
-                .result=${s.prediction.result}
-                ?busy=${s.prediction.busy}
-                .message=${s.prediction.message}
-                .modelLabel=${s.model.kind === 'none' ? (s.backbone.info?.headClasses.length ? `the backbone's own head (${s.backbone.info.headClasses.length} classes)` : '') : s.model.label}
-                kind=${takes}
-                ?disabled=${!backboneReady}
-              ></clora-try-it>
-            </section>
-          `
+        ? html`<div class="columns">
+            <div class="column">
+              <section class="panel" aria-labelledby="h-project">
+                <h2 id="h-project">Project</h2>
+                <clora-project-bar .state=${s.project} .images=${s.data.total} ?disabled=${running || !backboneReady || s.data.intake !== undefined}></clora-project-bar>
+              </section>
+              <section class="panel" aria-labelledby="h-backbone">
+                <h2 id="h-backbone">1. Backbone</h2>
+                <clora-backbone-picker
+                  .state=${s.backbone}
+                  .models=${KNOWN_MODELS}
+                  ?disabled=${running}
+                ></clora-backbone-picker>
+              </section>
+              <section class="panel" aria-labelledby="h-data">
+                <h2 id="h-data">2. Data</h2>
+                <clora-data-panel
+                  .data=${s.data}
+                  .camera=${s.camera}
+                  kind=${takes}
+                  .notice=${kindProblem}
+                  point-count=${info?.kind === 'point' ? info.points : 0}
+                  ?disabled=${!backboneReady}
+                ></clora-data-panel>
+              </section>
+            </div>
+            <div class="column">
+              <section class="panel" aria-labelledby="h-train">
+                <h2 id="h-train">3. Train</h2>
+                <clora-training-panel
+                  .settings=${s.settings}
+                  .run=${s.run}
+                  ?can-train=${canTrain}
+                  .hint=${hint}
+                  kind=${takes}
+                ></clora-training-panel>
+              </section>
+              <section class="panel" aria-labelledby="h-checkpoints">
+                <h2 id="h-checkpoints">4. Checkpoints</h2>
+                <clora-checkpoints
+                  .state=${s.checkpoints}
+                  ?busy=${running}
+                  .inUse=${s.model.kind === 'checkpoint' ? s.model.checkpointId : undefined}
+                ></clora-checkpoints>
+              </section>
+              <section class="panel" aria-labelledby="h-export">
+                <h2 id="h-export">5. Export and import</h2>
+                <clora-export-panel
+                  .model=${s.model}
+                  .busy=${s.exporting}
+                  .message=${s.exportMessage}
+                  kind=${takes}
+                  ?disabled=${!backboneReady}
+                ></clora-export-panel>
+              </section>
+              <section class="panel" aria-labelledby="h-try">
+                <h2 id="h-try">6. Try it</h2>
+                <clora-try-it
+                  .result=${s.prediction.result}
+                  .camera=${s.camera}
+                  ?busy=${s.prediction.busy}
+                  .message=${s.prediction.message}
+                  .modelLabel=${s.model.kind === 'none' ? (s.backbone.info?.headClasses.length ? `the backbone's own head (${s.backbone.info.headClasses.length} classes)` : '') : s.model.label}
+                  kind=${takes}
+                  ?disabled=${!backboneReady}
+                ></clora-try-it>
+              </section>
+            </div>
+          </div>`
         : ''}
     `;
   }

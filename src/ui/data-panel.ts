@@ -1,8 +1,8 @@
 import { LitElement, css, html } from 'lit';
 import { itemsFromDataTransfer } from '../data/intake';
+import { DEFAULT_CAMERA, type CameraPrefs, type DataState } from '../app/state';
 import { storedCloudBytes } from '../data/points/quantize';
 import { samplesText, type SampleKind } from '../data/sample-kind';
-import type { DataState } from '../app/state';
 import './class-card';
 import type { WebcamEvents } from './webcam-capture';
 import './webcam-capture';
@@ -20,6 +20,7 @@ import { baseStyles } from './styles';
 export class DataPanel extends LitElement {
   static override properties = {
     data: { attribute: false },
+    camera: { attribute: false },
     kind: { type: String },
     notice: { type: String },
     pointCount: { type: Number, attribute: 'point-count' },
@@ -29,6 +30,8 @@ export class DataPanel extends LitElement {
     confirmClear: { state: true },
   };
   declare data: DataState | undefined;
+  /** The webcam's camera, mirroring and frame rate. */
+  declare camera: CameraPrefs;
   declare kind: SampleKind;
   declare notice: string | undefined;
   /** P, the points a point backbone brings every cloud to. */
@@ -41,6 +44,7 @@ export class DataPanel extends LitElement {
   constructor() {
     super();
     this.data = undefined;
+    this.camera = DEFAULT_CAMERA;
     this.kind = 'images';
     this.notice = undefined;
     this.pointCount = 0;
@@ -189,6 +193,7 @@ export class DataPanel extends LitElement {
             <clora-webcam
               mode="record"
               label="Webcam"
+              .camera=${this.camera}
               ?disabled=${this.disabled}
               @frames=${(e: CustomEvent<WebcamEvents['frames']>) => {
                 e.stopPropagation();

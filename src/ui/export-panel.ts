@@ -5,8 +5,9 @@ import { emit } from '../app/events';
 import { baseStyles } from './styles';
 
 /**
- * Export the current adapter (native .safetensors, the PEFT pair as a zip, or the merged model) and
- * import an adapter file to predict with. Emits `export` {format} and `import-adapter` {file}.
+ * Export the current model (native adapter .safetensors, the PEFT pair as a zip, the merged model, or the
+ * merged model as ONNX) and import an adapter file to predict with. Emits `export` {format} and
+ * `import-adapter` {file}.
  */
 export class ExportPanel extends LitElement {
   static override properties = {
@@ -47,11 +48,12 @@ export class ExportPanel extends LitElement {
     const noPeft = m?.method === 'head' || m?.method === 'full';
     const off = this.disabled || none || this.busy !== undefined;
     return html`
-      <p class="muted">${none ? 'Train an adapter, resume a checkpoint or import an adapter file first.' : `Current model: ${m!.label}.`}</p>
+      <p class="muted" data-testid="current-model">${none ? 'Train an adapter, use a saved checkpoint or import an adapter file first.' : `Current model: ${m!.label}.`}</p>
       <div class="row">
         <button class="primary" ?disabled=${off} @click=${() => emit(this, 'export', { format: 'native' })}>Export adapter</button>
         <button ?disabled=${off || noPeft} @click=${() => emit(this, 'export', { format: 'peft' })}>Export PEFT (.zip)</button>
         <button ?disabled=${off} @click=${() => emit(this, 'export', { format: 'merged' })}>Export merged model</button>
+        <button ?disabled=${off} @click=${() => emit(this, 'export', { format: 'onnx' })}>Export ONNX</button>
         <label>Import adapter <input type="file" accept=".safetensors" ?disabled=${this.disabled} @change=${this.onImport} /></label>
       </div>
       ${this.message ? html`<p class="note" role="status" data-testid="export-message">${this.message}</p>` : ''}
@@ -62,7 +64,8 @@ export class ExportPanel extends LitElement {
           </p>`
         : html`<p class="muted">
             The adapter file loads back here and with <code>npm run clora</code>; the PEFT zip loads with stock <code>peft</code> on a timm ViT; the
-            merged model loads wherever a timm ViT does.
+            merged model loads wherever a timm ViT does; the ONNX file runs in ONNX Runtime (Python, JavaScript, mobile) with the class names and
+            preprocessing in its metadata.
           </p>`}
     `;
   }

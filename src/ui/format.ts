@@ -10,3 +10,8 @@ export function duration(seconds: number): string {
   if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
   return `${(seconds / 3600).toFixed(1)} h`;
 }
+
+/** A short wall-clock time with a tenth of a second below a minute ("4.2 s", "3 min"). */
+export function seconds(value: number): string {
+  return value < 60 ? `${value.toFixed(1)} s` : duration(value);
+}

@@ -1,4 +1,5 @@
-// Styles every component shares: type, buttons, fields, focus rings, panels. Components add their own.
+// Styles every component shares: type, buttons, fields, focus rings, panels, and touch-sized targets on
+// touch screens. Components add their own.
 import { css } from 'lit';
 
 export const baseStyles = css`
@@ -65,8 +66,27 @@ export const baseStyles = css`
   }
   label {
     display: inline-flex;
+    flex-wrap: wrap;
+    max-width: 100%;
     gap: 0.35rem;
     align-items: center;
+  }
+  /* A box and its words stay side by side; the words wrap. */
+  label:has(> input[type='checkbox']),
+  label:has(> input[type='radio']) {
+    flex-wrap: nowrap;
+  }
+  /* Nothing wider than a phone's screen: fields shrink, long names and addresses break. */
+  input,
+  select {
+    max-width: 100%;
+  }
+  p,
+  li,
+  strong,
+  code,
+  h3 {
+    overflow-wrap: anywhere;
   }
   .row {
     display: flex;
@@ -118,5 +138,31 @@ export const baseStyles = css`
     overflow: hidden;
     clip: rect(0 0 0 0);
     white-space: nowrap;
+  }
+  /* Fingers need bigger targets than a mouse: every control at least 44 × 44 CSS pixels on touch screens. */
+  @media (pointer: coarse) {
+    button,
+    .button,
+    select,
+    summary,
+    input:not([type='checkbox']):not([type='radio']) {
+      min-height: 44px;
+      min-width: 44px;
+    }
+    summary {
+      display: flex;
+      align-items: center;
+    }
+    input[type='checkbox'],
+    input[type='radio'] {
+      width: 1.5rem;
+      height: 1.5rem;
+      margin: 0;
+    }
+    label:has(> input[type='checkbox']),
+    label:has(> input[type='radio']) {
+      min-height: 44px;
+      min-width: 44px;
+    }
   }
 `;

@@ -1,12 +1,14 @@
 import { LitElement, css, html } from 'lit';
 import { TARGETS, type Target } from '../clora/settings';
 import type { RunView, UiSettings } from '../app/state';
-import { sampleNoun, type SampleKind } from '../data/sample-kind';
+import { sampleNoun, samplesText, type SampleKind } from '../data/sample-kind';
 import './clora-chart';
 import './evaluation-view';
 import { emit } from '../app/events';
 import { baseStyles } from './styles';
-import { duration, percent } from './format';
+import { duration, percent, seconds } from './format';
+
+const METHOD_NAMES: Record<UiSettings['method'], string> = { clora: 'CLoRA', lora: 'LoRA', head: 'the head' };
 
 const METHOD_LABELS: Record<UiSettings['method'], string> = {
   clora: 'CLoRA (shared spaces + small cores)',
@@ -16,9 +18,10 @@ const METHOD_LABELS: Record<UiSettings['method'], string> = {
 
 /**
  * Training: the method and its settings (common ones in front, the rest in an "Advanced" fold), the
- * Train / Pause / Resume / Stop buttons, a progress bar with epoch, step, images/s and ETA, live charts
- * of loss (with SADE) and train/validation accuracy, and the final evaluation. Emits `settings-change`
- * {patch}, `train`, `pause`, `resume`, `stop`.
+ * Train / Quick mode / Pause / Resume / Stop buttons, a progress bar with epoch, step, images/s and ETA, live
+ * charts of loss (with SADE) and train/validation accuracy, and the final evaluation. After a quick run, one
+ * button goes on to fine-tuning from its head. Emits `settings-change` {patch}, `train`, `quick-train`,
+ * `train-from-quick`, `pause`, `resume`, `stop` (and the evaluation's events bubble through).
  */
 export class TrainingPanel extends LitElement {
   static override properties = {
@@ -145,6 +148,7 @@ export class TrainingPanel extends LitElement {
             ${s.method !== 'head' ? this.num('scale', 'Scale', { step: 'any' }) : ''} ${this.num('weightDecay', 'Weight decay', { min: 0, step: 'any' })}
             ${this.num('warmup', 'Warm-up steps', { min: 0, integer: true })} ${this.num('labelSmoothing', 'Label smoothing', { min: 0, max: 0.9, step: 0.05 })}
             ${this.num('seed', 'Seed', { min: 0, integer: true })} ${this.num('checkpointEvery', 'Checkpoint every (steps)', { min: 1, integer: true })}
+            ${this.num('quickEpochs', 'Quick-mode epochs', { min: 1, max: 1000, integer: true })}
             <label
               ><input type="checkbox" .checked=${s.augment} @change=${(e: Event) => this.change({ augment: (e.target as HTMLInputElement).checked })} />
               ${this.kind === 'points' ? 'Scale and shift point clouds at random (Point-MAE)' : 'Flip images at random'}</label
@@ -182,6 +186,11 @@ export class TrainingPanel extends LitElement {
     </div>`;
   }
 
+  private quickText(r: RunView): string {
+    const f = r.features;
+    return `Quick mode: the head on backbone features${f && f.done === f.total ? ` of ${samplesText(this.kind, f.total)} (${f.cached} from the cache)` : ''}. `;
+  }
+
   private renderStatus() {
     const r = this.run!;
     const last = r.metrics.at(-1);
@@ -198,9 +207,19 @@ export class TrainingPanel extends LitElement {
       done: 'Done.',
       failed: 'Interrupted.',
     };
-    const counts = r.trainCount ? `${r.trainCount} training and ${r.validationCount} validation ${sampleNoun(this.kind)}, ${r.trainableParameters.toLocaleString('en')} trainable parameters. ` : '';
+    const noun = sampleNoun(this.kind);
+    const counts = r.trainCount ? `${r.trainCount} training and ${r.validationCount} validation ${noun}, ${r.trainableParameters.toLocaleString('en')} trainable parameters. ` : '';
+    const took = r.phase === 'done' && r.seconds !== undefined ? `Took ${seconds(r.seconds)}. ` : '';
+    const f = r.features;
+    const featureText =
+      r.quick && f && (r.phase === 'starting' || f.done < f.total)
+        ? html`<p class="muted" role="status" data-testid="features-status">
+            Backbone features: ${f.done} of ${f.total} ${noun}${f.cached ? ` (${f.cached} cached from an earlier quick run)` : ''}.
+          </p>`
+        : '';
     return html`
-      <p role="status" data-testid="run-status">${phaseText[r.phase]} ${counts}${parts.join(' · ')}</p>
+      ${featureText}
+      <p role="status" data-testid="run-status">${phaseText[r.phase]} ${r.quick ? this.quickText(r) : ''}${took}${counts}${parts.join(' · ')}</p>
       ${r.message ? html`<p class=${r.errorKind ? 'alert' : 'note'} role=${r.errorKind ? 'alert' : 'status'} data-testid="run-message">${r.message}</p>` : ''}
     `;
   }
@@ -218,11 +237,27 @@ export class TrainingPanel extends LitElement {
       ${this.renderSettings(active || r.phase === 'paused')}
       <div class="row buttons">
         <button class="primary" ?disabled=${!this.canTrain || active || r.phase === 'paused'} @click=${() => emit(this, 'train')}>Train</button>
+        <button
+          ?disabled=${!this.canTrain || active || r.phase === 'paused'}
+          title="Trains only the head, on features the backbone computes once per image: results in seconds"
+          @click=${() => emit(this, 'quick-train')}
+        >
+          Quick mode
+        </button>
         <button ?disabled=${r.phase !== 'training'} @click=${() => emit(this, 'pause')}>Pause</button>
         <button ?disabled=${!canResume || active} @click=${() => emit(this, 'resume')}>Resume</button>
         <button ?disabled=${!(r.phase === 'training' || r.phase === 'paused')} @click=${() => emit(this, 'stop')}>Stop</button>
         ${this.hint ? html`<span class="muted">${this.hint}</span>` : ''}
       </div>
+      ${r.quick && r.phase === 'done' && r.live
+        ? html`<p class="note">
+            Quick mode trained the head on the backbone's cached features. For better results, fine-tune the backbone's attention with the adapter,
+            starting from this head:
+            <button class="primary" ?disabled=${!this.canTrain} @click=${() => emit(this, 'train-from-quick')}>
+              Fine-tune with ${METHOD_NAMES[this.settings.method === 'head' ? 'clora' : this.settings.method]} from here
+            </button>
+          </p>`
+        : ''}
       ${this.renderProgress()} ${this.renderStatus()}
       <div class="charts">
         <clora-chart
@@ -240,7 +275,7 @@ export class TrainingPanel extends LitElement {
           .data=${accData}
         ></clora-chart>
       </div>
-      ${r.evaluation ? html`<clora-evaluation .evaluation=${r.evaluation.evaluation} .on=${r.evaluation.on} kind=${this.kind}></clora-evaluation>` : ''}
+      ${r.evaluation ? html`<clora-evaluation .evaluation=${r.evaluation.evaluation} .on=${r.evaluation.on} .cell=${r.cell} kind=${this.kind}></clora-evaluation>` : ''}
     `;
   }
 }

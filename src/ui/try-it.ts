@@ -6,6 +6,7 @@ import './point-preview';
 import type { WebcamEvents } from './webcam-capture';
 import './webcam-capture';
 import { emit } from '../app/events';
+import { DEFAULT_CAMERA, type CameraPrefs } from '../app/state';
 import { baseStyles } from './styles';
 import { percent } from './format';
 
@@ -22,6 +23,7 @@ export class TryIt extends LitElement {
     modelLabel: { type: String, attribute: 'model-label' },
     kind: { type: String },
     disabled: { type: Boolean },
+    camera: { attribute: false },
     preview: { state: true },
     over: { state: true },
   };
@@ -32,6 +34,8 @@ export class TryIt extends LitElement {
   /** What the backbone takes: images, or point clouds. */
   declare kind: SampleKind;
   declare disabled: boolean;
+  /** The webcam's camera and mirroring. */
+  declare camera: CameraPrefs;
   declare private preview: string | undefined;
   declare private over: boolean;
 
@@ -43,6 +47,7 @@ export class TryIt extends LitElement {
     this.modelLabel = '';
     this.kind = 'images';
     this.disabled = false;
+    this.camera = DEFAULT_CAMERA;
     this.preview = undefined;
     this.over = false;
   }
@@ -55,6 +60,10 @@ export class TryIt extends LitElement {
         flex-wrap: wrap;
         gap: 1rem;
         align-items: flex-start;
+      }
+      .area > * {
+        min-width: 0;
+        max-width: 100%;
       }
       .dropzone {
         width: 12rem;
@@ -130,7 +139,7 @@ export class TryIt extends LitElement {
   private renderPoints() {
     const r = this.result;
     return html`
-      <p class="muted">${this.modelLabel ? `Predicting with: ${this.modelLabel}.` : ''} Drop a point file (.ply, .obj, .off, .xyz, .txt, .pts or .npy) on the box, or choose one.</p>
+      <p class="muted" data-testid="predicting-with">${this.modelLabel ? `Predicting with: ${this.modelLabel}.` : ''} Drop a point file (.ply, .obj, .off, .xyz, .txt, .pts or .npy) on the box, or choose one.</p>
       <div class="area">
         <div
           class="dropzone ${this.over ? 'over' : ''}"
@@ -158,20 +167,23 @@ export class TryIt extends LitElement {
   private renderTop() {
     const r = this.result;
     if (!r) return '';
-    return html`<ol aria-label="Top predictions" data-model=${r.model}>
-      ${r.top.map(
-        (t) => html`<li data-class=${t.class} data-probability=${t.probability}>
-          <strong>${t.class}</strong> ${percent(t.probability)}
-          <div class="bar" aria-hidden="true"><span style="width:${(100 * t.probability).toFixed(1)}%"></span></div>
-        </li>`,
-      )}
-    </ol>`;
+    return html`<div>
+      <p class="muted" data-testid="answered-by">Answered by ${r.label}.</p>
+      <ol aria-label="Top predictions" data-model=${r.model}>
+        ${r.top.map(
+          (t) => html`<li data-class=${t.class} data-probability=${t.probability}>
+            <strong>${t.class}</strong> ${percent(t.probability)}
+            <div class="bar" aria-hidden="true"><span style="width:${(100 * t.probability).toFixed(1)}%"></span></div>
+          </li>`,
+        )}
+      </ol>
+    </div>`;
   }
 
   override render() {
     if (this.kind === 'points') return this.renderPoints();
     return html`
-      <p class="muted">${this.modelLabel ? `Predicting with: ${this.modelLabel}.` : ''} Paste an image (Ctrl+V) here, drop one on the box, choose a file, or start the camera.</p>
+      <p class="muted" data-testid="predicting-with">${this.modelLabel ? `Predicting with: ${this.modelLabel}.` : ''} Paste an image (Ctrl+V) here, drop one on the box, choose a file, or start the camera.</p>
       <div class="area">
         <div
           class="dropzone ${this.over ? 'over' : ''}"
@@ -192,6 +204,7 @@ export class TryIt extends LitElement {
           <clora-webcam
             mode="live"
             label="Try-it webcam"
+            .camera=${this.camera}
             ?busy=${this.busy}
             ?disabled=${this.disabled}
             @frame=${(e: CustomEvent<WebcamEvents['frame']>) => {

@@ -1,5 +1,8 @@
 import { LitElement, css, html } from 'lit';
-import { emitterFor } from '../app/events';
+import { emit as emitApp, emitterFor } from '../app/events';
+import { CAMERA_RATES } from '../app/preferences';
+import { DEFAULT_CAMERA, type CameraPrefs } from '../app/state';
+import { listCameras, type CameraChoice } from './cameras';
 import { baseStyles } from './styles';
 
 /** What the webcam tells the element around it (data panel, Try it). */
@@ -12,13 +15,16 @@ export interface WebcamEvents {
 
 const emit = emitterFor<WebcamEvents>();
 
-/** Frames per second while recording or predicting live. */
-const RECORD_FPS = 5;
+/** Frames per second of the live stream (Try it paces itself with `busy`). */
+const LIVE_FPS = 5;
 
 /**
- * The webcam: a preview, and either a "Hold to record" button (mode "record": mouse, touch, Space or
- * Enter held down; emits `frames` {blobs} when released) or a live stream of frames (mode "live": emits
- * `frame` {blob} for each new frame while `live` is on; the listener paces itself by setting `busy`).
+ * The webcam: the camera to use (front, back, external, as the browser lists them), a mirror switch, a
+ * preview, and either "Hold to record" (mode "record": mouse, touch, Space or Enter held down; frames are
+ * taken at a steady rate with a live count, and `frames` {blobs} is emitted when released) or a live stream
+ * (mode "live": `frame` {blob} for each new frame while on; the listener paces itself by setting `busy`).
+ * The camera, mirroring and rate come from `camera` and changes are emitted as `camera-change` {patch}, so
+ * the app remembers them.
  */
 export class WebcamCapture extends LitElement {
   static override properties = {
@@ -26,25 +32,33 @@ export class WebcamCapture extends LitElement {
     label: { type: String },
     busy: { type: Boolean },
     disabled: { type: Boolean },
+    camera: { attribute: false },
     on: { state: true },
     recording: { state: true },
     captured: { state: true },
     message: { state: true },
+    cameras: { state: true },
+    activeDevice: { state: true },
   };
   declare mode: 'record' | 'live';
   declare label: string;
   declare busy: boolean;
   declare disabled: boolean;
+  declare camera: CameraPrefs;
   declare private on: boolean;
   declare private recording: boolean;
   declare private captured: number;
   declare private message: string;
+  declare private cameras: CameraChoice[];
+  /** The deviceId of the camera streaming now. */
+  declare private activeDevice: string;
 
   private stream: MediaStream | undefined;
   private timer: number | undefined;
   private frames: Blob[] = [];
   private pendingFrames = 0;
   private releaseRequested = false;
+  private onDeviceChange = (): void => void this.refreshCameras();
 
   constructor() {
     super();
@@ -52,10 +66,13 @@ export class WebcamCapture extends LitElement {
     this.label = 'Webcam';
     this.busy = false;
     this.disabled = false;
+    this.camera = DEFAULT_CAMERA;
     this.on = false;
     this.recording = false;
     this.captured = 0;
     this.message = '';
+    this.cameras = [];
+    this.activeDevice = '';
   }
 
   static override styles = [
@@ -68,10 +85,22 @@ export class WebcamCapture extends LitElement {
         border-radius: 6px;
         object-fit: cover;
       }
+      video.mirrored {
+        transform: scaleX(-1);
+      }
+      .hold {
+        touch-action: none;
+        user-select: none;
+        -webkit-user-select: none;
+        -webkit-touch-callout: none;
+      }
       .hold[aria-pressed='true'] {
         background: #b3261e;
         border-color: #b3261e;
         color: #fff;
+      }
+      select {
+        max-width: 16rem;
       }
     `,
   ];
@@ -80,14 +109,55 @@ export class WebcamCapture extends LitElement {
     return this.on;
   }
 
-  async start(): Promise<void> {
+  override connectedCallback(): void {
+    super.connectedCallback();
+    navigator.mediaDevices?.addEventListener?.('devicechange', this.onDeviceChange);
+    void this.refreshCameras();
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    navigator.mediaDevices?.removeEventListener?.('devicechange', this.onDeviceChange);
+    this.stop();
+  }
+
+  private async refreshCameras(): Promise<void> {
+    try {
+      this.cameras = await listCameras();
+    } catch {
+      this.cameras = [];
+    }
+  }
+
+  private changeCamera(patch: Partial<CameraPrefs>): void {
+    emitApp(this, 'camera-change', { patch });
+  }
+
+  /** Opens the chosen camera (or the default one); a camera chosen before that is gone falls back to the default. */
+  private async open(wanted: string | undefined): Promise<MediaStream> {
+    const size = { width: { ideal: 640 }, height: { ideal: 480 } };
+    if (wanted) {
+      try {
+        return await navigator.mediaDevices.getUserMedia({ video: { ...size, deviceId: { exact: wanted } }, audio: false });
+      } catch (error) {
+        const name = (error as { name?: string }).name;
+        if (name !== 'OverconstrainedError' && name !== 'NotFoundError') throw error;
+        this.message = 'The camera chosen before is not connected now: using the default camera.';
+      }
+    }
+    return navigator.mediaDevices.getUserMedia({ video: size, audio: false });
+  }
+
+  /** Starts the camera: `deviceId`, else the one the app remembers, else the browser's default. */
+  async start(deviceId = this.camera.deviceId): Promise<void> {
     if (this.on) return;
     if (!navigator.mediaDevices?.getUserMedia) {
       this.message = 'This browser gives no camera access here (it needs https or localhost).';
       return;
     }
+    this.message = '';
     try {
-      this.stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+      this.stream = await this.open(deviceId);
     } catch (error) {
       const name = (error as { name?: string }).name;
       this.message =
@@ -98,8 +168,10 @@ export class WebcamCapture extends LitElement {
             : `The camera could not be started (${(error as Error).message}).`;
       return;
     }
-    this.message = '';
+    this.activeDevice = this.stream.getVideoTracks()[0]?.getSettings().deviceId ?? '';
     this.on = true;
+    // Labels (and often the full list) come once the page may use a camera.
+    await this.refreshCameras();
     await this.updateComplete;
     const video = this.renderRoot.querySelector('video');
     if (video) {
@@ -116,21 +188,32 @@ export class WebcamCapture extends LitElement {
     this.stream?.getTracks().forEach((t) => t.stop());
     this.stream = undefined;
     this.on = false;
+    this.activeDevice = '';
   }
 
-  override disconnectedCallback(): void {
-    super.disconnectedCallback();
+  private async choose(deviceId: string): Promise<void> {
+    this.changeCamera({ deviceId: deviceId || undefined });
+    if (!this.on) return;
+    // Switch the running camera (the app's remembered choice may not have come back down yet).
     this.stop();
+    await this.updateComplete;
+    await this.start(deviceId || undefined);
   }
 
-  /** One frame of the preview as a JPEG. */
+  /** One frame of the preview as a JPEG, mirrored when the preview is. */
   private async grab(): Promise<Blob | undefined> {
     const video = this.renderRoot.querySelector('video');
     if (!video || video.readyState < 2 || !video.videoWidth) return undefined;
     const canvas = document.createElement('canvas');
     canvas.width = video.videoWidth;
     canvas.height = video.videoHeight;
-    canvas.getContext('2d')?.drawImage(video, 0, 0);
+    const context = canvas.getContext('2d');
+    if (!context) return undefined;
+    if (this.camera.mirror) {
+      context.translate(canvas.width, 0);
+      context.scale(-1, 1);
+    }
+    context.drawImage(video, 0, 0);
     return new Promise((resolve) => canvas.toBlob((b) => resolve(b ?? undefined), 'image/jpeg', 0.9));
   }
 
@@ -143,15 +226,22 @@ export class WebcamCapture extends LitElement {
         if (blob) emit(this, 'frame', { blob });
       }
       this.scheduleLive();
-    }, 1000 / RECORD_FPS);
+    }, 1000 / LIVE_FPS);
   }
 
+  /**
+   * Takes frames at a steady rate: each one is due at start + k / fps (not "a period after the previous one
+   * finished"), and a frame whose time has passed while the previous was being taken is skipped, not rushed.
+   */
   private beginRecording(): void {
     if (!this.on || this.recording || this.disabled) return;
     this.recording = true;
     this.releaseRequested = false;
     this.frames = [];
     this.captured = 0;
+    const period = 1000 / this.camera.fps;
+    const start = performance.now();
+    let k = 0;
     const tick = async (): Promise<void> => {
       if (!this.recording) return;
       this.pendingFrames++;
@@ -161,8 +251,12 @@ export class WebcamCapture extends LitElement {
         this.frames.push(blob);
         this.captured = this.frames.length;
       }
-      if (this.recording) this.timer = window.setTimeout(tick, 1000 / RECORD_FPS);
-      else this.flushFrames();
+      if (!this.recording) {
+        this.flushFrames();
+        return;
+      }
+      k = Math.max(k + 1, Math.ceil((performance.now() - start) / period));
+      this.timer = window.setTimeout(tick, Math.max(0, start + k * period - performance.now()));
     };
     void tick();
   }
@@ -197,11 +291,36 @@ export class WebcamCapture extends LitElement {
     }
   }
 
+  private renderChoices() {
+    const selected = this.activeDevice || this.camera.deviceId || '';
+    return html`<div class="row">
+      ${this.cameras.length > 1 || this.camera.deviceId
+        ? html`<label
+            >Camera
+            <select aria-label="Camera" ?disabled=${this.disabled || this.recording} @change=${(e: Event) => void this.choose((e.target as HTMLSelectElement).value)}>
+              ${this.cameras.length === 0 ? html`<option value="">Default camera</option>` : ''}
+              ${this.cameras.map((c) => html`<option value=${c.deviceId} ?selected=${c.deviceId === selected}>${c.name}</option>`)}
+            </select></label
+          >`
+        : ''}
+      <label><input type="checkbox" .checked=${this.camera.mirror} @change=${(e: Event) => this.changeCamera({ mirror: (e.target as HTMLInputElement).checked })} /> Mirror</label>
+      ${this.mode === 'record'
+        ? html`<label
+            >Frames per second
+            <select aria-label="Frames per second" ?disabled=${this.recording} @change=${(e: Event) => this.changeCamera({ fps: Number((e.target as HTMLSelectElement).value) })}>
+              ${CAMERA_RATES.map((r) => html`<option value=${r} ?selected=${r === this.camera.fps}>${r}</option>`)}
+            </select></label
+          >`
+        : ''}
+    </div>`;
+  }
+
   override render() {
     return html`
+      ${this.renderChoices()}
       <div class="row">
         ${this.on
-          ? html`<video muted playsinline aria-label="${this.label} preview"></video>`
+          ? html`<video class=${this.camera.mirror ? 'mirrored' : ''} muted playsinline aria-label="${this.label} preview" data-device-id=${this.activeDevice}></video>`
           : ''}
         <div>
           ${this.on
@@ -225,7 +344,13 @@ export class WebcamCapture extends LitElement {
                 >
                   Hold to record
                 </button>
-                <span class="muted" role="status">${this.recording ? `Recording… ${this.captured} frame${this.captured === 1 ? '' : 's'}` : this.captured ? `Captured ${this.captured} frames` : ''}</span>`
+                <span class="muted" role="status" data-testid="recording-count"
+                  >${this.recording
+                    ? `Recording… ${this.captured} frame${this.captured === 1 ? '' : 's'} (${this.camera.fps} per second)`
+                    : this.captured
+                      ? `Captured ${this.captured} frame${this.captured === 1 ? '' : 's'}`
+                      : ''}</span
+                >`
             : ''}
           ${this.message ? html`<p class="alert" role="alert">${this.message}</p>` : ''}
         </div>

@@ -30,6 +30,31 @@ function toRgbBytes(values: Float32Array, n: number, size: number): Uint8Array<A
   return out;
 }
 
+/**
+ * A project's stored samples, decoded exactly as they were saved: square 8-bit RGB at the size they have (no
+ * resize, so a reopened project trains on the very bytes it was saved with); anything else fails with why.
+ */
+export async function decodeExact(items: PrepareItem[]): Promise<PrepareResult[]> {
+  const results: PrepareResult[] = [];
+  for (const item of items) {
+    try {
+      const image = await decodeImageBlob(item.blob, item.name);
+      if (image.width !== image.height) throw new Error(`${item.name} is ${image.width} × ${image.height}, but a project's images are square`);
+      const plane = image.width * image.height;
+      const rgb = new Uint8Array(plane * 3);
+      for (let p = 0; p < plane; p++) {
+        rgb[p * 3] = image.data[p * 4]!;
+        rgb[p * 3 + 1] = image.data[p * 4 + 1]!;
+        rgb[p * 3 + 2] = image.data[p * 4 + 2]!;
+      }
+      results.push({ key: item.key, ok: true, size: image.width, rgb });
+    } catch (error) {
+      results.push({ key: item.key, ok: false, name: item.name, reason: messageOf(error) });
+    }
+  }
+  return results;
+}
+
 export async function prepare(items: PrepareItem[]): Promise<PrepareResult[]> {
   const { preprocess } = requireImageBackbone('Adding images').meta;
   const gpu = await device();

@@ -7,10 +7,11 @@
 import { SettingsError } from '../clora/settings';
 import { adapterName } from '../gpu/context';
 import { cancelDownload, loadBackbone } from './backbone';
+import { checkpointFileOf, readCheckpointFile } from './checkpoint-files';
 import { device, loseDevice, onDeviceLost } from './device';
 import { errorKind } from './errors';
-import { prepare } from './images';
-import { exportFile, importAdapter, predict, predictCloud } from './model-io';
+import { decodeExact, prepare } from './images';
+import { exportFile, importAdapter, predict, predictCloud, useWeights } from './model-io';
 import { heldSession, release } from './model-slot';
 import { preparePoints } from './points';
 import { transferablesOf, type ReplyMessage, type RequestMessage } from './protocol';
@@ -34,7 +35,8 @@ async function handle(request: RequestMessage): Promise<{ value: unknown; transf
       cancelDownload();
       return { value: null };
     case 'prepare': {
-      const results = await prepare(request.items);
+      // Exact: a project's own samples, kept as saved; otherwise new files, resized for the model.
+      const results = request.exact ? await decodeExact(request.items) : await prepare(request.items);
       return { value: results, transfer: transferablesOf(results.flatMap((r) => (r.ok ? [r.rgb] : []))) };
     }
     case 'preparePoints': {
@@ -65,6 +67,12 @@ async function handle(request: RequestMessage): Promise<{ value: unknown; transf
       return { value: await exportFile(request.format) };
     case 'importAdapter':
       return { value: await importAdapter(request.file, request.name) };
+    case 'useWeights':
+      return { value: await useWeights(request.weights) };
+    case 'writeCheckpointFile':
+      return { value: await checkpointFileOf(request.run) };
+    case 'readCheckpointFile':
+      return { value: await readCheckpointFile(request.file, request.name) };
     case 'loseDevice':
       loseDevice();
       return { value: null };

@@ -1,6 +1,7 @@
-// The model in the slot, in and out: predictions for Try it (the trained or imported model, else the
-// backbone's own head) on an image or a point file, the three exports (native adapter, PEFT zip, merged
-// model) and adapter imports.
+// The model in the slot, in and out: predictions for Try it (the trained, imported or checkpoint model, else
+// the backbone's own head) on an image or a point file, each saying which model answered; the four exports
+// (native adapter, PEFT zip, merged safetensors, merged ONNX for image models); adapter imports; and a saved
+// checkpoint's weights made the model.
 import { mergedExport, peftExport } from '../clora/export';
 import { modelFile, readAdapterFile } from '../clora/files';
 import { createFineTuneModel, type FineTuneModel } from '../clora/model';
@@ -13,9 +14,9 @@ import { backboneShapes } from '../nn/backbone';
 import { backboneHeadAdapter, logitsOf, predictLogits, topClasses } from '../train/predict';
 import { requireBackbone, requireImageBackbone } from './backbone';
 import { device } from './device';
-import { heldModel, heldSession, hold, type HeldModel } from './model-slot';
+import { heldModel, heldSession, hold, slotVersion, type HeldModel } from './model-slot';
 import { readCloud } from './points';
-import type { ExportedFile, ImportedAdapter, Prediction } from './protocol';
+import type { ExportedFile, ExportFormat, ImportedAdapter, ModelWeights, Prediction } from './protocol';
 
 /** The slot's model, or the backbone's own head put there (as a `head` adapter) when it is empty. */
 async function predictionModel(): Promise<HeldModel> {
@@ -24,31 +25,45 @@ async function predictionModel(): Promise<HeldModel> {
   const b = requireBackbone();
   if (b.meta.cfg.classes === 0) throw new SettingsError('This backbone has no classifier head of its own: train or import an adapter first.');
   const head = await backboneHeadAdapter(b.info.headClasses, b.read);
-  hold(await createFineTuneModel(await device(), b.meta.cfg, head.settings, head.classes, b.read, head.tensors), 'backbone head');
+  await holdBuilt(async () => createFineTuneModel(await device(), b.meta.cfg, head.settings, head.classes, b.read, head.tensors), 'backbone head', `the backbone's own head (${head.classes.length} classes)`);
   return heldModel()!;
+}
+
+/**
+ * Builds a model (which awaits uploads) and puts it in the slot, unless the slot changed meanwhile — a run
+ * started, another model came — in which case the new one is disposed and the request refused.
+ */
+async function holdBuilt(build: () => Promise<FineTuneModel>, source: HeldModel['source'], label: string): Promise<void> {
+  const before = slotVersion();
+  const model = await build();
+  if (slotVersion() !== before) {
+    model.dispose();
+    throw new SettingsError('Another model was loaded while this one was being prepared (a run started, or another file was chosen); try again.');
+  }
+  hold(model, source, label);
 }
 
 export async function predict(image: Blob): Promise<Prediction> {
   const b = requireImageBackbone('Trying an image');
   const decoded = await decodeImageBlob(image, image instanceof File ? image.name : 'The image');
-  const { model, source } = await predictionModel();
+  const { model, source, label } = await predictionModel();
   const logits = await logitsOf(model, 1, () => preprocessImages(model.ctx, [decoded], b.meta.preprocess));
   const classes = model.parts.classes;
-  return { classes, top: topClasses(logits, classes), model: source };
+  return { classes, top: topClasses(logits, classes), model: source, label };
 }
 
 /** Top classes of one point file, read as intake reads it; the cloud comes back for the page to show. */
 export async function predictCloud(file: Blob, name: string): Promise<Prediction> {
   const cloud = await readCloud(file, name, 'Trying a point file');
-  const { model, source } = await predictionModel();
+  const { model, source, label } = await predictionModel();
   const logits = await predictLogits(model, cloud.points, 1, [cloud.points.length / 3, 3]);
   const classes = model.parts.classes;
-  return { classes, top: topClasses(logits, classes), model: source, cloud: cloud.points };
+  return { classes, top: topClasses(logits, classes), model: source, label, cloud: cloud.points };
 }
 
 function exportModel(): FineTuneModel {
   const held = heldModel();
-  if (!held || held.source === 'backbone head') throw new SettingsError('There is no adapter to export yet: train one, resume a checkpoint or import an adapter file.');
+  if (!held || held.source === 'backbone head') throw new SettingsError('There is no adapter to export yet: train one, use a saved checkpoint or import an adapter file.');
   return held.model;
 }
 
@@ -72,7 +87,7 @@ async function nativeFile(model: FineTuneModel): Promise<Uint8Array<ArrayBuffer>
   return writeSafetensors(tensors, metadata);
 }
 
-export async function exportFile(format: 'native' | 'peft' | 'merged'): Promise<ExportedFile> {
+export async function exportFile(format: ExportFormat): Promise<ExportedFile> {
   const b = requireBackbone();
   const cfg = b.meta.cfg;
   const model = exportModel();
@@ -91,15 +106,39 @@ export async function exportFile(format: 'native' | 'peft' | 'merged'): Promise<
   }
   const shapes = backboneShapes(cfg);
   const tensors = await mergedExport(cfg, adapter, [...shapes.keys()], b.read, shapes);
+  if (format === 'onnx') {
+    const vit = requireImageBackbone('The ONNX export (a ViT graph; export the merged model as safetensors for a point backbone)');
+    // The protobuf code (about 82 KB) is fetched only when someone exports to ONNX.
+    const { mergedModelToOnnx } = await import('../clora/onnx-export');
+    const onnx = mergedModelToOnnx(vit.meta.cfg, tensors, { classes: adapter.classes, preprocess: vit.meta.preprocess, metadata: { ...b.meta.describe(), merged_from: method } });
+    return { blob: new Blob([onnx as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }), filename: `${base}-merged.onnx` };
+  }
   const merged = writeSafetensors(tensors, { ...b.meta.describe(), classes: JSON.stringify(adapter.classes), merged_from: method });
   return { blob: new Blob([merged], { type: 'application/octet-stream' }), filename: `${base}-merged.safetensors` };
 }
 
+function refuseWhileTraining(what: string): void {
+  if (heldSession()?.state === 'training') throw new SettingsError(`A run is training: pause or stop it before ${what}.`);
+}
+
+/** The label Try it shows for an imported adapter. */
+export function importedLabel(method: string, name: string, classes: number): string {
+  return `imported ${method} adapter ${name} (${classes} classes)`;
+}
+
 export async function importAdapter(fileBlob: Blob, name: string): Promise<ImportedAdapter> {
   const b = requireBackbone();
-  if (heldSession()?.state === 'training') throw new SettingsError('A run is training: pause or stop it before importing an adapter.');
+  refuseWhileTraining('importing an adapter');
   const adapter = await readAdapterFile(await openSafetensors(blobSource(fileBlob, name)), b.meta.cfg);
-  const model = await createFineTuneModel(await device(), b.meta.cfg, adapter.settings, adapter.classes, b.read, adapter.tensors);
-  hold(model, 'imported');
-  return { method: adapter.settings.method, classes: adapter.classes, settings: adapter.settings, metadata: adapter.metadata };
+  const label = importedLabel(adapter.settings.method, name, adapter.classes.length);
+  await holdBuilt(async () => createFineTuneModel(await device(), b.meta.cfg, adapter.settings, adapter.classes, b.read, adapter.tensors), 'imported', label);
+  return { method: adapter.settings.method, label, classes: adapter.classes, settings: adapter.settings, metadata: adapter.metadata };
+}
+
+/** A saved checkpoint's weights become the model Try it and the exports use (no training session). */
+export async function useWeights(weights: ModelWeights): Promise<null> {
+  const b = requireBackbone();
+  refuseWhileTraining('using a saved checkpoint');
+  await holdBuilt(async () => createFineTuneModel(await device(), b.meta.cfg, weights.settings, weights.classes, b.read, weights.tensors), weights.source, weights.label);
+  return null;
 }

@@ -7,7 +7,9 @@ import type { AdapterSettings } from '../clora/settings';
 import type { PreprocessParams } from '../data/preprocess';
 import type { Evaluation } from '../train/evaluate';
 import type { TopClass } from '../train/predict';
+import type { EvaluatedSample } from '../train/evaluate';
 import type { TrainingState, TrainMetrics, TrainOptions } from '../train/trainer';
+import type { CheckpointRun } from '../io/checkpoint-file';
 
 /** Where the backbone comes from: a URL (bundled file or hub, cached with the Cache API) or a file the user chose. */
 export type BackboneSource = { kind: 'url'; url: string; id?: string } | { kind: 'file'; file: Blob; name: string };
@@ -58,6 +60,8 @@ export type PreparedCloud = { key: string; ok: true; count: number; points: Int1
 export interface PackedSamples {
   classes: string[];
   count: number;
+  /** Each sample's key in the page's store (class id / sequence), in packed order. */
+  keys: string[];
   sizes: Int32Array<ArrayBuffer>;
   rgb: Uint8Array<ArrayBuffer>;
   labels: Int32Array<ArrayBuffer>;
@@ -73,6 +77,8 @@ export interface PackedClouds {
   kind: 'points';
   classes: string[];
   count: number;
+  /** Each sample's key in the page's store (class id / sequence), in packed order. */
+  keys: string[];
   counts: Int32Array<ArrayBuffer>;
   points: Int16Array<ArrayBuffer>;
   labels: Int32Array<ArrayBuffer>;
@@ -98,6 +104,11 @@ export interface RunSettings {
   train: TrainOptions;
   /** Save a checkpoint every this many steps (also on pause and stop). */
   checkpointEvery: number;
+  /**
+   * Quick mode: the head alone (method `head`) trained on the backbone's features, computed once per image
+   * and cached, instead of running the backbone at every step. Same head, same AdamW, same sampler.
+   */
+  quick?: boolean;
 }
 
 /** The serialisable training state a checkpoint keeps: exactly what the trainer's `state()` gives. */
@@ -116,6 +127,10 @@ export interface TrainStart {
   samples: PackedData;
   /** Continue from this state (a checkpoint) instead of the method's initialisation. */
   resume?: { state: CheckpointState; accuracy: AccuracyPoint[] };
+  /** Start from the head of the model the worker holds (a quick run's), like the command line's --init. */
+  initHeadFromHeld?: boolean;
+  /** Which model this is, as Try it names it ("clora adapter being trained on …"). */
+  label: string;
 }
 
 export interface Prediction {
@@ -123,10 +138,27 @@ export interface Prediction {
   /** Top classes, most likely first, with softmax probabilities. */
   top: TopClass[];
   /** Where the prediction's weights came from. */
-  model: 'trained' | 'imported' | 'backbone head';
+  model: ModelSource;
+  /** Which model answered, in words ("the backbone's own head", "checkpoint at step 6 of run …"). */
+  label: string;
   /** A point backbone's input: the cloud as the model took it, [P, 3] normalised (Try it shows it). */
   cloud?: Float32Array<ArrayBuffer>;
 }
+
+export type ModelSource = 'trained' | 'imported' | 'checkpoint' | 'backbone head';
+
+/** A model to predict and export with, from weights the page holds (a saved checkpoint). */
+export interface ModelWeights {
+  settings: AdapterSettings;
+  classes: string[];
+  /** Trainable tensors in the engine's internal layout (what a checkpoint's state holds). */
+  tensors: Map<string, Float32Array>;
+  source: ModelSource;
+  label: string;
+}
+
+/** The files the page can export: native adapter, PEFT pair, merged safetensors, merged ONNX. */
+export type ExportFormat = 'native' | 'peft' | 'merged' | 'onnx';
 
 export interface ExportedFile {
   blob: Blob;
@@ -135,6 +167,8 @@ export interface ExportedFile {
 
 export interface ImportedAdapter {
   method: string;
+  /** What Try it calls it ("imported clora adapter my-adapter.safetensors (3 classes)"). */
+  label: string;
   classes: string[];
   settings: AdapterSettings;
   metadata: Record<string, string>;
@@ -144,7 +178,7 @@ export type WorkerRequest =
   | { type: 'init' }
   | { type: 'loadBackbone'; source: BackboneSource }
   | { type: 'cancelDownload' }
-  | { type: 'prepare'; items: PrepareItem[] }
+  | { type: 'prepare'; items: PrepareItem[]; exact?: boolean }
   /** Point files read, brought to the point backbone's P points and quantised (src/worker/points.ts). */
   | { type: 'preparePoints'; items: PrepareItem[] }
   | { type: 'train'; start: TrainStart }
@@ -153,8 +187,12 @@ export type WorkerRequest =
   | { type: 'stop' }
   | { type: 'predict'; image: Blob }
   | { type: 'predictCloud'; file: Blob; name: string }
-  | { type: 'export'; format: 'native' | 'peft' | 'merged' }
+  | { type: 'export'; format: ExportFormat }
   | { type: 'importAdapter'; file: Blob; name: string }
+  | { type: 'useWeights'; weights: ModelWeights }
+  /** A run's state as a checkpoint file for the loaded backbone (a project's checkpoint.safetensors). */
+  | { type: 'writeCheckpointFile'; run: Omit<CheckpointRun, 'backbone'> }
+  | { type: 'readCheckpointFile'; file: Blob; name: string }
   /** Tests: destroys the device as a driver reset would. */
   | { type: 'loseDevice' };
 
@@ -175,6 +213,9 @@ export interface ReplyValue {
   predictCloud: Prediction;
   export: ExportedFile;
   importAdapter: ImportedAdapter;
+  useWeights: null;
+  writeCheckpointFile: Blob;
+  readCheckpointFile: CheckpointRun;
   loseDevice: null;
 }
 
@@ -196,7 +237,9 @@ export type WorkerEvent =
   | { kind: 'download'; loaded: number; total: number | undefined }
   | { kind: 'metrics'; runId: string; metrics: TrainMetrics }
   | { kind: 'accuracy'; runId: string; point: AccuracyPoint }
-  | { kind: 'evaluation'; runId: string; evaluation: Evaluation; on: 'validation' | 'training' }
+  | { kind: 'evaluation'; runId: string; evaluation: Evaluation; on: 'validation' | 'training'; samples: EvaluatedSample[] }
+  /** Quick mode: the backbone's features, image by image (those already cached count as done). */
+  | { kind: 'features'; runId: string; done: number; total: number; cached: number }
   | { kind: 'checkpoint'; runId: string; reason: 'interval' | 'pause' | 'stop' | 'done'; state: CheckpointState; accuracy: AccuracyPoint[] }
   | { kind: 'runState'; runId: string; state: RunState; step: number; totalSteps: number; message?: string; errorKind?: ErrorKind }
   | { kind: 'deviceLost'; message: string };

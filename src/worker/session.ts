@@ -1,18 +1,22 @@
 // A training session in the worker: the model being trained, its trainer and data, and the loop that runs
 // it — metrics out as they come, accuracy at each epoch end, a checkpoint every N steps and on pause and
 // stop, the final evaluation — with one wait for Resume, whether the user paused or training diverged.
+import { FeatureHeadModel } from '../clora/feature-head';
 import { createFineTuneModel, initialTensors, trainableParameterCount, type FineTuneModel } from '../clora/model';
 import { SettingsError, validateAdapterSettings } from '../clora/settings';
 import { DatasetError, type Dataset } from '../data/dataset';
 import { sampleNoun } from '../data/sample-kind';
-import { evaluate } from '../train/evaluate';
+import { featureWidth } from '../nn/backbone';
+import { evaluate, evaluatedSamples } from '../train/evaluate';
+import { featureDataset } from '../train/features';
 import { datasetLogits } from '../train/predict';
 import { Rng } from '../train/rng';
 import { Trainer, TrainingDiverged } from '../train/trainer';
 import { requireBackbone } from './backbone';
 import { device } from './device';
 import { errorKind } from './errors';
-import { heldSession, hold, release } from './model-slot';
+import { cachedFeatures } from './feature-cache';
+import { heldModel, heldSession, hold, release } from './model-slot';
 import { isPackedClouds, transferablesOf, type AccuracyPoint, type ErrorKind, type ReplyValue, type RunState, type TrainStart } from './protocol';
 import { emit, messageOf } from './scope';
 import { kindMismatch, unpack } from './training-data';
@@ -21,6 +25,21 @@ import { kindMismatch, unpack } from './training-data';
 const TRAIN_ACCURACY_SAMPLES = 128;
 
 type CheckpointReason = 'interval' | 'pause' | 'stop' | 'done';
+
+/** The head of the model in the slot (a quick run's), to start a fine-tuning run from: --init for the head. */
+async function heldHead(classes: string[]): Promise<Map<string, Float32Array>> {
+  const held = heldModel();
+  if (!held || held.source === 'backbone head') throw new SettingsError('There is no trained head to start from: run quick mode (or use a saved checkpoint) first.');
+  const from = held.model.parts.classes;
+  if (from.length !== classes.length || from.some((c, i) => c !== classes[i])) {
+    throw new SettingsError(`The head to start from was trained on other classes (${from.join(', ')}); the data set now has ${classes.join(', ')}. Run quick mode again first.`);
+  }
+  const all = await held.model.parts.trainable.readAll();
+  return new Map([
+    ['head.weight', all.get('head.weight')!],
+    ['head.bias', all.get('head.bias')!],
+  ]);
+}
 
 export class TrainingSession {
   state: RunState = 'training';
@@ -45,12 +64,16 @@ export class TrainingSession {
     this.lastSavedStep = resume ? trainer.currentStep : -1;
   }
 
-  /** Builds the run's model and trainer (from the method's initialisation or a checkpoint), puts them in the slot and starts the loop. */
+  /**
+   * Builds the run's model and trainer (from the method's initialisation, a checkpoint, or the held model's
+   * head), puts them in the slot and starts the loop. A quick run trains the head on cached features.
+   */
   static async start(start: TrainStart): Promise<ReplyValue['train']> {
     const b = requireBackbone();
     if (heldSession()?.state === 'training') throw new SettingsError('A run is already training: pause or stop it first.');
-    const { adapter, train: trainOptions, checkpointEvery } = start.settings;
+    const { adapter, train: trainOptions, checkpointEvery, quick } = start.settings;
     validateAdapterSettings(adapter);
+    if (quick && adapter.method !== 'head') throw new SettingsError(`Quick mode trains the head only (method "head"), not "${adapter.method}".`);
     if (!Number.isInteger(checkpointEvery) || checkpointEvery < 1) throw new SettingsError(`Checkpoints every ${checkpointEvery} steps: use a whole number ≥ 1.`);
     const samples = start.samples;
     const noun = sampleNoun(isPackedClouds(samples) ? 'points' : 'images');
@@ -61,19 +84,40 @@ export class TrainingSession {
     if (trainIdx.length === 0) throw new DatasetError(`Every sample is in the validation split: lower the validation share or add ${noun}.`);
     const mismatch = kindMismatch(samples);
     if (mismatch) throw mismatch;
+    const cfg = b.meta.cfg;
+    const resume = start.resume;
+    const initial = resume ? resume.state.trainable : initialTensors(cfg, adapter, samples.classes.length, new Rng(trainOptions.seed ^ 0x5eed));
+    if (!resume && start.initHeadFromHeld) for (const [name, data] of await heldHead(samples.classes)) initial.set(name, data);
     release();
     const gpu = await device();
-    const cfg = b.meta.cfg;
-    const trainData = await unpack(samples, trainIdx);
-    const validation = valIdx.length ? await unpack(samples, valIdx) : undefined;
+    let model = await createFineTuneModel(gpu, cfg, adapter, samples.classes, b.read, initial);
+    let trainData: Dataset;
+    let validation: Dataset | undefined;
+    try {
+      if (quick) {
+        model = new FeatureHeadModel(model.parts);
+        const { features } = await cachedFeatures(model, b.info.spec, samples, (done, total, cached) => emit({ kind: 'features', runId: start.runId, done, total, cached }));
+        const split = (pick: number[]): Dataset => {
+          const width = featureWidth(cfg);
+          const rows = new Float32Array(pick.length * width);
+          pick.forEach((index, k) => rows.set(features.subarray(index * width, (index + 1) * width), k * width));
+          return featureDataset(rows, width, Int32Array.from(pick, (index) => samples.labels[index]!), samples.classes);
+        };
+        trainData = split(trainIdx);
+        validation = valIdx.length ? split(valIdx) : undefined;
+      } else {
+        trainData = await unpack(samples, trainIdx);
+        validation = valIdx.length ? await unpack(samples, valIdx) : undefined;
+      }
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
     const batchSize = Math.min(trainOptions.batchSize, trainData.count);
     const stepsPerEpoch = Math.ceil(trainData.count / batchSize);
     // Metrics come back a few times per epoch; reads never happen inside a step.
     const logEvery = Math.max(1, Math.min(trainOptions.logEvery, checkpointEvery, Math.ceil(stepsPerEpoch / 4)));
     const options = { ...trainOptions, batchSize, logEvery };
-    const resume = start.resume;
-    const initial = resume ? resume.state.trainable : initialTensors(cfg, adapter, samples.classes.length, new Rng(options.seed ^ 0x5eed));
-    const model = await createFineTuneModel(gpu, cfg, adapter, samples.classes, b.read, initial);
     let trainer: Trainer;
     try {
       trainer = await Trainer.create(model, trainData, options);
@@ -83,7 +127,7 @@ export class TrainingSession {
       throw error;
     }
     const session = new TrainingSession(start.runId, model, trainer, trainData, validation, checkpointEvery, resume);
-    hold(model, 'trained', session);
+    hold(model, 'trained', start.label, session);
     void session.loop();
     return {
       totalSteps: trainer.totalSteps,
@@ -206,7 +250,9 @@ export class TrainingSession {
     await this.epochEvaluation();
     const on = this.validation ? 'validation' : 'training';
     const { logits, labels } = await datasetLogits(this.model, this.validation ?? this.train);
-    emit({ kind: 'evaluation', runId: this.runId, evaluation: evaluate(logits, labels, this.model.parts.classes), on });
+    const classes = this.model.parts.classes;
+    // Each sample's top predictions too, so the page can show the images in every cell of the matrix.
+    emit({ kind: 'evaluation', runId: this.runId, evaluation: evaluate(logits, labels, classes), on, samples: evaluatedSamples(logits, labels, classes) });
   }
 
   private async saveCheckpoint(reason: CheckpointReason): Promise<void> {

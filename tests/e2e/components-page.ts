@@ -8,6 +8,7 @@ import '../../src/ui/data-panel';
 import '../../src/ui/evaluation-view';
 import '../../src/ui/export-panel';
 import '../../src/ui/point-preview';
+import '../../src/ui/project-bar';
 import '../../src/ui/site-status';
 import '../../src/ui/training-panel';
 import '../../src/ui/try-it';
@@ -20,7 +21,8 @@ import type { LitElement } from 'lit';
 const EVENTS = [
   'train', 'pause', 'resume', 'stop', 'settings-change', 'resume-checkpoint', 'delete-checkpoint', 'use-sample-data', 'add-dropped',
   'add-files', 'add-class', 'rename-class', 'delete-class', 'clear-data', 'set-validation-share', 'clear-skipped', 'add-frames',
-  'export', 'import-adapter', 'predict', 'choose-backbone', 'cancel-download', 'frames', 'frame', 'reload-update',
+  'export', 'import-adapter', 'predict', 'choose-backbone', 'cancel-download', 'frames', 'frame', 'quick-train', 'train-from-quick',
+  'use-checkpoint', 'open-confusion-cell', 'close-confusion-cell', 'save-project', 'open-project', 'export-dataset', 'camera-change', 'reload-update',
   'predict-cloud',
 ];
 

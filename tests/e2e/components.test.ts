@@ -129,9 +129,28 @@ describe('Lit components', () => {
     expect(await panel.getByRole('alert').textContent()).toContain('The GPU device was lost.');
     expect(await button('Resume').isEnabled()).toBe(true);
     expect((await events()).slice(4).map((e) => e.type)).toEqual(['pause', 'stop', 'resume']);
-    await setProps({ run: run({ phase: 'done', step: 20, totalSteps: 20, stepsPerEpoch: 10, evaluation: { evaluation, on: 'validation' } }) });
+    await setProps({ run: run({ phase: 'done', step: 20, totalSteps: 20, stepsPerEpoch: 10, evaluation: { evaluation, on: 'validation', samples: [] } }) });
     expect(await panel.getByTestId('final-accuracy').textContent()).toContain('Accuracy 75.0 % on 4 validation images');
     expect(await unnamedControls(page, 'clora-training-panel')).toEqual([]);
+
+    // Quick mode: its own button; once a quick run is done (and held), one click goes on to fine-tuning from its head.
+    const before = (await events()).length;
+    await setProps({ run: run() });
+    await button('Quick mode').click();
+    await setProps({ run: run({ phase: 'starting', quick: true, features: { done: 64, total: 500, cached: 0 } }) });
+    expect(await panel.getByTestId('features-status').textContent()).toMatch(/Backbone features: 64 of 500 images\./);
+    expect(await button('Quick mode').isDisabled()).toBe(true);
+    await setProps({ run: run({ phase: 'done', quick: true, live: true, seconds: 4.25, features: { done: 500, total: 500, cached: 500 }, step: 390, totalSteps: 390 }) });
+    expect(await panel.getByTestId('run-status').textContent()).toMatch(/^Done\. Quick mode: the head on backbone features of 500 images \(500 from the cache\)\. Took 4\.3 s\./);
+    await button('Fine-tune with CLoRA from here').click();
+    // The form's method goes on from the quick head; head only goes on with CLoRA.
+    await setProps({ settings: { ...settings, method: 'lora' } });
+    expect(await button('Fine-tune with LoRA from here').isEnabled()).toBe(true);
+    await setProps({ settings: { ...settings, method: 'head' } });
+    expect(await button('Fine-tune with CLoRA from here').isEnabled()).toBe(true);
+    await setProps({ run: run({ phase: 'done', quick: true, live: false }) });
+    expect(await panel.getByRole('button', { name: /from here/ }).count()).toBe(0);
+    expect((await events()).slice(before).map((e) => e.type)).toEqual(['quick-train', 'train-from-quick']);
   });
 
   it('chart: points and latest values are in its accessible name and grow with the data', async () => {
@@ -147,12 +166,59 @@ describe('Lit components', () => {
     expect(await page.locator('clora-chart canvas').count()).toBe(1);
   });
 
-  it('evaluation: per-class accuracy and the confusion matrix as tables', async () => {
+  it('evaluation: per-class accuracy, the pairs confused most, and a confusion matrix whose cells open their images', async () => {
     await mount('clora-evaluation', { evaluation, on: 'validation' });
     const matrix = page.getByRole('table', { name: /Confusion matrix/ });
     expect(await matrix.getByRole('row').count()).toBe(3);
     expect(await matrix.getByRole('row').nth(2).textContent()).toMatch(/^\s*dog\s*1\s*1\s*$/);
     expect(await page.getByRole('table', { name: 'Accuracy per class' }).getByRole('row').nth(2).textContent()).toMatch(/dog\s*2\s*50\.0 %/);
+    expect(await page.getByTestId('confused-pairs').textContent()).toMatch(/cat and dog: 1 image \(0 cat taken for dog,\s+1 dog taken for cat\)/);
+    await matrix.getByRole('button', { name: '1 image of dog predicted as cat' }).click();
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    expect(await events()).toEqual([
+      { type: 'open-confusion-cell', detail: { actual: 1, predicted: 0 } },
+      { type: 'open-confusion-cell', detail: { actual: 1, predicted: 1 } },
+    ]);
+    const top = [
+      { class: 'cat', index: 0, probability: 0.7 },
+      { class: 'dog', index: 1, probability: 0.3 },
+    ];
+    await setProps({ cell: { actual: 1, predicted: 0, count: 1, loading: false, images: [{ key: 'c2/000000004', thumbnail: '', top }] } });
+    const cell = page.getByRole('region', { name: 'Images: dog predicted as cat' });
+    expect(await cell.locator('li[data-key="c2/000000004"]').getByRole('list', { name: 'Top predictions for this image' }).textContent()).toMatch(/cat 70\.0 %\s*dog 30\.0 %/);
+    expect(await matrix.getByRole('button', { name: '1 image of dog predicted as cat' }).getAttribute('aria-pressed')).toBe('true');
+    await cell.getByRole('button', { name: 'Close' }).click();
+    expect((await events()).at(-1)).toEqual({ type: 'close-confusion-cell', detail: undefined });
+    expect(await unnamedControls(page, 'clora-evaluation')).toEqual([]);
+  });
+
+  it('project bar: save, export the data set, and open (asking first when it would replace images)', async () => {
+    await mount('clora-project-bar', { state: { busy: undefined, progress: undefined, message: undefined, failed: false }, images: 0 });
+    const bar = page.locator('clora-project-bar');
+    expect(await bar.getByRole('button', { name: 'Save project' }).isDisabled()).toBe(true);
+    await bar.getByLabel('Open project').setInputFiles({ name: 'p.zip', mimeType: 'application/zip', buffer: Buffer.from([80, 75]) });
+    await setProps({ images: 12 });
+    await bar.getByRole('button', { name: 'Save project' }).click();
+    await bar.getByRole('button', { name: 'Export data set' }).click();
+    await bar.getByLabel('Open project').setInputFiles({ name: 'q.zip', mimeType: 'application/zip', buffer: Buffer.from([80, 75, 3]) });
+    const confirm = bar.getByRole('group', { name: 'Confirm opening the project' });
+    expect(await confirm.textContent()).toMatch(/Opening q\.zip replaces the 12 images here/);
+    await confirm.getByRole('button', { name: 'Keep the current images' }).click();
+    await bar.getByLabel('Open project').setInputFiles({ name: 'r.zip', mimeType: 'application/zip', buffer: Buffer.from([80, 75, 3, 4]) });
+    await confirm.getByRole('button', { name: 'Open it' }).click();
+    expect(await events()).toEqual([
+      { type: 'open-project', detail: { file: { blob: 2, type: 'application/zip', name: 'p.zip' } } },
+      { type: 'save-project', detail: undefined },
+      { type: 'export-dataset', detail: undefined },
+      { type: 'open-project', detail: { file: { blob: 4, type: 'application/zip', name: 'r.zip' } } },
+    ]);
+    await setProps({ state: { busy: 'opening', progress: { done: 3, total: 12 }, message: 'Opening r.zip…', failed: false } });
+    expect(await bar.getByRole('progressbar', { name: 'Project progress' }).getAttribute('aria-valuenow')).toBe('3');
+    expect(await bar.getByRole('button', { name: 'Save project' }).isDisabled()).toBe(true);
+    await setProps({ state: { busy: undefined, progress: undefined, message: 'This project was saved by a newer version of clora-web.', failed: true } });
+    expect(await bar.getByRole('alert').textContent()).toContain('newer version');
+    expect(await unnamedControls(page, 'clora-project-bar')).toEqual([]);
   });
 
   it('checkpoint list: Resume and Delete per checkpoint, storage use, and a full-quota alert', async () => {
@@ -164,10 +230,17 @@ describe('Lit components', () => {
     expect(await list.getByTestId('checkpoint').first().textContent()).toMatch(/clora on Bundled ViT · step 8 of 20 · 2 classes · loss 1\.2340 · validation 50\.0 % · 84 kB/);
     await list.getByRole('button', { name: 'Resume from the checkpoint at step 4' }).click();
     await list.getByRole('button', { name: 'Delete the checkpoint at step 8' }).click();
+    await list.getByRole('button', { name: 'Use the checkpoint at step 8 for Try it and exports' }).click();
     expect(await events()).toEqual([
       { type: 'resume-checkpoint', detail: { id: 'a' } },
       { type: 'delete-checkpoint', detail: { id: 'b' } },
+      { type: 'use-checkpoint', detail: { id: 'b' } },
     ]);
+    await setProps({ inUse: 'b' });
+    const inUse = list.getByRole('button', { name: 'Use the checkpoint at step 8 for Try it and exports' });
+    expect(await inUse.textContent()).toMatch(/In use/);
+    expect(await inUse.getAttribute('aria-pressed')).toBe('true');
+    expect(await inUse.isDisabled()).toBe(true);
     expect(await list.getByTestId('storage').textContent()).toMatch(/Storage: 2\.5 MB used of 10\.0 GB available to this page \(persistent/);
     await setProps({ state: { list: [checkpointMeta(8, 'b')], storage: undefined, message: 'The browser\'s storage for this page is full. The previous checkpoint (step 8) is kept.', saving: false } });
     expect(await list.getByRole('alert').textContent()).toContain('previous checkpoint (step 8) is kept');
@@ -228,16 +301,19 @@ describe('Lit components', () => {
   it('export panel: exports need a model, PEFT needs low-rank factors, an adapter file can be imported', async () => {
     await mount('clora-export-panel', { model: { kind: 'none', classes: [], label: '' } });
     const panel = page.locator('clora-export-panel');
-    for (const name of ['Export adapter', 'Export PEFT (.zip)', 'Export merged model']) expect(await panel.getByRole('button', { name }).isDisabled()).toBe(true);
+    for (const name of ['Export adapter', 'Export PEFT (.zip)', 'Export merged model', 'Export ONNX']) expect(await panel.getByRole('button', { name }).isDisabled()).toBe(true);
     await setProps({ model: { kind: 'trained', classes: ['a', 'b'], label: 'clora adapter', method: 'clora' } });
+    expect(await panel.getByTestId('current-model').textContent()).toBe('Current model: clora adapter.');
     await panel.getByRole('button', { name: 'Export adapter' }).click();
     await panel.getByRole('button', { name: 'Export PEFT (.zip)' }).click();
     await panel.getByRole('button', { name: 'Export merged model' }).click();
+    await panel.getByRole('button', { name: 'Export ONNX' }).click();
     await panel.getByLabel('Import adapter').setInputFiles({ name: 'x.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from([0, 1]) });
     expect(await events()).toEqual([
       { type: 'export', detail: { format: 'native' } },
       { type: 'export', detail: { format: 'peft' } },
       { type: 'export', detail: { format: 'merged' } },
+      { type: 'export', detail: { format: 'onnx' } },
       { type: 'import-adapter', detail: { file: { blob: 2, type: 'application/octet-stream', name: 'x.safetensors' } } },
     ]);
     await setProps({ model: { kind: 'imported', classes: ['a', 'b'], label: 'head adapter', method: 'head' }, message: 'Imported x.safetensors.' });
@@ -271,9 +347,10 @@ describe('Lit components', () => {
     await panel.getByLabel('Choose an image').setInputFiles({ name: 'cat.png', mimeType: 'image/png', buffer: Buffer.from([137, 80, 78, 71]) });
     expect(await events()).toEqual([{ type: 'predict', detail: { image: { blob: 4, type: 'image/png', name: 'cat.png' } } }]);
     const top = ['coat', 'shirt', 'pullover', 'dress', 'bag'].map((c, i) => ({ class: c, index: i, probability: [0.6, 0.2, 0.1, 0.06, 0.04][i] }));
-    await setProps({ result: { classes: top.map((t) => t.class), top, model: 'trained' } });
+    await setProps({ result: { classes: top.map((t) => t.class), top, model: 'checkpoint', label: 'checkpoint at step 6 of 6 of run run-x (clora)' } });
     const items = panel.getByRole('list', { name: 'Top predictions' }).getByRole('listitem');
     expect(await items.count()).toBe(5);
+    expect(await panel.getByTestId('answered-by').textContent()).toBe('Answered by checkpoint at step 6 of 6 of run run-x (clora).');
     expect(await items.first().textContent()).toMatch(/coat\s+60\.0 %/);
     // Paste into the focusable drop area.
     await panel.getByRole('group', { name: /Image to classify/ }).focus();
@@ -358,6 +435,16 @@ describe('Lit components', () => {
     const frames = (await events()).find((e) => e.type === 'frames')!.detail as { blobs: { blob: number; type: string }[] };
     expect(frames.blobs.length).toBeGreaterThanOrEqual(2);
     expect(frames.blobs.every((b) => b.type === 'image/jpeg' && b.blob > 0)).toBe(true);
+    expect(await cam.getByTestId('recording-count').textContent()).toBe(`Captured ${frames.blobs.length} frames`);
+    // Mirroring and the frame rate are the app's to remember: the webcam emits them, and shows what it is given.
+    await cam.getByLabel('Mirror').check();
+    await cam.getByLabel('Frames per second').selectOption('10');
+    expect((await events()).filter((e) => e.type === 'camera-change')).toEqual([
+      { type: 'camera-change', detail: { patch: { mirror: true } } },
+      { type: 'camera-change', detail: { patch: { fps: 10 } } },
+    ]);
+    await setProps({ camera: { deviceId: undefined, mirror: true, fps: 10 } });
+    expect(await cam.locator('video').getAttribute('class')).toBe('mirrored');
     await cam.getByRole('button', { name: 'Stop camera' }).click();
     expect(await unnamedControls(page, 'clora-webcam')).toEqual([]);
 

@@ -35,6 +35,7 @@ function pack(clouds: Float32Array[], labels: number[]): PackedClouds {
     kind: 'points',
     classes: ['a', 'b'],
     count: clouds.length,
+    keys: clouds.map((_, i) => `c1/${String(i + 1).padStart(9, '0')}`),
     counts: Int32Array.from(clouds, (c) => c.length / 3),
     points,
     labels: Int32Array.from(labels),

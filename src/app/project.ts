@@ -1,0 +1,389 @@
+// Projects on the page: Save project writes one .zip (the images in class folders, project.json, and the
+// latest checkpoint of this data set as a checkpoint file), Export data set writes just the class folders,
+// and Open project restores all of it in another browser — images, classes, split, settings, the checkpoint
+// with its curves, so Resume continues the run. A project is opened into a staging data set beside the
+// current one and the page switches to it only once every image is in and the checkpoint is saved: a newer
+// format, a damaged zip or a missing image is refused with a sentence and the current project is untouched.
+import { SettingsError } from '../clora/settings';
+import { classesWithSamples, classOfKey, datasetFingerprint, SampleStore, validationFlags, type DatasetManifest, type StoredSample } from '../data/intake';
+import { isStoredCloud } from '../data/point-samples';
+import { deleteDataset } from '../io/active-dataset';
+import { dataIdentity, type CheckpointRun } from '../io/checkpoint-file';
+import type { CheckpointMeta } from '../io/checkpoints';
+import {
+  CHECKPOINT_ENTRY,
+  classFolders,
+  IMAGES_FOLDER,
+  imageFileName,
+  imagePath,
+  listedImages,
+  PROJECT_FORMAT,
+  PROJECT_FORMAT_VERSION,
+  PROJECT_JSON,
+  ProjectError,
+  validateProject,
+  type ProjectCheckpoint,
+  type ProjectFile,
+} from '../io/project-file';
+import { zipEntries, ZipError, ZipWriter } from '../io/zip';
+import type { PrepareItem } from '../worker/protocol';
+import type { BackboneController } from './backbone';
+import type { CheckpointController } from './checkpoints';
+import { messageOf, type AppContext } from './context';
+import type { DataController } from './data-set';
+import { download, type ModelIo } from './model-io';
+import { settingsFrom } from './preferences';
+import type { ProjectState, UiSettings } from './state';
+
+/** Images encoded or decoded per batch. */
+const BATCH = 64;
+
+/** The sequence number of a sample key ("c3/000000017" → 17). */
+function seqOfKey(key: string): number {
+  return Number(key.slice(key.lastIndexOf('/') + 1));
+}
+
+/** A stored 8-bit RGB sample as PNG bytes (lossless: the image opens back to the same bytes). */
+async function pngOf(sample: StoredSample): Promise<Uint8Array> {
+  if (isStoredCloud(sample)) throw new Error(`${sample.key} is a point cloud, not an image`);
+  const { size, rgb } = sample;
+  const canvas = new OffscreenCanvas(size, size);
+  const context = canvas.getContext('2d');
+  if (!context) throw new Error('this browser gave no 2D canvas to write images with');
+  const image = context.createImageData(size, size);
+  for (let p = 0; p < size * size; p++) {
+    image.data[p * 4] = rgb[p * 3]!;
+    image.data[p * 4 + 1] = rgb[p * 3 + 1]!;
+    image.data[p * 4 + 2] = rgb[p * 3 + 2]!;
+    image.data[p * 4 + 3] = 255;
+  }
+  context.putImageData(image, 0, 0);
+  return new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
+}
+
+/** What a run's checkpoint records about the data: its fingerprint, and the training labels in order. */
+function dataOf(manifest: DatasetManifest, keys: string[]): { fingerprint: string; trainLabels: Int32Array; classes: string[] } {
+  const used = classesWithSamples(manifest, keys);
+  const fingerprint = datasetFingerprint(
+    used.map((c) => c.info),
+    used.flatMap((c) => c.keys),
+    manifest.validationShare,
+  );
+  const labels: number[] = [];
+  used.forEach((c, label) => validationFlags(c.keys.length, manifest.validationShare).forEach((held) => held || labels.push(label)));
+  return { fingerprint, trainLabels: Int32Array.from(labels), classes: used.map((c) => c.info.name) };
+}
+
+function today(): string {
+  return new Date().toISOString().slice(0, 10);
+}
+
+export class ProjectController {
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly backbone: BackboneController,
+    private readonly data: DataController,
+    private readonly checkpoints: CheckpointController,
+    private readonly model: ModelIo,
+    private readonly applySettings: (settings: UiSettings) => void,
+  ) {}
+
+  private patch(fields: Partial<ProjectState>): void {
+    this.ctx.store.patch('project', fields);
+  }
+
+  private idle(): boolean {
+    return this.ctx.store.state.project.busy === undefined;
+  }
+
+  /** Save project: project.json, the latest checkpoint of this data set, then every image in its class folder. */
+  async save(): Promise<void> {
+    const { worker } = this.ctx;
+    if (!worker || !this.idle()) return;
+    this.patch({ busy: 'saving', progress: undefined, message: 'Saving the project…', failed: false });
+    try {
+      const info = await this.backbone.require();
+      const store = this.data.samples;
+      const manifest = await this.data.currentManifest();
+      ProjectController.requireImages(manifest);
+      const keys = await store.keys();
+      const { fingerprint, trainLabels } = dataOf(manifest, keys);
+      const folders = classFolders(manifest.classes.map((c) => c.name));
+      const keysByClass = new Map(manifest.classes.map((c) => [c.id, [] as string[]]));
+      for (const key of keys) keysByClass.get(classOfKey(key))?.push(key);
+
+      // The newest checkpoint trained on exactly these images and on this backbone.
+      await this.checkpoints.saved();
+      const latest = this.ctx.store.state.checkpoints.list.find((c) => c.fingerprint === fingerprint && c.backbone.spec === info.spec);
+      let checkpoint: { meta: ProjectCheckpoint; file: Blob } | undefined;
+      if (latest) {
+        const { meta, data } = await this.checkpoints.load(latest.id);
+        const file = await worker.request({
+          type: 'writeCheckpointFile',
+          run: { settings: meta.settings.adapter, classes: meta.classes, train: meta.settings.train, totalSteps: meta.totalSteps, state: data.state, data: await dataIdentity(trainLabels), extra: {} },
+        });
+        checkpoint = {
+          file,
+          meta: {
+            file: CHECKPOINT_ENTRY,
+            runId: meta.runId,
+            step: meta.step,
+            totalSteps: meta.totalSteps,
+            createdAt: meta.createdAt,
+            reason: meta.reason,
+            checkpointEvery: meta.settings.checkpointEvery,
+            quick: meta.settings.quick === true,
+            fingerprint,
+            accuracy: data.accuracy.map((a) => ({ step: a.step, epoch: a.epoch, train: a.train, validation: a.validation ?? null })),
+          },
+        };
+      }
+      const project: ProjectFile = {
+        format: PROJECT_FORMAT,
+        format_version: PROJECT_FORMAT_VERSION,
+        savedAt: new Date().toISOString(),
+        backbone: { spec: info.spec, label: info.label, url: this.backbone.currentUrl() ?? null },
+        classes: manifest.classes.map((c, i) => ({ id: c.id, name: c.name, folder: folders[i]!, images: (keysByClass.get(c.id) ?? []).map((k) => imageFileName(seqOfKey(k))) })),
+        validationShare: manifest.validationShare,
+        nextSeq: manifest.nextSeq,
+        settings: { ...this.ctx.store.state.settings },
+        checkpoint: checkpoint?.meta ?? null,
+      };
+      const zip = new ZipWriter();
+      zip.add(PROJECT_JSON, new TextEncoder().encode(`${JSON.stringify(project, null, 1)}\n`));
+      if (checkpoint) zip.add(CHECKPOINT_ENTRY, new Uint8Array(await checkpoint.file.arrayBuffer()), 'store');
+      await this.addImages(zip, manifest, keysByClass, (c) => `${IMAGES_FOLDER}/${folders[manifest.classes.indexOf(c)]!}`);
+      const name = `clora-project-${today()}.zip`;
+      const blob = zip.finish();
+      download(blob, name);
+      const what = checkpoint ? `, and the checkpoint at step ${checkpoint.meta.step} of ${checkpoint.meta.totalSteps}` : ' (no checkpoint of this data set yet)';
+      this.patch({ busy: undefined, progress: undefined, message: `Saved ${name} (${(blob.size / 1e6).toFixed(1)} MB): ${keys.length} images in ${manifest.classes.length} classes, the settings${what}.` });
+    } catch (error) {
+      this.patch({ busy: undefined, progress: undefined, failed: true, message: `The project could not be saved: ${messageOf(error)}` });
+    }
+  }
+
+  /** Export data set: each class's images in a folder of its name, nothing else. */
+  async exportDataset(): Promise<void> {
+    if (!this.idle()) return;
+    this.patch({ busy: 'exporting', progress: undefined, message: 'Exporting the data set…', failed: false });
+    try {
+      const manifest = await this.data.currentManifest();
+      ProjectController.requireImages(manifest);
+      const keys = await this.data.samples.keys();
+      const folders = classFolders(manifest.classes.map((c) => c.name));
+      const keysByClass = new Map(manifest.classes.map((c) => [c.id, [] as string[]]));
+      for (const key of keys) keysByClass.get(classOfKey(key))?.push(key);
+      const zip = new ZipWriter();
+      await this.addImages(zip, manifest, keysByClass, (c) => folders[manifest.classes.indexOf(c)]!);
+      const name = `clora-data-set-${today()}.zip`;
+      download(zip.finish(), name);
+      this.patch({ busy: undefined, progress: undefined, message: `Saved ${name}: ${keys.length} images in ${manifest.classes.length} class folders.` });
+    } catch (error) {
+      this.patch({ busy: undefined, progress: undefined, failed: true, message: `The data set could not be exported: ${messageOf(error)}` });
+    }
+  }
+
+  /** Projects carry images; a data set of point clouds is refused with what to do instead. */
+  private static requireImages(manifest: DatasetManifest): void {
+    if (manifest.kind === 'points') {
+      throw new Error('this data set holds point clouds, and projects and data set exports carry images only so far: keep the point files you added, and export the adapter or the merged model');
+    }
+  }
+
+  private async addImages(zip: ZipWriter, manifest: DatasetManifest, keysByClass: Map<string, string[]>, folderOf: (c: DatasetManifest['classes'][number]) => string): Promise<void> {
+    const total = keysByClass.size ? [...keysByClass.values()].reduce((n, k) => n + k.length, 0) : 0;
+    let done = 0;
+    for (const c of manifest.classes) {
+      const keys = keysByClass.get(c.id) ?? [];
+      for (let start = 0; start < keys.length; start += BATCH) {
+        const samples = await this.data.samples.get(keys.slice(start, start + BATCH));
+        const pngs = await Promise.all(samples.map(pngOf));
+        samples.forEach((s, i) => zip.add(`${folderOf(c)}/${imageFileName(seqOfKey(s.key))}`, pngs[i]!, 'store'));
+        done += samples.length;
+        this.patch({ progress: { done, total } });
+      }
+    }
+  }
+
+  /**
+   * Open project: read and check project.json, load its backbone, put every image into a staging data set
+   * and read the checkpoint; only then save the checkpoint, switch the page to the staged data set and
+   * delete the old one. Any refusal before that deletes the staging area and leaves everything as it was.
+   */
+  async open(file: File): Promise<void> {
+    const { store, worker } = this.ctx;
+    if (!worker || !this.idle()) return;
+    const run = store.state.run;
+    if (run.phase === 'training' || run.phase === 'starting' || (run.phase === 'paused' && run.live)) {
+      this.patch({ failed: true, message: 'Stop the current run before opening a project (its last checkpoint is kept).' });
+      return;
+    }
+    if (store.state.data.intake) {
+      this.patch({ failed: true, message: 'Images are being added: open the project once they are in.' });
+      return;
+    }
+    this.patch({ busy: 'opening', progress: undefined, message: `Opening ${file.name}…`, failed: false });
+    const prefix = this.data.active.stagingPrefix();
+    const staged = new SampleStore(prefix);
+    let savedCheckpoint: CheckpointMeta | undefined;
+    try {
+      const project = await readProjectJson(file);
+      const info = await this.backbone.requireFor({ ...project.backbone, url: project.backbone.url ?? undefined }).catch((error: unknown) => {
+        throw new ProjectError(`The project was made with the backbone ${project.backbone.label}, which could not be loaded: ${messageOf(error)}`);
+      });
+      const checkpointBytes = await this.stageImages(file, project, staged);
+      const manifest: DatasetManifest = {
+        version: 1,
+        kind: 'images',
+        classes: project.classes.map((c) => ({ id: c.id, name: c.name })),
+        nextSeq: project.nextSeq,
+        validationShare: project.validationShare,
+        skipped: [],
+      };
+      await staged.saveManifest(manifest);
+      const data = dataOf(manifest, await staged.keys());
+      let checkpointRun: CheckpointRun | undefined;
+      if (project.checkpoint) {
+        if (!checkpointBytes) throw damaged(`it lists a checkpoint but holds no ${CHECKPOINT_ENTRY}`);
+        if (project.checkpoint.fingerprint !== data.fingerprint) throw damaged('its images are not those its checkpoint was trained on');
+        checkpointRun = await worker.request({ type: 'readCheckpointFile', file: checkpointBytes, name: `${file.name}: ${CHECKPOINT_ENTRY}` });
+        const identity = await dataIdentity(data.trainLabels);
+        if (checkpointRun.data.labelsSha256 && (checkpointRun.data.count !== identity.count || checkpointRun.data.labelsSha256 !== identity.labelsSha256)) {
+          throw damaged('its checkpoint was trained on other labels than its images have');
+        }
+        if (checkpointRun.classes.join('\n') !== data.classes.join('\n')) throw damaged(`its checkpoint's classes (${checkpointRun.classes.join(', ')}) are not its data set's`);
+        if (checkpointRun.state.step !== project.checkpoint.step) throw damaged(`its checkpoint is at step ${checkpointRun.state.step}, its project.json says ${project.checkpoint.step}`);
+        // Saving replaces a run's older checkpoints: a run this browser already has is kept, the opened one
+        // gets a run name of its own.
+        const taken = (await this.checkpoints.store.list()).some((c) => c.runId === project.checkpoint!.runId);
+        const record = { ...project.checkpoint, runId: taken ? `${project.checkpoint.runId}-opened-${Date.now().toString(36)}` : project.checkpoint.runId };
+        savedCheckpoint = await this.checkpoints.store.save(...checkpointRecord(record, checkpointRun, data.fingerprint, { spec: info.spec, label: info.label, url: this.backbone.currentUrl() }));
+      }
+      // Complete: the page switches to the project's data set, then the old one goes.
+      const old = this.data.samples;
+      const oldPrefix = await this.data.active.prefix();
+      await this.data.active.activate(prefix);
+      await this.data.reloadActive();
+      await old.clear().catch(() => undefined);
+      await deleteDataset(oldPrefix);
+      this.applySettings(settingsFrom(project.settings));
+      store.patch('run', { resumable: undefined });
+      await this.checkpoints.refresh();
+      if (savedCheckpoint) await this.model.useCheckpoint(savedCheckpoint.id);
+      const total = project.classes.reduce((n, c) => n + c.images.length, 0);
+      const resume = checkpointRun
+        ? savedCheckpoint && savedCheckpoint.step < savedCheckpoint.totalSteps
+          ? ` and its checkpoint at step ${savedCheckpoint.step} of ${savedCheckpoint.totalSteps}: press Resume to go on training.`
+          : ' and its finished run, whose model answers Try it.'
+        : '.';
+      this.patch({ busy: undefined, progress: undefined, message: `Opened ${file.name}: ${total} images in ${project.classes.length} classes, the settings${resume}` });
+    } catch (error) {
+      if (savedCheckpoint) await this.checkpoints.store.delete(savedCheckpoint.id).catch(() => undefined);
+      await staged.clear().catch(() => undefined);
+      await deleteDataset(prefix);
+      const text = error instanceof ProjectError || error instanceof SettingsError ? error.message : `${file.name} could not be opened: ${messageOf(error)}`;
+      this.patch({ busy: undefined, progress: undefined, failed: true, message: `${text} Nothing here was changed.` });
+    }
+  }
+
+  /** Decodes every listed image (exactly, in the worker) into the staging store; returns the checkpoint's bytes, if any. */
+  private async stageImages(file: File, project: ProjectFile, staged: SampleStore): Promise<Blob | undefined> {
+    const worker = this.ctx.worker!;
+    const listed = listedImages(project);
+    const found = new Set<string>();
+    let checkpoint: Blob | undefined;
+    let batch: { item: PrepareItem; classId: string }[] = [];
+    const flush = async (): Promise<void> => {
+      if (!batch.length) return;
+      const current = batch;
+      batch = [];
+      const results = await worker.request({ type: 'prepare', items: current.map((b) => b.item), exact: true });
+      const samples = results.map((r, i) => {
+        if (!r.ok) throw damaged(`${current[i]!.item.name} cannot be read (${r.reason})`);
+        return { key: r.key, classId: current[i]!.classId, size: r.size, rgb: r.rgb };
+      });
+      await staged.put(samples);
+      this.patch({ progress: { done: found.size, total: listed.size } });
+    };
+    try {
+      for await (const entry of zipEntries(file, file.name)) {
+        if ('refused' in entry) throw damaged(`its entry ${entry.path} cannot be read: ${entry.refused}`);
+        if (entry.path === CHECKPOINT_ENTRY) checkpoint = new Blob([entry.data]);
+        if (!entry.path.startsWith(`${IMAGES_FOLDER}/`)) continue;
+        const image = listed.get(entry.path);
+        if (!image) throw damaged(`it holds ${entry.path}, which its project.json does not list`);
+        if (found.has(entry.path)) throw damaged(`it holds ${entry.path} twice`);
+        found.add(entry.path);
+        const key = `${image.classId}/${String(image.seq).padStart(9, '0')}`;
+        batch.push({ item: { key, name: entry.path, blob: new Blob([entry.data], { type: 'image/png' }) }, classId: image.classId });
+        if (batch.length >= BATCH) await flush();
+      }
+      await flush();
+    } catch (error) {
+      if (error instanceof ZipError) throw damaged(error.message.replace(/\.$/, ''));
+      throw error;
+    }
+    const missing = [...listed.keys()].filter((path) => !found.has(path));
+    if (missing.length) throw damaged(`${missing.length} of its images are missing (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''})`);
+    return checkpoint;
+  }
+}
+
+function damaged(what: string): ProjectError {
+  return new ProjectError(`This project file is damaged: ${what}. Open the original .zip again, or save the project again where it was made.`);
+}
+
+/** project.json from the zip (usually its first entry), checked by validateProject. */
+async function readProjectJson(file: File): Promise<ProjectFile> {
+  let text: string | undefined;
+  try {
+    for await (const entry of zipEntries(file, file.name)) {
+      if (entry.path !== PROJECT_JSON) continue;
+      if ('refused' in entry) throw damaged(`its project.json cannot be read: ${entry.refused}`);
+      text = new TextDecoder().decode(entry.data);
+      break;
+    }
+  } catch (error) {
+    if (error instanceof ZipError) throw new ProjectError(`${error.message.replace(/\.$/, '')}: it is not a project saved by clora-web, or it is damaged.`);
+    throw error;
+  }
+  if (text === undefined) {
+    throw new ProjectError(`${file.name} holds no project.json, so it is not a clora-web project. To add the images of a zip of class folders, use "Add a .zip" under Data.`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw damaged('its project.json is not valid JSON');
+  }
+  return validateProject(json);
+}
+
+/** The checkpoint as the page's IndexedDB keeps it, from the project's record and the checkpoint file. */
+function checkpointRecord(
+  p: ProjectCheckpoint,
+  run: CheckpointRun,
+  fingerprint: string,
+  backbone: CheckpointMeta['backbone'],
+): Parameters<CheckpointController['store']['save']> {
+  const last = run.state.history.at(-1);
+  const accuracy = p.accuracy.map((a) => ({ step: a.step, epoch: a.epoch, train: a.train, validation: a.validation ?? undefined }));
+  return [
+    {
+      runId: p.runId,
+      createdAt: p.createdAt,
+      reason: p.reason,
+      step: run.state.step,
+      totalSteps: run.totalSteps,
+      epoch: last?.epoch ?? 0,
+      settings: { adapter: run.settings, train: run.train, checkpointEvery: p.checkpointEvery, ...(p.quick ? { quick: true } : {}) },
+      classes: run.classes,
+      fingerprint,
+      backbone,
+      loss: last?.loss,
+      validationAccuracy: accuracy.at(-1)?.validation,
+    },
+    { state: run.state, accuracy },
+  ];
+}
