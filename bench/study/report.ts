@@ -38,6 +38,10 @@ function resultsTable(task: TaskSummary): string[] {
 function tuningTable(task: TaskSummary): string[] {
   const lines = ['| method | validation accuracy % at lr (× SADE weight) |', '|---|---|'];
   for (const row of task.rows) {
+    if (row.tuning.length === 0) {
+      lines.push(`| ${row.label} | not tuned: the grid was one point (lr ${row.chosen.lr}${row.family === 'clora-sade' ? ` × SADE ${row.chosen.sadeWeight}` : ''}) |`);
+      continue;
+    }
     const cells = row.tuning.map((t) => {
       const name = row.family === 'clora-sade' ? `${t.lr} × ${t.sadeWeight}` : String(t.lr);
       const text = `${name}: ${t.valAccuracy === null ? 'diverged' : pct(t.valAccuracy, 1)}`;
@@ -57,7 +61,8 @@ export function taskMarkdown(task: TaskSummary, result: StudyResult): string {
     `${task.about} Backbone: ${count(task.backbone.parameters)} parameters (${task.backbone.path}). ${count(task.trainImages)} training samples per seed (${task.trainImages < task.classes * o.trainPerClass ? 'up to ' : ''}${o.trainPerClass} per class, redrawn by each seed), ` +
       `test set ${count(task.testImages)} samples. Every method: ${b.epochs} epoch${b.epochs === 1 ? '' : 's'}, batch ${b.batchSize}, AdamW (weight decay ${b.weightDecay}), ${b.schedule}; ` +
       `lr${o.sadeGrid.length && task.rows.some((r) => r.family === 'clora-sade') ? ' and SADE weight' : ''} chosen per method on ${count(task.validationImages)} validation samples carved from the training samples ` +
-      `(fitting ${count(task.fitImages)}), ${o.tuneSeeds === 1 ? 'seed 0' : `mean over seeds 0–${o.tuneSeeds - 1}`}; ${o.seeds} seeds per row.`,
+      `(fitting ${count(task.fitImages)}), ${o.tuneSeeds === 1 ? 'seed 0' : `mean over seeds 0–${o.tuneSeeds - 1}`}` +
+      `${task.rows.some((r) => r.tuning.length === 0) ? ', except where the grid was one point (taken as given, marked "not tuned" below)' : ''}; ${o.seeds} seeds per row.`,
     '',
     ...resultsTable(task),
     '',

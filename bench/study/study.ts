@@ -36,6 +36,7 @@ export interface RowSummary {
   trainable: number;
   /** Training FLOPs per sample (src/clora/flops.ts) at the study's batch size, with the chosen SADE weight. */
   trainingFlops: number;
+  /** Every grid point's validation score; empty when the grid had one point (taken untuned). */
   tuning: TuningPoint[];
   chosen: TuningPoint & { atGridEdge: boolean };
   seeds: number[];
@@ -88,9 +89,15 @@ function gridOf(method: StudyMethod, o: StudyOptions): { lr: number; sadeWeight:
   return o.lrGrid[method.family].flatMap((lr) => sade.map((sadeWeight) => ({ lr, sadeWeight })));
 }
 
+/** The validation runs a row's grid needs: none for a grid of one point, which is taken as it is. */
+function tuningRuns(method: StudyMethod, o: StudyOptions): number {
+  const points = gridOf(method, o).length;
+  return points > 1 ? points * o.tuneSeeds : 0;
+}
+
 /** Runs a study counts before it starts (for progress lines). */
 function plannedRuns(methods: StudyMethod[], o: StudyOptions): number {
-  return methods.reduce((n, m) => n + gridOf(m, o).length * o.tuneSeeds + o.seeds, 0);
+  return methods.reduce((n, m) => n + tuningRuns(m, o) + o.seeds, 0);
 }
 
 function trainOptions(o: StudyOptions, lr: number, seed: number): TrainOptions {
@@ -130,8 +137,9 @@ class TaskRunner {
       const context = { task, backbone, backboneHash, pools, valPerClass };
       const rows: RowSummary[] = [];
       for (const method of methods) {
+        const grid = gridOf(method, o);
         const tuning: TuningPoint[] = [];
-        for (const point of gridOf(method, o)) {
+        if (tuningRuns(method, o) > 0) for (const point of grid) {
           const scores: (number | null)[] = [];
           for (let seed = 0; seed < o.tuneSeeds; seed++) {
             const split = splits[seed]!;
@@ -140,7 +148,7 @@ class TaskRunner {
           }
           tuning.push({ ...point, valAccuracy: scores.some((s) => s === null) ? null : mean(scores as number[]) });
         }
-        const chosen = choose(tuning, o.lrGrid[method.family]);
+        const chosen = tuning.length ? choose(tuning, o.lrGrid[method.family]) : { ...grid[0]!, valAccuracy: null, atGridEdge: false };
         const accuracies: (number | null)[] = [];
         for (let seed = 0; seed < o.seeds; seed++) {
           const record = await this.run(context, method, chosen, seed, 'test', pools.dataset('train', samples[seed]!), test);

@@ -156,5 +156,15 @@ describe('study report', () => {
   it('lists the tuning grid with the choice in bold and diverged points named', () => {
     expect(md).toContain('| lora-r8 <label & co> | **0.001: 50.0**, 0.01: diverged |');
     expect(md).toContain('| clora-p4-sade <label & co> | 0.001 × 0.1: 50.0, **0.01 × 0.1: diverged** |');
+    expect(md).not.toContain('not tuned');
+  });
+
+  it('says which rows were not tuned (a grid of one point) and what they ran with', () => {
+    const untuned = (r: RowSummary): RowSummary => ({ ...r, tuning: [], chosen: { lr: 0.03, sadeWeight: 0.1, valAccuracy: null, atGridEdge: false } });
+    const text = taskMarkdown({ ...task, rows: [untuned(rows[0]!), untuned(rows[3]!), rows[2]!] }, result);
+    expect(text).toContain('| head <label & co> | not tuned: the grid was one point (lr 0.03) |');
+    expect(text).toContain('| clora-p4-sade <label & co> | not tuned: the grid was one point (lr 0.03 × SADE 0.1) |');
+    expect(text).toContain('| lora-r8 <label & co> | **0.001: 50.0**, 0.01: diverged |');
+    expect(text).toContain('except where the grid was one point (taken as given, marked "not tuned" below)');
   });
 });

@@ -62,9 +62,9 @@ describe('bench:accuracy --quick', () => {
     expect(again.tasks[0]!.rows.map((r) => r.accuracies)).toEqual(task!.rows.map((r) => r.accuracies));
   }, 300_000);
 
-  it('runs the points task on a point backbone, the same harness over [P, 3] samples', () => {
+  it('runs the points task on a point backbone, the same harness over [P, 3] samples; a one-point grid is not tuned', () => {
     const pointsOut = join(out, 'points');
-    const run = study(['--quick', '--task', 'points', '--point-backbone', 'tests/fixtures/points/points_p64_g8_k8.safetensors', '--only', 'lora-r8', '--out-dir', pointsOut]);
+    const run = study(['--quick', '--task', 'points', '--point-backbone', 'tests/fixtures/points/points_p64_g8_k8.safetensors', '--only', 'lora-r8', '--lr-grid', 'lora=0.01', '--out-dir', pointsOut]);
     expect(run.status, run.stderr).toBe(0);
     const result = JSON.parse(readFileSync(join(pointsOut, 'accuracy.json'), 'utf8')) as StudyResult;
     const [task] = result.tasks;
@@ -76,7 +76,13 @@ describe('bench:accuracy --quick', () => {
     // FLOPs from the shapes (src/clora/flops.ts): a LoRA step costs more than the merged model's forward.
     expect(task!.inferenceFlops).toBeGreaterThan(0);
     expect(task!.rows[0]!.trainingFlops).toBeGreaterThan(task!.inferenceFlops);
-    expect(result.ranRuns).toBe(4);
+    // One learning rate given for LoRA: taken as it is, so the two test runs are all that ran.
+    expect(result.ranRuns).toBe(2);
+    expect(result.runs.map((r) => [r.phase, r.lr, r.seed])).toEqual([['test', 0.01, 0], ['test', 0.01, 1]]);
+    expect(task!.rows[0]!.tuning).toEqual([]);
+    expect(task!.rows[0]!.chosen).toMatchObject({ lr: 0.01, valAccuracy: null });
+    expect(run.stdout).toContain('| not tuned: the grid was one point (lr 0.01) |');
+    expect(run.stderr).toContain('1 task(s) × 1 row(s): 2 runs');
     expect(readFileSync(join(pointsOut, 'accuracy-points.svg'), 'utf8')).toContain('data-method="lora-r8"');
   }, 300_000);
 
