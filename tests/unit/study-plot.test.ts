@@ -143,10 +143,10 @@ describe('study report', () => {
   const result = { options: { trainPerClass: 100, tuneSeeds: 1, seeds: 3, sadeGrid: [0.01, 0.1, 1] }, budget: { epochs: 10, batchSize: 50, weightDecay: 1e-4, schedule: '20 warm-up steps, then cosine to 0' } } as unknown as StudyResult;
   const md = taskMarkdown(task, result);
 
-  it('gives each row its parameters, training GFLOPs, choice, mean ± std, seeds and comparison with LoRA r8', () => {
+  it('gives each row its parameters, training and inference GFLOPs, choice, mean ± std, seeds and comparison with LoRA r8', () => {
     const line = (method: string): string => md.split('\n').find((l) => l.startsWith(`| ${method} `))!;
-    expect(line('lora-r8')).toBe('| lora-r8 <label & co> | 8,842 | 0.0884 | 0.001 | — | 71.00 ± 1.00 |  | 70.00 | 71.00 | 72.00 |');
-    expect(line('clora-p4-sade')).toMatch(/^\| clora-p4-sade <label & co> \| 6,794 \| 0\.0679 \| 0\.01\* \| 0\.1 \| 69\.67 ± 0\.58 \| −1\.33 \[−2\.77, \+0\.10\] ties \| 69\.00 \| 70\.00 \| 70\.00 \|$/);
+    expect(line('lora-r8')).toBe('| lora-r8 <label & co> | 8,842 | 0.0884 | 0.0123 | 0.001 | — | 71.00 ± 1.00 |  | 70.00 | 71.00 | 72.00 |');
+    expect(line('clora-p4-sade')).toMatch(/^\| clora-p4-sade <label & co> \| 6,794 \| 0\.0679 \| 0\.0123 \| 0\.01\* \| 0\.1 \| 69\.67 ± 0\.58 \| −1\.33 \[−2\.77, \+0\.10\] ties \| 69\.00 \| 70\.00 \| 70\.00 \|$/);
     expect(line('clora-p8')).toContain('| diverged |');
     expect(md).toContain('\\* the chosen learning rate is at an end of the grid');
     expect(md).toContain('| seed 0 | seed 1 | seed 2 |');

@@ -43,7 +43,7 @@ describe('bench:accuracy --quick', () => {
       for (const a of row.accuracies) expect(a).toBeGreaterThanOrEqual(0);
       expect(row.mean).toBeCloseTo((row.accuracies[0]! + row.accuracies[1]!) / 2, 12);
       // Tables: the row's mean ± std, and each seed.
-      expect(first.stdout).toContain(`| ${row.label} | ${row.trainable.toLocaleString('en-US')} | ${(row.trainingFlops / 1e9).toPrecision(3)} | ${row.chosen.lr}`);
+      expect(first.stdout).toContain(`| ${row.label} | ${row.trainable.toLocaleString('en-US')} | ${(row.trainingFlops / 1e9).toPrecision(3)} | ${(task!.inferenceFlops / 1e9).toPrecision(3)} | ${row.chosen.lr}`);
       expect(first.stdout).toContain(`${(100 * row.mean).toFixed(2)} ± ${(100 * row.std).toFixed(2)}`);
       // The plot: one marker at the row's mean.
       const svg = readFileSync(join(out, 'accuracy-fashion-bundled.svg'), 'utf8');
