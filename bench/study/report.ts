@@ -53,6 +53,18 @@ function tuningTable(task: TaskSummary): string[] {
   return lines;
 }
 
+/** How the learning rate (and SADE weight) of the rows came about: tuned on the validation split, given, or both. */
+function howChosen(task: TaskSummary, result: StudyResult): string {
+  const o = result.options;
+  const what = `lr${o.sadeGrid.length && task.rows.some((r) => r.family === 'clora-sade') ? ' and SADE weight' : ''}`;
+  const untuned = task.rows.filter((r) => r.tuning.length === 0).length;
+  if (untuned === task.rows.length) return `${what} given per method, not tuned (a grid of one point each)`;
+  const tuned =
+    `${what} chosen per method on ${count(task.validationImages)} validation samples carved from the training samples ` +
+    `(fitting ${count(task.fitImages)}), ${o.tuneSeeds === 1 ? 'seed 0' : `mean over seeds 0–${o.tuneSeeds - 1}`}`;
+  return untuned ? `${tuned}, except where the grid was one point (taken as given, marked "not tuned" below)` : tuned;
+}
+
 export function taskMarkdown(task: TaskSummary, result: StudyResult): string {
   const o = result.options;
   const b = result.budget;
@@ -61,9 +73,7 @@ export function taskMarkdown(task: TaskSummary, result: StudyResult): string {
     '',
     `${task.about} Backbone: ${count(task.backbone.parameters)} parameters (${task.backbone.path}). ${count(task.trainImages)} training samples per seed (${task.trainImages < task.classes * o.trainPerClass ? 'up to ' : ''}${o.trainPerClass} per class, redrawn by each seed), ` +
       `test set ${count(task.testImages)} samples. Every method: ${b.epochs} epoch${b.epochs === 1 ? '' : 's'}, batch ${b.batchSize}, AdamW (weight decay ${b.weightDecay}), ${b.schedule}; ` +
-      `lr${o.sadeGrid.length && task.rows.some((r) => r.family === 'clora-sade') ? ' and SADE weight' : ''} chosen per method on ${count(task.validationImages)} validation samples carved from the training samples ` +
-      `(fitting ${count(task.fitImages)}), ${o.tuneSeeds === 1 ? 'seed 0' : `mean over seeds 0–${o.tuneSeeds - 1}`}` +
-      `${task.rows.some((r) => r.tuning.length === 0) ? ', except where the grid was one point (taken as given, marked "not tuned" below)' : ''}; ${o.seeds} seeds per row.`,
+      `${howChosen(task, result)}; ${o.seeds} seed${o.seeds === 1 ? '' : 's'} per row.`,
     '',
     ...resultsTable(task),
     '',

@@ -165,6 +165,9 @@ describe('study report', () => {
     expect(text).toContain('| head <label & co> | not tuned: the grid was one point (lr 0.03) |');
     expect(text).toContain('| clora-p4-sade <label & co> | not tuned: the grid was one point (lr 0.03 × SADE 0.1) |');
     expect(text).toContain('| lora-r8 <label & co> | **0.001: 50.0**, 0.01: diverged |');
-    expect(text).toContain('except where the grid was one point (taken as given, marked "not tuned" below)');
+    expect(text).toContain('except where the grid was one point (taken as given, marked "not tuned" below); 3 seeds per row.');
+    const none = taskMarkdown({ ...task, rows: [untuned(rows[0]!), untuned(rows[3]!)] }, result);
+    expect(none).toContain('lr and SADE weight given per method, not tuned (a grid of one point each); 3 seeds per row.');
+    expect(none).not.toContain('validation samples carved');
   });
 });
