@@ -24,7 +24,8 @@ from .settings import METHODS, AdapterSettings, SettingsError, TrainOptions
 
 CHECKPOINT_FORMAT = "clora-checkpoint"
 CHECKPOINT_VERSION = "1"
-BACKBONE_KEYS = ("base_model", "num_heads", "image_size", "mean", "std", "crop_pct", "backbone_sha256")
+# A point backbone's grouping is among them: its weights do not fix it, so a resumed run must be told it again.
+BACKBONE_KEYS = ("base_model", "num_heads", "image_size", "mean", "std", "crop_pct", "num_points", "num_groups", "group_size", "backbone_sha256")
 _KNOWN_KEYS = {"format", "format_version", "method", "rank", "spaces", "scale", "targets", "classes", "sade_weight", "dropout",
                "step", "total_steps", "optimizer_step", "train", "sampler", "data", "history", *BACKBONE_KEYS}
 

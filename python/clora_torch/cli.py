@@ -5,12 +5,14 @@ one `error: ...` line and exit status 1 (a bad command line exits with 2, as arg
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from typing import Callable
 
 from .data import DatasetError
 from .models import Backbone, open_backbone
+from .project import ProjectError
 from .safetensors import SafetensorsError
 from .settings import (METHOD_TRAINS, METHODS, AdapterSettings, SettingsError, TrainOptions, UsageError, parse_targets, setting_applies,
                        validate_adapter_settings)
@@ -22,8 +24,11 @@ DEFAULT_OPTIONS = TrainOptions()
 # The engine's train options (all take a value unless listed in FLAGS), then the companion's own.
 TRAIN_VALUE_OPTIONS = ("model", "data", "init", "method", "rank", "spaces", "targets", "scale", "sade-weight", "dropout", "epochs",
                        "steps", "batch-size", "micro-batch", "optimizer", "lr", "weight-decay", "warmup", "label-smoothing", "seed",
-                       "log-every", "precision", "heads", "points", "groups", "group-size", "out", "resume", "save-state", "device")
+                       "log-every", "precision", "heads", "points", "groups", "group-size", "out", "resume", "save-state", "device",
+                       "project", "save-project")
 FLAGS = ("no-shuffle", "augment", "rotate", "jitter")
+# A bare --resume: carry on the checkpoint of --project (project_run.py).
+PROJECT_CHECKPOINT = "the project's checkpoint"
 # Settings a backbone's weights do not hold (models.py): every command that opens --model takes them.
 BACKBONE_OPTIONS = ("heads", "points", "groups", "group-size")
 
@@ -32,7 +37,8 @@ def train_parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Fine-tune a timm ViT or a Point-MAE point transformer with CLoRA, LoRA, a new head "
                                      "or fully: the engine's `train`, in PyTorch.", allow_abbrev=False)
     for name in TRAIN_VALUE_OPTIONS:
-        parser.add_argument(f"--{name}", dest=name, default=None, metavar=name.upper().replace("-", "_"))
+        more = {"nargs": "?", "const": PROJECT_CHECKPOINT} if name == "resume" else {}
+        parser.add_argument(f"--{name}", dest=name, default=None, metavar=name.upper().replace("-", "_"), **more)
     for name in FLAGS:
         parser.add_argument(f"--{name}", dest=name, action="store_true")
     return parser
@@ -60,8 +66,8 @@ def backbone_options(values: dict) -> dict[str, int | None]:
 def open_model_option(values: dict) -> Backbone:
     """Opens --model with the backbone options, noting where an option replaces what the file records."""
     backbone = open_backbone(require(values, "model"), **backbone_options(values))
-    for note in backbone.notes:
-        sys.stderr.write(f"note: {note}\n")
+    for text in backbone.notes:
+        note(text)
     return backbone
 
 
@@ -109,7 +115,7 @@ def note_unused_options(values: dict, method: str) -> None:
         return
     for option, setting in ADAPTER_OPTIONS:
         if values.get(option) is not None and not setting_applies(method, setting):
-            sys.stderr.write(f"note: --{option} does not apply to --method {method} (it trains {METHOD_TRAINS[method]}); ignored.\n")
+            note(f"--{option} does not apply to --method {method} (it trains {METHOD_TRAINS[method]}); ignored.")
 
 
 def train_options_from(values: dict) -> TrainOptions:
@@ -136,7 +142,18 @@ def train_options_from(values: dict) -> TrainOptions:
     )
 
 
-KNOWN_ERRORS = (SettingsError, UsageError, DatasetError, SafetensorsError, TrainingDiverged)
+KNOWN_ERRORS = (SettingsError, UsageError, DatasetError, SafetensorsError, TrainingDiverged, ProjectError)
+
+
+def is_first_process() -> bool:
+    """Rank 0 under torchrun (or a single process): the one that prints notes and errors."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def note(text: str) -> None:
+    """`note: <sentence>` on stderr, once per run (not once per process)."""
+    if is_first_process():
+        sys.stderr.write(f"note: {text}\n")
 
 
 def run_main(body: Callable[[], None], quiet: bool = False) -> int:

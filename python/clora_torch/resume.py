@@ -1,7 +1,7 @@
 """Whether a checkpoint fits the command line that resumes it, and the resumed run's settings — the same
 rules as the engine's `train --resume` (src/cli/train-state.ts):
 
-- the backbone must be the one the run trained on (same head count, same backbone_sha256);
+- the backbone must be the one the run trained on (same head count, same point grouping, same backbone_sha256);
 - the data must be the run's (same count, the same label at every index);
 - a resumed run keeps its settings: an option given again must have the checkpoint's value, except the
   run's length (--steps, --epochs), --micro-batch and --log-every, which may change;
@@ -10,10 +10,10 @@ rules as the engine's `train --resume` (src/cli/train-state.ts):
 
 from __future__ import annotations
 
-import sys
 
+from .backbone import is_point
 from .checkpoint import Checkpoint
-from .cli import number
+from .cli import note, number
 from .data import Dataset
 from .models import Backbone, js_number
 from .settings import METHOD_TRAINS, AdapterSettings, SettingsError, TrainOptions, UsageError, parse_targets, setting_applies
@@ -53,7 +53,7 @@ def resumed_settings(ck: Checkpoint, values: dict) -> tuple[AdapterSettings, Tra
         if setting_applies(s.method, setting):
             kept.append((option, saved, kind))
         elif values.get(option) is not None:
-            sys.stderr.write(f"note: --{option} does not apply to --method {s.method} (it trains {METHOD_TRAINS[s.method]}); ignored.\n")
+            note(f"--{option} does not apply to --method {s.method} (it trains {METHOD_TRAINS[s.method]}); ignored.")
     kept += [("optimizer", o.optimizer, "text"), ("lr", o.lr, "float"), ("weight-decay", o.weight_decay, "float"),
              ("batch-size", o.batch_size, "int"), ("warmup", o.warmup, "int"), ("label-smoothing", o.label_smoothing, "float"),
              ("seed", o.seed, "int")]
@@ -85,11 +85,34 @@ def resumed_settings(ck: Checkpoint, values: dict) -> tuple[AdapterSettings, Tra
     return s, o.with_(**changes)
 
 
+def grouping_mismatch(saved: dict[str, str], cfg) -> str | None:
+    """The engine's groupingMismatch: a sentence when a point run's checkpoint grouped its clouds otherwise than
+    `cfg` does (with the options that restore its grouping); None when they agree or the checkpoint does not say."""
+    if not is_point(cfg):
+        return None
+    grouping = (("num_points", "--points", cfg.points), ("num_groups", "--groups", cfg.groups), ("group_size", "--group-size", cfg.group_size))
+    def agrees(text: str, value: int) -> bool:
+        try:
+            return float(text) == value
+        except ValueError:
+            return False
+
+    if all(key not in saved or agrees(saved[key], value) for key, _, value in grouping):
+        return None
+    restore = " ".join(f"{option} {saved[key]}" for key, option, _ in grouping if key in saved)
+    return (f"The checkpoint's run grouped {saved.get('num_points', '?')} points into {saved.get('num_groups', '?')} groups of "
+            f"{saved.get('group_size', '?')}; this backbone is read with {cfg.points} points in {cfg.groups} groups of {cfg.group_size}. "
+            f"Pass {restore}.")
+
+
 def check_backbone(ck: Checkpoint, backbone: Backbone) -> None:
     saved = ck.backbone
     if saved.get("num_heads") and int(saved["num_heads"]) != backbone.cfg.heads:
         raise SettingsError(f"The checkpoint's run used {saved['num_heads']} attention heads; this backbone is read with {backbone.cfg.heads}. "
                             f"Pass --heads {saved['num_heads']}.")
+    grouping = grouping_mismatch(saved, backbone.cfg)
+    if grouping:
+        raise SettingsError(grouping)
     if saved.get("backbone_sha256") and saved["backbone_sha256"] != backbone.fingerprint():
         raise SettingsError(f"The checkpoint was trained on another backbone ({saved.get('base_model', 'unnamed')}) than --model {backbone.spec}: "
                             "their weights differ. Resume with the run's own backbone.")

@@ -23,12 +23,14 @@ import sys
 
 from . import checkpoint as ckpt
 from .backbone import is_point, sample_noun
-from .cli import adapter_settings_from, augmentation_for, open_model_option, require, run_main, train_options_from, train_parser
+from .cli import PROJECT_CHECKPOINT, adapter_settings_from, augmentation_for, open_model_option, require, run_main, train_options_from, train_parser
 from .data import check_dataset, load_data
+from .dataset import Dataset
 from .distributed import Processes, barrier, start, stop
 from .files import read_adapter, write_adapter
 from .finetune import FineTuneModel, init_seed, initial_tensors
 from .models import Backbone
+from .project_run import AccuracyCurve, ProjectSource, save_project
 from .resume import check_backbone, check_data, check_unfinished, resumed_settings
 from .rng import Rng
 from .settings import SettingsError, TrainOptions, UsageError, setting_applies, validate_train_options
@@ -52,16 +54,29 @@ def _log(m: dict, unit: str) -> None:
                      f"lr {m['lr']:#.3g}  {m['images_per_second']:.1f} {unit}/s  eta {m['eta_seconds']:.0f} s\n")
 
 
-def _build(values: dict, backbone: Backbone, procs: Processes) -> Trainer:
-    """The model and trainer of a new run (from the initialisation or --init) or of a resumed one."""
+def _build(values: dict, backbone: Backbone, procs: Processes, project: ProjectSource | None = None) -> Trainer:
+    """The model and trainer of a new run (from the initialisation or --init) or of a resumed one; with --project,
+    on the project's images and settings (or its checkpoint's run)."""
     cfg = backbone.cfg
-    if values.get("resume"):
+
+    def load(classes: list[str] | None = None) -> Dataset:
+        return project.load(backbone, classes) if project is not None else load_data(values["data"], backbone, classes)
+
+    resume = values.get("resume")
+    if resume:
         if values.get("init"):
             raise UsageError("Give --init or --resume, not both: --resume continues a run, --init starts a new one from an adapter.")
-        ck = ckpt.read_checkpoint(values["resume"], cfg)
+        if resume is PROJECT_CHECKPOINT:
+            if project is None:
+                raise UsageError("--resume needs the checkpoint file to continue (--resume FILE), or --project with a project that holds one.")
+            ck = project.checkpoint(backbone)
+        else:
+            ck = ckpt.read_checkpoint(resume, cfg)
         check_backbone(ck, backbone)
         settings, options = resumed_settings(ck, values)
-        data = load_data(values["data"], backbone, ck.classes)
+        data = load(ck.classes)
+        if project is not None:
+            options = project.resumed_options(options, data.count)
         check_data(ck, data)
         validate_train_options(options, data.count)
         check_dataset(data)
@@ -71,6 +86,8 @@ def _build(values: dict, backbone: Backbone, procs: Processes) -> Trainer:
         check_unfinished(ck, trainer.total_steps)
         trainer.load(ck)
         return trainer
+    if project is not None:
+        values = project.fresh_values()
     settings = adapter_settings_from(values)
     options = augmentation_for(values, train_options_from(values), is_point(cfg), backbone.known.id if backbone.known else backbone.spec)
     if values.get("init"):
@@ -85,14 +102,21 @@ def _build(values: dict, backbone: Backbone, procs: Processes) -> Trainer:
                 raise SettingsError(f"--{key} {given} differs from the --init adapter's {key} {saved}: leave --{key} out to continue with the adapter's own.")
         settings = settings.with_(rank=init.settings.rank, spaces=init.settings.spaces, targets=init.settings.targets)
         classes = init.classes
-        data = load_data(values["data"], backbone, classes)
+        if project is not None and project.own_data:
+            data = load()
+            if data.classes != classes:
+                raise SettingsError(f"The --init adapter's classes ({', '.join(classes)}) are not the project's ({', '.join(data.classes)}).")
+        else:
+            data = load(classes)
         if len(data.classes) > len(classes):
             raise SettingsError(f"The data has {len(data.classes)} classes but the --init adapter has {len(classes)}.")
         start_tensors = init.tensors
     else:
-        data = load_data(values["data"], backbone)
+        data = load()
         classes = data.classes
         start_tensors = {}
+    if project is not None:
+        options = project.fresh_options(options, data.count)
     validate_train_options(options, data.count)
     check_dataset(data)
     if not values.get("init"):
@@ -106,25 +130,60 @@ def _build(values: dict, backbone: Backbone, procs: Processes) -> Trainer:
     return Trainer(model, data, options, procs)
 
 
+def _checkpoint(trainer: Trainer, backbone: Backbone) -> ckpt.Checkpoint:
+    """The run's training checkpoint (--save-state, and --save-project's)."""
+    state, model = trainer.state(), trainer.model
+    return ckpt.Checkpoint(
+        settings=model.settings, classes=model.classes, options=trainer.options, total_steps=trainer.total_steps,
+        step=state["step"], optimizer_step=state["optimizer_step"], tensors=state["tensors"], m=state["m"], v=state["v"],
+        order=state["order"], cursor=state["cursor"], rng_state=state["rng_state"],
+        data={"count": trainer.data.count, "labels_sha256": trainer.data.labels_sha256()},
+        backbone={**backbone.describe(), "backbone_sha256": backbone.fingerprint()}, history=state["history"],
+        extra={"trainer": "clora_torch"})
+
+
+def _accuracy_line(point: dict, held: int) -> str:
+    validation = f", validation {100 * point['validation']:.1f}% ({held} images held out)" if point["validation"] is not None else ""
+    return f"epoch {point['epoch']:g}: train accuracy {100 * point['train']:.1f}%{validation}\n"
+
+
 def train(values: dict, procs: Processes) -> None:
     out = require(values, "out")
-    require(values, "data")
-    backbone = open_model_option(values)
+    project = ProjectSource(values) if values.get("project") else None
+    if project is None:
+        require(values, "data")
+        if values.get("save-project"):
+            raise UsageError("--save-project writes a project opened with --project: give --project P (a .zip saved with the page's Save project).")
+    backbone = project.backbone() if project is not None else open_model_option(values)
     try:
-        trainer = _build(values, backbone, procs)
+        trainer = _build(values, backbone, procs, project)
         o, model = trainer.options, trainer.model
         if o.batch_size < procs.world:
             raise SettingsError(f"The batch size {o.batch_size} is smaller than the number of processes ({procs.world}): "
                                 "every process needs at least one image of each batch. Use a larger --batch-size or fewer processes.")
+        curve = None
+        if project is not None and project.own_data and procs.main:
+            curve = AccuracyCurve(project, project.resumed_record["accuracy"] if project.resumed_record else [])
         if procs.main:
             params = sum(p.numel() for p in model.trainable().values())
             where = f", {procs.world} processes ({'nccl' if procs.device.type == 'cuda' else 'gloo'}), global batch {o.batch_size}" if procs.world > 1 else ""
             resumed = f" from step {trainer.step}" if trainer.step else ""
-            sys.stderr.write(f"training {model.settings.method} on {sample_noun(backbone.cfg, trainer.data.count)} of {len(model.classes)} classes{resumed}: "
+            source = f" of {project.name}" if project is not None and project.own_data else ""
+            sys.stderr.write(f"training {model.settings.method} on {sample_noun(backbone.cfg, trainer.data.count)}{source} of {len(model.classes)} classes{resumed}: "
                              f"{trainer.total_steps} steps, {params} trainable parameters{where}\n")
         every = max(1, o.log_every)
         unit = "clouds" if is_point(backbone.cfg) else "img"
-        trainer.run(lambda m: _log(m, unit) if procs.main and (m["step"] % every == 0 or m["step"] == trainer.total_steps) else None)
+
+        def on_metrics(m: dict) -> None:
+            if procs.main and (m["step"] % every == 0 or m["step"] == trainer.total_steps):
+                _log(m, unit)
+            if curve is not None:
+                before = len(curve.points)
+                curve.after_step(trainer, m["step"])
+                if len(curve.points) > before:
+                    sys.stderr.write(_accuracy_line(curve.points[-1], project.validation.count if project.validation else 0))
+
+        trainer.run(on_metrics)
         if procs.main:
             last = trainer.history[-1] if trainer.history else None
             extra = {**backbone.describe(), "training": _training_json(o, trainer.total_steps), "trainer": "clora_torch"}
@@ -133,15 +192,11 @@ def train(values: dict, procs: Processes) -> None:
             write_adapter(out, backbone.cfg, model.settings, model.classes, {**model.native_tensors(), **model.frozen_tensors()}, extra)
             sys.stderr.write(f"wrote {model.settings.method} adapter to {out}\n")
             if values.get("save-state"):
-                state = trainer.state()
-                ckpt.write_checkpoint(values["save-state"], backbone.cfg, ckpt.Checkpoint(
-                    settings=model.settings, classes=model.classes, options=o, total_steps=trainer.total_steps,
-                    step=state["step"], optimizer_step=state["optimizer_step"], tensors=state["tensors"], m=state["m"], v=state["v"],
-                    order=state["order"], cursor=state["cursor"], rng_state=state["rng_state"],
-                    data={"count": trainer.data.count, "labels_sha256": trainer.data.labels_sha256()},
-                    backbone={**backbone.describe(), "backbone_sha256": backbone.fingerprint()}, history=state["history"],
-                    extra={"trainer": "clora_torch"}))
+                ckpt.write_checkpoint(values["save-state"], backbone.cfg, _checkpoint(trainer, backbone))
                 sys.stderr.write(f"wrote the training state (step {trainer.step}) to {values['save-state']}\n")
+            if values.get("save-project"):
+                save_project(values["save-project"], project, trainer, backbone, _checkpoint(trainer, backbone), curve)
+                sys.stderr.write(f"wrote the project with its checkpoint at step {trainer.step} of {trainer.total_steps} to {values['save-project']}\n")
         barrier(procs)
     finally:
         backbone.close()

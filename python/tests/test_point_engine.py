@@ -35,6 +35,7 @@ TRAIN_POINTS = REPO / "tests" / "fixtures" / "train_points"
 BACKBONE = TRAIN_POINTS / "backbone.safetensors"
 DATA = TRAIN_POINTS / "data.safetensors"
 RUN = ["--model", str(BACKBONE), "--data", str(DATA)]
+GROUPING = ("num_points", "num_groups", "group_size")
 COMMON = [*RUN, "--batch-size", "4", "--steps", "5", "--warmup", "2", "--dropout", "0"]
 CLORA = ["--method", "clora", "--rank", "4", "--spaces", "3", "--targets", "q,v,fc1,fc2", "--sade-weight", "0.5"]
 CASES = {
@@ -101,9 +102,11 @@ def test_an_engine_point_checkpoint_resumes_in_pytorch(case, tmp_path):
     with open_safetensors(ours) as a, open_safetensors(step5) as b:
         assert json.loads(a.metadata["train"])["augment"] == json.loads(b.metadata["train"])["augment"]
         assert a.metadata["backbone_sha256"] == b.metadata["backbone_sha256"]
+        # The grouping the weights do not fix, recorded by both.
+        assert [a.metadata[k] for k in GROUPING] == [b.metadata[k] for k in GROUPING] == ["48", "8", "8"]
 
 
-def test_a_pytorch_point_checkpoint_resumes_in_the_engine(tmp_path):
+def test_a_pytorch_point_checkpoint_resumes_in_the_engine(tmp_path, capsys):
     options = [*RUN, "--method", "lora", "--rank", "3", "--targets", "q,v,proj", "--dropout", "0", "--batch-size", "4", "--lr", "0.01",
                "--warmup", "2", "--seed", "21", "--augment"]
     step2 = tmp_path / "step2.safetensors"
@@ -112,8 +115,14 @@ def test_a_pytorch_point_checkpoint_resumes_in_the_engine(tmp_path):
     assert train.main([*RUN, "--resume", str(step2), "--steps", "5", "--out", str(tmp_path / "p.safetensors"),
                        "--save-state", str(tmp_path / "ours5.safetensors")]) == 0
     assert_same_run(tmp_path / "ours5.safetensors", tmp_path / "engine5.safetensors", step2)
-    # Refusals a point run adds: an augmentation the run did not use.
+    # Refusals a point run adds: an augmentation the run did not use; another grouping than the run's, here and in the engine.
     assert train.main([*RUN, "--resume", str(step2), "--steps", "5", "--rotate", "--out", str(tmp_path / "x.safetensors")]) == 1
+    regrouped = "The checkpoint's run grouped 48 points into 8 groups of 8; this backbone is read with 48 points in 6 groups of 8. Pass --points 48 --groups 8 --group-size 8."
+    capsys.readouterr()
+    assert train.main([*RUN, "--groups", "6", "--resume", str(step2), "--steps", "5", "--out", str(tmp_path / "x.safetensors")]) == 1
+    assert regrouped in capsys.readouterr().err
+    result = engine("train", *RUN, "--groups", "6", "--resume", step2, "--steps", "5", "--out", tmp_path / "x.safetensors", check=False)
+    assert result.returncode == 1 and regrouped in result.stderr
 
 
 METHODS = {

@@ -5,27 +5,15 @@
 // current one and the page switches to it only once every image is in and the checkpoint is saved: a newer
 // format, a damaged zip or a missing image is refused with a sentence and the current project is untouched.
 import { SettingsError } from '../clora/settings';
-import { classesWithSamples, classOfKey, datasetFingerprint, SampleStore, validationFlags, type DatasetManifest, type StoredSample } from '../data/intake';
+import { classOfKey, runData, SampleStore, type DatasetManifest, type StoredSample } from '../data/intake';
 import { isStoredCloud } from '../data/point-samples';
 import { deleteDataset } from '../io/active-dataset';
 import { dataIdentity, type CheckpointRun } from '../io/checkpoint-file';
 import type { CheckpointMeta } from '../io/checkpoints';
-import {
-  CHECKPOINT_ENTRY,
-  classFolders,
-  IMAGES_FOLDER,
-  imageFileName,
-  imagePath,
-  listedImages,
-  PROJECT_FORMAT,
-  PROJECT_FORMAT_VERSION,
-  PROJECT_JSON,
-  ProjectError,
-  validateProject,
-  type ProjectCheckpoint,
-  type ProjectFile,
-} from '../io/project-file';
-import { zipEntries, ZipError, ZipWriter } from '../io/zip';
+import { checkProjectCheckpoint } from '../io/project-checkpoint';
+import { CHECKPOINT_ENTRY, classFolders, IMAGES_FOLDER, imageFileName, PROJECT_FORMAT, PROJECT_FORMAT_VERSION, PROJECT_JSON, projectDamaged, ProjectError, type ProjectCheckpoint, type ProjectFile } from '../io/project-file';
+import { readProjectEntries, readProjectJson } from '../io/project-zip';
+import { ZipWriter } from '../io/zip';
 import type { PrepareItem } from '../worker/protocol';
 import type { BackboneController } from './backbone';
 import type { CheckpointController } from './checkpoints';
@@ -61,19 +49,6 @@ async function pngOf(sample: StoredSample): Promise<Uint8Array> {
   return new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
 }
 
-/** What a run's checkpoint records about the data: its fingerprint, and the training labels in order. */
-function dataOf(manifest: DatasetManifest, keys: string[]): { fingerprint: string; trainLabels: Int32Array; classes: string[] } {
-  const used = classesWithSamples(manifest, keys);
-  const fingerprint = datasetFingerprint(
-    used.map((c) => c.info),
-    used.flatMap((c) => c.keys),
-    manifest.validationShare,
-  );
-  const labels: number[] = [];
-  used.forEach((c, label) => validationFlags(c.keys.length, manifest.validationShare).forEach((held) => held || labels.push(label)));
-  return { fingerprint, trainLabels: Int32Array.from(labels), classes: used.map((c) => c.info.name) };
-}
-
 function today(): string {
   return new Date().toISOString().slice(0, 10);
 }
@@ -107,7 +82,7 @@ export class ProjectController {
       const manifest = await this.data.currentManifest();
       ProjectController.requireImages(manifest);
       const keys = await store.keys();
-      const { fingerprint, trainLabels } = dataOf(manifest, keys);
+      const { fingerprint, trainLabels } = runData(manifest, keys);
       const folders = classFolders(manifest.classes.map((c) => c.name));
       const keysByClass = new Map(manifest.classes.map((c) => [c.id, [] as string[]]));
       for (const key of keys) keysByClass.get(classOfKey(key))?.push(key);
@@ -228,7 +203,7 @@ export class ProjectController {
     const staged = new SampleStore(prefix);
     let savedCheckpoint: CheckpointMeta | undefined;
     try {
-      const project = await readProjectJson(file);
+      const project = await readProjectJson(file, file.name);
       const info = await this.backbone.requireFor({ ...project.backbone, url: project.backbone.url ?? undefined }).catch((error: unknown) => {
         throw new ProjectError(`The project was made with the backbone ${project.backbone.label}, which could not be loaded: ${messageOf(error)}`);
       });
@@ -242,18 +217,13 @@ export class ProjectController {
         skipped: [],
       };
       await staged.saveManifest(manifest);
-      const data = dataOf(manifest, await staged.keys());
+      const data = runData(manifest, await staged.keys());
       let checkpointRun: CheckpointRun | undefined;
       if (project.checkpoint) {
-        if (!checkpointBytes) throw damaged(`it lists a checkpoint but holds no ${CHECKPOINT_ENTRY}`);
-        if (project.checkpoint.fingerprint !== data.fingerprint) throw damaged('its images are not those its checkpoint was trained on');
+        if (!checkpointBytes) throw projectDamaged(`it lists a checkpoint but holds no ${CHECKPOINT_ENTRY}`);
+        if (project.checkpoint.fingerprint !== data.fingerprint) throw projectDamaged('its images are not those its checkpoint was trained on');
         checkpointRun = await worker.request({ type: 'readCheckpointFile', file: checkpointBytes, name: `${file.name}: ${CHECKPOINT_ENTRY}` });
-        const identity = await dataIdentity(data.trainLabels);
-        if (checkpointRun.data.labelsSha256 && (checkpointRun.data.count !== identity.count || checkpointRun.data.labelsSha256 !== identity.labelsSha256)) {
-          throw damaged('its checkpoint was trained on other labels than its images have');
-        }
-        if (checkpointRun.classes.join('\n') !== data.classes.join('\n')) throw damaged(`its checkpoint's classes (${checkpointRun.classes.join(', ')}) are not its data set's`);
-        if (checkpointRun.state.step !== project.checkpoint.step) throw damaged(`its checkpoint is at step ${checkpointRun.state.step}, its project.json says ${project.checkpoint.step}`);
+        await checkProjectCheckpoint(project.checkpoint, checkpointRun, data);
         // Saving replaces a run's older checkpoints: a run this browser already has is kept, the opened one
         // gets a run name of its own.
         const taken = (await this.checkpoints.store.list()).some((c) => c.runId === project.checkpoint!.runId);
@@ -290,9 +260,8 @@ export class ProjectController {
   /** Decodes every listed image (exactly, in the worker) into the staging store; returns the checkpoint's bytes, if any. */
   private async stageImages(file: File, project: ProjectFile, staged: SampleStore): Promise<Blob | undefined> {
     const worker = this.ctx.worker!;
-    const listed = listedImages(project);
-    const found = new Set<string>();
-    let checkpoint: Blob | undefined;
+    const total = project.classes.reduce((n, c) => n + c.images.length, 0);
+    let done = 0;
     let batch: { item: PrepareItem; classId: string }[] = [];
     const flush = async (): Promise<void> => {
       if (!batch.length) return;
@@ -300,64 +269,21 @@ export class ProjectController {
       batch = [];
       const results = await worker.request({ type: 'prepare', items: current.map((b) => b.item), exact: true });
       const samples = results.map((r, i) => {
-        if (!r.ok) throw damaged(`${current[i]!.item.name} cannot be read (${r.reason})`);
+        if (!r.ok) throw projectDamaged(`${current[i]!.item.name} cannot be read (${r.reason})`);
         return { key: r.key, classId: current[i]!.classId, size: r.size, rgb: r.rgb };
       });
       await staged.put(samples);
-      this.patch({ progress: { done: found.size, total: listed.size } });
+      done += samples.length;
+      this.patch({ progress: { done, total } });
     };
-    try {
-      for await (const entry of zipEntries(file, file.name)) {
-        if ('refused' in entry) throw damaged(`its entry ${entry.path} cannot be read: ${entry.refused}`);
-        if (entry.path === CHECKPOINT_ENTRY) checkpoint = new Blob([entry.data]);
-        if (!entry.path.startsWith(`${IMAGES_FOLDER}/`)) continue;
-        const image = listed.get(entry.path);
-        if (!image) throw damaged(`it holds ${entry.path}, which its project.json does not list`);
-        if (found.has(entry.path)) throw damaged(`it holds ${entry.path} twice`);
-        found.add(entry.path);
-        const key = `${image.classId}/${String(image.seq).padStart(9, '0')}`;
-        batch.push({ item: { key, name: entry.path, blob: new Blob([entry.data], { type: 'image/png' }) }, classId: image.classId });
-        if (batch.length >= BATCH) await flush();
-      }
-      await flush();
-    } catch (error) {
-      if (error instanceof ZipError) throw damaged(error.message.replace(/\.$/, ''));
-      throw error;
-    }
-    const missing = [...listed.keys()].filter((path) => !found.has(path));
-    if (missing.length) throw damaged(`${missing.length} of its images are missing (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''})`);
-    return checkpoint;
+    const checkpoint = await readProjectEntries(file, file.name, project, async (image) => {
+      const key = `${image.classId}/${String(image.seq).padStart(9, '0')}`;
+      batch.push({ item: { key, name: image.path, blob: new Blob([image.data], { type: 'image/png' }) }, classId: image.classId });
+      if (batch.length >= BATCH) await flush();
+    });
+    await flush();
+    return checkpoint ? new Blob([checkpoint]) : undefined;
   }
-}
-
-function damaged(what: string): ProjectError {
-  return new ProjectError(`This project file is damaged: ${what}. Open the original .zip again, or save the project again where it was made.`);
-}
-
-/** project.json from the zip (usually its first entry), checked by validateProject. */
-async function readProjectJson(file: File): Promise<ProjectFile> {
-  let text: string | undefined;
-  try {
-    for await (const entry of zipEntries(file, file.name)) {
-      if (entry.path !== PROJECT_JSON) continue;
-      if ('refused' in entry) throw damaged(`its project.json cannot be read: ${entry.refused}`);
-      text = new TextDecoder().decode(entry.data);
-      break;
-    }
-  } catch (error) {
-    if (error instanceof ZipError) throw new ProjectError(`${error.message.replace(/\.$/, '')}: it is not a project saved by clora-web, or it is damaged.`);
-    throw error;
-  }
-  if (text === undefined) {
-    throw new ProjectError(`${file.name} holds no project.json, so it is not a clora-web project. To add the images of a zip of class folders, use "Add a .zip" under Data.`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw damaged('its project.json is not valid JSON');
-  }
-  return validateProject(json);
 }
 
 /** The checkpoint as the page's IndexedDB keeps it, from the project's record and the checkpoint file. */

@@ -1,6 +1,6 @@
 // `train --resume S` and `train --save-state S`: a run continued from, or saved to, a checkpoint file
 // (src/io/checkpoint-file.ts). The PyTorch companion applies the same rules (python/clora_torch/resume.py):
-// - the backbone must be the run's (same head count, same weights fingerprint);
+// - the backbone must be the run's (same head count, same point grouping, same weights fingerprint);
 // - the data must be the run's (same count, the same label at every position);
 // - a resumed run keeps its settings: an option given again must have the checkpoint's value, except the
 //   run's length (--steps, --epochs), --micro-batch, --log-every and --precision (how, not what, it computes);
@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { METHOD_TRAINS, parseTargets, settingApplies, SettingsError, type AdapterSettings } from '../clora/settings';
 import type { Dataset } from '../data/dataset';
-import { backboneSha256, dataIdentity, readCheckpoint, writeCheckpoint, type CheckpointRun } from '../io/checkpoint-file';
+import { backboneSha256, dataIdentity, groupingMismatch, readCheckpoint, writeCheckpoint, type CheckpointRun } from '../io/checkpoint-file';
 import { bytesSource, openSafetensors } from '../io/safetensors';
 import type { Trainer, TrainOptions } from '../train/trainer';
 import { UsageError, type Backbone } from './model-source';
@@ -26,6 +26,8 @@ export async function openCheckpoint(path: string, backbone: Backbone): Promise<
   if (heads !== undefined && Number(heads) !== backbone.cfg.heads) {
     throw new SettingsError(`The checkpoint's run used ${heads} attention heads; this backbone is read with ${backbone.cfg.heads}. Pass --heads ${heads}.`);
   }
+  const grouping = groupingMismatch(run.backbone, backbone.cfg);
+  if (grouping) throw new SettingsError(grouping);
   const saved = run.backbone.backbone_sha256;
   if (saved !== undefined && saved !== (await backboneSha256(backbone.read, backbone.cfg))) {
     throw new SettingsError(`The checkpoint was trained on another backbone (${run.backbone.base_model ?? 'unnamed'}) than --model ${backbone.spec}: their weights differ. Resume with the run's own backbone.`);

@@ -293,6 +293,22 @@ export function datasetFingerprint(classes: ClassInfo[], keys: string[], share: 
   return `${h.toString(16).padStart(8, '0')}-${keys.length}`;
 }
 
+/**
+ * What a run's checkpoint records about the data it trains on: the data set's fingerprint, the training samples'
+ * labels in the order the worker gets them (packSamples), and the class names (the labels' order).
+ */
+export function runData(manifest: DatasetManifest, keys: string[]): { fingerprint: string; trainLabels: Int32Array; classes: string[] } {
+  const used = classesWithSamples(manifest, keys);
+  const fingerprint = datasetFingerprint(
+    used.map((c) => c.info),
+    used.flatMap((c) => c.keys),
+    manifest.validationShare,
+  );
+  const labels: number[] = [];
+  used.forEach((c, label) => validationFlags(c.keys.length, manifest.validationShare).forEach((held) => held || labels.push(label)));
+  return { fingerprint, trainLabels: Int32Array.from(labels), classes: used.map((c) => c.info.name) };
+}
+
 /** Classes that hold at least one sample, in the manifest's order, with their keys. */
 export function classesWithSamples(manifest: DatasetManifest, keys: string[]): { info: ClassInfo; keys: string[] }[] {
   const byClass = new Map<string, string[]>();

@@ -26,8 +26,30 @@ export interface DataIdentity {
   labelsSha256: string;
 }
 
-/** Metadata keys describing the backbone (those of an adapter file, plus a fingerprint of its weights). */
-export const BACKBONE_KEYS = ['base_model', 'num_heads', 'image_size', 'mean', 'std', 'crop_pct', 'backbone_sha256'] as const;
+/**
+ * Metadata keys describing the backbone (those of an adapter file, plus a fingerprint of its weights). A point
+ * backbone's grouping is among them: its weights do not fix it, so a resumed run must be told it again.
+ */
+export const BACKBONE_KEYS = ['base_model', 'num_heads', 'image_size', 'mean', 'std', 'crop_pct', 'num_points', 'num_groups', 'group_size', 'backbone_sha256'] as const;
+
+/**
+ * A sentence when a point run's checkpoint grouped its clouds otherwise than `cfg` does (the options that
+ * restore the run's grouping included); undefined when they agree or the checkpoint does not say.
+ */
+export function groupingMismatch(saved: Record<string, string>, cfg: BackboneConfig): string | undefined {
+  if (cfg.kind !== 'point') return undefined;
+  const grouping: [key: string, option: string, value: number][] = [
+    ['num_points', '--points', cfg.points],
+    ['num_groups', '--groups', cfg.groups],
+    ['group_size', '--group-size', cfg.groupSize],
+  ];
+  if (grouping.every(([key, , value]) => saved[key] === undefined || Number(saved[key]) === value)) return undefined;
+  const theirs = grouping.filter(([key]) => saved[key] !== undefined);
+  return (
+    `The checkpoint's run grouped ${saved.num_points ?? '?'} points into ${saved.num_groups ?? '?'} groups of ${saved.group_size ?? '?'}; ` +
+    `this backbone is read with ${cfg.points} points in ${cfg.groups} groups of ${cfg.groupSize}. Pass ${theirs.map(([key, option]) => `${option} ${saved[key]}`).join(' ')}.`
+  );
+}
 
 /** Everything a checkpoint file holds. */
 export interface CheckpointRun {

@@ -63,6 +63,11 @@ export interface ProjectFile {
   checkpoint: ProjectCheckpoint | null;
 }
 
+/** A project whose parts do not agree (an image missing, a checkpoint of other images), said as a sentence. */
+export function projectDamaged(what: string): ProjectError {
+  return new ProjectError(`This project file is damaged: ${what}. Open the original .zip again, or save the project again where it was made.`);
+}
+
 /** "<seq, 9 digits>.png" ↔ sequence number. */
 export function imageFileName(seq: number): string {
   return `${String(seq).padStart(9, '0')}.png`;

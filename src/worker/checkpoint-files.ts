@@ -2,7 +2,7 @@
 // backbone's configuration the file's layout depends on: a project saves its latest checkpoint this way,
 // and opening a project reads it back, checking it was trained on the backbone loaded now.
 import { SettingsError } from '../clora/settings';
-import { backboneSha256, readCheckpoint, writeCheckpoint, type CheckpointRun } from '../io/checkpoint-file';
+import { backboneSha256, groupingMismatch, readCheckpoint, writeCheckpoint, type CheckpointRun } from '../io/checkpoint-file';
 import { blobSource, openSafetensors } from '../io/safetensors';
 import { requireBackbone } from './backbone';
 
@@ -21,6 +21,8 @@ export async function readCheckpointFile(file: Blob, name: string): Promise<Chec
   if (heads !== undefined && Number(heads) !== b.meta.cfg.heads) {
     throw new SettingsError(`The checkpoint's run used ${heads} attention heads; the backbone ${b.info.label} is read with ${b.meta.cfg.heads}.`);
   }
+  const grouping = groupingMismatch(run.backbone, b.meta.cfg);
+  if (grouping) throw new SettingsError(grouping);
   const saved = run.backbone.backbone_sha256;
   if (saved !== undefined && saved !== (await backboneSha256(b.read))) {
     throw new SettingsError(`The checkpoint was trained on another backbone (${run.backbone.base_model ?? 'unnamed'}) than ${b.info.label}: their weights differ.`);

@@ -100,8 +100,8 @@ describe('intake memory', () => {
       await page.waitForTimeout(1000);
     }
     const seconds = (Date.now() - started) / 1000;
-    expect(await message.textContent()).toContain(`added ${COUNT} images`);
-    expect(await app(page).getByTestId('data-summary').textContent()).toMatch(new RegExp(`^${COUNT} images in ${CLASSES} classes`));
+    expect(await message.textContent()).toContain(`added ${COUNT.toLocaleString('en-US')} images`);
+    expect(await app(page).getByTestId('data-summary').textContent()).toMatch(new RegExp(`^${COUNT.toLocaleString('en-US')} images in ${CLASSES} classes`));
     const heapAfter = await jsHeap(cdp);
     const after = await renderers(browserCdp);
     const tab = after.reduce((a, b) => (b.rss > a.rss ? b : a), after[0]!);

@@ -6,8 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { trainableLayout } from '../../src/autodiff/params';
 import { planBranches, trainableSpecs, CORES } from '../../src/clora/model';
 import type { AdapterSettings } from '../../src/clora/settings';
-import { backboneSha256, CHECKPOINT_FORMAT, dataIdentity, readCheckpoint, writeCheckpoint, type CheckpointRun } from '../../src/io/checkpoint-file';
+import { backboneSha256, CHECKPOINT_FORMAT, dataIdentity, groupingMismatch, readCheckpoint, writeCheckpoint, type CheckpointRun } from '../../src/io/checkpoint-file';
 import { bytesSource, openSafetensors, writeSafetensors, type SafetensorsFile } from '../../src/io/safetensors';
+import type { PointConfig } from '../../src/nn/point-transformer';
 import type { VitConfig } from '../../src/nn/vit';
 import { Rng } from '../../src/train/rng';
 import type { TrainOptions } from '../../src/train/trainer';
@@ -112,6 +113,18 @@ describe('the checkpoint file', () => {
     await expect(readCheckpoint(await rewrite((t) => (t.find((x) => x.name === 'sampler.order')!.data = Int32Array.from([0, 0, 1, 2, 3, 4]))), cfg)).rejects.toThrow(/sampler state does not describe an epoch/);
     await expect(readCheckpoint(good, { ...cfg, dim: 16 })).rejects.toThrow(/does not fit the backbone \(width 16, depth 2\): "clora\.down\.16" is missing/);
     await expect(readCheckpoint(await rewrite((_, m) => (m.train = '{"lr":1}')), cfg)).rejects.toThrow(/no readable "train\.optimizer"/);
+  });
+
+  it("keeps a point run's grouping and says how to restore it when the backbone is read with another", async () => {
+    const run = { ...runFor(base, train), backbone: { base_model: 'points', num_heads: '2', num_points: '48', num_groups: '8', group_size: '8' } };
+    expect((await readCheckpoint(await open(writeCheckpoint(cfg, run)), cfg)).backbone).toEqual(run.backbone);
+    const point: PointConfig = { kind: 'point', depth: 2, dim: 8, heads: 2, mlpDim: 12, points: 48, groups: 8, groupSize: 8, tokenizer: [4, 8, 8], positionWidth: 4, qkvBias: false, classes: 0 };
+    expect(groupingMismatch(run.backbone, point)).toBeUndefined();
+    expect(groupingMismatch(run.backbone, { ...point, groups: 6 })).toBe(
+      "The checkpoint's run grouped 48 points into 8 groups of 8; this backbone is read with 48 points in 6 groups of 8. Pass --points 48 --groups 8 --group-size 8.",
+    );
+    expect(groupingMismatch({ num_heads: '2' }, { ...point, groups: 6 })).toBeUndefined(); // an older checkpoint does not say
+    expect(groupingMismatch(run.backbone, cfg)).toBeUndefined();
   });
 
   it('fingerprints data by its labels and a backbone by a few of its tensors', async () => {
