@@ -96,7 +96,7 @@ describe('projects', () => {
     const entries = unzipSync(project);
     const manifest = validateProject(JSON.parse(new TextDecoder().decode(entries['project.json'])));
     expect(manifest.classes.map((c) => c.name)).toEqual(CLASSES);
-    expect(manifest.classes.map((c) => c.images.length)).toEqual([50, 50, 50]);
+    expect(manifest.classes.map((c) => c.files.length)).toEqual([50, 50, 50]);
     expect(manifest.validationShare).toBe(0.2);
     expect(manifest.settings).toMatchObject({ method: 'clora', epochs: 2, batchSize: 40, checkpointEvery: 2, seed: 7 });
     expect(manifest.backbone.url).toContain(SMALL_BACKBONE);
@@ -165,7 +165,7 @@ describe('projects', () => {
     // Refused, with a sentence, and nothing changes: a project from a newer format, and a damaged zip.
     const checkpointsBefore = await app(b).getByTestId('checkpoint').allTextContents();
     const samplesB = await storedSamples(b);
-    const newer = { ...entries, 'project.json': new TextEncoder().encode(JSON.stringify({ ...JSON.parse(new TextDecoder().decode(entries['project.json'])), format_version: 2 })) };
+    const newer = { ...entries, 'project.json': new TextEncoder().encode(JSON.stringify({ ...JSON.parse(new TextDecoder().decode(entries['project.json'])), format_version: 3 })) };
     const newerPath = artifact('projects-newer.zip');
     writeFileSync(newerPath, zipSync(newer));
     expect(await openProject(b, newerPath)).toMatch(/^This project was saved by a newer version of clora-web \(project format version 2; this page reads version 1\)\. .*Nothing here was changed\.$/);
