@@ -168,7 +168,7 @@ describe('projects', () => {
     const newer = { ...entries, 'project.json': new TextEncoder().encode(JSON.stringify({ ...JSON.parse(new TextDecoder().decode(entries['project.json'])), format_version: 3 })) };
     const newerPath = artifact('projects-newer.zip');
     writeFileSync(newerPath, zipSync(newer));
-    expect(await openProject(b, newerPath)).toMatch(/^This project was saved by a newer version of clora-web \(project format version 2; this page reads version 1\)\. .*Nothing here was changed\.$/);
+    expect(await openProject(b, newerPath)).toMatch(/^This project was saved by a newer version of clora-web \(project format version 3; this page reads version 2\)\. .*Nothing here was changed\.$/);
     expect(await app(b).getByTestId('project-message').getAttribute('role')).toBe('alert');
     const damagedPath = artifact('projects-damaged.zip');
     writeFileSync(damagedPath, project.subarray(0, Math.floor(project.length * 0.6)));
