@@ -50,7 +50,7 @@ async function read(path: string, backboneSpec: string): Promise<Record<string, 
       const run = await readCheckpoint(await openSafetensors(bytesSource(checkpointBytes, `${name}: ${CHECKPOINT_ENTRY}`)), backbone.cfg);
       // What the worker's readCheckpointFile adds: the run's backbone is the one loaded.
       if (run.backbone.num_heads !== undefined && Number(run.backbone.num_heads) !== backbone.cfg.heads) throw new Error(`the checkpoint's run used ${run.backbone.num_heads} attention heads`);
-      if (run.backbone.backbone_sha256 !== undefined && run.backbone.backbone_sha256 !== (await backboneSha256(backbone.read))) throw new Error('the checkpoint was trained on another backbone');
+      if (run.backbone.backbone_sha256 !== undefined && run.backbone.backbone_sha256 !== (await backboneSha256(backbone.read, backbone.cfg))) throw new Error('the checkpoint was trained on another backbone');
       await checkProjectCheckpoint(project.checkpoint, run, data);
       checkpoint = { step: run.state.step, totalSteps: run.totalSteps, method: run.settings.method, classes: run.classes, trainer: run.extra.trainer ?? null, record: project.checkpoint };
     } finally {
