@@ -148,8 +148,8 @@ def test_a_project_that_cannot_be_used_is_refused(tmp_path, capsys):
         assert err.startswith("error: ") and "training " not in err
         return err
 
-    newer = rewritten(tmp_path / "newer.zip", PAUSED, lambda p: p.update(format_version=2))
-    assert "saved by a newer version of clora-web (project format version 2" in refused(newer)
+    newer = rewritten(tmp_path / "newer.zip", PAUSED, lambda p: p.update(format_version=3))
+    assert "saved by a newer version of clora-web (project format version 3" in refused(newer)
     truncated = tmp_path / "truncated.zip"
     truncated.write_bytes(PAUSED.read_bytes()[: PAUSED.stat().st_size // 2])
     assert "cannot be read as a zip" in refused(truncated) and not (tmp_path / "a.safetensors").exists()

@@ -278,7 +278,10 @@ describe('projects', () => {
     await app(a).getByRole('button', { name: 'Resume', exact: true }).click();
     await expect.poll(() => runStatus(a), { timeout: 240_000 }).toMatch(/^Done\./);
     const adapterA = await download(a, 'Export adapter');
-    const finalA = await checkpointOf(await saveProject(a), pointCfg);
+    const doneProject = await saveProject(a);
+    // The two projects are the companion's point-project fixtures too (tests/fixtures/project/points-*.zip).
+    writeFileSync(artifact('projects-points-done.zip'), doneProject);
+    const finalA = await checkpointOf(doneProject, pointCfg);
     phase('A done');
 
     // Another machine: empty storage, the point backbone, Open project, Resume.
