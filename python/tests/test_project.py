@@ -97,9 +97,9 @@ def test_a_new_run_takes_the_projects_settings(page_runs, tmp_path, capsys):
     assert "note: --lr 0.02 replaces the project's 0.01." in err and "note: --steps 2 replaces the project's 4 epochs." in err
 
 
-def read_in_page(*paths: Path) -> list[dict]:
+def read_in_page(*paths: Path, backbone: Path = BACKBONE) -> list[dict]:
     """The page's Open project readers and checks on each project (tests/helpers/read-project.ts)."""
-    result = subprocess.run([str(TSX), "tests/helpers/read-project.ts", str(BACKBONE), *map(str, paths)], cwd=REPO, capture_output=True,
+    result = subprocess.run([str(TSX), "tests/helpers/read-project.ts", str(backbone), *map(str, paths)], cwd=REPO, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return [json.loads(line) for line in result.stdout.splitlines()]
