@@ -81,7 +81,7 @@ export class AppController {
     worker.onEvent((e) => this.onWorkerEvent(e));
     try {
       const ready = await worker.request({ type: 'init' });
-      store.update({ gpu: { kind: 'ready', adapter: ready.adapter, features: ready.features } });
+      store.update({ gpu: { kind: 'ready', adapter: ready.adapter, features: ready.features, profile: ready.profile } });
     } catch (error) {
       store.update({ gpu: { kind: 'error', message: messageOf(error) } });
       await stored;

@@ -3,6 +3,7 @@
 import { DEFAULT_ADAPTER_SETTINGS, type Method, type Target } from '../clora/settings';
 import type { IntakeProgress, SkippedFile } from '../data/intake';
 import type { SampleKind } from '../data/sample-kind';
+import type { DeviceKind } from '../gpu/profile';
 import type { CheckpointMeta, StorageUse } from '../io/checkpoints';
 import type { EvaluatedSample, Evaluation } from '../train/evaluate';
 import type { TopClass } from '../train/predict';
@@ -66,7 +67,7 @@ export interface ClassView {
   clouds?: Float32Array[];
 }
 
-export type GpuState = { kind: 'checking' } | { kind: 'ready'; adapter: string; features: string[] } | { kind: 'error'; message: string };
+export type GpuState = { kind: 'checking' } | { kind: 'ready'; adapter: string; features: string[]; profile: { kind: DeviceKind; reason: string } } | { kind: 'error'; message: string };
 
 export interface BackboneState {
   status: 'idle' | 'loading' | 'ready' | 'error';

@@ -9,6 +9,7 @@ import { PickleError, PickleRefusal, PyDict, PyTuple, unpickle, type PickleGloba
 import { decodeFloats, type ByteSource, type Dtype } from './safetensors';
 import type { WeightsFile } from './weights-file';
 import { openZipIndex, ZipIndexError, type ZipIndex, type ZipIndexEntry } from './zip-index';
+import { shapeText } from '../gpu/errors';
 
 export class PthError extends Error {
   override name = 'PthError';
@@ -63,7 +64,7 @@ function rebuildTensor(what: string) {
     const strides = stride.items as number[];
     const numel = shape.reduce((a, b) => a * b, 1);
     const last = numel === 0 ? offset : offset + shape.reduce((sum, d, i) => sum + (d - 1) * strides[i]!, 0);
-    if (last >= ref.numel && numel > 0) throw new PickleError(`a tensor of shape [${shape.join(', ')}] reaches element ${last} of storage "${ref.key}", which has ${ref.numel}.`);
+    if (last >= ref.numel && numel > 0) throw new PickleError(`a tensor of shape ${shapeText(shape)} reaches element ${last} of storage "${ref.key}", which has ${ref.numel}.`);
     return new TensorRef(ref, offset, shape, strides);
   };
 }

@@ -111,7 +111,7 @@ export class CloraApp extends LitElement {
     if (g.kind === 'checking') return html`<p class="status" role="status" data-testid="gpu-status">Looking for a WebGPU adapter…</p>`;
     if (g.kind === 'ready')
       return html`<p class="status" role="status" data-testid="gpu-status">
-        WebGPU ready on <strong>${g.adapter}</strong>${g.features.length ? html` (${g.features.join(', ')})` : ''}.
+        WebGPU ready on <strong>${g.adapter}</strong>${g.features.length ? html` (${g.features.join(', ')})` : ''}, <span title=${g.profile.reason}>${g.profile.kind} profile</span>.
       </p>`;
     return html`<p class="status error" role="alert" data-testid="gpu-status">${g.message}</p>`;
   }

@@ -27,7 +27,8 @@ async function handle(request: RequestMessage): Promise<{ value: unknown; transf
   switch (request.type) {
     case 'init': {
       const gpu = await device();
-      return { value: { adapter: adapterName(gpu.adapter), features: [...gpu.features].filter((f) => SHOWN_FEATURES.includes(f)) } };
+      const { kind, reason } = gpu.profile;
+      return { value: { adapter: adapterName(gpu.adapter), features: [...gpu.features].filter((f) => SHOWN_FEATURES.includes(f)), profile: { kind, reason } } };
     }
     case 'loadBackbone':
       return { value: await loadBackbone(request.source) };

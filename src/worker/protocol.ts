@@ -4,6 +4,7 @@
 // Requests carry an `id`; the worker answers each with exactly one `reply` (ok or error) carrying the same
 // id. Events (progress, metrics, checkpoints, device loss) flow from the worker at any time without an id.
 import type { AdapterSettings } from '../clora/settings';
+import type { DeviceKind } from '../gpu/profile';
 import type { PreprocessParams } from '../data/preprocess';
 import type { Evaluation } from '../train/evaluate';
 import type { TopClass } from '../train/predict';
@@ -200,7 +201,8 @@ export type RequestType = WorkerRequest['type'];
 
 /** What each request resolves with. */
 export interface ReplyValue {
-  init: { adapter: string; features: string[] };
+  /** The adapter's name, its features worth naming, and its device profile (src/gpu/profile.ts). */
+  init: { adapter: string; features: string[]; profile: { kind: DeviceKind; reason: string } };
   loadBackbone: BackboneInfo;
   cancelDownload: null;
   prepare: PrepareResult[];
