@@ -3,8 +3,9 @@
 // compiles the pipelines and fills the buffer pool). A benchmark, not a test.
 import { attention } from '../src/autodiff/ops/attention';
 import { Tape } from '../src/autodiff/tape';
-import { Tensor } from '../src/autodiff/tensor';
 import type { GpuContext } from '../src/gpu/context';
+import type { AttentionPath } from '../src/kernels/attention';
+import { medianMs, randomTensor } from './timing';
 
 export interface AttentionBenchResult {
   name: string;
@@ -16,7 +17,15 @@ export interface AttentionBenchResult {
   gflops: number;
 }
 
-const SHAPES = [
+export interface AttentionShape {
+  model: string;
+  b: number;
+  h: number;
+  n: number;
+  dh: number;
+}
+
+export const ATTENTION_SHAPES: AttentionShape[] = [
   { model: 'vit-tiny', b: 1, h: 3, n: 197, dh: 64 },
   { model: 'vit-base', b: 1, h: 12, n: 197, dh: 64 },
 ];
@@ -27,34 +36,12 @@ const SHAPES = [
 const FORWARD_FLOPS = 4;
 const BACKWARD_FLOPS = 10;
 
-function randomTensor(ctx: GpuContext, shape: number[], seed: number): Tensor {
-  const data = new Float32Array(shape.reduce((p, d) => p * d, 1));
-  let state = seed >>> 0;
-  for (let i = 0; i < data.length; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    data[i] = state / 2 ** 31 - 1;
-  }
-  return Tensor.fromData(ctx, shape, data);
-}
-
-async function medianMs(ctx: GpuContext, repeats: number, run: () => void): Promise<number> {
-  run();
-  await ctx.sync();
-  const samples: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const start = performance.now();
-    run();
-    await ctx.sync();
-    samples.push(performance.now() - start);
-  }
-  samples.sort((a, b) => a - b);
-  return samples[Math.floor(samples.length / 2)]!;
-}
-
-export async function benchAttention(ctx: GpuContext, opts: { repeats?: number } = {}): Promise<AttentionBenchResult[]> {
+/** `path` forces the fused kernels or the products (default: the device's choice by length). */
+export async function benchAttention(ctx: GpuContext, opts: { repeats?: number; shapes?: AttentionShape[]; path?: AttentionPath } = {}): Promise<AttentionBenchResult[]> {
   const repeats = Math.max(1, opts.repeats ?? 10);
   const results: AttentionBenchResult[] = [];
-  for (const { model, b, h, n, dh } of SHAPES) {
+  const path = opts.path;
+  for (const { model, b, h, n, dh } of opts.shapes ?? ATTENTION_SHAPES) {
     const shape = [b, h, n, dh];
     const q = randomTensor(ctx, shape, 1);
     const k = randomTensor(ctx, shape, 2);
@@ -62,14 +49,14 @@ export async function benchAttention(ctx: GpuContext, opts: { repeats?: number }
     const scale = dh ** -0.5;
     const unit = b * h * n * n * dh;
 
-    const forwardMs = await medianMs(ctx, repeats, () => attention(q, k, v, { scale }).dispose());
+    const forwardMs = await medianMs(ctx, repeats, () => attention(q, k, v, { scale, path }).dispose());
     results.push({ name: `${model} fwd`, b, h, n, dh, ms: forwardMs, gflops: (FORWARD_FLOPS * unit) / forwardMs / 1e6 });
 
     for (const t of [q, k, v]) t.requiresGrad = true;
     const trainMs = await medianMs(ctx, repeats, () => {
       const tape = new Tape(ctx);
       try {
-        tape.backward(attention(q, k, v, { scale }));
+        tape.backward(attention(q, k, v, { scale, path }));
       } finally {
         tape.dispose(); // releases the output, the logsumexp and the gradients
         for (const t of [q, k, v]) t.grad = null;

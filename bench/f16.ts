@@ -73,7 +73,7 @@ async function activationBytesPerSample(ctx: GpuContext, precision: Precision): 
 }
 
 const ctx = await createNodeGpuContext();
-ctx.politeWaits = true;
+ctx.waits.scheme = 'sleep';
 console.log(`adapter: ${adapterName(ctx.adapter)}; shader-f16: ${ctx.features.has('shader-f16') ? 'yes' : 'no'}`);
 if (!ctx.features.has('shader-f16')) {
   console.log('this adapter has no shader-f16: nothing to compare');

@@ -274,8 +274,8 @@ export async function compareMatmulPrograms(ctx: GpuContext, opts: { samples: nu
     const samples = new Map<string, number[]>(PROGRAMS.map((p) => [p, []]));
     for (let i = 0; i < opts.samples; i++) for (const p of PROGRAMS) samples.get(p)!.push(await run(p));
     const ms = Object.fromEntries(PROGRAMS.map((p) => [p, spread(samples.get(p)!).median]));
-    rows.push({ shape: name, chosen: selectMatmulProgram(g).program, ms });
-    opts.log?.(`${name}: ${PROGRAMS.map((p) => `${p} ${ms[p]!.toFixed(1)}`).join(', ')} ms (chosen ${selectMatmulProgram(g).program})`);
+    rows.push({ shape: name, chosen: selectMatmulProgram(g, ctx.profile).program, ms });
+    opts.log?.(`${name}: ${PROGRAMS.map((p) => `${p} ${ms[p]!.toFixed(1)}`).join(', ')} ms (chosen ${selectMatmulProgram(g, ctx.profile).program})`);
     for (const t of [a, b, bias, out, pre]) t.dispose();
   }
   return rows;

@@ -123,7 +123,7 @@ export function spread(samples: number[]): Spread {
  * sleep is 80% of the fastest sample seen so far for this case (the warm-up, which compiles, does not
  * count), so one slow sample does not stretch the next ones.
  */
-class Timer {
+export class Timer {
   private fastest = new Map<string, number>();
   constructor(readonly scheme: WaitScheme) {}
 
@@ -275,7 +275,7 @@ export async function engineLoraStep(ctx: GpuContext, shape: StepShape, weights:
   };
 }
 
-async function compareStep(ctx: GpuContext, peer: TfjsPeer, timer: Timer, shape: StepShape, pairs: number): Promise<{ step: Comparison; check: StepCheck; counts: StepCounts }> {
+export async function compareTrainingStep(ctx: GpuContext, peer: TfjsPeer, timer: Timer, shape: StepShape, pairs: number): Promise<{ step: Comparison; check: StepCheck; counts: StepCounts }> {
   const { cfg, batch, rank, classes } = shape;
   const lr = 1e-3;
   const weights = seededLoraWeights(cfg, rank, classes, 5);
@@ -384,7 +384,7 @@ export async function runPeerSuite(ctx: GpuContext, peer: TfjsPeer, options: Pee
     log(`${r.name}: engine ${r.engine.median.toFixed(2)} vs tfjs ${r.tfjs.median.toFixed(2)} GFLOP/s (×${r.speedup.toFixed(2)})`);
     matmul.push(r);
   }
-  const { step, check, counts } = await compareStep(ctx, peer, timer, options.step ?? TINY_STEP, options.pairs);
+  const { step, check, counts } = await compareTrainingStep(ctx, peer, timer, options.step ?? TINY_STEP, options.pairs);
   log(`${step.name}: engine ${step.engine.median.toFixed(0)} vs tfjs ${step.tfjs.median.toFixed(0)} ms (×${step.speedup.toFixed(2)}); loss ${check.engineLoss.toFixed(5)} vs ${check.tfjsLoss.toFixed(5)}`);
   return { matmul, step, check, counts };
 }

@@ -9,7 +9,11 @@
 // at once instead of sleeping first), --no-browser, --browser-only, --quick (fewer and smaller samples),
 // --subgroups-only (just the subgroup kernels against the portable ones, in Node and unless --no-browser in
 // Chromium), --profile (the engine's training step by kernel family and its dense products under each tiled
-// matmul program, bench/peer-profile.ts; same places; --programs-only: just the products; --samples N).
+// matmul program, bench/peer-profile.ts; same places; --programs-only: just the products; --samples N),
+// --loop-only (just the loop section: the training loop against the isolated step and tfjs-wasm; in Node and
+// unless --no-browser in Chromium, or --browser-only).
+// The loop section (bench/peer-loop.ts) runs in Node: the engine's step alone, the engine's training loop and
+// TensorFlow.js's WASM backend on one small model, interleaved.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +30,7 @@ import type { MemoryPlan } from '../src/train/memory-plan';
 import { Trainer } from '../src/train/trainer';
 import { compareMatmulPrograms, profileStep, profileTable, programTable, type ProgramTime, type StepProfile } from './peer-profile';
 import { benchSubgroupKernels, type SubgroupBench } from './peer-subgroups';
+import { compareLoop, type LoopComparison } from './peer-loop';
 import { createTfjsPeer, loraDown, loraUp, tf, tfjsLoraVit, type TfjsPeer } from './peer-tfjs';
 import { runPeerSuite, spread, type Comparison, type PeerSuiteResult, type Spread, type WaitScheme } from './peer-suite';
 
@@ -282,6 +287,8 @@ interface BrowserRun {
   wait: WaitScheme;
   suite: PeerSuiteResult;
   subgroups?: SubgroupBench;
+  loop?: LoopComparison;
+  crossOriginIsolated?: boolean;
 }
 
 /** Chromium (or the page's server) could not be started: the Node results still stand. */
@@ -295,7 +302,8 @@ async function pageResult<T>(query: string, timeoutMs: number): Promise<T> {
   const { startBrowserEnv, watchPage } = await import('../tests/e2e/browser');
   let env: Awaited<ReturnType<typeof startBrowserEnv>>;
   try {
-    env = await startBrowserEnv();
+    // Cross-origin isolated, so tfjs-wasm may use threads (SharedArrayBuffer).
+    env = await startBrowserEnv({ headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } });
   } catch (error) {
     throw new BrowserUnavailable(error instanceof Error ? error.message : String(error));
   }
@@ -410,33 +418,83 @@ async function profileOnly(): Promise<void> {
   process.stdout.write(`\n${lines.join('\n')}\n`);
 }
 
+const WASM_PATHS = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist/');
+const LOOP_TARGETS = { loopOverBestStep: 1.1, loopVsWasm: 1 };
+
+/** The loop section's table: the isolated step both ways, the loop, tfjs-wasm. */
+function loopTable(title: string, loop: LoopComparison): string[] {
+  const ms = (s: Spread): string => fmtSpread(s, 0);
+  const best = Math.min(loop.isolatedAwait.median, loop.isolatedSleep.median);
+  const waits = Object.entries(loop.loopWaits).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ');
+  return [
+    `### The training loop and its step (${title}): ${loop.model}`,
+    '',
+    '| case | ms per step, median [min–max] | vs the best isolated step |',
+    '|---|---|---|',
+    `| engine step alone, awaiting the queue at once | ${ms(loop.isolatedAwait)} | ×${(loop.isolatedAwait.median / best).toFixed(2)} |`,
+    `| engine step alone, sleeping first | ${ms(loop.isolatedSleep)} | ×${(loop.isolatedSleep.median / best).toFixed(2)} |`,
+    `| engine training loop (\`clora train\`, the worker) | ${ms(loop.loop)} | ×${loop.loopOverBestStep.toFixed(2)} (target ≤ ×${LOOP_TARGETS.loopOverBestStep}: ${loop.loopOverBestStep <= LOOP_TARGETS.loopOverBestStep ? 'met' : 'MISSED'}) |`,
+    `| TensorFlow.js WASM backend (SIMD, ${loop.tfjsWasmThreads} thread${loop.tfjsWasmThreads === 1 ? '' : 's'}) | ${ms(loop.tfjsWasm)} | the loop ×${loop.loopVsWasm.toFixed(2)} as fast (target > 1: ${loop.loopVsWasm > LOOP_TARGETS.loopVsWasm ? 'met' : 'MISSED'}) |`,
+    '',
+    `The loop's waits, measured per submission: ${waits || 'none'}. Same weights and batch, loss before any step: engine ${loop.engineLoss.toFixed(6)}, tfjs-wasm ${loop.wasmLoss.toFixed(6)}.`,
+    '',
+  ];
+}
+
+/** The training loop against the isolated step and tfjs-wasm (Node), with its table. */
+async function loopSection(ctx: GpuContext): Promise<{ loop: LoopComparison; lines: string[] }> {
+  log('the training loop against the isolated step and tfjs-wasm…');
+  // The loop waits the way users get it (GpuContext.waits: measured in Node).
+  ctx.waits.scheme = 'measure';
+  const loop = await compareLoop(ctx, { pairs: Math.max(2, Math.min(pairs, 4)), loopSteps: quick ? 6 : 20, wasmPaths: WASM_PATHS, log });
+  ctx.waits.scheme = 'poll';
+  return { loop, lines: loopTable('Node', loop) };
+}
+
+async function loopOnly(): Promise<void> {
+  const lines: string[] = [];
+  if (!flag('--browser-only')) {
+    const ctx = await createNodeGpuContext({ quiet: true });
+    log(`Node: ${adapterName(ctx.adapter)}`);
+    lines.push(...(await loopSection(ctx)).lines);
+    ctx.destroy();
+  }
+  if (!flag('--no-browser')) {
+    log('headless Chromium: the training loop against the isolated step and tfjs-wasm…');
+    const result = await pageResult<{ loop: LoopComparison; crossOriginIsolated: boolean }>(`pairs=${pairs}&only=loop${quick ? '&quick=1' : ''}`, 1_800_000);
+    lines.push('', ...loopTable(`headless Chromium, ${result.crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated'}`, result.loop));
+  }
+  process.stdout.write(`\n${lines.join('\n')}\n`);
+}
+
 async function main(): Promise<void> {
   if (flag('--subgroups-only')) return subgroupsOnly();
   if (flag('--profile')) return profileOnly();
+  if (flag('--loop-only')) return loopOnly();
   const started = Date.now();
   const results: Record<string, unknown> = { date: new Date().toISOString(), command: `npm run bench:peer -- ${args.join(' ')}`.trim(), pairs, wait };
   const lines: string[] = [];
 
   if (!flag('--browser-only')) {
     const ctx = await createNodeGpuContext({ quiet: true });
-    // The suite and the tfjs loop do their own waiting; the Trainer uses the engine's own polite waits,
-    // the scheme mirrored for the tfjs loop.
-    const trainerPoliteWaits = ctx.politeWaits;
+    // The suite and the tfjs loop do their own waiting; the Trainer sleeps first the way the tfjs loop does
+    // (or both await at once with --busy-wait).
     const peer = await createTfjsPeer(ctx.gpu);
     const adapter = adapterName(ctx.adapter);
     log(`Node: ${adapter}; features ${[...ctx.features].join(', ')}`);
-    ctx.politeWaits = false;
+    ctx.waits.scheme = 'poll';
     const suite = await runPeerSuite(ctx, peer, { wait, pairs, matmulFlopsPerSample: quick ? 1e8 : 4e8, log });
-    ctx.politeWaits = trainerPoliteWaits && wait === 'sleep';
+    ctx.waits.scheme = wait === 'sleep' ? 'sleep' : 'poll';
     log('train on the bundled backbone…');
     const train = await compareTrain(ctx, peer);
     log(`  engine ${train.imagesPerSecond.engine.median.toFixed(1)} vs tfjs ${train.imagesPerSecond.tfjs.median.toFixed(1)} images/s`);
-    ctx.politeWaits = false;
+    ctx.waits.scheme = 'poll';
     log('subgroup row kernels…');
     const subgroups = await benchSubgroupKernels(ctx, { pairs, wait });
     log('ViT-B/16 memory plan…');
     const memory = await planVitB(ctx);
-    results.node = { adapter, tfjsAdapter: peer.adapter, features: [...ctx.features], suite, train, subgroups, memory };
+    const { loop, lines: loopLines } = await loopSection(ctx);
+    results.node = { adapter, tfjsAdapter: peer.adapter, features: [...ctx.features], suite, train, subgroups, memory, loop };
 
     const trainRow: Comparison = {
       name: `train (${train.backbone}: depth ${train.cfg.depth}, width ${train.cfg.dim}, ${train.cfg.imageSize}²), LoRA r8 q,v, batch ${train.batch}, ${train.steps} steps`,
@@ -478,6 +536,7 @@ async function main(): Promise<void> {
       '',
       'The planner takes the first that fits: the whole batch keeping activations, else the largest micro-batch ≥ 8 keeping them, else recomputation (the last row: the whole batch in one pass for about a third more compute).',
       '',
+      ...loopLines,
     );
     ctx.destroy();
   }
@@ -490,6 +549,7 @@ async function main(): Promise<void> {
     else {
       const extra = browser.subgroups ? browser.subgroups.rows.map((r) => `| ${r.name} | ${r.unit} | ${fmtSpread(r.engine, 2)} | ${fmtSpread(r.other, 2)} | ×${r.speedup.toFixed(2)} | — |`) : [];
       lines.push(...suiteTable('Headless Chromium', browser.adapter, browser.tfjsAdapter, browser.suite, extra));
+      if (browser.loop) lines.push(...loopTable(`headless Chromium, ${browser.crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated'}`, browser.loop));
     }
   }
 

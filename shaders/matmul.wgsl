@@ -11,6 +11,8 @@
 // VEC_B) each group of 4 is one 16-byte load, otherwise the same groups are read one component at a time
 // with bound checks (ragged shapes).
 // @include gelu
+// @include matmul_epilogue
+// @include matmul_params
 
 // SPLIT: the workgroups of grid z = batch·chunks each take one K range of kChunk and write their raw partial
 // tile to `out` as [chunk][batch·M·N]; matmul_thin.wgsl's thin_reduce sums the chunks and applies the
@@ -26,18 +28,6 @@ alias a_t = f32; // @storage
 alias b_t = f32; // @storage
 alias c_t = f32; // @storage
 
-struct Params {
-  M: u32,
-  K: u32,
-  N: u32,
-  strideA: u32, // elements between batch entries of A (0: shared)
-  strideB: u32,
-  kChunk: u32, // SPLIT: K per workgroup (a multiple of TILE_K)
-  chunks: u32, // SPLIT: K ranges
-  total: u32, // SPLIT: batch·M·N, the distance between chunks in the partials
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4<a_t>>;
 @group(0) @binding(2) var<storage, read> b: array<vec4<b_t>>;
 @group(0) @binding(3) var<storage, read_write> out: array<c_t>;
@@ -60,19 +50,6 @@ const TILE_B: u32 = select(TILE_K * TN4, TILE_N * KROW, TRANS_B);
 
 var<workgroup> tileA: array<vec4<f32>, TILE_A>; // TRANS_A: [k][m/4], else [m][k/4 (+pad)]
 var<workgroup> tileB: array<vec4<f32>, TILE_B>; // TRANS_B: [n][k/4 (+pad)], else [k][n/4]
-
-// z = acc + bias; optionally kept (pre-activation for GELU's backward); out (+)= gelu?(z) or relu?(z).
-// ReLU's backward needs no pre-activation: relu(z) > 0 exactly where z > 0.
-fn epilogue(i: u32, n: u32, acc: f32) {
-  var z = acc;
-  if (HAS_BIAS) { z += bias[n]; }
-  if (STORE_PRE) { pre[i] = c_t(z); }
-  var y = z;
-  if (GELU) { y = gelu(z); }
-  if (RELU) { y = max(z, 0.0); }
-  if (ACCUMULATE) { y += f32(out[i]); }
-  out[i] = c_t(y);
-}
 
 // Four consecutive elements of A from flat index `i`, of which `avail` exist (≤ 0: none).
 fn read4_a(i: u32, avail: i32) -> vec4<f32> {

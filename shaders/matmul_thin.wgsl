@@ -13,6 +13,8 @@
 // `thin_partial` then writes one partial product per K chunk and `thin_reduce` sums them and applies
 // the epilogue; with a single chunk (SPLIT false) the epilogue runs here directly.
 // @include gelu
+// @include matmul_epilogue
+// @include matmul_params
 
 // Defines: THIN (4, 8 or 16), THIN_IS_N, TRANS_A, TRANS_B, SPLIT, HAS_BIAS, GELU, RELU, ACCUMULATE, STORE_PRE.
 // Storage types a_t, b_t (operands; thin_reduce's partials come in as `a`) and c_t (out, pre) are f32
@@ -22,19 +24,6 @@ alias a_t = f32; // @storage
 alias b_t = f32; // @storage
 alias c_t = f32; // @storage
 
-struct Params {
-  M: u32,
-  K: u32,
-  N: u32,
-  strideA: u32,
-  strideB: u32,
-  kChunk: u32, // K per workgroup along grid y (a multiple of KT)
-  batch: u32,
-  total: u32, // batch·M·N: the distance between chunks in the partials, and thin_reduce's output count
-  chunks: u32, // K chunks (thin_reduce)
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
 
 const WIDE: u32 = 64u;
 const KLANES: u32 = 4u; // threads per wide row, splitting K
@@ -76,19 +65,6 @@ fn thin_at(baseA: u32, baseB: u32, j: u32, k: u32) -> f32 {
 fn out_index(w: u32, j: u32) -> u32 {
   if (THIN_IS_N) { return w * params.N + j; }
   return j * params.N + w;
-}
-
-// z = acc + bias; optionally kept (pre-activation for GELU's backward); out (+)= gelu?(z) or relu?(z).
-// ReLU's backward needs no pre-activation: relu(z) > 0 exactly where z > 0.
-fn epilogue(i: u32, n: u32, acc: f32) {
-  var z = acc;
-  if (HAS_BIAS) { z += bias[n]; }
-  if (STORE_PRE) { pre[i] = c_t(z); }
-  var y = z;
-  if (GELU) { y = gelu(z); }
-  if (RELU) { y = max(z, 0.0); }
-  if (ACCUMULATE) { y += f32(out[i]); }
-  out[i] = c_t(y);
 }
 
 // Bound in this order so thin_reduce, which needs no B, uses bindings 1..4.

@@ -3,11 +3,12 @@
 import { DEFAULT_ADAPTER_SETTINGS, type Method, type Target } from '../clora/settings';
 import type { IntakeProgress, SkippedFile } from '../data/intake';
 import type { SampleKind } from '../data/sample-kind';
+import type { DeviceKind } from '../gpu/profile';
 import type { CheckpointMeta, StorageUse } from '../io/checkpoints';
 import type { EvaluatedSample, Evaluation } from '../train/evaluate';
 import type { TopClass } from '../train/predict';
 import { DEFAULT_TRAIN_OPTIONS, type TrainMetrics } from '../train/trainer';
-import type { AccuracyPoint, BackboneInfo, ErrorKind, ExportFormat, Prediction, RunState } from '../worker/protocol';
+import type { AccuracyPoint, BackboneInfo, ErrorKind, ExportFormat, GpuUsage, Prediction, RunState } from '../worker/protocol';
 
 export type { ExportFormat };
 
@@ -66,7 +67,7 @@ export interface ClassView {
   clouds?: Float32Array[];
 }
 
-export type GpuState = { kind: 'checking' } | { kind: 'ready'; adapter: string; features: string[] } | { kind: 'error'; message: string };
+export type GpuState = { kind: 'checking' } | { kind: 'ready'; adapter: string; features: string[]; profile: { kind: DeviceKind; reason: string } } | { kind: 'error'; message: string };
 
 export interface BackboneState {
   status: 'idle' | 'loading' | 'ready' | 'error';
@@ -147,6 +148,8 @@ export interface RunView {
   features: { done: number; total: number; cached: number } | undefined;
   /** Wall-clock seconds from Train to the end of the run in this tab (set when it is done). */
   seconds: number | undefined;
+  /** What the worker's GPU held at the latest metrics (flat over a long session once warm; the page soak reads it). */
+  gpu: GpuUsage | undefined;
 }
 
 export interface CheckpointsState {
@@ -243,6 +246,7 @@ export function initialRun(): RunView {
     live: false,
     quick: false,
     features: undefined,
+    gpu: undefined,
     seconds: undefined,
   };
 }

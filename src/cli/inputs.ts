@@ -26,7 +26,7 @@ export async function readModelInput(path: string, backbone: Backbone): Promise<
   const info = file.tensors.get(key);
   if (!info) throw new UsageError(`${path} has no "${key}" tensor, which this ${backbone.kind === 'point' ? 'point' : 'image'} backbone reads (it has: ${file.names().slice(0, 8).join(', ') || 'nothing'}).`);
   const [count, ...sampleShape] = info.shape;
-  const takes = backbone.kind === 'point' ? '[N, P, 3]' : `[N, ${sampleShapeOf(backbone.cfg).join(', ')}]`;
+  const takes = backbone.kind === 'point' ? '[N, P, 3]' : shapeText(['N', ...sampleShapeOf(backbone.cfg)]);
   if (sampleShape.length !== (backbone.kind === 'point' ? 2 : 3)) throw new UsageError(`${key} in ${path} is ${shapeText(info.shape)}; this model takes ${takes}.`);
   try {
     checkSampleShape(backbone.cfg, sampleShape, `${key} in ${path}`);

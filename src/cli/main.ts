@@ -11,14 +11,17 @@ import { DEFAULT_ADAPTER_SETTINGS, METHOD_TRAINS, METHODS, parseTargets, setting
 import { evaluate, formatEvaluation } from '../train/evaluate';
 import { backboneHeadAdapter, datasetLogits, predictLogits } from '../train/predict';
 import { countText, DatasetError, type Dataset } from '../data/dataset';
-import type { GpuContext } from '../gpu/context';
+import { adapterName, type GpuContext } from '../gpu/context';
 import { createNodeGpuContext } from '../gpu/node';
+import { shapeText } from '../gpu/errors';
+import { describeProfile } from '../gpu/profile';
 import { bytesSource, openSafetensors, safetensorsParts, writeSafetensors } from '../io/safetensors';
 import { pointTensorFileParts } from '../data/points/tensor-file';
 import { imageBackbone } from '../nn/backbone-meta';
 import { backboneShapes } from '../nn/backbone';
 import { Rng } from '../train/rng';
 import { DEFAULT_TRAIN_OPTIONS, Trainer, validateTrainOptions, type OptimizerName, type TrainOptions } from '../train/trainer';
+import { deviceCommand } from './device';
 import { augmentationFor, loadData, readModelInput } from './inputs';
 import { openBackbone, UsageError, type Backbone, type BackboneOptions } from './model-source';
 import { checkResumedData, checkUnfinished, openCheckpoint, resumedSettings, saveState } from './train-state';
@@ -44,6 +47,9 @@ commands:
       DATA as train reads it for M (a folder of point files or images: each brought to the backbone's input),
       written as one tensor file (points [N,P,3] or pixel_values [N,3,H,W], labels [N], classes): what the
       PyTorch companion (python/) takes as --data
+  device [--json]
+      the GPU adapter, the device profile chosen from it (emulated, integrated or discrete; set
+      CLORA_DEVICE_PROFILE to force one) and the kernel programs it picks for a ViT-B/16 training step
 
 M is a .safetensors or PyTorch .pth file, a URL (downloaded once into ~/.cache/clora-web), or a known model id:
 a timm ViT, or a Point-MAE point transformer (every command then also takes --points P --groups G
@@ -376,13 +382,15 @@ async function packCommand(ctx: GpuContext, argv: string[]): Promise<void> {
           { name: 'labels', shape: [data.count], data: data.labels },
         ], { ...metadata, classes: JSON.stringify(data.classes) });
     await writeFile(out, parts);
-    process.stderr.write(`packed ${countText(data, data.count)} of ${data.classes.length} classes [${data.sampleShape.join(', ')}] into ${out}\n`);
+    process.stderr.write(`packed ${countText(data, data.count)} of ${data.classes.length} classes ${shapeText(data.sampleShape)} into ${out}\n`);
   } finally {
     await backbone.close();
   }
 }
 
-const COMMANDS: Record<string, (ctx: GpuContext, argv: string[]) => Promise<void>> = { forward, train, eval: evalCommand, export: exportCommand, pack: packCommand };
+const COMMANDS: Record<string, (ctx: GpuContext, argv: string[]) => Promise<void>> = { forward, train, eval: evalCommand, export: exportCommand, pack: packCommand, device: deviceCommand };
+/** Commands that run kernels: they say which device and profile they run on. */
+const GPU_COMMANDS = new Set(['forward', 'train', 'eval', 'pack']);
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -398,6 +406,7 @@ export async function main(argv: string[]): Promise<number> {
   let ctx: GpuContext | undefined;
   try {
     ctx = await createNodeGpuContext();
+    if (GPU_COMMANDS.has(command)) process.stderr.write(`device: ${adapterName(ctx.adapter)}, ${describeProfile(ctx.profile)} profile\n`);
     await run(ctx, rest);
     return 0;
   } catch (error) {

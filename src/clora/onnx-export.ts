@@ -13,6 +13,7 @@ import type { PreprocessParams } from '../data/preprocess';
 import type { TensorToWrite } from '../io/safetensors';
 import { MAX_ONNX_FILE_BYTES, OnnxGraphBuilder } from '../io/onnx-graph';
 import { LAYER_NORM_EPS, vitShapes, type VitConfig } from '../nn/vit';
+import { shapeText } from '../gpu/errors';
 
 /** LayerNormalization joined the default operator set in opset 17; Gelu only came in opset 20. */
 export const ONNX_OPSET = 17;
@@ -89,7 +90,7 @@ export function mergedModelToOnnx(cfg: VitConfig, tensors: readonly TensorToWrit
     if (!t) problems.push(`"${name}" is missing`);
     else if (!(t.data instanceof Float32Array)) problems.push(`"${name}" is not float32`);
     else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]) || t.data.length !== shape.reduce((a, b) => a * b, 1)) {
-      problems.push(`"${name}" is [${t.shape.join(', ')}] with ${t.data.length} values, expected [${shape.join(', ')}]`);
+      problems.push(`"${name}" is ${shapeText(t.shape)} with ${t.data.length} values, expected ${shapeText(shape)}`);
     }
   }
   if (problems.length) throw new OnnxExportError(`The merged model does not fit a ViT of width ${cfg.dim}, depth ${cfg.depth} and ${classCount} classes: ${problems.slice(0, 4).join('; ')}.`);

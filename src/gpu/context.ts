@@ -1,6 +1,8 @@
 import { DeviceLostError, GpuOutOfMemoryError, GpuUnavailableError } from './errors';
 import { BufferPool } from './pool';
 import { kernelKey, PipelineCache, type KernelSpec } from './pipelines';
+import { deviceProfile, type DeviceProfile } from './profile';
+import { GpuWaits } from './waits';
 
 /** A storage binding: a whole pooled buffer or a 256-byte-aligned range of one. */
 export interface BufferRange {
@@ -103,24 +105,25 @@ export class GpuContext {
   private uncaptured: Error | undefined;
   private stagingFree = new Map<number, GPUBuffer[]>();
   /**
-   * Dawn's Node binding busy-polls while a map or work-done promise is pending; on a CPU-emulated adapter
-   * that spinning thread takes a core from the emulator. With `politeWaits`, a wait first sleeps until the
-   * GPU is expected to be done (from the measured time per submission) and only then starts polling.
+   * How reads and syncs wait for the GPU (src/gpu/waits.ts): 'poll' (the default: browsers do not spin),
+   * 'sleep' first, or 'measure' both and keep the faster (what the Node front door picks).
    */
-  politeWaits = false;
-  private pendingSince: number | undefined;
-  private pendingSubmissions = 0;
-  private secondsPerSubmission = 0;
+  readonly waits = new GpuWaits('poll');
   /** Set while dryRun() records: kernels seen, no GPU work. */
   private dry: { specs: Map<string, KernelSpec>; dispatches: number } | undefined;
   /** Set while reads join the next submission (readsWithNextSubmission). */
   private joiningReads = 0;
-  private nextSubmission: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | undefined;
+  private nextSubmission: { promise: Promise<number>; resolve: (index: number) => void; reject: (e: Error) => void } | undefined;
   /**
    * Whether kernels may use subgroup operations (the adapter has `subgroups`). Tests turn it off to check
    * the portable path on the same device.
    */
   useSubgroups: boolean;
+  /**
+   * The kind of device and the kernel choices it gets (src/gpu/profile.ts), from the adapter's info and
+   * limits. Tests force another kind to check every program on the emulators.
+   */
+  profile: DeviceProfile;
 
   constructor(
     readonly device: GPUDevice,
@@ -130,6 +133,7 @@ export class GpuContext {
   ) {
     this.features = new Set([...device.features].map(String));
     this.useSubgroups = this.features.has('subgroups');
+    this.profile = deviceProfile(adapter, device.limits);
     this.pool = new BufferPool(device, device.limits);
     this.pipelines = new PipelineCache(device);
     this.paramBuffer = device.createBuffer({
@@ -300,12 +304,11 @@ export class GpuContext {
     this.endPass();
     if (this.paramSlots > 0) this.device.queue.writeBuffer(this.paramBuffer, 0, this.paramData, 0, this.paramSlots * PARAM_SLOT_BYTES);
     this.device.queue.submit([this.encoder.finish()]);
-    this.pendingSince ??= performance.now();
-    this.pendingSubmissions++;
+    const index = this.waits.submitted();
     this.encoder = undefined;
     this.paramSlots = 0;
     this.stats.submissions++;
-    this.nextSubmission?.resolve();
+    this.nextSubmission?.resolve(index);
     this.nextSubmission = undefined;
   }
 
@@ -324,11 +327,12 @@ export class GpuContext {
     }
   }
 
-  private nextFlush(): Promise<void> {
+  /** Resolves with the index of the next submission (GpuWaits numbering) once flush() makes it. */
+  private nextFlush(): Promise<number> {
     if (!this.nextSubmission) {
-      let resolve!: () => void;
+      let resolve!: (index: number) => void;
       let reject!: (e: Error) => void;
-      const promise = new Promise<void>((res, rej) => {
+      const promise = new Promise<number>((res, rej) => {
         resolve = res;
         reject = rej;
       });
@@ -359,12 +363,14 @@ export class GpuContext {
       return buffer;
     });
     this.stats.reads++;
-    if (this.joiningReads > 0) await this.nextFlush();
-    else this.flush();
-    await this.sleepUntilLikelyDone();
-    const mapped = Promise.all(staging.map((b) => b.mapAsync(GPUMapMode.READ)));
-    await this.unlessLost(mapped);
-    this.noteWorkDone();
+    let index: number;
+    if (this.joiningReads > 0) index = await this.nextFlush();
+    else {
+      this.flush();
+      index = this.waits.latest;
+    }
+    // The maps start only once any sleep is over: while one is pending, Dawn's Node binding spins.
+    await this.waits.wait(index, () => this.unlessLost(Promise.all(staging.map((b) => b.mapAsync(GPUMapMode.READ)))));
     const out = staging.map((b, i) => {
       const copy = new Float32Array(ranges[i]!.byteLength / 4);
       copy.set(new Float32Array(b.getMappedRange(0, ranges[i]!.byteLength)));
@@ -383,26 +389,8 @@ export class GpuContext {
   /** Waits for submitted work; rejects if the device is lost meanwhile. */
   async sync(): Promise<void> {
     this.flush();
-    await this.sleepUntilLikelyDone();
-    await this.unlessLost(this.device.queue.onSubmittedWorkDone());
-    this.noteWorkDone();
+    await this.waits.wait(this.waits.latest, () => this.unlessLost(this.device.queue.onSubmittedWorkDone()));
     await this.throwPendingErrors();
-  }
-
-  private async sleepUntilLikelyDone(): Promise<void> {
-    if (!this.politeWaits || this.pendingSince === undefined || this.secondsPerSubmission === 0) return;
-    const expectedEnd = this.pendingSince + 0.85 * this.secondsPerSubmission * 1000 * this.pendingSubmissions;
-    const delay = expectedEnd - performance.now();
-    if (delay > 1) await new Promise((resolve) => setTimeout(resolve, delay));
-  }
-
-  /** Updates the time-per-submission estimate once everything submitted so far has finished. */
-  private noteWorkDone(): void {
-    if (this.pendingSince === undefined || this.pendingSubmissions === 0) return;
-    const perSubmission = (performance.now() - this.pendingSince) / 1000 / this.pendingSubmissions;
-    this.secondsPerSubmission = this.secondsPerSubmission === 0 ? perSubmission : 0.5 * this.secondsPerSubmission + 0.5 * perSubmission;
-    this.pendingSince = undefined;
-    this.pendingSubmissions = 0;
   }
 
   /**

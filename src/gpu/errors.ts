@@ -1,7 +1,12 @@
 // Typed errors the engine raises. Each message is a sentence a user can act on.
 
 /** How every message names a shape: [2, 197, 768]. */
-export const shapeText = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
+export const shapeText = (shape: readonly (number | string)[]): string => `[${shape.join(', ')}]`;
+
+/** A GPU setting (CLORA_DEVICE_PROFILE, CLORA_WAIT, an option) names something that does not exist. */
+export class GpuSettingError extends Error {
+  override name = 'GpuSettingError';
+}
 
 /** No WebGPU adapter could be obtained. */
 export class GpuUnavailableError extends Error {

@@ -3,7 +3,9 @@ import { existsSync } from 'node:fs';
 import { create, globals } from 'webgpu';
 import { adapterName, createGpuContext, type GpuContext } from './context';
 import { GpuUnavailableError } from './errors';
+import { classifyAdapter, parseDeviceKind, profileFor } from './profile';
 import { installNodeShaderLoader } from './shaders-node';
+import { parseWaitScheme, type WaitScheme } from './waits';
 
 // Software Vulkan drivers, fastest first: Mesa's lavapipe (bookworm-backports), then Chromium's SwiftShader.
 const SOFTWARE_ICDS = ['/usr/share/vulkan/icd.d/lvp_icd.json', '/usr/lib/chromium/vk_swiftshader_icd.json'];
@@ -18,23 +20,24 @@ export interface NodeGpuOptions {
   /** Skip the one-line note printed when the adapter is a CPU emulator. */
   quiet?: boolean;
   /**
-   * Sleep instead of busy-polling while an emulated GPU works (see GpuContext.politeWaits). Off by default:
-   * measured here it did not pay (training 60 steps: 9.8–10.3 s either way; inference slower by a third).
+   * How to wait for the GPU (src/gpu/waits.ts). Default 'measure': Dawn's binding busy-polls while a GPU
+   * promise is pending, which starves a CPU-emulated adapter, so both ways are timed and the faster is kept.
+   * CLORA_WAIT=poll|sleep|measure sets it from outside.
    */
-  politeWaits?: boolean;
+  wait?: WaitScheme;
 }
 
 // GPUBufferUsage and friends are browser globals; Dawn provides them for Node.
 Object.assign(globalThis, globals);
 
-function isEmulated(name: string): boolean {
-  return /llvmpipe|lavapipe|swiftshader|software|cpu/i.test(name);
-}
-
 export async function createNodeGpuContext(options: NodeGpuOptions = {}): Promise<GpuContext> {
   // CLORA_UNCHECKED=1 drops Dawn's bounds checks (3–5× on emulators): for long runs of kernels the tests
   // have proven, such as tools/pretrain-backbone.ts; never for correctness tests.
   const dawnFlags = options.dawnFlags ?? (process.env.CLORA_UNCHECKED === '1' ? ['enable-dawn-features=disable_robustness'] : []);
+  // CLORA_DEVICE_PROFILE=emulated|integrated|discrete: the kernel choices of another kind of device (to try
+  // a GPU's programs on an emulator, or an emulator's on a GPU).
+  const forced = process.env.CLORA_DEVICE_PROFILE ? parseDeviceKind(process.env.CLORA_DEVICE_PROFILE) : undefined;
+  const wait = options.wait ?? parseWaitScheme(process.env.CLORA_WAIT ?? 'measure');
   installNodeShaderLoader();
   // Without an explicit driver list the Vulkan loader offers every installed driver (a real GPU first);
   // when none answers, point it at a software driver found on disk and ask again.
@@ -48,8 +51,11 @@ export async function createNodeGpuContext(options: NodeGpuOptions = {}): Promis
     ctx = await createGpuContext({ gpu: create(dawnFlags), noAdapterAdvice: NODE_ADVICE });
   }
   const name = adapterName(ctx.adapter);
-  const emulated = ctx.adapter.isFallback || isEmulated(name);
-  ctx.politeWaits = emulated && (options.politeWaits ?? process.env.CLORA_POLITE_WAITS === '1');
+  const emulated = classifyAdapter(ctx.adapter).kind === 'emulated';
+  if (forced) ctx.profile = profileFor(parseDeviceKind(forced), ctx.limits.maxComputeWorkgroupStorageSize, `${forced}, set by CLORA_DEVICE_PROFILE`);
+  ctx.waits.scheme = wait;
+  // An emulator's cores are the ones a spinning wait takes: there, sleeping is the scheme to beat.
+  ctx.waits.expected = emulated ? 'sleep' : 'poll';
   if (!options.quiet && emulated) {
     process.stderr.write(`note: no GPU found; WebGPU runs emulated on the CPU (${name}), so expect it to be slow.\n`);
   }

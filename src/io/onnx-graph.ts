@@ -15,6 +15,7 @@ import {
   type TensorProto,
   type ValueInfoProto,
 } from 'onnx-buf';
+import { shapeText } from '../gpu/errors';
 
 /** A dimension: a fixed size, or a name for a size chosen when the model runs (e.g. the batch). */
 export type OnnxDim = number | string;
@@ -106,7 +107,7 @@ export class OnnxGraphBuilder {
   }
 
   private tensor(name: string, dims: readonly number[], dataType: TensorProto_DataType, data: Float32Array | BigInt64Array): string {
-    if (product(dims) !== data.length) throw new Error(`Internal: initializer "${name}" has ${data.length} values for dims [${dims.join(', ')}].`);
+    if (product(dims) !== data.length) throw new Error(`Internal: initializer "${name}" has ${data.length} values for dims ${shapeText(dims)}.`);
     this.initializers.push(create(TensorProtoSchema, { name: this.claim(name), dims: dims.map(BigInt), dataType, rawData: littleEndianBytes(data) }));
     this.weightBytes += data.byteLength;
     return name;

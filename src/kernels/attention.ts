@@ -1,6 +1,7 @@
 import { f32, type BufferRange, type GpuContext } from '../gpu/context';
 import { ShapeError } from '../gpu/errors';
 import type { KernelSpec } from '../gpu/pipelines';
+import type { DeviceProfile } from '../gpu/profile';
 import { ceilDiv, grid1d } from './grid';
 import { storageMap, storageOf } from './storage';
 
@@ -10,8 +11,6 @@ import { storageMap, storageOf } from './storage';
 
 /** Largest head dim with a specialised kernel (timm ViTs use 64). */
 export const MAX_HEAD_DIM = 128;
-/** The engine's guaranteed workgroup memory; tiles are sized for it on every device so results do not vary. */
-const WORKGROUP_BYTES = 16384;
 /** Invocations per workgroup for the tiled kernels (the guaranteed minimum is 256). */
 const THREADS = 128;
 
@@ -51,8 +50,12 @@ export type AttentionPath = 'fused' | 'products';
  */
 const PRODUCTS_MAX_KEYS_PER_HEAD_DIM = 2;
 
-/** The attention path for Nk keys at head dim Dh (the op can force either). */
-export function selectAttentionPath(nk: number, dh: number): AttentionPath {
+/**
+ * The attention path for Nk keys at head dim Dh on a device (the op can force either): emulators take the
+ * products for short sequences; GPUs always take the fused kernels, whose tiles live in workgroup memory.
+ */
+export function selectAttentionPath(nk: number, dh: number, profile: Pick<DeviceProfile, 'attention'>): AttentionPath {
+  if (profile.attention === 'fused') return 'fused';
   return nk <= PRODUCTS_MAX_KEYS_PER_HEAD_DIM * dh ? 'products' : 'fused';
 }
 
@@ -67,23 +70,31 @@ function workgroupBytes(kernel: AttentionKernel, dh: number, rows: number, tile:
 }
 
 // Preference order: more owned rows reuse each streamed tile more; a longer forward tile means fewer barriers
-// per key. The first shape that fits wins.
+// per key. The first shape that fits the profile's workgroup memory wins. The 16 KiB every device offers
+// (emulators, and GPUs at large head dims) takes the 16-row tiles; GPUs with 32 KiB take 32-row tiles first,
+// halving the passes over the streamed keys (forward, dQ) or queries (dK, dV).
 const CANDIDATES: Record<AttentionKernel, [number, number][]> = {
   forward: [[16, 32], [16, 16], [16, 8], [8, 8], [4, 8], [4, 4]],
   backward_dkdv: [[16, 8], [8, 8], [8, 4], [4, 4]],
   backward_dq: [[16, 8], [8, 8], [8, 4], [4, 4]],
 };
+const GPU_CANDIDATES: Record<AttentionKernel, [number, number][]> = {
+  forward: [[32, 32], [32, 16], ...CANDIDATES.forward],
+  backward_dkdv: [[32, 16], [32, 8], ...CANDIDATES.backward_dkdv],
+  backward_dq: [[32, 16], [32, 8], ...CANDIDATES.backward_dq],
+};
 
-/** The tile shape of one kernel at a head dim; throws for head dims without a specialised kernel. */
-export function attentionTile(kernel: AttentionKernel, dh: number): AttentionTile {
+/** The tile shape of one kernel at a head dim on a device; throws for head dims without a specialised kernel. */
+export function attentionTile(kernel: AttentionKernel, dh: number, profile: Pick<DeviceProfile, 'kind' | 'attentionWorkgroupBytes'>): AttentionTile {
   if (!Number.isInteger(dh) || dh < 1 || dh > MAX_HEAD_DIM) {
     throw new ShapeError(`attention: head dim ${dh} is not supported; the fused kernel handles head dims 1 to ${MAX_HEAD_DIM}.`);
   }
-  for (const [rows, tile] of CANDIDATES[kernel]) {
+  const budget = profile.attentionWorkgroupBytes;
+  for (const [rows, tile] of (profile.kind === 'emulated' ? CANDIDATES : GPU_CANDIDATES)[kernel]) {
     const bytes = workgroupBytes(kernel, dh, rows, tile);
-    if (bytes <= WORKGROUP_BYTES) return { rows, tile, tpr: THREADS / rows, bytes };
+    if (bytes <= budget) return { rows, tile, tpr: THREADS / rows, bytes };
   }
-  throw new Error(`Internal: no attention tile fits ${WORKGROUP_BYTES} bytes at head dim ${dh}.`);
+  throw new Error(`Internal: no attention tile fits ${budget} bytes at head dim ${dh}.`);
 }
 
 /** The common storage type of the activation buffers of one kernel (mixing is refused). */
@@ -93,14 +104,14 @@ function activationType(kernel: string, buffers: BufferRange[]): Record<string, 
   return storageMap({ act: type }) as Record<string, 'f16'> | undefined;
 }
 
-function spec(kernel: AttentionKernel, dh: number, buffers: BufferRange[]): { spec: KernelSpec; rows: number } {
-  const t = attentionTile(kernel, dh);
+function spec(ctx: GpuContext, kernel: AttentionKernel, dh: number, buffers: BufferRange[]): { spec: KernelSpec; rows: number } {
+  const t = attentionTile(kernel, dh, ctx.profile);
   return { spec: { shader: 'attention', entry: kernel, defines: { DH: dh, ROWS: t.rows, TILE: t.tile, TPR: t.tpr }, storage: activationType(kernel, buffers) }, rows: t.rows };
 }
 
 /** out = softmax(q·kᵀ·scale)·v and lse = logsumexp(q·kᵀ·scale) per query row. */
 export function attentionForward(ctx: GpuContext, q: BufferRange, k: BufferRange, v: BufferRange, out: BufferRange, lse: BufferRange, dims: AttentionDims, scale: number): void {
-  const { spec: s, rows } = spec('forward', dims.dh, [q, k, v, out]);
+  const { spec: s, rows } = spec(ctx, 'forward', dims.dh, [q, k, v, out]);
   ctx.dispatch(s, [dims.nq, dims.nk, f32(scale)], [q, k, v, out, lse], [ceilDiv(dims.nq, rows), dims.bh]);
 }
 
@@ -110,7 +121,7 @@ const ROWDOT_LANES = 8;
 
 /** D[i] = Σ_c dOut[i, c]·out[i, c] for `rows` rows of dh values. */
 export function attentionRowDot(ctx: GpuContext, dOut: BufferRange, out: BufferRange, dsum: BufferRange, rows: number, dh: number): void {
-  attentionTile('forward', dh); // same head-dim check as the other kernels
+  attentionTile('forward', dh, ctx.profile); // same head-dim check as the other kernels
   const s: KernelSpec = { shader: 'attention', entry: 'backward_rowdot', defines: { DH: dh, ROWS: ROWDOT_ROWS, TILE: 1, TPR: ROWDOT_LANES }, storage: activationType('backward_rowdot', [dOut, out]) };
   ctx.dispatch(s, [rows, 0, f32(0)], [dOut, out, dsum], grid1d(rows, ROWDOT_ROWS));
 }
@@ -129,12 +140,12 @@ export interface AttentionBackwardInputs {
 
 /** dK and dV from the saved logsumexp and D (one pass over query tiles per block of key rows). */
 export function attentionBackwardKeys(ctx: GpuContext, b: AttentionBackwardInputs, dk: BufferRange, dv: BufferRange, dims: AttentionDims, scale: number): void {
-  const { spec: s, rows } = spec('backward_dkdv', dims.dh, [b.q, b.k, b.v, b.dOut, dk, dv]);
+  const { spec: s, rows } = spec(ctx, 'backward_dkdv', dims.dh, [b.q, b.k, b.v, b.dOut, dk, dv]);
   ctx.dispatch(s, [dims.nq, dims.nk, f32(scale)], [b.q, b.k, b.v, b.dOut, b.lse, b.dsum, dk, dv], [ceilDiv(dims.nk, rows), dims.bh]);
 }
 
 /** dQ from the saved logsumexp and D (one pass over key tiles per block of query rows). */
 export function attentionBackwardQueries(ctx: GpuContext, b: AttentionBackwardInputs, dq: BufferRange, dims: AttentionDims, scale: number): void {
-  const { spec: s, rows } = spec('backward_dq', dims.dh, [b.q, b.k, b.v, b.dOut, dq]);
+  const { spec: s, rows } = spec(ctx, 'backward_dq', dims.dh, [b.q, b.k, b.v, b.dOut, dq]);
   ctx.dispatch(s, [dims.nq, dims.nk, f32(scale)], [b.q, b.k, b.v, b.dOut, b.lse, b.dsum, dq], [ceilDiv(dims.nq, rows), dims.bh]);
 }

@@ -1,6 +1,7 @@
 import { f32, type BufferRange, type GpuContext, type Param } from '../gpu/context';
 import { ShapeError } from '../gpu/errors';
 import type { Defines, KernelSpec } from '../gpu/pipelines';
+import type { DeviceProfile } from '../gpu/profile';
 import { ceilDiv, chunksToFill, grid1d, splitK } from './grid';
 import { expectAtLeast, vec4Range } from './storage';
 
@@ -14,8 +15,9 @@ import { expectAtLeast, vec4Range } from './storage';
  *   backward  at most 8, fewer for frozen inputs: lowrank_in (dY, dZ in one pass over dOut's columns),
  *             lowrank_out (dX), weight_grad for dD and dU (+1 sum_chunks each when T is split across
  *             workgroups), core_grad + sum_chunks (dQ, written into the whole cores-sized gradient).
- * Up to P = ROWS_MAX_BOTTLENECK, lowrank_in, lowrank_out and weight_grad run as their barrier-free `*_rows`
- * entries (same dispatch counts).
+ * Up to P = ROWS_MAX_BOTTLENECK, lowrank_out and weight_grad run as their barrier-free `*_rows` entries and
+ * lowrank_in as `lowrank_in_rows` (emulators) or `lowrank_in_split` (GPUs: coalesced), same dispatch counts;
+ * selectBranchPrograms is the choice.
  */
 
 /** The widest bottleneck (p·r) the kernels take: lowrank_in keeps a row tile of all P columns in 16 KiB. */
@@ -25,13 +27,26 @@ const THREADS = 256;
 const KT = 16;
 const WORKGROUP_FLOATS = 4096; // lowrank_in's workgroup array (16 KiB)
 /**
- * Bottlenecks up to this width take the barrier-free `*_rows` entries (registers hold a thread's whole row of
- * P, or its P × 4 gradient block); wider ones the tiled entries, whose workgroup tiles then carry real reuse.
+ * Bottlenecks up to this width take the register-blocked entries (registers hold a thread's whole row of P,
+ * or its P × 4 gradient block); wider ones the tiled entries, whose workgroup tiles then carry real reuse.
  */
 export const ROWS_MAX_BOTTLENECK = 16;
 const useRows = (P: number): boolean => P <= ROWS_MAX_BOTTLENECK;
-/** Workgroups a split-T reduction aims for, so a mid-size GPU has every core busy. */
-const TARGET_GROUPS = 256;
+
+/** The programs of the branch's three products at bottleneck P on a device (see DeviceProfile.branchIn). */
+export interface BranchPrograms {
+  /** X·D_cat and the core product: one thread per row, several lanes per row splitting K, or tiled. */
+  lowrankIn: 'rows' | 'split' | 'tiled';
+  /** W·U_cat (and dZ·D_catᵀ): register blocks along the output's columns (coalesced), or tiled. */
+  lowrankOut: 'rows' | 'tiled';
+  /** The bank gradients: register blocks along the wide operand's columns (coalesced), or tiled. */
+  weightGrad: 'rows' | 'tiled';
+}
+
+export function selectBranchPrograms(P: number, profile: Pick<DeviceProfile, 'branchIn'>): BranchPrograms {
+  if (!useRows(P)) return { lowrankIn: 'tiled', lowrankOut: 'tiled', weightGrad: 'tiled' };
+  return { lowrankIn: profile.branchIn, lowrankOut: 'rows', weightGrad: 'rows' };
+}
 
 /** Rows per thread of lowrank_out_rows. */
 const ROWS_OUT_RO = 4;
@@ -157,7 +172,6 @@ export interface LowRankInArgs {
  */
 export function lowRankIn(ctx: GpuContext, a: LowRankInArgs): void {
   const P = bottleneck(a.p, a.r);
-  const layout = lowRankInLayout(P);
   expectElements('the bank', a.bank, P * a.k);
   expectElements('the cores', a.cores, a.coreBase + P * a.r);
   expectElements('stage 1', a.stage1, a.rows * P);
@@ -171,11 +185,14 @@ export function lowRankIn(ctx: GpuContext, a: LowRankInArgs): void {
     threshold: rate > 0 ? dropoutThreshold(rate) : 0, seed: a.dropout.seed, keepScale: 1 / (1 - rate), alpha: a.alpha,
   });
   const buffers = [vec4Range(a.wide, 'clora: the wide operand'), a.bank, a.cores, a.stage1, a.stage2];
-  if (useRows(P)) {
+  const program = selectBranchPrograms(P, ctx.profile).lowrankIn;
+  if (program !== 'tiled') {
     const defines: Defines = { QV: Math.ceil(P / 4), BACKWARD: a.backward, DROPOUT: rate > 0, VEC_WIDE: vecWide };
-    ctx.dispatch(spec('lowrank_in_rows', defines), p, buffers, grid1d(a.rows, 64));
+    // lowrank_in_rows: 64 rows a workgroup, one a thread; lowrank_in_split: 8 rows of 8 lanes.
+    ctx.dispatch(spec(`lowrank_in_${program}`, defines), p, buffers, grid1d(a.rows, program === 'rows' ? 64 : 8));
     return;
   }
+  const layout = lowRankInLayout(P);
   const defines: Defines = {
     TX: layout.TX,
     RM: layout.RM,
@@ -188,20 +205,24 @@ export function lowRankIn(ctx: GpuContext, a: LowRankInArgs): void {
   ctx.dispatch(spec('lowrank_in', defines), p, buffers, grid1d(a.rows, layout.TM));
 }
 
-export interface LowRankOutArgs {
+/** T rows through a bottleneck of p spaces of rank r, against n columns [offset, offset + n) of a row-major matrix of `stride` floats a row. */
+interface BranchWindow {
+  rows: number;
+  p: number;
+  r: number;
+  n: number;
+  stride: number;
+  offset: number;
+}
+
+export interface LowRankOutArgs extends BranchWindow {
   /** [rows, P]: W (forward) or dZ (backward). */
   lhs: BufferRange;
   /** Up bank [p, r, n] (U_cat [P, n]) or, with bankDown, down bank [p, n, r] used as D_catᵀ. */
   bank: BufferRange;
   bankDown: boolean;
-  /** Written at [t, offset + n] with row stride `stride`. */
+  /** Written at [t, offset + n]. */
   out: BufferRange;
-  stride: number;
-  offset: number;
-  rows: number;
-  n: number;
-  p: number;
-  r: number;
   alpha: number;
   /** Add into `out` (the frozen output) instead of overwriting it. */
   accumulate: boolean;
@@ -215,7 +236,7 @@ export function lowRankOut(ctx: GpuContext, a: LowRankOutArgs): void {
   expectElements('the output', a.out, a.rows === 0 ? 0 : (a.rows - 1) * a.stride + a.offset + a.n);
   if (a.rows === 0 || a.n === 0) return;
   const p = params({ rows: a.rows, k: a.n, stride: a.stride, offset: a.offset, p: a.p, r: a.r, alpha: a.alpha });
-  if (useRows(P)) {
+  if (selectBranchPrograms(P, ctx.profile).lowrankOut === 'rows') {
     const defines = { RO: ROWS_OUT_RO, BANK_DOWN: a.bankDown, ACCUMULATE: a.accumulate };
     ctx.dispatch(spec('lowrank_out_rows', defines), p, [a.lhs, a.bank, a.out], [ceilDiv(a.n, 64), ceilDiv(a.rows, 4 * ROWS_OUT_RO)]); // 64 columns × 4 row groups of RO
     return;
@@ -223,23 +244,20 @@ export function lowRankOut(ctx: GpuContext, a: LowRankOutArgs): void {
   ctx.dispatch(spec('lowrank_out', { BANK_DOWN: a.bankDown, ACCUMULATE: a.accumulate }), p, [a.lhs, a.bank, a.out], [ceilDiv(a.n, 64), ceilDiv(a.rows, 64)]);
 }
 
-/** How T rows split into chunks for a reduction over T with `tiles` output tiles per chunk (chunks ≥ 64 rows). */
-function splitRows(rows: number, tiles: number, step: number): { chunks: number; chunkRows: number } {
-  const { chunkLength, chunks } = splitK(rows, chunksToFill(tiles, TARGET_GROUPS, ceilDiv(rows, 64)), step);
+/**
+ * How T rows split into chunks for a reduction over T with `tiles` output tiles per chunk (chunks of about 64
+ * rows or more), so that the device's profile.reductionGroups workgroups are busy.
+ */
+function splitRows(ctx: GpuContext, rows: number, tiles: number, step: number): { chunks: number; chunkRows: number } {
+  const { chunkLength, chunks } = splitK(rows, chunksToFill(tiles, ctx.profile.reductionGroups, ceilDiv(rows, 64)), step);
   return { chunks, chunkRows: chunkLength };
 }
 
-export interface WeightGradArgs {
+export interface WeightGradArgs extends BranchWindow {
   /** [rows, P]: W (for dU) or dZ (for dD). */
   lhs: BufferRange;
-  /** dOut (for dU) or X (for dD), read at [t, offset + n] with row stride `stride`. */
+  /** dOut (for dU) or X (for dD), read at [t, offset + n]. */
   wide: BufferRange;
-  stride: number;
-  offset: number;
-  rows: number;
-  n: number;
-  p: number;
-  r: number;
   /** Write in the down bank's layout [p, n, r] (else the up bank's [p, r, n]). */
   bankDown: boolean;
   out: BufferRange;
@@ -261,11 +279,11 @@ export function weightGrad(ctx: GpuContext, a: WeightGradArgs): void {
     ctx.clear({ buffer: a.out.buffer, byteOffset: a.out.byteOffset, byteLength: size * 4 });
     return;
   }
-  const rows = useRows(P);
+  const rows = selectBranchPrograms(P, ctx.profile).weightGrad === 'rows';
   const qv = Math.min(2, Math.ceil(P / 4));
   const qBlocks = rows ? ceilDiv(P, 4 * qv) : 1;
   const tiles = rows ? ceilDiv(a.n, 256) : ceilDiv(a.n, 64);
-  const { chunks, chunkRows } = splitRows(a.rows, tiles * qBlocks, rows ? 1 : KT);
+  const { chunks, chunkRows } = splitRows(ctx, a.rows, tiles * qBlocks, rows ? 1 : KT);
   const entry = rows ? 'weight_grad_rows' : 'weight_grad';
   const defines: Defines = {
     ...(rows ? { QV: qv } : { CN: Math.ceil(P / 16) }),
@@ -308,7 +326,7 @@ export function coreGrad(ctx: GpuContext, a: CoreGradArgs): void {
   expectElements('Z', a.z, a.rows * P);
   expectElements('dY', a.dy, a.rows * P);
   expectElements('the cores gradient', a.out, total);
-  const { chunks, chunkRows } = splitRows(Math.max(a.rows, 1), ceilDiv(block, THREADS), 8);
+  const { chunks, chunkRows } = splitRows(ctx, Math.max(a.rows, 1), ceilDiv(block, THREADS), 8);
   const p = params({ rows: a.rows, p: a.p, r: a.r, chunkRows, chunks });
   viaPartialSums(ctx, 'clora core-gradient partial sums', a.out, { n: block, chunks, outSize: total, outOffset: a.module * block, alpha: 1 }, (part) => {
     ctx.dispatch(spec('core_grad'), p, [a.z, a.dy, part], [chunks, ceilDiv(block, THREADS)]);

@@ -1,6 +1,7 @@
 import type { BufferRange, GpuContext } from '../gpu/context';
 import { ShapeError } from '../gpu/errors';
 import type { KernelSpec } from '../gpu/pipelines';
+import type { DeviceProfile } from '../gpu/profile';
 import { ceilDiv, chunksToFill, grid1d, splitK } from './grid';
 import { elementsOf, storageMap, storageOf, vec4Range } from './storage';
 
@@ -8,24 +9,25 @@ import { elementsOf, storageMap, storageOf, vec4Range } from './storage';
  * Launchers for shaders/matmul.wgsl and shaders/matmul_thin.wgsl:
  *   C[b] = epilogue(op(A[b]) · op(B[b])),  epilogue(z) = gelu?(z + bias?) or relu?(z + bias?), optionally added into C.
  *
- * How the program is chosen (selectMatmulProgram), from the output shape alone:
+ * How the program is chosen (selectMatmulProgram), from the output shape and the device profile's workgroup
+ * targets (src/gpu/profile.ts: how many workgroups keep the device busy; emulators 32 tiled / 64 thin, the
+ * numbers measured fastest there, integrated GPUs 128, discrete 512):
  *  1. One output side ≤ 16 (rank-r adapter shapes 197×192×8, 8×192×197, weight gradients Xᵀ·G):
  *     'thin'. A square register tile would spend most of its lanes on padding there, so the thin program
  *     gives a workgroup 64 rows of the wide side × the whole thin side and splits K across 4 threads per
  *     row, reducing their partial sums in workgroup memory.
- *     If that leaves the GPU short of workgroups (under TARGET_GROUPS) and K is long (≥ 512), K is also
+ *     If that leaves the device short of workgroups (under thinGroups) and K is long (≥ 512), K is also
  *     split across workgroups in chunks of ≥ 256: 'thin_splitk' writes one partial product per chunk and a
  *     second pass sums them and applies the epilogue.
  *  2. Otherwise the register-blocked tiled program (vec4 loads where the operand's contiguous dimension
  *     is a multiple of 4, scalar loads at ragged edges):
  *     'tiled_64x64' (64 threads, 8×8 outputs each: every value read from workgroup memory feeds 8 FMAs)
- *     when that tiling already yields TILED_TARGET_GROUPS workgroups (2048 threads, what a mid-size GPU
- *     keeps busy: one image's 197×192×576 makes 36), else 'tiled_32x32' (64 threads, 4×4 outputs
- *     each), whose 4× more workgroups keep more of a GPU busy on small products such as one image's
- *     197×192×192. Except when K is long (≥ 512, the backward of a 400×576×192 qkv product):
- *     'tiled_64x64_splitk' then splits K across workgroups (chunks of ≥ 256) until there are
- *     TILED_TARGET_GROUPS of them, keeping the 8×8 register blocks; a second pass sums the partial
- *     tiles and applies the epilogue.
+ *     when that tiling already yields matmulGroups workgroups (on an emulator 32: one image's 197×192×576
+ *     makes 36), else 'tiled_32x32' (64 threads, 4×4 outputs each), whose 4× more workgroups keep more of a
+ *     device busy on small products such as one image's 197×192×192. Except when K is long (≥ 512, the
+ *     backward of a 400×576×192 qkv product): 'tiled_64x64_splitk' then splits K across workgroups (chunks
+ *     of ≥ 256) until there are matmulGroups of them, keeping the 8×8 register blocks; a second pass sums
+ *     the partial tiles and applies the epilogue.
  * Operands and output may each be f16 tensors (mixed precision; the bias stays f32): each binding's storage
  * type follows its buffer, loads widen to f32 and accumulation stays f32; split-K partials are always f32.
  * Transposes, batching and the epilogue never change the choice; they are compile-time defines of the
@@ -73,10 +75,8 @@ export interface MatmulPlan {
   kChunks?: number;
 }
 
-/** Workgroups wanted in flight before a tiling is considered to fill a mid-size GPU. */
-const TARGET_GROUPS = 64;
-/** The same for the tiled programs, whose workgroups (64 threads with 8×8 or 4×4 outputs) do more each. */
-const TILED_TARGET_GROUPS = 32;
+/** The profile's workgroup targets: thinGroups for the thin programs, matmulGroups for the tiled ones. */
+type Targets = Pick<DeviceProfile, 'matmulGroups' | 'thinGroups'>;
 const THIN_MAX = 16;
 const THIN_WIDE = 64; // wide rows per thin workgroup (matmul_thin.wgsl WIDE)
 const THIN_KT = 32; // K staged per step (matmul_thin.wgsl KT)
@@ -87,43 +87,43 @@ const TILED_K: Record<'tiled_64x64' | 'tiled_32x32', number> = { tiled_64x64: 16
 // 4×4 blocks per thread along M and N.
 const TILED_BLOCKS: Record<'tiled_64x64' | 'tiled_32x32', number> = { tiled_64x64: 2, tiled_32x32: 1 };
 
-function thinPlan(g: MatmulGeometry, forceSplit: boolean): MatmulPlan {
+function thinPlan(g: MatmulGeometry, t: Targets, forceSplit: boolean): MatmulPlan {
   const thinIsN = g.n <= g.m;
   const thinLen = thinIsN ? g.n : g.m;
   const wide = thinIsN ? g.m : g.n;
   const thin = thinLen <= 4 ? 4 : thinLen <= 8 ? 8 : 16;
   const groups = ceilDiv(wide, THIN_WIDE) * g.batch;
   // K is split only when it holds two chunks of SPLIT_MIN_CHUNK or more (K ≥ 512).
-  const chunks = forceSplit ? 2 : chunksToFill(groups, TARGET_GROUPS, Math.floor(g.k / SPLIT_MIN_CHUNK));
+  const chunks = forceSplit ? 2 : chunksToFill(groups, t.thinGroups, Math.floor(g.k / SPLIT_MIN_CHUNK));
   const { chunkLength: kChunk, chunks: kChunks } = splitK(g.k, chunks, THIN_KT);
   return { program: forceSplit || kChunks > 1 ? 'thin_splitk' : 'thin', thin, thinIsN, kChunk, kChunks };
 }
 
 const TILED_SPLIT_MIN_K = 512;
 
-function tiledSplitPlan(g: MatmulGeometry, forceSplit: boolean): MatmulPlan {
+function tiledSplitPlan(g: MatmulGeometry, t: Targets, forceSplit: boolean): MatmulPlan {
   const tiles64 = ceilDiv(g.m, 64) * ceilDiv(g.n, 64) * g.batch;
-  let chunks = chunksToFill(tiles64, TILED_TARGET_GROUPS, Math.floor(g.k / SPLIT_MIN_CHUNK));
+  let chunks = chunksToFill(tiles64, t.matmulGroups, Math.floor(g.k / SPLIT_MIN_CHUNK));
   if (forceSplit) chunks = Math.max(2, chunks);
   const { chunkLength: kChunk, chunks: kChunks } = splitK(g.k, Math.min(chunks, ceilDiv(g.k, 16)), 16);
   return { program: 'tiled_64x64_splitk', kChunk, kChunks };
 }
 
-/** The program (and its thin/split parameters) used for a product of this shape; see the note above. */
-export function selectMatmulProgram(g: MatmulGeometry): MatmulPlan {
-  if (Math.min(g.m, g.n) <= THIN_MAX) return thinPlan(g, false);
+/** The program (and its thin/split parameters) for a product of this shape on a device; see the note above. */
+export function selectMatmulProgram(g: MatmulGeometry, t: Targets): MatmulPlan {
+  if (Math.min(g.m, g.n) <= THIN_MAX) return thinPlan(g, t, false);
   const tiles64 = ceilDiv(g.m, 64) * ceilDiv(g.n, 64) * g.batch;
-  if (tiles64 >= TILED_TARGET_GROUPS) return { program: 'tiled_64x64' };
-  if (g.k >= TILED_SPLIT_MIN_K) return tiledSplitPlan(g, false);
+  if (tiles64 >= t.matmulGroups) return { program: 'tiled_64x64' };
+  if (g.k >= TILED_SPLIT_MIN_K) return tiledSplitPlan(g, t, false);
   return { program: 'tiled_32x32' };
 }
 
 /** A plan for a given program regardless of the selector (tests and benchmarks compare programs). */
-function planFor(g: MatmulGeometry, program: MatmulProgram): MatmulPlan {
-  if (program === 'tiled_64x64_splitk') return tiledSplitPlan(g, true);
+function planFor(g: MatmulGeometry, t: Targets, program: MatmulProgram): MatmulPlan {
+  if (program === 'tiled_64x64_splitk') return tiledSplitPlan(g, t, true);
   if (program === 'thin' || program === 'thin_splitk') {
     if (Math.min(g.m, g.n) > THIN_MAX) throw new Error(`matmul: the ${program} program needs M or N ≤ ${THIN_MAX} (got ${g.m}×${g.n}).`);
-    const plan = thinPlan(g, program === 'thin_splitk');
+    const plan = thinPlan(g, t, program === 'thin_splitk');
     return program === 'thin' ? { ...plan, program, kChunk: ceilDiv(g.k, THIN_KT) * THIN_KT, kChunks: 1 } : plan;
   }
   return { program };
@@ -173,7 +173,7 @@ export function matmulInto(
 ): MatmulPlan {
   checkSizes(g, a, b, out, epilogue);
   if (epilogue.gelu && epilogue.relu) throw new Error('matmul: the epilogue applies GELU or ReLU, not both.');
-  const plan = program ? planFor(g, program) : selectMatmulProgram(g);
+  const plan = program ? planFor(g, ctx.profile, program) : selectMatmulProgram(g, ctx.profile);
   if (g.batch * g.m * g.n === 0) return plan;
   const transA = g.transA ?? false;
   const transB = g.transB ?? false;
@@ -220,7 +220,7 @@ export function matmulInto(
       },
       storage: storageMap({ ...operandTypes, c_t: split ? 'f32' : cType }),
     };
-    const params = [g.m, g.k, g.n, strideA, strideB, plan.kChunk ?? g.k, chunks, total];
+    const params = [g.m, g.k, g.n, strideA, strideB, plan.kChunk ?? g.k, g.batch, total, chunks];
     const grid: [number, number, number] = [ceilDiv(g.n, tile), ceilDiv(g.m, tile), g.batch * chunks];
     if (!split) {
       ctx.dispatch(spec, params, [vec4Range(a, 'matmul: A'), vec4Range(b, 'matmul: B'), out, bias, pre], grid);

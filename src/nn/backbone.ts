@@ -90,5 +90,5 @@ export function checkSampleShape(cfg: BackboneConfig, shape: readonly number[], 
     return;
   }
   const want = sampleShapeOf(cfg);
-  if (shape.length !== 3 || shape.some((d, i) => d !== want[i])) throw new ShapeError(`${where} holds samples of shape ${text}; the model takes [${want.join(', ')}].`);
+  if (shape.length !== 3 || shape.some((d, i) => d !== want[i])) throw new ShapeError(`${where} holds samples of shape ${text}; the model takes ${shapeText(want)}.`);
 }

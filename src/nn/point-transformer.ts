@@ -11,7 +11,7 @@ import { groupPoints } from '../autodiff/ops/points';
 import { concatLast, prependToken, selectToken } from '../autodiff/ops/shape';
 import { checkpoint } from '../autodiff/checkpoint';
 import { activeTape, type DType, type Tensor } from '../autodiff/tensor';
-import { ShapeError } from '../gpu/errors';
+import { ShapeError, shapeText } from '../gpu/errors';
 import { MAX_GROUP_SIZE } from '../kernels/point-grouping';
 import { runBlocks, transformerBlock, type BlockSpec, type LinearAdapter, type WeightSource } from './transformer-block';
 
@@ -50,7 +50,7 @@ export interface PointSettings {
   groupSize?: number;
 }
 
-const fmt = (s: readonly number[] | undefined): string => (s ? `[${s.join(', ')}]` : 'missing');
+const fmt = (s: readonly number[] | undefined): string => (s ? shapeText(s) : 'missing');
 
 export const pointBlockPrefix = (i: number): string => `blocks.blocks.${i}`;
 

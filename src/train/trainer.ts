@@ -9,12 +9,11 @@ import type { FineTuneModel } from '../clora/model';
 import type { DryRunResult } from '../gpu/context';
 import { kernelKey, type KernelSpec } from '../gpu/pipelines';
 import { SettingsError } from '../clora/settings';
-import { checkDataset, countText, gatherBatch, sampleSize, type Dataset } from '../data/dataset';
-import { augmentInto } from '../data/augment';
-import { augmentPointsInto, type PointAugmentOptions } from '../data/points/augment';
+import { checkDataset, countText, type Dataset } from '../data/dataset';
+import type { PointAugmentOptions } from '../data/points/augment';
 import { planMemory, type MemoryPlan } from './memory-plan';
 import { AdamW, LossScaler, Sgd, type LossScaleOptions, type LossScaleState, type Optimizer, type OptimizerState } from './optimizer';
-import { Rng } from './rng';
+import { BatchSampler, type ImageAugment } from './batches';
 import { learningRate } from './schedule';
 
 export type OptimizerName = 'adamw' | 'sgd';
@@ -62,19 +61,6 @@ export interface TrainOptions {
 }
 
 export type Precision = 'f32' | 'f16';
-
-export interface ImageAugment {
-  flip: boolean;
-  randomResizedCrop: boolean;
-}
-
-/** Copies the samples `indices` into a batch (augmented as `augment` says) and their labels. */
-function gatherTrainingBatch(data: Dataset, indices: readonly number[], inputs: Float32Array, labels: Float32Array, rng: Rng, augment: TrainOptions['augment']): void {
-  if (augment && 'scaleAndTranslate' in augment) {
-    if (augment.scaleAndTranslate || augment.rotate || augment.jitter) return augmentPointsInto(data, indices, inputs, labels, rng, augment);
-  } else if (augment && (augment.flip || augment.randomResizedCrop)) return augmentInto(data, indices, inputs, labels, rng, augment);
-  gatherBatch(data, indices, inputs, labels);
-}
 
 /** Refuses f16 training on an adapter without `shader-f16` (SettingsError, with what to do). */
 export function checkPrecision(precision: Precision, features: ReadonlySet<string>): void {
@@ -156,9 +142,7 @@ export class Trainer {
   readonly stepsPerEpoch: number;
   history: TrainMetrics[] = [];
   private step = 0;
-  private rng: Rng;
-  private order: number[] = [];
-  private cursor = 0;
+  private readonly sampler: BatchSampler;
   private pauseRequested = false;
   private stopRequested = false;
   private pending: { step: number; parts: Tensor[]; sade: Tensor | null; lr: number; images: number }[] = [];
@@ -179,9 +163,8 @@ export class Trainer {
   ) {
     this.stepsPerEpoch = Math.ceil(data.count / options.batchSize);
     this.totalSteps = options.steps ?? this.stepsPerEpoch * options.epochs!;
-    this.rng = new Rng(options.seed);
     this.microBatch = options.microBatchSize ?? options.batchSize;
-    this.newEpoch();
+    this.sampler = new BatchSampler(model.ctx, data, options);
   }
 
   static async create(model: FineTuneModel, data: Dataset, options: TrainOptions): Promise<Trainer> {
@@ -370,48 +353,22 @@ export class Trainer {
     this.stopRequested = true;
   }
 
-  private newEpoch(): void {
-    this.order = Array.from({ length: this.data.count }, (_, i) => i);
-    if (this.options.shuffle) this.rng.shuffle(this.order);
-    this.cursor = 0;
-  }
-
-  /** The next batch's sample indices; batches do not straddle epochs (the last one may be smaller). */
-  private nextBatch(): number[] {
-    if (this.cursor >= this.order.length) this.newEpoch();
-    const batch = this.order.slice(this.cursor, this.cursor + this.options.batchSize);
-    this.cursor += batch.length;
-    return batch;
-  }
-
   /**
-   * Records one optimizer step as ONE queue submission, with no GPU read: every micro-batch is uploaded
-   * first (a queue write issued after the step's commands would have to flush them), then the forward and
-   * backward passes, the update, and — when `report` is given — the copies that read the metrics back,
-   * which ride on the same submission (see startReport()).
+   * Records one optimizer step as ONE queue submission, with no GPU read: its micro-batches are already
+   * uploaded (drawn ahead after the previous step, or now: a queue write issued after the step's commands
+   * would have to flush them), then the forward and backward passes, the update, and — when `report` is
+   * given — the copies that read the metrics back, which ride on the same submission (see startReport()).
    */
   private trainStep(report?: () => void): void {
-    const { model, data, options } = this;
+    const { model, options } = this;
     const ctx = model.ctx;
-    const batch = this.nextBatch();
-    const micro = this.microBatch;
+    const batch = this.sampler.take(this.microBatch);
     const lr = learningRate(this.step + 1, this.totalSteps, options.lr, options.warmup);
-    const per = sampleSize(data);
-    const inputs: { x: Tensor; y: Tensor; seed: number }[] = [];
-    for (let start = 0; start < batch.length; start += micro) {
-      const indices = batch.slice(start, start + micro);
-      const pixels = new Float32Array(indices.length * per);
-      const labels = new Float32Array(indices.length);
-      gatherTrainingBatch(data, indices, pixels, labels, this.rng, options.augment);
-      // Same RNG order as drawing each micro-batch's dropout seed just before its forward pass.
-      const seed = this.rng.fork();
-      inputs.push({ x: Tensor.fromData(ctx, [indices.length, ...data.sampleShape], pixels), y: Tensor.fromData(ctx, [indices.length], labels), seed });
-    }
     model.parts.trainable.zeroGrad();
     const parts: Tensor[] = [];
     let sadeTerm: Tensor | null = null;
-    inputs.forEach(({ x, y, seed }, i) => {
-      const { part, sade } = this.recordMicroBatch(x, y, batch.length, i === 0, seed);
+    batch.micro.forEach(({ x, y, seed }, i) => {
+      const { part, sade } = this.recordMicroBatch(x, y, batch.size, i === 0, seed);
       parts.push(part);
       if (sade) sadeTerm = sade;
       // Their buffers are reused only by work recorded later, which runs after this micro-batch.
@@ -421,8 +378,8 @@ export class Trainer {
     model.zeroInertGradients();
     this.optimizer.step(lr);
     this.step++;
-    this.clock.images += batch.length;
-    this.pending.push({ step: this.step, parts, sade: sadeTerm, lr, images: batch.length });
+    this.clock.images += batch.size;
+    this.pending.push({ step: this.step, parts, sade: sadeTerm, lr, images: batch.size });
     report?.();
     ctx.flush();
   }
@@ -540,6 +497,8 @@ export class Trainer {
           if (this.stopRequested || this.pauseRequested) break;
         }
         this.trainStep(reportNow ? () => (this.inFlight = this.startReport(onMetrics)) : undefined);
+        // The next batch is gathered and its upload queued while the GPU runs this step.
+        if (!this.done && !this.stopRequested && !pauseAfter?.(this.step)) this.sampler.prefetch(this.microBatch);
       }
       await this.settleReport();
       if (this.pending.length > 0) {
@@ -559,9 +518,7 @@ export class Trainer {
   async state(): Promise<TrainingState> {
     return {
       step: this.step,
-      rngState: this.rng.state,
-      order: [...this.order],
-      cursor: this.cursor,
+      ...this.sampler.state,
       trainable: await this.model.parts.trainable.readAll(),
       optimizer: await this.optimizer.state(),
       history: [...this.history],
@@ -573,9 +530,7 @@ export class Trainer {
     for (const [name, data] of state.trainable) store.upload(name, data);
     this.optimizer.loadState(state.optimizer);
     this.step = state.step;
-    this.rng = new Rng(state.rngState);
-    this.order = [...state.order];
-    this.cursor = state.cursor;
+    this.sampler.load(state);
     this.history = [...state.history];
     this.lastGood = undefined;
   }
@@ -584,6 +539,7 @@ export class Trainer {
     for (const p of this.pending) p.parts.forEach((t) => t.dispose());
     for (const p of this.pending) p.sade?.dispose();
     this.pending = [];
+    this.sampler.dispose();
     this.optimizer.dispose();
     this.lossScaler?.dispose();
   }

@@ -111,7 +111,7 @@ export class CloraApp extends LitElement {
     if (g.kind === 'checking') return html`<p class="status" role="status" data-testid="gpu-status">Looking for a WebGPU adapter…</p>`;
     if (g.kind === 'ready')
       return html`<p class="status" role="status" data-testid="gpu-status">
-        WebGPU ready on <strong>${g.adapter}</strong>${g.features.length ? html` (${g.features.join(', ')})` : ''}.
+        WebGPU ready on <strong>${g.adapter}</strong>${g.features.length ? html` (${g.features.join(', ')})` : ''}, <span title=${g.profile.reason}>${g.profile.kind} profile</span>.
       </p>`;
     return html`<p class="status error" role="alert" data-testid="gpu-status">${g.message}</p>`;
   }
@@ -153,7 +153,7 @@ export class CloraApp extends LitElement {
             <div class="column">
               <section class="panel" aria-labelledby="h-project">
                 <h2 id="h-project">Project</h2>
-                <clora-project-bar .state=${s.project} .images=${s.data.total} ?disabled=${running || !backboneReady || s.data.intake !== undefined}></clora-project-bar>
+                <clora-project-bar .state=${s.project} .images=${s.data.total} .kind=${s.data.kind} ?disabled=${running || !backboneReady || s.data.intake !== undefined}></clora-project-bar>
               </section>
               <section class="panel" aria-labelledby="h-backbone">
                 <h2 id="h-backbone">1. Backbone</h2>

@@ -15,7 +15,7 @@ describe('the app in headless Chromium', () => {
     const problems = watchPage(page);
     await page.goto(`${env.baseUrl}/`);
     const status = page.locator('clora-app').getByTestId('gpu-status');
-    await expect.poll(async () => status.textContent(), { timeout: 60_000 }).toMatch(/WebGPU ready on .+/);
+    await expect.poll(async () => status.textContent(), { timeout: 60_000 }).toMatch(/WebGPU ready on .+, emulated profile\./);
     expect(await status.getAttribute('role')).toBe('status');
     expect(problems).toEqual([]);
     await page.close();

@@ -29,6 +29,8 @@ export const FAKE_MEDIA_ARGS = ['--use-fake-device-for-media-stream', '--use-fak
 export interface BrowserEnvOptions {
   /** Extra Chromium flags (e.g. FAKE_MEDIA_ARGS). */
   args?: string[];
+  /** Response headers for every page (e.g. COOP/COEP for a cross-origin isolated page). */
+  headers?: Record<string, string>;
 }
 
 /** Debian's headless Chromium with WebGPU on. */
@@ -39,7 +41,7 @@ export async function launchChromium(options: BrowserEnvOptions = {}): Promise<B
 }
 
 export async function startBrowserEnv(options: BrowserEnvOptions = {}): Promise<BrowserEnv> {
-  const server = await createServer({ configFile: 'vite.config.ts', logLevel: 'error', server: { host: '127.0.0.1', port: 0, hmr: false } });
+  const server = await createServer({ configFile: 'vite.config.ts', logLevel: 'error', server: { host: '127.0.0.1', port: 0, hmr: false, headers: options.headers } });
   await server.listen();
   const address = server.httpServer?.address();
   if (!address || typeof address === 'string') throw new Error('Vite did not report a port.');

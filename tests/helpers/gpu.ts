@@ -2,6 +2,7 @@
 import { createNodeGpuContext } from '../../src/gpu/node';
 import { onTestFinished } from 'vitest';
 import type { GpuContext } from '../../src/gpu/context';
+import { profileFor, type DeviceKind } from '../../src/gpu/profile';
 
 let shared: Promise<GpuContext> | undefined;
 
@@ -25,6 +26,20 @@ export async function gpuWithSubgroups(on: boolean): Promise<GpuContext> {
   ctx.useSubgroups = on;
   onTestFinished(() => {
     ctx.useSubgroups = saved;
+  });
+  return ctx;
+}
+
+/**
+ * The shared context with the kernel choices of another kind of device for the current test (restored when it
+ * ends): the programs real GPUs get run, and are checked, on the emulator.
+ */
+export async function gpuWithProfile(kind: DeviceKind): Promise<GpuContext> {
+  const ctx = await gpu();
+  const saved = ctx.profile;
+  ctx.profile = profileFor(kind, ctx.limits.maxComputeWorkgroupStorageSize);
+  onTestFinished(() => {
+    ctx.profile = saved;
   });
   return ctx;
 }

@@ -3,6 +3,7 @@
 // reference with gradients; and the choice by shape.
 import { describe, expect, it } from 'vitest';
 import { attention } from '../../src/autodiff/ops/attention';
+import { profileFor } from '../../src/gpu/profile';
 import { selectAttentionPath, type AttentionPath } from '../../src/kernels/attention';
 import { Tape } from '../../src/autodiff/tape';
 import { Tensor } from '../../src/autodiff/tensor';
@@ -49,10 +50,12 @@ describe('attention by products (scores through the tiled matmul) against the f6
     q.dispose();
   });
 
-  it('takes the products path up to Nk = 2·Dh (ViT at 112², 50 tokens) and the fused kernels past it (224², 197)', () => {
-    expect(selectAttentionPath(50, 64)).toBe('products');
-    expect(selectAttentionPath(128, 64)).toBe('products');
-    expect(selectAttentionPath(129, 64)).toBe('fused');
-    expect(selectAttentionPath(197, 64)).toBe('fused');
+  it('on emulators takes the products path up to Nk = 2·Dh (ViT at 112², 50 tokens) and the fused kernels past it (224², 197); GPUs always the fused kernels', () => {
+    const emulated = profileFor('emulated', 16384);
+    expect(selectAttentionPath(50, 64, emulated)).toBe('products');
+    expect(selectAttentionPath(128, 64, emulated)).toBe('products');
+    expect(selectAttentionPath(129, 64, emulated)).toBe('fused');
+    expect(selectAttentionPath(197, 64, emulated)).toBe('fused');
+    for (const kind of ['integrated', 'discrete'] as const) expect(selectAttentionPath(50, 64, profileFor(kind, 32768))).toBe('fused');
   });
 });

@@ -3,9 +3,10 @@ import { attention } from '../../src/autodiff/ops/attention';
 import { Tape } from '../../src/autodiff/tape';
 import { Tensor } from '../../src/autodiff/tensor';
 import { ShapeError } from '../../src/gpu/errors';
-import { attentionTile, MAX_HEAD_DIM, type AttentionKernel } from '../../src/kernels/attention';
+import { profileFor } from '../../src/gpu/profile';
+import { attentionTile, MAX_HEAD_DIM, selectAttentionPath, type AttentionKernel } from '../../src/kernels/attention';
 import { refOps, type RefTensor } from '../reference/ops';
-import { gpu } from '../helpers/gpu';
+import { gpu, gpuWithProfile } from '../helpers/gpu';
 import { checkAttention, type AttentionCase } from '../helpers/attention-check';
 import { checkOp, rand } from '../helpers/oracle';
 
@@ -28,6 +29,30 @@ function maxAbsScore(q: RefTensor, k: RefTensor, scale: number): number {
   }
   return best;
 }
+
+describe('fused attention with the tiles GPU profiles pick (forced on the emulator)', () => {
+  // GPUs take the fused kernels at every length and, with 32 KiB of workgroup memory, 32-row tiles: at the ViT
+  // head dim 64, forward 32×32 and dK/dV, dQ 32×16. N = 33 gives two row blocks and a ragged last tile in every
+  // kernel, N = 70 three row blocks. (Each new tile variant costs tens of seconds of shader compilation on
+  // lavapipe, so one head dim carries the check; the tile rules themselves are pinned for every head dim in
+  // the workgroup-memory test below.)
+  it('discrete: forward and the gradients of q, k, v at [B, H, N, Dh] = [1, 1, 33, 64]', async () => {
+    const ctx = await gpuWithProfile('discrete');
+    expect(attentionTile('forward', 64, ctx.profile)).toMatchObject({ rows: 32, tile: 32 });
+    expect(attentionTile('backward_dkdv', 64, ctx.profile)).toMatchObject({ rows: 32, tile: 16 });
+    expect(attentionTile('backward_dq', 64, ctx.profile)).toMatchObject({ rows: 32, tile: 16 });
+    expect(selectAttentionPath(33, 64, ctx.profile)).toBe('fused');
+    await check([1, 1, 33, 64], 33);
+  });
+
+  it('discrete: three 32-row blocks over two heads, forward, with 32 KiB and with 16 KiB of workgroup memory (32 × 32 and 32 × 16 tiles)', async () => {
+    const ctx = await gpuWithProfile('discrete');
+    await check([1, 2, 70, 64], 70, { grad: [] });
+    ctx.profile = profileFor('discrete', 16384);
+    expect(attentionTile('forward', 64, ctx.profile)).toMatchObject({ rows: 32, tile: 16 });
+    await check([1, 2, 70, 64], 70, { grad: [] });
+  });
+});
 
 describe('fused attention against the f64 reference', () => {
   // The forward streams keys 32 at a time (head dims ≤ 64) and the backward 8 at a time, so N = 33, 65, 197
@@ -129,15 +154,18 @@ describe('fused attention against the f64 reference', () => {
     }
   });
 
-  it('keeps every head dim within 16 KiB of workgroup memory and 256 invocations', () => {
+  it('keeps every head dim within the profile’s workgroup memory (16 KiB on emulators, up to 32 KiB on GPUs) and 256 invocations', () => {
     const kernels: AttentionKernel[] = ['forward', 'backward_dkdv', 'backward_dq'];
-    for (let dh = 1; dh <= MAX_HEAD_DIM; dh++) {
-      for (const kernel of kernels) {
-        const t = attentionTile(kernel, dh);
-        expect(t.bytes, `${kernel} at head dim ${dh}`).toBeLessThanOrEqual(16384);
-        expect(t.rows * t.tpr).toBeLessThanOrEqual(256);
+    for (const profile of [profileFor('emulated', 65536), profileFor('integrated', 16384), profileFor('discrete', 32768)]) {
+      for (let dh = 1; dh <= MAX_HEAD_DIM; dh++) {
+        for (const kernel of kernels) {
+          const t = attentionTile(kernel, dh, profile);
+          expect(t.bytes, `${kernel} at head dim ${dh}, ${profile.kind}`).toBeLessThanOrEqual(profile.attentionWorkgroupBytes);
+          expect(t.rows * t.tpr).toBeLessThanOrEqual(256);
+        }
       }
     }
-    expect(attentionTile('forward', 64)).toMatchObject({ rows: 16, tile: 32 });
+    expect(attentionTile('forward', 64, profileFor('emulated', 65536))).toMatchObject({ rows: 16, tile: 32 });
+    expect(attentionTile('forward', 64, profileFor('discrete', 32768))).toMatchObject({ rows: 32, tile: 32 });
   });
 });

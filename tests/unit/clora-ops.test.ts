@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { Tape } from '../../src/autodiff/tape';
 import { Tensor } from '../../src/autodiff/tensor';
 import { cloraBranch, gram, sadeSum } from '../../src/clora/ops';
+import type { GpuContext } from '../../src/gpu/context';
 import { ShapeError } from '../../src/gpu/errors';
-import { dropoutKept } from '../../src/kernels/clora';
+import type { DeviceKind } from '../../src/gpu/profile';
+import { dropoutKept, selectBranchPrograms } from '../../src/kernels/clora';
 import * as ref from '../reference/clora';
 import { maxRelError, tensor, type RefOp, type RefTensor } from '../reference/ops';
-import { gpu } from '../helpers/gpu';
+import { gpu, gpuWithProfile } from '../helpers/gpu';
 import { checkOp, rand } from '../helpers/oracle';
 
 interface BranchCase {
@@ -32,6 +34,18 @@ function branchInputs(c: BranchCase, seed: number): RefTensor[] {
     rand([c.p, c.r, c.b], seed + 3, 1 / Math.sqrt(c.p * c.r)),
     rand([...c.lead, c.width], seed + 4),
   ];
+}
+
+/** cloraBranch against the reference on case `c` (inputs from `seed`), with dropout at `rate` under `dropSeed`. */
+function checkBranch(ctx: GpuContext, c: BranchCase, seed: number, rate = 0, dropSeed = 5) {
+  const keep = rate > 0 ? Float64Array.from({ length: c.lead.reduce((a, b) => a * b, 1) * c.p * c.r }, (_, e) => (dropoutKept(dropSeed, e, rate) ? 1 / (1 - rate) : 0)) : undefined;
+  return checkOp(ctx, {
+    ref: ref.cloraBranch,
+    opts: { module: c.module, colStart: c.colStart, scale: c.scale, ...(keep ? { keep } : {}) },
+    inputs: branchInputs(c, seed),
+    grad: c.grad,
+    engine: ([x, d, q, u, base]) => cloraBranch(x!, d!, q!, c.module, u!, base!, { colStart: c.colStart, scale: c.scale, dropout: rate, seed: dropSeed }),
+  });
 }
 
 const describeCase = (c: BranchCase): string =>
@@ -66,14 +80,7 @@ describe('cloraBranch against the f64 reference', () => {
   for (const c of cases) {
     it(describeCase(c), async () => {
       const ctx = await gpu();
-      const opts = { module: c.module, colStart: c.colStart, scale: c.scale };
-      await checkOp(ctx, {
-        ref: ref.cloraBranch,
-        opts,
-        inputs: branchInputs(c, 10 + c.a + c.p),
-        grad: c.grad,
-        engine: ([x, d, q, u, base]) => cloraBranch(x!, d!, q!, c.module, u!, base!, { colStart: c.colStart, scale: c.scale, dropout: 0, seed: 5 }),
-      });
+      await checkBranch(ctx, c, 10 + c.a + c.p);
     });
   }
 
@@ -98,6 +105,33 @@ describe('cloraBranch against the f64 reference', () => {
       tape.dispose();
       for (const t of [x, d, q, u, base]) t!.dispose();
     }
+  });
+});
+
+describe('cloraBranch with the programs GPU profiles pick (forced on the emulator)', () => {
+  // At P ≤ 16 GPUs take lowrank_in_split (8 lanes per row splitting K, partial sums in workgroup memory) and,
+  // on discrete GPUs, split the bank and core gradients over T into 4× more chunks. Odd widths and row counts,
+  // vec4 and scalar loads, T over several chunks; P = 17 stays tiled.
+  const cases: BranchCase[] = [
+    { lead: [1], a: 7, b: 7, p: 1, r: 1, m: 1, module: 0, width: 7, colStart: 0, scale: 1, grad: [0, 1, 2, 3, 4] },
+    { lead: [7], a: 33, b: 33, p: 2, r: 3, m: 3, module: 1, width: 40, colStart: 5, scale: 0.5, grad: [0, 2, 3] },
+    { lead: [2, 7], a: 64, b: 64, p: 1, r: 8, m: 2, module: 1, width: 192, colStart: 128, scale: 0.5, grad: [0] },
+    { lead: [600], a: 33, b: 17, p: 3, r: 4, m: 1, module: 0, width: 17, colStart: 0, scale: 1, grad: [1, 3] },
+    { lead: [9], a: 36, b: 20, p: 1, r: 17, m: 1, module: 0, width: 20, colStart: 0, scale: 1, grad: [0] },
+  ];
+  const runs: [DeviceKind, BranchCase][] = [...cases.map((c): [DeviceKind, BranchCase] => ['discrete', c]), ['integrated', cases[2]!]];
+  for (const [kind, c] of runs) {
+    it(`${kind}: ${describeCase(c)}`, async () => {
+      const ctx = await gpuWithProfile(kind);
+      expect(selectBranchPrograms(c.p * c.r, ctx.profile).lowrankIn).toBe(c.p * c.r <= 16 ? 'split' : 'tiled');
+      await checkBranch(ctx, c, 20 + c.a + c.p);
+    });
+  }
+
+  it('discrete: dropout in the split kernel matches the reference given the shader’s own mask, forward and backward', async () => {
+    const ctx = await gpuWithProfile('discrete');
+    const c: BranchCase = { lead: [33], a: 7, b: 33, p: 2, r: 3, m: 2, module: 1, width: 40, colStart: 3, scale: 0.7, grad: [0, 2] };
+    await checkBranch(ctx, c, 78, 0.3, 99);
   });
 });
 

@@ -2,10 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { linear, matmul } from '../../src/autodiff/ops/matmul';
 import { Tape } from '../../src/autodiff/tape';
 import { Tensor } from '../../src/autodiff/tensor';
+import { profileFor, type DeviceKind } from '../../src/gpu/profile';
 import { matmulInto, selectMatmulProgram, type MatmulGeometry, type MatmulProgram } from '../../src/kernels/matmul';
 import { maxRelError, refOps, type MatmulOpts, type RefTensor } from '../reference/ops';
-import { gpu } from '../helpers/gpu';
+import { gpu, gpuWithProfile } from '../helpers/gpu';
 import { checkOp, rand } from '../helpers/oracle';
+
+/** The choices measured fastest on emulators (what the tests' device picks unless a profile is forced). */
+const EMULATED = profileFor('emulated', 16384);
 
 const TRANSPOSES: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
 const tag = (transA: boolean, transB: boolean): string => `${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}`;
@@ -18,7 +22,7 @@ function operands(batch: number[], m: number, k: number, n: number, transA: bool
 }
 
 describe('matmul program selection', () => {
-  const pick = (g: MatmulGeometry): MatmulProgram => selectMatmulProgram(g).program;
+  const pick = (g: MatmulGeometry): MatmulProgram => selectMatmulProgram(g, EMULATED).program;
 
   it('picks tiled programs for wide outputs, by how many 64×64 tiles there are', () => {
     expect(pick({ batch: 1, m: 197, k: 192, n: 576 })).toBe('tiled_64x64');
@@ -27,20 +31,20 @@ describe('matmul program selection', () => {
     expect(pick({ batch: 1, m: 197, k: 768, n: 2304 })).toBe('tiled_64x64');
     expect(pick({ batch: 1, m: 197, k: 3072, n: 768 })).toBe('tiled_64x64');
     // Few 64×64 tiles but a long K: split K across workgroups instead of shrinking the tiles.
-    expect(selectMatmulProgram({ batch: 1, m: 400, k: 576, n: 192 })).toMatchObject({ program: 'tiled_64x64_splitk', kChunks: 2 });
-    expect(selectMatmulProgram({ batch: 1, m: 197, k: 3072, n: 192 })).toMatchObject({ program: 'tiled_64x64_splitk', kChunks: 3 });
+    expect(selectMatmulProgram({ batch: 1, m: 400, k: 576, n: 192 }, EMULATED)).toMatchObject({ program: 'tiled_64x64_splitk', kChunks: 2 });
+    expect(selectMatmulProgram({ batch: 1, m: 197, k: 3072, n: 192 }, EMULATED)).toMatchObject({ program: 'tiled_64x64_splitk', kChunks: 3 });
     expect(pick({ batch: 1, m: 197, k: 256, n: 192 })).toBe('tiled_32x32');
     expect(pick({ batch: 64, m: 17, k: 3, n: 17 })).toBe('tiled_64x64');
   });
 
   it('picks the thin program for rank-8 shapes and splits K only when it is long', () => {
-    expect(selectMatmulProgram({ batch: 1, m: 197, k: 192, n: 8 })).toMatchObject({ program: 'thin', thinIsN: true, thin: 8, kChunks: 1 });
-    expect(selectMatmulProgram({ batch: 1, m: 8, k: 192, n: 197 })).toMatchObject({ program: 'thin', thinIsN: false, thin: 8, kChunks: 1 });
-    expect(selectMatmulProgram({ batch: 1, m: 192, k: 8 * 197, n: 8, transA: true })).toMatchObject({ program: 'thin_splitk', kChunks: 6 });
+    expect(selectMatmulProgram({ batch: 1, m: 197, k: 192, n: 8 }, EMULATED)).toMatchObject({ program: 'thin', thinIsN: true, thin: 8, kChunks: 1 });
+    expect(selectMatmulProgram({ batch: 1, m: 8, k: 192, n: 197 }, EMULATED)).toMatchObject({ program: 'thin', thinIsN: false, thin: 8, kChunks: 1 });
+    expect(selectMatmulProgram({ batch: 1, m: 192, k: 8 * 197, n: 8, transA: true }, EMULATED)).toMatchObject({ program: 'thin_splitk', kChunks: 6 });
     expect(pick({ batch: 1, m: 8, k: 8 * 197, n: 192, transA: true })).toBe('thin_splitk');
     expect(pick({ batch: 1, m: 8 * 197, k: 192, n: 8 })).toBe('thin');
     expect(pick({ batch: 1, m: 1, k: 1, n: 1 })).toBe('thin');
-    expect(selectMatmulProgram({ batch: 1, m: 33, k: 40, n: 13 })).toMatchObject({ program: 'thin', thin: 16 });
+    expect(selectMatmulProgram({ batch: 1, m: 33, k: 40, n: 13 }, EMULATED)).toMatchObject({ program: 'thin', thin: 16 });
   });
 });
 
@@ -73,6 +77,32 @@ describe('matmul kernels against the f64 reference', () => {
         expect(maxRelError(got, expected), `${program} ${tag(transA, transB)}`).toBeLessThanOrEqual(1e-4);
         for (const t of [ta, tb, tbias, out]) t.dispose();
       }
+    });
+  }
+});
+
+describe('matmul with the workgroup targets GPU profiles pick (forced on the emulator)', () => {
+  // GPUs want more workgroups in flight than an emulator: K split into more chunks (11 where an emulator takes
+  // 8), 32×32 tiles where an emulator takes 64×64 ones. The chosen plan, with the full epilogue, accumulating.
+  const cases: [DeviceKind, MatmulGeometry, string, number][] = [
+    ['discrete', { batch: 1, m: 65, k: 3001, n: 70 }, 'tiled_64x64_splitk', 11],
+    ['integrated', { batch: 1, m: 65, k: 3001, n: 70, transB: true, batchedB: false }, 'tiled_64x64_splitk', 11],
+    ['discrete', { batch: 1, m: 197, k: 40, n: 576 }, 'tiled_32x32', 1],
+  ];
+  for (const [kind, g, program, chunks] of cases) {
+    it(`${kind}: ${g.m}×${g.k}×${g.n}${g.transA ? ', Aᵀ' : ''}${g.transB ? ', Bᵀ' : ''} takes ${program}${chunks > 1 ? ` in ${chunks} K chunks` : ''}`, async () => {
+      const ctx = await gpuWithProfile(kind);
+      expect(selectMatmulProgram(g, EMULATED).program === program && (selectMatmulProgram(g, EMULATED).kChunks ?? 1) === chunks, 'differs from the emulator').toBe(false);
+      const [a, b] = operands([], g.m, g.k, g.n, g.transA ?? false, g.transB ?? false, true, 17);
+      const bias = rand([g.n], 18);
+      const c0 = rand([g.m, g.n], 19);
+      const product = refOps.matmul.forward([a, b, bias], { transA: g.transA, transB: g.transB, gelu: true })[0]!;
+      const expected = product.data.map((v, i) => v + c0.data[i]!);
+      const [ta, tb, tbias, out] = [a, b, bias, c0].map((t) => Tensor.fromData(ctx, t.shape, Float32Array.from(t.data))) as [Tensor, Tensor, Tensor, Tensor];
+      const plan = matmulInto(ctx, ta, tb, out, g, { bias: tbias, gelu: true, accumulate: true });
+      expect([plan.program, plan.kChunks ?? 1]).toEqual([program, chunks]);
+      expect(maxRelError(await out.read(), expected)).toBeLessThanOrEqual(1e-4);
+      for (const t of [ta, tb, tbias, out]) t.dispose();
     });
   }
 });
@@ -140,7 +170,7 @@ describe('matmul op: values and gradients against the f64 reference', () => {
       const ctx = await gpu();
       const [a, b] = operands([2], 17, 9, 18, transA, transB, true, 41);
       const opts: MatmulOpts = { transA, transB, gelu: true };
-      expect(selectMatmulProgram({ batch: 2, m: 17, k: 9, n: 18 }).program).toBe('tiled_32x32');
+      expect(selectMatmulProgram({ batch: 2, m: 17, k: 9, n: 18 }, EMULATED).program).toBe('tiled_32x32');
       await checkOp(ctx, {
         ref: refOps.matmul,
         opts,
@@ -166,7 +196,7 @@ describe('matmul op: values and gradients against the f64 reference', () => {
   it('the rank-8 shapes 197×192×8 and 8×192×197 (thin), with bias', async () => {
     const ctx = await gpu();
     for (const [m, k, n] of [[197, 192, 8], [8, 192, 197]] as const) {
-      expect(selectMatmulProgram({ batch: 1, m, k, n }).program).toBe('thin');
+      expect(selectMatmulProgram({ batch: 1, m, k, n }, EMULATED).program).toBe('thin');
       const [a, b] = operands([], m, k, n, false, false, true, 61);
       await checkOp(ctx, { ref: refOps.matmul, opts: {}, inputs: [a, b, rand([n], 63)], engine: ([x, y, c]) => matmul(x!, y!, { bias: c }) });
     }
@@ -175,7 +205,7 @@ describe('matmul op: values and gradients against the f64 reference', () => {
   it('the weight-gradient shape Xᵀ·G 192×(8·197)×8 (split K)', async () => {
     const ctx = await gpu();
     const g: MatmulGeometry = { batch: 1, m: 192, k: 8 * 197, n: 8, transA: true };
-    expect(selectMatmulProgram(g).program).toBe('thin_splitk');
+    expect(selectMatmulProgram(g, EMULATED).program).toBe('thin_splitk');
     const x = rand([8 * 197, 192], 71);
     const grad = rand([8 * 197, 8], 72);
     await checkOp(ctx, { ref: refOps.matmul, opts: { transA: true }, inputs: [x, grad], engine: ([p, q]) => matmul(p!, q!, { transA: true }) });
@@ -184,8 +214,8 @@ describe('matmul op: values and gradients against the f64 reference', () => {
   it('weight and bias gradients of a long token batch go through split K (tiled forward)', async () => {
     const ctx = await gpu();
     // Forward: 64 batches of 17×3·3×17 → tiled_64x64; dB = Aᵀ·G over 64·17 rows → thin_splitk.
-    expect(selectMatmulProgram({ batch: 64, m: 17, k: 3, n: 17 }).program).toBe('tiled_64x64');
-    expect(selectMatmulProgram({ batch: 1, m: 3, k: 64 * 17, n: 17, transA: true }).program).toBe('thin_splitk');
+    expect(selectMatmulProgram({ batch: 64, m: 17, k: 3, n: 17 }, EMULATED).program).toBe('tiled_64x64');
+    expect(selectMatmulProgram({ batch: 1, m: 3, k: 64 * 17, n: 17, transA: true }, EMULATED).program).toBe('thin_splitk');
     await checkOp(ctx, {
       ref: refOps.matmul,
       opts: {},

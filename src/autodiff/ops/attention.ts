@@ -31,7 +31,7 @@ function attentionDims(q: Tensor, k: Tensor, v: Tensor): AttentionDims & { b: nu
   if (v.shape.some((d, i) => d !== k.shape[i])) throw new ShapeError(`attention: v must have k's shape; got ${shapes}.`);
   if (q.size === 0 || k.size === 0) throw new ShapeError(`attention: every dimension must be at least 1; got ${shapes}.`);
   if (k.dtype !== q.dtype || v.dtype !== q.dtype) throw new ShapeError(`attention: q, k and v must share one element type; got ${q.dtype}, ${k.dtype}, ${v.dtype}.`);
-  attentionTile('forward', dh); // rejects head dims without a specialised kernel
+  attentionTile('forward', dh, q.ctx.profile); // rejects head dims without a specialised kernel
   return { b, h, bh: b * h, nq, nk, dh };
 }
 
@@ -44,7 +44,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const dims = attentionDims(q, k, v);
   const { scale } = opts;
   if (!Number.isFinite(scale)) throw new Error(`attention: scale must be a finite number (got ${scale}).`);
-  if ((opts.path ?? selectAttentionPath(dims.nk, dims.dh)) === 'products') return attentionByProducts(q, k, v, dims, scale);
+  if ((opts.path ?? selectAttentionPath(dims.nk, dims.dh, q.ctx.profile)) === 'products') return attentionByProducts(q, k, v, dims, scale);
   const ctx = q.ctx;
   const out = Tensor.like(q);
   const lse = Tensor.empty(ctx, [dims.b, dims.h, dims.nq], 'attention logsumexp');

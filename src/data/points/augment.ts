@@ -6,6 +6,7 @@
 // RNG so a seeded run is reproducible. Same shape as augmentInto (src/data/augment.ts) for images.
 import type { Rng } from '../../train/rng';
 import { DatasetError, type Dataset } from '../dataset';
+import { shapeText } from '../../gpu/errors';
 
 export interface PointAugmentOptions {
   scaleAndTranslate: boolean;
@@ -22,7 +23,7 @@ export const JITTER_CLIP = 0.05;
 export function augmentPointsInto(data: Dataset, indices: readonly number[], points: Float32Array, labels: Float32Array, rng: Rng, opts: PointAugmentOptions): void {
   const [p, three] = data.sampleShape;
   if (data.sampleShape.length !== 2 || three !== 3 || p === undefined || !(data.inputs instanceof Float32Array)) {
-    throw new DatasetError(`Point augmentation needs point clouds of shape [P, 3] as f32; the data set holds samples of shape [${data.sampleShape.join(', ')}].`);
+    throw new DatasetError(`Point augmentation needs point clouds of shape [P, 3] as f32; the data set holds samples of shape ${shapeText(data.sampleShape)}.`);
   }
   const per = p * 3;
   const inputs = data.inputs;

@@ -3,6 +3,7 @@
 // `classes` (a JSON list). The command line's `--data` takes them as it takes `pixel_values` files.
 import { openSafetensors, safetensorsParts, type ByteSource } from '../../io/safetensors';
 import { DatasetError, type Dataset } from '../dataset';
+import { shapeText } from '../../gpu/errors';
 
 export async function readPointTensorFile(source: ByteSource): Promise<Dataset> {
   const file = await openSafetensors(source);
@@ -12,7 +13,7 @@ export async function readPointTensorFile(source: ByteSource): Promise<Dataset> 
   if (!pointsInfo || !labelsInfo) throw new DatasetError(`${where} needs "points" [N, P, 3] and "labels" [N] tensors (it has: ${file.names().join(', ') || 'none'}).`);
   const [n, p, three] = pointsInfo.shape;
   if (pointsInfo.shape.length !== 3 || three !== 3 || labelsInfo.shape.length !== 1 || labelsInfo.shape[0] !== n) {
-    throw new DatasetError(`${where}: points is [${pointsInfo.shape.join(', ')}] and labels [${labelsInfo.shape.join(', ')}]; expected [N, P, 3] and [N].`);
+    throw new DatasetError(`${where}: points is ${shapeText(pointsInfo.shape)} and labels ${shapeText(labelsInfo.shape)}; expected [N, P, 3] and [N].`);
   }
   const inputs = await file.readF32('points');
   const bad = inputs.findIndex((v) => !Number.isFinite(v));
@@ -33,7 +34,7 @@ export async function readPointTensorFile(source: ByteSource): Promise<Dataset> 
 export function pointTensorFileParts(data: Pick<Dataset, 'inputs' | 'labels' | 'classes' | 'sampleShape' | 'count'>, metadata: Record<string, string> = {}): Uint8Array<ArrayBuffer>[] {
   const [p, three] = data.sampleShape;
   if (data.sampleShape.length !== 2 || three !== 3 || !(data.inputs instanceof Float32Array)) {
-    throw new DatasetError(`A point tensor file holds f32 clouds of shape [P, 3]; these samples are [${data.sampleShape.join(', ')}].`);
+    throw new DatasetError(`A point tensor file holds f32 clouds of shape [P, 3]; these samples are ${shapeText(data.sampleShape)}.`);
   }
   return safetensorsParts(
     [
