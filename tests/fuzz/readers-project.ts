@@ -7,7 +7,7 @@
 // the entries' names and bytes — and write a sound zip again, so the checks after the zip layer are reached.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { imagePath, IMAGES_FOLDER, ProjectError } from '../../src/io/project-file';
+import { ProjectError, SAMPLE_FILES, samplePath } from '../../src/io/project-file';
 import { readProjectEntries, readProjectJson } from '../../src/io/project-zip';
 import type { Rng } from '../../src/train/rng';
 import { makeZip } from '../helpers/zip-bomb';
@@ -62,7 +62,7 @@ function project(names: string[], folders: string[], checkpoint?: Uint8Array): C
       ? { file: 'checkpoint.safetensors', runId: 'run-1', step: 2, totalSteps: 6, createdAt: 1_700_000_000_000, reason: 'pause', checkpointEvery: 2, quick: false, fingerprint: 'abc-6', accuracy: [{ step: 2, epoch: 1, train: 0.5, validation: null }] }
       : null,
   };
-  const entries = classes.flatMap((c, i) => c.images.map((f, k) => ({ name: imagePath(c.folder, f), data: pngs[(i + k) % pngs.length]! })));
+  const entries = classes.flatMap((c, i) => c.images.map((f, k) => ({ name: samplePath('images', c.folder, f), data: pngs[(i + k) % pngs.length]! })));
   return { json, entries: checkpoint ? [{ name: 'checkpoint.safetensors', data: checkpoint }, ...entries] : entries };
 }
 
@@ -115,7 +115,7 @@ async function hostile(): Promise<FuzzSeed<Uint8Array<ArrayBuffer>>[]> {
     variant('project.json of null', (c) => (c.json = null as unknown as Content['json'])),
     { name: 'project.json nested 200,000 deep', value: makeZip([{ name: 'project.json', data: new TextEncoder().encode(`${'['.repeat(200_000)}${']'.repeat(200_000)}`) }]) },
     { name: 'project.json as a 300 MB zip bomb', value: makeZip([{ name: 'project.json', zerosMB: 300 }]) },
-    { name: 'an image as a 300 MB zip bomb', value: ((c) => makeZip([{ name: 'project.json', data: encode(c.json) }, { name: `${IMAGES_FOLDER}/cat/000000001.png`, zerosMB: 300 }, ...c.entries.slice(1).map((e) => ({ name: e.name, data: e.data }))]))(project(['cat', 'dog'], ['cat', 'dog'])) },
+    { name: 'an image as a 300 MB zip bomb', value: ((c) => makeZip([{ name: 'project.json', data: encode(c.json) }, { name: `${SAMPLE_FILES.images.folder}/cat/000000001.png`, zerosMB: 300 }, ...c.entries.slice(1).map((e) => ({ name: e.name, data: e.data }))]))(project(['cat', 'dog'], ['cat', 'dog'])) },
     { name: 'project.json that is not JSON', value: makeZip([{ name: 'project.json', data: new TextEncoder().encode('{"format": "clora-web-project", ') }]) },
     { name: 'a PNG, not a zip', value: new Uint8Array(png) },
     { name: 'empty', value: new Uint8Array(0) },
@@ -145,9 +145,9 @@ export const projectFileReader: FuzzReader = {
     const byId = new Map(project.classes.map((c) => [c.id, c]));
     for (const c of project.classes) {
       if (c.folder.includes('/') || c.folder.includes('\\') || c.folder === '..' || c.folder === '.') throw new InvariantError(`accepted the folder ${JSON.stringify(c.folder)}`);
-      for (const f of c.images) if (!/^\d{1,9}\.png$/.test(f) || Number(f.slice(0, -4)) >= project.nextSeq) throw new InvariantError(`accepted the image name ${JSON.stringify(f)} (nextSeq ${project.nextSeq})`);
+      for (const f of c.files) if (!/^\d{1,9}\.png$/.test(f) || Number(f.slice(0, -4)) >= project.nextSeq) throw new InvariantError(`accepted the image name ${JSON.stringify(f)} (nextSeq ${project.nextSeq})`);
     }
-    const total = project.classes.reduce((n, c) => n + c.images.length, 0);
+    const total = project.classes.reduce((n, c) => n + c.files.length, 0);
     const seen = new Set<string>();
     await readProjectEntries(
       blob,
@@ -155,7 +155,7 @@ export const projectFileReader: FuzzReader = {
       project,
       async (image) => {
         const c = byId.get(image.classId);
-        if (!c || !image.path.startsWith(`${IMAGES_FOLDER}/${c.folder}/`)) throw new InvariantError(`handed over ${image.path} as class ${image.classId}`);
+        if (!c || !image.path.startsWith(`${SAMPLE_FILES.images.folder}/${c.folder}/`)) throw new InvariantError(`handed over ${image.path} as class ${image.classId}`);
         if (seen.has(image.path)) throw new InvariantError(`handed over ${image.path} twice`);
         seen.add(image.path);
       },
