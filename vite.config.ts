@@ -1,8 +1,29 @@
 import { readFileSync } from 'node:fs';
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
+import { contentSecurityPolicy, MODEL_HOSTS_OPTION, parseModelHosts } from './src/app/site-policy.js';
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string; description: string };
+
+/**
+ * The built site's Content-Security-Policy (src/app/site-policy.ts): a meta tag first in index.html (static
+ * hosts cannot all send headers), and `_headers` for hosts that read one (Netlify, Cloudflare Pages), which can
+ * also forbid framing. CLORA_MODEL_HOSTS adds model hosts. The dev server has none (Vite injects inline code).
+ */
+function contentSecurityPolicyPlugin(): Plugin {
+  let policy = '';
+  return {
+    name: 'clora-content-security-policy',
+    apply: 'build',
+    configResolved() {
+      policy = contentSecurityPolicy(parseModelHosts(process.env[MODEL_HOSTS_OPTION]));
+    },
+    transformIndexHtml: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: policy }, injectTo: 'head-prepend' }],
+    generateBundle() {
+      this.emitFile({ type: 'asset', fileName: '_headers', source: `/*\n  Content-Security-Policy: ${policy}; frame-ancestors 'none'\n` });
+    },
+  };
+}
 
 // The app is served from 127.0.0.1: WebGPU needs a secure context, and localhost counts as one.
 // `npm run build -- --base /sub/` builds a site for a sub-path; every file the app fetches follows the base.
@@ -15,6 +36,7 @@ export default defineConfig({
   // Named up front so the dev server never discovers a dependency late (in the worker) and reloads the page.
   optimizeDeps: { include: ['lit', 'idb-keyval', 'fflate', 'uplot', 'onnx-buf', '@bufbuild/protobuf'] },
   plugins: [
+    contentSecurityPolicyPlugin(),
     // Installable and offline after one visit: a manifest, and a Workbox service worker that precaches the
     // app, the bundled backbones and the sample data. A new version waits until the page says so and the
     // user reloads (src/app/updates.ts registers it); in the dev server there is none.

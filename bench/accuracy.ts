@@ -12,7 +12,6 @@ import { parseStudyOptions, USAGE } from './study/options';
 import { accuracyPlotSvg } from './study/plot';
 import { studyMarkdown } from './study/report';
 import { runStudy } from './study/study';
-import { POINT_BACKBONE_PENDING } from './study/tasks';
 
 async function run(argv: string[]): Promise<number> {
   let options;
@@ -30,7 +29,6 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
-  if (!options.pointBackbone) log(`note: the points task runs with --point-backbone PATH (${POINT_BACKBONE_PENDING}).`);
   // The study runs kernels the test suite has proven, for hours: without Dawn's bounds checks (3–5× on
   // emulators), as for pretraining (src/gpu/node.ts). --checked keeps them.
   const ctx = await createNodeGpuContext({ quiet: true, dawnFlags: options.checked ? [] : ['enable-dawn-features=disable_robustness'] });

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cacheDir } from '../../tools/cache-dir';
-import { DEFAULT_LR_GRID, DEFAULT_SADE_GRID, StudyOptionError, type Family } from './methods';
+import { DEFAULT_LR_GRID, DEFAULT_SADE_GRID, FAMILY_LABELS, StudyOptionError, type Family } from './methods';
 
 export const USAGE = `usage: npm run bench:accuracy -- [options]
 
@@ -14,13 +14,18 @@ export const USAGE = `usage: npm run bench:accuracy -- [options]
                        200 score), 3 for the points task
   --epochs N           passes over the training images, the same for every method; default 10
   --batch-size N       default 50
+  --warmup N           linear warm-up steps before the cosine decay; default 20 (an eighth of a full-scale
+                       tuning run's 160 steps: lower it with the scale, or a short run is mostly warm-up)
   --test-limit N       score on N test images (spread over the classes) instead of the whole test set
-  --task a,b           tasks: fashion-bundled, fashion-wide, points (default: the first two, and points when
-                       --point-backbone is given)
-  --point-backbone P   the points task's backbone: a Point-MAE-layout .safetensors or .pth
+  --task a,b           tasks: fashion-bundled, fashion-wide, points (default: the first two; points when named,
+                       with its own budget: npm run bench:points-accuracy)
+  --point-backbone P   the points task's backbone: a Point-MAE-layout .safetensors or .pth (default: the bundled
+                       one, public/models/point-mae-procedural.safetensors)
   --only a,b           rows: head, full, lora-r4, lora-r8, lora-r16, clora-p1, clora-p2, clora-p4, clora-p8,
                        clora-p2-sade, clora-p4-sade, clora-p8-sade (default: all)
-  --lr-grid x,y        one learning-rate grid for every method (default: per family, see bench/study/methods.ts)
+  --lr-grid x,y        one learning-rate grid for every method (default: per family, see bench/study/methods.ts);
+                       FAMILY=x,y sets one family's (head, full, lora, clora, clora-sade); may be repeated, later
+                       ones win. A grid of one point (and one SADE weight) is taken as it is, with no tuning runs
   --sade-grid x,y      SADE weights tried with each learning rate; default ${DEFAULT_SADE_GRID.join(',')}
   --out-dir DIR        where accuracy.json, accuracy-runs.jsonl and the SVG plots go; default bench/results
   --checked            keep Dawn's bounds checks (slower; the study drops them by default, as for pretraining)
@@ -103,6 +108,15 @@ function positiveList(name: string, text: string): number[] {
   return values;
 }
 
+/** `x,y` replaces every family's grid, `FAMILY=x,y` one family's. */
+function withLrGrid(grids: Record<Family, number[]>, text: string): Record<Family, number[]> {
+  const eq = text.indexOf('=');
+  if (eq < 0) return uniformGrid(positiveList('lr-grid', text));
+  const family = text.slice(0, eq).trim();
+  if (!(family in FAMILY_LABELS)) throw new StudyOptionError(`--lr-grid ${text}: unknown family "${family}"; the families are ${Object.keys(FAMILY_LABELS).join(', ')}.`);
+  return { ...grids, [family]: positiveList('lr-grid', text.slice(eq + 1)) };
+}
+
 const names = (text: string): string[] => text.split(',').map((v) => v.trim()).filter(Boolean);
 
 export function parseStudyOptions(argv: string[]): StudyOptions | 'help' {
@@ -115,11 +129,12 @@ export function parseStudyOptions(argv: string[]): StudyOptions | 'help' {
       'val-per-class': { type: 'string' },
       epochs: { type: 'string' },
       'batch-size': { type: 'string' },
+      warmup: { type: 'string' },
       'test-limit': { type: 'string' },
       task: { type: 'string' },
       'point-backbone': { type: 'string' },
       only: { type: 'string' },
-      'lr-grid': { type: 'string' },
+      'lr-grid': { type: 'string', multiple: true },
       'sade-grid': { type: 'string' },
       'out-dir': { type: 'string' },
       checked: { type: 'boolean' },
@@ -135,11 +150,12 @@ export function parseStudyOptions(argv: string[]): StudyOptions | 'help' {
   if (values['val-per-class'] !== undefined) o.valPerClass = whole('val-per-class', values['val-per-class'], 1);
   if (values.epochs !== undefined) o.epochs = whole('epochs', values.epochs, 1);
   if (values['batch-size'] !== undefined) o.batchSize = whole('batch-size', values['batch-size'], 1);
+  if (values.warmup !== undefined) o.warmup = whole('warmup', values.warmup, 0);
   if (values['test-limit'] !== undefined) o.testLimit = whole('test-limit', values['test-limit'], 1);
   if (values.task !== undefined) o.tasks = names(values.task);
   if (values['point-backbone'] !== undefined) o.pointBackbone = values['point-backbone'];
   if (values.only !== undefined) o.only = names(values.only);
-  if (values['lr-grid'] !== undefined) o.lrGrid = uniformGrid(positiveList('lr-grid', values['lr-grid']));
+  for (const text of values['lr-grid'] ?? []) o.lrGrid = withLrGrid(o.lrGrid, text);
   if (values['sade-grid'] !== undefined) o.sadeGrid = positiveList('sade-grid', values['sade-grid']);
   if (values['out-dir'] !== undefined) o.outDir = values['out-dir'];
   if (o.valPerClass !== undefined && o.valPerClass >= o.trainPerClass) throw new StudyOptionError(`--val-per-class ${o.valPerClass} leaves no training image per class out of ${o.trainPerClass}: hold out fewer.`);

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openBackbone, type Backbone } from '../../src/cli/model-source';
+import { inferenceFlops, trainingFlopsPerSample } from '../../src/clora/flops';
 import { trainableParameterCount } from '../../src/clora/model';
 import { inputPixels, type Dataset } from '../../src/data/dataset';
 import { adapterName, type GpuContext } from '../../src/gpu/context';
@@ -33,6 +34,9 @@ export interface RowSummary {
   label: string;
   tag: string;
   trainable: number;
+  /** Training FLOPs per sample (src/clora/flops.ts) at the study's batch size, with the chosen SADE weight. */
+  trainingFlops: number;
+  /** Every grid point's validation score; empty when the grid had one point (taken untuned). */
   tuning: TuningPoint[];
   chosen: TuningPoint & { atGridEdge: boolean };
   seeds: number[];
@@ -50,6 +54,8 @@ export interface TaskSummary {
   about: string;
   backbone: { path: string; kind: string; sha256: string; parameters: number; depth: number; width: number };
   classes: number;
+  /** FLOPs of one sample's inference after merging (src/clora/flops.ts): the same for every method. */
+  inferenceFlops: number;
   /** Training samples (images or point clouds) per seed. */
   trainImages: number;
   fitImages: number;
@@ -83,9 +89,15 @@ function gridOf(method: StudyMethod, o: StudyOptions): { lr: number; sadeWeight:
   return o.lrGrid[method.family].flatMap((lr) => sade.map((sadeWeight) => ({ lr, sadeWeight })));
 }
 
+/** The validation runs a row's grid needs: none for a grid of one point, which is taken as it is. */
+function tuningRuns(method: StudyMethod, o: StudyOptions): number {
+  const points = gridOf(method, o).length;
+  return points > 1 ? points * o.tuneSeeds : 0;
+}
+
 /** Runs a study counts before it starts (for progress lines). */
 function plannedRuns(methods: StudyMethod[], o: StudyOptions): number {
-  return methods.reduce((n, m) => n + gridOf(m, o).length * o.tuneSeeds + o.seeds, 0);
+  return methods.reduce((n, m) => n + tuningRuns(m, o) + o.seeds, 0);
 }
 
 function trainOptions(o: StudyOptions, lr: number, seed: number): TrainOptions {
@@ -125,8 +137,9 @@ class TaskRunner {
       const context = { task, backbone, backboneHash, pools, valPerClass };
       const rows: RowSummary[] = [];
       for (const method of methods) {
+        const grid = gridOf(method, o);
         const tuning: TuningPoint[] = [];
-        for (const point of gridOf(method, o)) {
+        if (tuningRuns(method, o) > 0) for (const point of grid) {
           const scores: (number | null)[] = [];
           for (let seed = 0; seed < o.tuneSeeds; seed++) {
             const split = splits[seed]!;
@@ -135,7 +148,7 @@ class TaskRunner {
           }
           tuning.push({ ...point, valAccuracy: scores.some((s) => s === null) ? null : mean(scores as number[]) });
         }
-        const chosen = choose(tuning, o.lrGrid[method.family]);
+        const chosen = tuning.length ? choose(tuning, o.lrGrid[method.family]) : { ...grid[0]!, valAccuracy: null, atGridEdge: false };
         const accuracies: (number | null)[] = [];
         for (let seed = 0; seed < o.seeds; seed++) {
           const record = await this.run(context, method, chosen, seed, 'test', pools.dataset('train', samples[seed]!), test);
@@ -148,6 +161,7 @@ class TaskRunner {
           label: method.label,
           tag: method.tag,
           trainable: trainableParameterCount(backbone.cfg, method.settings, pools.classes.length),
+          trainingFlops: trainingFlopsPerSample(backbone.cfg, { ...method.settings, sadeWeight: chosen.sadeWeight }, pools.classes.length, o.batchSize),
           tuning,
           chosen,
           seeds: Array.from({ length: o.seeds }, (_, s) => s),
@@ -165,6 +179,7 @@ class TaskRunner {
           about: task.about,
           backbone: { path, kind: backbone.kind, sha256: backboneHash, parameters: backbone.parameters, depth: backbone.cfg.depth, width: backbone.cfg.dim },
           classes: pools.classes.length,
+          inferenceFlops: inferenceFlops(backbone.cfg, pools.classes.length),
           trainImages: samples[0]!.length,
           fitImages: fit,
           validationImages: (splits[0]?.validation.length ?? 0),

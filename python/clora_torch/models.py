@@ -36,10 +36,10 @@ class KnownModel:
     id: str
     url: str  # a hub URL, or a bundled backbone's path under public/ (the site's base)
     heads: int
-    mean: tuple[float, float, float]  # image backbones: preprocessing
-    std: tuple[float, float, float]
-    input_size: int
-    crop_pct: float
+    mean: tuple[float, float, float] | None = None  # image backbones: preprocessing
+    std: tuple[float, float, float] | None = None
+    input_size: int | None = None
+    crop_pct: float | None = None
     bundled: bool = False
     kind: str = "vit"  # or "point": then points, groups and group_size are its grouping
     points: int | None = None
@@ -53,6 +53,8 @@ def _hub(name: str) -> str:
 
 KNOWN_MODELS: tuple[KnownModel, ...] = (
     KnownModel("clora-web/vit-mnist", "models/vit-mnist.safetensors", 4, HALF, HALF, 28, 1.0, bundled=True),
+    KnownModel("clora-web/point-mae-procedural", "models/point-mae-procedural.safetensors", 4, bundled=True, kind="point", points=512,
+               groups=32, group_size=32),
     KnownModel("vit_tiny_patch16_224.augreg_in21k_ft_in1k", _hub("vit_tiny_patch16_224.augreg_in21k_ft_in1k"), 3, HALF, HALF, 224, 0.9),
     KnownModel("vit_small_patch16_224.augreg_in21k_ft_in1k", _hub("vit_small_patch16_224.augreg_in21k_ft_in1k"), 6, HALF, HALF, 224, 0.9),
     KnownModel("vit_base_patch16_224.augreg2_in21k_ft_in1k", _hub("vit_base_patch16_224.augreg2_in21k_ft_in1k"), 12, HALF, HALF, 224, 0.9),

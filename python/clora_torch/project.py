@@ -1,12 +1,16 @@
 """The web app's project file (Save project), read as the page's Open project reads it (src/io/project-file.ts,
 src/app/project.ts): one .zip holding
 
-    project.json                  classes (id, name, folder, images), validation share, settings, backbone, checkpoint
-    images/<folder>/<seq>.png     each stored sample: square 8-bit RGB at the model's input size
+    project.json                  classes (id, name, folder, files), validation share, settings, backbone, checkpoint
+    images/<folder>/<seq>.png     an image project: each stored sample, square 8-bit RGB at the model's input size
+    clouds/<folder>/<seq>.npy     a point project (format version 2, "kind": "points"): each stored cloud, float32
+                                  [count, 3], already centred, in the unit sphere and at the backbone's point count
     checkpoint.safetensors        the latest training checkpoint (clora-checkpoint), when there is one
 
 project.json is checked field by field with the page's rules and sentences (validate_project); the zip must hold
-exactly the images it lists. Entries are read into memory with a cap per entry, whatever their headers claim.
+exactly the sample files it lists. Entries are read into memory with a cap per entry, whatever their headers claim.
+Each class's files are kept under "files" whatever project.json lists them under ("images" or "clouds");
+project_document writes them back under the kind's key.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_FORMAT = "clora-web-project"
-PROJECT_FORMAT_VERSION = 1
+PROJECT_FORMAT_VERSION = 2  # the newest read here: 1 holds images, 2 adds point projects
 PROJECT_JSON = "project.json"
 CHECKPOINT_ENTRY = "checkpoint.safetensors"
-IMAGES_FOLDER = "images"
+# Per kind: the folder of its files in the zip, the key listing them in project.json, their extension, their noun.
+SAMPLE_FILES = {"images": ("images", "images", "png", "image"), "points": ("clouds", "clouds", "npy", "point cloud")}
+MAX_PROJECT_CLOUD_POINTS = 1 << 20
 MAX_ENTRY_BYTES = 256_000_000  # the page's per-entry limit (src/io/zip.ts)
 MAX_SAFE_INTEGER = 2**53 - 1
 CHECKPOINT_REASONS = ("interval", "pause", "stop", "done")
@@ -45,17 +51,18 @@ def damaged(what: str) -> ProjectError:
     return ProjectError(f"This project file is damaged: {what}. Use the original .zip again, or save the project again where it was made.")
 
 
-def image_file_name(seq: int) -> str:
-    return f"{seq:09d}.png"
+def format_version_for(kind: str) -> int:
+    """The oldest version that holds a project of this kind (what the page writes)."""
+    return 2 if kind == "points" else 1
 
 
-def seq_of_image_file(name: str) -> int | None:
-    m = re.fullmatch(r"(\d{1,9})\.png", name)
+def seq_of_sample_file(kind: str, name: str) -> int | None:
+    m = re.fullmatch(r"(\d{1,9})\." + SAMPLE_FILES[kind][2], name)
     return int(m.group(1)) if m else None
 
 
-def image_path(folder: str, file: str) -> str:
-    return f"{IMAGES_FOLDER}/{folder}/{file}"
+def sample_path(kind: str, folder: str, file: str) -> str:
+    return f"{SAMPLE_FILES[kind][0]}/{folder}/{file}"
 
 
 def _is_number(v) -> bool:
@@ -122,10 +129,29 @@ def _checkpoint_of(v) -> dict | None:
             "quick": v["quick"], "fingerprint": _text(v.get("fingerprint"), '"checkpoint.fingerprint"', 200), "accuracy": accuracy}
 
 
+def _kind_of(value: dict, version: int) -> str:
+    kind = value.get("kind")
+    if kind is None or kind == "images":
+        return "images"
+    if kind == "points" and version >= 2:
+        return "points"
+    if kind == "points":
+        _fail('it says "kind": "points", which needs format version 2')
+    _fail(f'its "kind" is {json.dumps(kind)}, not "images" or "points"')
+
+
+def _points_of(v) -> dict:
+    if not isinstance(v, dict):
+        _fail('"points" (the point settings of a point project) is not an object')
+    count = _integer(v.get("count"), '"points.count"', 1, MAX_PROJECT_CLOUD_POINTS)
+    return {"count": count, "groups": _integer(v.get("groups"), '"points.groups"', 1, count),
+            "groupSize": _integer(v.get("groupSize"), '"points.groupSize"', 1, count)}
+
+
 def validate_project(value) -> dict:
     """The page's validateProject: the project described by `value` (parsed project.json), checked field by field;
     a ProjectError sentence for anything that is not a clora-web project, a newer format version, and every
-    inconsistency (duplicate classes, folders or images, unsafe folder names, numbers out of range)."""
+    inconsistency (duplicate classes, folders or samples, unsafe folder names, numbers out of range)."""
     if not isinstance(value, dict) or value.get("format") != PROJECT_FORMAT:
         raise ProjectError(f'This is not a clora-web project: its project.json does not say "format": "{PROJECT_FORMAT}". '
                            "Pass a .zip saved with the page's Save project (a folder of class folders goes in as --data).")
@@ -134,8 +160,11 @@ def validate_project(value) -> dict:
         raise ProjectError(f"This project was saved by a newer version of clora-web (project format version {int(version)}; this companion reads "
                            f"version {PROJECT_FORMAT_VERSION}). Update python/clora_torch to the clora-web version that saved it, or save the "
                            "project again from a page of this version.")
-    if not (_is_number(version) and version == PROJECT_FORMAT_VERSION):
-        _fail(f'its "format_version" is {json.dumps(version)}, not {PROJECT_FORMAT_VERSION}')
+    if not (_is_number(version) and version in (1, 2)):
+        _fail(f'its "format_version" is {json.dumps(version)}, not 1 or 2')
+    version = int(version)
+    kind = _kind_of(value, version)
+    _, listing, extension, noun = SAMPLE_FILES[kind]
     b = value.get("backbone")
     if not isinstance(b, dict):
         _fail('"backbone" is not an object')
@@ -163,38 +192,51 @@ def validate_project(value) -> dict:
         ids.add(cid)
         names.add(name)
         folders.add(folder.lower())
-        images = c.get("images")
-        if not isinstance(images, list) or len(images) > 10_000_000:
-            _fail(f'the images of class "{name}" are not a list')
+        files = c.get(listing)
+        if not isinstance(files, list) or len(files) > 10_000_000:
+            _fail(f'the {listing} of class "{name}" are not a list')
         seen = set()
-        for f in images:
-            seq = seq_of_image_file(f) if isinstance(f, str) else None
+        for f in files:
+            seq = seq_of_sample_file(kind, f) if isinstance(f, str) else None
             if seq is None:
-                _fail(f"class \"{name}\" lists {json.dumps(f)}, which is not an image file name like 000000001.png")
+                _fail(f"class \"{name}\" lists {json.dumps(f)}, which is not {'an image' if kind == 'images' else 'a ' + noun} file name like 000000001.{extension}")
             if seq >= next_seq:
                 _fail(f'class "{name}" lists {f}, at or past nextSeq {next_seq}')
             if seq in seen:
-                _fail(f'class "{name}" lists image {seq} twice')
+                _fail(f'class "{name}" lists {noun} {seq} twice')
             seen.add(seq)
-        classes.append({"id": cid, "name": name, "folder": folder, "images": list(images)})
+        classes.append({"id": cid, "name": name, "folder": folder, "files": list(files)})
     settings = value.get("settings")
     if not isinstance(settings, dict):
         _fail('"settings" is not an object')
     share = _share(value.get("validationShare"), '"validationShare"')
     if share > 0.9:
         _fail('"validationShare" is over 0.9')
-    return {"format": PROJECT_FORMAT, "format_version": PROJECT_FORMAT_VERSION, "savedAt": value.get("savedAt") if isinstance(value.get("savedAt"), str) else "",
+    return {"format": PROJECT_FORMAT, "format_version": version, "savedAt": value.get("savedAt") if isinstance(value.get("savedAt"), str) else "",
+            "kind": kind, "points": _points_of(value.get("points")) if kind == "points" else None,
             "backbone": backbone, "classes": classes, "validationShare": share, "nextSeq": next_seq, "settings": settings,
             "checkpoint": _checkpoint_of(value.get("checkpoint"))}
 
 
+def project_document(p: dict) -> dict:
+    """project.json for the validated project `p` (the page's projectJson): an image project as version 1 wrote it,
+    a point project as version 2 with its kind, point settings and the classes' "clouds"."""
+    kind = p["kind"]
+    listing = SAMPLE_FILES[kind][1]
+    return {"format": PROJECT_FORMAT, "format_version": format_version_for(kind), "savedAt": p["savedAt"],
+            **({"kind": kind, "points": p["points"]} if kind == "points" else {}), "backbone": p["backbone"],
+            "classes": [{"id": c["id"], "name": c["name"], "folder": c["folder"], listing: c["files"]} for c in p["classes"]],
+            "validationShare": p["validationShare"], "nextSeq": p["nextSeq"], "settings": p["settings"], "checkpoint": p["checkpoint"]}
+
+
 @dataclass
 class Project:
-    """An opened project: its validated project.json, each listed image's PNG bytes by zip path, the checkpoint's bytes."""
+    """An opened project: its validated project.json, each listed sample file's bytes (PNG or .npy) by zip path, the
+    checkpoint's bytes."""
 
     path: Path
     json: dict
-    images: dict[str, bytes]
+    files: dict[str, bytes]
     checkpoint_bytes: bytes | None
 
     @property
@@ -214,7 +256,8 @@ def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
 
 def open_project(path: str | Path) -> Project:
     """Reads and checks a project zip as the page's Open project does: project.json by validate_project, every listed
-    image present once and nothing else under images/, the checkpoint when project.json lists one."""
+    sample file present once and nothing else under its folder (images/ or clouds/), the checkpoint when project.json
+    lists one."""
     path = Path(path)
     if not path.is_file():
         raise ProjectError(f"--project {path}: no such file.")
@@ -229,28 +272,29 @@ def open_project(path: str | Path) -> Project:
                 project = validate_project(json.loads(_read(archive, listing).decode("utf-8")))
             except (UnicodeDecodeError, json.JSONDecodeError):
                 raise damaged("its project.json is not valid JSON") from None
-            listed = {image_path(c["folder"], f) for c in project["classes"] for f in c["images"]}
-            images: dict[str, bytes] = {}
+            kind = project["kind"]
+            listed = {sample_path(kind, c["folder"], f) for c in project["classes"] for f in c["files"]}
+            files: dict[str, bytes] = {}
             checkpoint = None
             for info in infos:
                 name = info.filename
                 if name == CHECKPOINT_ENTRY:
                     checkpoint = _read(archive, info)
-                if not name.startswith(f"{IMAGES_FOLDER}/") or info.is_dir():
+                if not name.startswith(f"{SAMPLE_FILES[kind][0]}/") or info.is_dir():
                     continue
                 if name not in listed:
                     raise damaged(f"it holds {name}, which its project.json does not list")
-                if name in images:
+                if name in files:
                     raise damaged(f"it holds {name} twice")
-                images[name] = _read(archive, info)
+                files[name] = _read(archive, info)
     except zipfile.BadZipFile as error:
         raise ProjectError(f"{path.name} cannot be read as a zip ({error}): it is not a project saved by clora-web, or it is damaged. "
                            "Use the original .zip again, or save the project again from the page.") from None
     except (zipfile.LargeZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError) as error:
         raise damaged(f"its entries cannot be read ({error})") from None
-    missing = sorted(listed - images.keys())
+    missing = sorted(listed - files.keys())
     if missing:
-        raise damaged(f"{len(missing)} of its images are missing ({', '.join(missing[:3])}{', …' if len(missing) > 3 else ''})")
+        raise damaged(f"{len(missing)} of its {'images' if kind == 'images' else 'point clouds'} are missing ({', '.join(missing[:3])}{', …' if len(missing) > 3 else ''})")
     if project["checkpoint"] is not None and checkpoint is None:
         raise damaged(f"it lists a checkpoint but holds no {CHECKPOINT_ENTRY}")
-    return Project(path, project, images, checkpoint if project["checkpoint"] is not None else None)
+    return Project(path, project, files, checkpoint if project["checkpoint"] is not None else None)

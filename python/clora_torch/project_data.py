@@ -1,6 +1,6 @@
-"""A project's images as the page trains on them: the same samples in the same order with the same labels and the
+"""A project's samples as the page trains on them: the same samples in the same order with the same labels and the
 same validation split (src/data/intake.ts: packSamples, validationFlags, datasetFingerprint), and the same model
-input (src/worker/images.ts unpackSamples, src/data/dataset.ts copyImage).
+input (src/worker/images.ts unpackSamples, src/data/dataset.ts copyImage; src/data/point-samples.ts unpackClouds).
 
 - Order: the classes in project.json's order, those without images left out (label = position among the rest);
   within a class its images by sequence number, as the page sorts its sample keys "<class id>/<9-digit seq>".
@@ -9,6 +9,10 @@ input (src/worker/images.ts unpackSamples, src/data/dataset.ts copyImage).
 - Input: each PNG decoded exactly (8-bit RGB, alpha dropped); v·(1/(255·std)) − mean/std per channel in float64,
   rounded to float32, as the engine computes it. A stored image of another size than the model's is resized
   first (bicubic, as timm's PIL pipeline, which the engine's GPU resize matches within about one grey level).
+- A point project's clouds: each .npy holds the stored cloud's values (q / 32767 in float32, the page's 16-bit
+  storage), which are exactly the page's model input when the cloud has the backbone's P points. A cloud stored at
+  another count (added under another point backbone) the page resamples with farthest point sampling; the
+  companion refuses it with a sentence instead.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ from PIL import Image
 
 from .dataset import Dataset
 from .models import Preprocess
-from .project import Project, damaged, image_path, seq_of_image_file
+from .backbone import is_point
+from .models import Backbone
+from .project import Project, damaged, sample_path, seq_of_sample_file
 
 
 def validation_flags(count: int, share: float) -> list[bool]:
@@ -83,14 +89,15 @@ class ProjectSamples:
 
 def project_samples(project: Project) -> ProjectSamples:
     p = project.json
-    used = [c for c in p["classes"] if c["images"]]
+    kind = p["kind"]
+    used = [c for c in p["classes"] if c["files"]]
     paths, keys, labels, validation = [], [], [], []
     for label, c in enumerate(used):
-        files = sorted(c["images"], key=seq_of_image_file)
+        files = sorted(c["files"], key=lambda f: seq_of_sample_file(kind, f))
         flags = validation_flags(len(files), p["validationShare"])
         for f, held in zip(files, flags):
-            paths.append(image_path(c["folder"], f))
-            keys.append(f"{c['id']}/{seq_of_image_file(f):09d}")
+            paths.append(sample_path(kind, c["folder"], f))
+            keys.append(f"{c['id']}/{seq_of_sample_file(kind, f):09d}")
             labels.append(label)
             validation.append(held)
     return ProjectSamples(classes=[c["name"] for c in used], class_ids=[c["id"] for c in used], paths=paths, keys=keys,
@@ -128,11 +135,33 @@ def model_input(rgb: np.ndarray, p: Preprocess) -> np.ndarray:
     return (planes * scale[:, None, None] - shift[:, None, None]).astype(np.float32)
 
 
-def project_datasets(project: Project, p: Preprocess) -> tuple[Dataset, Dataset | None, ProjectSamples]:
+def decode_cloud(path: str, data: bytes, points: int) -> np.ndarray:
+    """A stored cloud: [P, 3] float32 as saved; a sentence when it is no float32 [P, 3] .npy of a normalised cloud."""
+    try:
+        cloud = np.load(io.BytesIO(data), allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise damaged(f"{path} cannot be read as a NumPy .npy file ({error})") from None
+    if cloud.dtype != np.dtype("<f4") or cloud.ndim != 2 or cloud.shape[1] != 3:
+        raise damaged(f"{path} holds {cloud.dtype} {list(cloud.shape)}, not the float32 [N, 3] cloud the page saves")
+    if not np.isfinite(cloud).all() or np.abs(cloud).max(initial=0) > 1 + 1e-6:
+        raise damaged(f"{path} has coordinates that are not finite or lie outside -1 to 1, so it is not a cloud the page stored")
+    if cloud.shape[0] != points:
+        raise damaged(f"{path} holds {cloud.shape[0]} points, and the backbone takes {points}: the page stored it for another point "
+                      "backbone. Open the project in the page with this backbone and add that class's point files again, then save it")
+    return np.ascontiguousarray(cloud)
+
+
+def project_datasets(project: Project, backbone: Backbone) -> tuple[Dataset, Dataset | None, ProjectSamples]:
     """The training and validation sets the page builds from the project (validation None when nothing is held out)."""
     s = project_samples(project)
-    inputs = np.stack([model_input(decode_stored(path, project.images[path]), p) for path in s.paths]) if s.paths \
-        else np.zeros((0, 3, p.size, p.size), np.float32)
+    cfg = backbone.cfg
+    if is_point(cfg):
+        inputs = np.stack([decode_cloud(path, project.files[path], cfg.points) for path in s.paths]) if s.paths \
+            else np.zeros((0, cfg.points, 3), np.float32)
+    else:
+        p = backbone.preprocess
+        inputs = np.stack([model_input(decode_stored(path, project.files[path]), p) for path in s.paths]) if s.paths \
+            else np.zeros((0, 3, p.size, p.size), np.float32)
     train = Dataset(list(s.classes), np.ascontiguousarray(inputs[~s.validation]), s.labels[~s.validation])
     held = Dataset(list(s.classes), np.ascontiguousarray(inputs[s.validation]), s.labels[s.validation]) if s.validation.any() else None
     return train, held, s

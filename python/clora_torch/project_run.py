@@ -70,9 +70,11 @@ class ProjectSource:
                                     "fingerprint, so other weights are refused.") from None
         for text in backbone.notes:
             note(text)
-        if is_point(backbone.cfg):
+        kind = self.project.json["kind"]
+        if is_point(backbone.cfg) != (kind == "points"):
             backbone.close()
-            raise SettingsError(f"{backbone.spec} is a point backbone, and projects carry images: pass an image backbone with --model.")
+            held, takes = ("point clouds", "images") if kind == "points" else ("images", "point clouds")
+            raise SettingsError(f"{self.name} holds {held}, and {backbone.spec} takes {takes}: pass the project's own backbone with --model.")
         return backbone
 
     def fresh_values(self) -> dict:
@@ -83,20 +85,20 @@ class ProjectSource:
         return values
 
     def fresh_options(self, options: TrainOptions, count: int) -> TrainOptions:
-        options = project_augmentation(self.form, self.values, options)
+        options = project_augmentation(self.form, self.values, options, points=self.project.json["kind"] == "points")
         return clamp_batch(options, count, from_project=self.values.get("batch-size") is None)
 
     def load(self, backbone: Backbone, classes: list[str] | None = None) -> Dataset:
         """The training images: the project's own (its split's training part) or --data, for the project's classes."""
         if not self.own_data:
-            names = classes or [c["name"] for c in self.project.json["classes"] if c["images"]]
+            names = classes or [c["name"] for c in self.project.json["classes"] if c["files"]]
             data = load_data(self.values["data"], backbone, names)
             if data.classes != names:
                 raise SettingsError(f"--data has the classes {', '.join(data.classes)}; the project has {', '.join(names)}. "
                                     "Give data of the project's classes, or leave --data out to train on the project's images.")
             return data
         if self.train is None:
-            self.train, self.validation, self.samples = project_datasets(self.project, backbone.preprocess)
+            self.train, self.validation, self.samples = project_datasets(self.project, backbone)
         if classes is not None and classes != self.train.classes:
             raise damaged(f"its checkpoint's classes ({', '.join(classes)}) are not its data set's ({', '.join(self.train.classes)})")
         return self.train

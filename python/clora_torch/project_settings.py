@@ -100,10 +100,14 @@ def values_with_project(form: dict, values: dict) -> tuple[dict, list[str]]:
     return out, notes
 
 
-def project_augmentation(form: dict, values: dict, options: TrainOptions) -> TrainOptions:
-    """The page's augmentation when the command line gives none: "Flip images at random" flips, and nothing else."""
+def project_augmentation(form: dict, values: dict, options: TrainOptions, points: bool = False) -> TrainOptions:
+    """The page's augmentation when the command line gives none: "Flip images at random" flips, and nothing else; for
+    point clouds, "Scale and shift point clouds at random" is Point-MAE's scale and translate (the page has no rotation or
+    jitter)."""
     if values.get("augment"):
         return options
+    if points:
+        return options.with_(augment_scale_translate=bool(form["augment"]))  # --rotate and --jitter stay as given
     return options.with_(augment_flip=bool(form["augment"]), augment_crop=False)
 
 

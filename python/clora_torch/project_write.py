@@ -5,7 +5,7 @@ Resume the run or use its model:
     project.json               the opened project's classes, images, split and backbone; its settings with the
                                run's written into the form's fields; `checkpoint` describing the new one
     checkpoint.safetensors     the run's training checkpoint (clora-checkpoint)
-    images/<folder>/<seq>.png  the opened project's own PNG files, byte for byte
+    images/<folder>/<seq>.png  the opened project's own sample files (or clouds/<folder>/<seq>.npy), byte for byte
 
 The zip is written next to its destination and renamed into place once complete.
 """
@@ -19,7 +19,7 @@ import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .project import CHECKPOINT_ENTRY, PROJECT_FORMAT, PROJECT_FORMAT_VERSION, PROJECT_JSON, Project, validate_project
+from .project import CHECKPOINT_ENTRY, PROJECT_JSON, Project, project_document, validate_project
 
 
 def _base36(n: int) -> str:
@@ -46,11 +46,8 @@ def checkpoint_record(run_id: str, step: int, total_steps: int, checkpoint_every
 
 
 def write_project(out: str | Path, project: Project, settings: dict, checkpoint: bytes, record: dict) -> None:
-    p = project.json
-    document = {"format": PROJECT_FORMAT, "format_version": PROJECT_FORMAT_VERSION,
-                "savedAt": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                "backbone": p["backbone"], "classes": p["classes"], "validationShare": p["validationShare"], "nextSeq": p["nextSeq"],
-                "settings": settings, "checkpoint": record}
+    saved_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    document = project_document({**project.json, "savedAt": saved_at, "settings": settings, "checkpoint": record})
     validate_project(json.loads(json.dumps(document)))  # what the page will check, checked here first
     out = Path(out)
     partial = out.with_name(out.name + ".partial")
@@ -59,7 +56,7 @@ def write_project(out: str | Path, project: Project, settings: dict, checkpoint:
             archive.writestr(zipfile.ZipInfo(PROJECT_JSON, _now()), json.dumps(document, indent=1, ensure_ascii=False) + "\n",
                              compress_type=zipfile.ZIP_DEFLATED)
             archive.writestr(zipfile.ZipInfo(CHECKPOINT_ENTRY, _now()), checkpoint, compress_type=zipfile.ZIP_STORED)
-            for path, data in project.images.items():
+            for path, data in project.files.items():
                 archive.writestr(zipfile.ZipInfo(path, _now()), data, compress_type=zipfile.ZIP_STORED)
         os.replace(partial, out)
     except BaseException:

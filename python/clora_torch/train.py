@@ -142,8 +142,8 @@ def _checkpoint(trainer: Trainer, backbone: Backbone) -> ckpt.Checkpoint:
         extra={"trainer": "clora_torch"})
 
 
-def _accuracy_line(point: dict, held: int) -> str:
-    validation = f", validation {100 * point['validation']:.1f}% ({held} images held out)" if point["validation"] is not None else ""
+def _accuracy_line(point: dict, held: str) -> str:
+    validation = f", validation {100 * point['validation']:.1f}% ({held} held out)" if point["validation"] is not None else ""
     return f"epoch {point['epoch']:g}: train accuracy {100 * point['train']:.1f}%{validation}\n"
 
 
@@ -181,7 +181,7 @@ def train(values: dict, procs: Processes) -> None:
                 before = len(curve.points)
                 curve.after_step(trainer, m["step"])
                 if len(curve.points) > before:
-                    sys.stderr.write(_accuracy_line(curve.points[-1], project.validation.count if project.validation else 0))
+                    sys.stderr.write(_accuracy_line(curve.points[-1], sample_noun(backbone.cfg, project.validation.count if project.validation else 0)))
 
         trainer.run(on_metrics)
         if procs.main:

@@ -18,9 +18,16 @@ from conftest import BACKBONE, DATA, REPO, engine_script
 
 def test_the_known_model_table_is_the_engines():
     theirs = json.loads(engine_script("import { KNOWN_MODELS } from './src/nn/models'; console.log(JSON.stringify(KNOWN_MODELS));"))
-    ours = [{"id": m.id, "url": m.url, "heads": m.heads, "mean": list(m.mean), "std": list(m.std), "inputSize": m.input_size,
-             "cropPct": m.crop_pct, "bundled": m.bundled} for m in KNOWN_MODELS]
-    assert ours == [{k: m.get(k, False) if k == "bundled" else m[k] for k in ours[0]} for m in theirs]
+
+    def entry(m):  # the engine's fields of each kind (src/nn/models.ts: KnownImageModel, KnownPointModel)
+        common = {"kind": m.kind, "id": m.id, "url": m.url, "heads": m.heads, "bundled": m.bundled}
+        if m.kind == "point":
+            return {**common, "points": m.points, "groups": m.groups, "groupSize": m.group_size}
+        return {**common, "mean": list(m.mean), "std": list(m.std), "inputSize": m.input_size, "cropPct": m.crop_pct}
+
+    ours = [entry(m) for m in KNOWN_MODELS]
+    assert len(ours) == len(theirs)
+    assert ours == [{k: m.get(k, False) if k == "bundled" else m.get(k) for k in o} for o, m in zip(ours, theirs)]
 
 
 def test_the_bundled_backbone_by_id():
@@ -31,6 +38,17 @@ def test_the_bundled_backbone_by_id():
         assert (cfg.depth, cfg.dim, cfg.heads, cfg.patch, cfg.image_size, cfg.mlp_dim) == (4, 64, 4, 7, 28, 128)
         assert backbone.describe() == {"base_model": "clora-web/vit-mnist", "num_heads": "4", "image_size": "28", "mean": "0.5,0.5,0.5",
                                        "std": "0.5,0.5,0.5", "crop_pct": "1"}
+    finally:
+        backbone.close()
+
+
+def test_the_bundled_point_backbone_by_id():
+    backbone = open_backbone("clora-web/point-mae-procedural")
+    try:
+        assert backbone.file.path == REPO / "public" / "models" / "point-mae-procedural.safetensors"
+        cfg = backbone.cfg
+        assert (cfg.depth, cfg.dim, cfg.heads, cfg.points, cfg.groups, cfg.group_size) == (4, 96, 4, 512, 32, 32)
+        assert backbone.notes == []
     finally:
         backbone.close()
 

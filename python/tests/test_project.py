@@ -97,9 +97,9 @@ def test_a_new_run_takes_the_projects_settings(page_runs, tmp_path, capsys):
     assert "note: --lr 0.02 replaces the project's 0.01." in err and "note: --steps 2 replaces the project's 4 epochs." in err
 
 
-def read_in_page(*paths: Path) -> list[dict]:
+def read_in_page(*paths: Path, backbone: Path = BACKBONE) -> list[dict]:
     """The page's Open project readers and checks on each project (tests/helpers/read-project.ts)."""
-    result = subprocess.run([str(TSX), "tests/helpers/read-project.ts", str(BACKBONE), *map(str, paths)], cwd=REPO, capture_output=True,
+    result = subprocess.run([str(TSX), "tests/helpers/read-project.ts", str(backbone), *map(str, paths)], cwd=REPO, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return [json.loads(line) for line in result.stdout.splitlines()]
@@ -148,8 +148,8 @@ def test_a_project_that_cannot_be_used_is_refused(tmp_path, capsys):
         assert err.startswith("error: ") and "training " not in err
         return err
 
-    newer = rewritten(tmp_path / "newer.zip", PAUSED, lambda p: p.update(format_version=2))
-    assert "saved by a newer version of clora-web (project format version 2" in refused(newer)
+    newer = rewritten(tmp_path / "newer.zip", PAUSED, lambda p: p.update(format_version=3))
+    assert "saved by a newer version of clora-web (project format version 3" in refused(newer)
     truncated = tmp_path / "truncated.zip"
     truncated.write_bytes(PAUSED.read_bytes()[: PAUSED.stat().st_size // 2])
     assert "cannot be read as a zip" in refused(truncated) and not (tmp_path / "a.safetensors").exists()

@@ -6,6 +6,7 @@ import type { CheckpointController } from './checkpoints';
 import { messageOf, type AppContext } from './context';
 import { saveBackboneChoice } from './preferences';
 import { siteBase } from './site';
+import { blockedDownload } from './site-policy';
 import { NO_MODEL, NO_PREDICTION, type BackboneChoice } from './state';
 
 /** `?backbone=URL` in the page's address (tests, links to a model). */
@@ -90,7 +91,11 @@ export class BackboneController {
     store.update({ backbone: { ...previous, status: 'loading', choice, progress: undefined, message: undefined } });
     const load = (async () => {
       try {
-        const info = await worker.request({ type: 'loadBackbone', source: this.sourceOf(choice) });
+        const source = this.sourceOf(choice);
+        // The browser would block it anyway (the built site's policy holds in the worker too); this says why.
+        const blocked = source.kind === 'url' ? blockedDownload(source.url) : undefined;
+        if (blocked) throw new Error(blocked);
+        const info = await worker.request({ type: 'loadBackbone', source });
         // The worker let go of every model built on the previous backbone, the run's included.
         store.update({ backbone: { status: 'ready', choice, info, progress: undefined, message: undefined }, model: NO_MODEL, prediction: NO_PREDICTION });
         store.patch('run', { live: false });

@@ -71,6 +71,7 @@ export class CheckpointController {
 
   async refresh(): Promise<void> {
     try {
+      await this.store.removeLeftovers();
       const { list, unreadable } = await this.store.inspect();
       this.ctx.store.patch('checkpoints', { list, ...(unreadable.length ? { message: describeUnreadable(unreadable) } : {}) });
       await this.refreshResumable();

@@ -76,21 +76,34 @@ export class AppController {
       await stored;
       return;
     }
-    const worker = WorkerClient.create();
-    this.ctx.worker = worker;
-    worker.onEvent((e) => this.onWorkerEvent(e));
-    try {
-      const ready = await worker.request({ type: 'init' });
-      store.update({ gpu: { kind: 'ready', adapter: ready.adapter, features: ready.features, profile: ready.profile } });
-    } catch (error) {
-      store.update({ gpu: { kind: 'error', message: messageOf(error) } });
-      await stored;
-      return;
-    }
+    const started = await this.startWorker();
     await stored;
+    if (!started) return;
     await this.backbone.choose(store.state.backbone.choice);
     // After a reload the newest saved checkpoint answers Try it and exports, without resuming training.
     await this.model.adoptNewestCheckpoint();
+  }
+
+  /** A training worker, its events routed and its end watched; false (the page says why) when it finds no GPU. */
+  private async startWorker(): Promise<boolean> {
+    const worker = WorkerClient.create();
+    this.ctx.worker = worker;
+    worker.onEvent((e) => this.onWorkerEvent(e));
+    worker.onEnd((error) => void this.onWorkerEnd(error));
+    try {
+      const ready = await worker.init();
+      this.store.update({ gpu: { kind: 'ready', adapter: ready.adapter, features: ready.features, profile: ready.profile } });
+      return true;
+    } catch (error) {
+      this.store.update({ gpu: { kind: 'error', message: messageOf(error) } });
+      return false;
+    }
+  }
+
+  /** The worker ended on its own: the run it held stops (Resume continues from the last checkpoint) and a new worker loads the backbone again. */
+  private async onWorkerEnd(error: Error): Promise<void> {
+    this.runs.onWorkerLost(error.message);
+    if (await this.startWorker()) await this.backbone.choose(this.store.state.backbone.choice).catch(() => undefined);
   }
 
   private onWorkerEvent(e: WorkerEvent): void {

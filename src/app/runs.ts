@@ -243,7 +243,7 @@ export class RunController {
         return;
       case 'metrics':
         if (e.runId !== this.run.runId) return;
-        this.patch({ metrics: [...this.run.metrics, e.metrics], step: e.metrics.step, totalSteps: e.metrics.totalSteps });
+        this.patch({ metrics: [...this.run.metrics, e.metrics], step: e.metrics.step, totalSteps: e.metrics.totalSteps, gpu: e.gpu });
         return;
       case 'accuracy':
         if (e.runId !== this.run.runId) return;
@@ -279,13 +279,22 @@ export class RunController {
         if (e.state === 'failed') void this.checkpoints.saved().then(() => this.checkpoints.refreshResumable());
         return;
       }
-      case 'deviceLost': {
-        const wasTraining = this.run.phase === 'training' || this.run.phase === 'paused' || this.run.phase === 'starting';
-        this.ctx.store.update({ model: NO_MODEL });
-        this.patch({ live: false, phase: wasTraining ? 'failed' : this.run.phase, errorKind: 'deviceLost', message: wasTraining ? withResumeHint(e.message) : e.message });
-        void this.checkpoints.saved().then(() => this.checkpoints.refreshResumable());
+      case 'deviceLost':
+        this.lost('deviceLost', e.message);
         return;
-      }
     }
+  }
+
+  /** The worker itself ended (src/app/controller.ts starts another). */
+  onWorkerLost(message: string): void {
+    this.lost('workerLost', message);
+  }
+
+  /** The GPU device or the whole worker is gone, and the run and model with it: Resume continues from the last checkpoint. */
+  private lost(kind: 'deviceLost' | 'workerLost', message: string): void {
+    const wasTraining = this.run.phase === 'training' || this.run.phase === 'paused' || this.run.phase === 'starting';
+    this.ctx.store.update({ model: NO_MODEL });
+    this.patch({ live: false, phase: wasTraining ? 'failed' : this.run.phase, errorKind: kind, message: wasTraining ? withResumeHint(message) : message });
+    void this.checkpoints.saved().then(() => this.checkpoints.refreshResumable());
   }
 }

@@ -8,7 +8,7 @@ import type { CheckpointMeta, StorageUse } from '../io/checkpoints';
 import type { EvaluatedSample, Evaluation } from '../train/evaluate';
 import type { TopClass } from '../train/predict';
 import { DEFAULT_TRAIN_OPTIONS, type TrainMetrics } from '../train/trainer';
-import type { AccuracyPoint, BackboneInfo, ErrorKind, ExportFormat, Prediction, RunState } from '../worker/protocol';
+import type { AccuracyPoint, BackboneInfo, ErrorKind, ExportFormat, GpuUsage, Prediction, RunState } from '../worker/protocol';
 
 export type { ExportFormat };
 
@@ -148,6 +148,8 @@ export interface RunView {
   features: { done: number; total: number; cached: number } | undefined;
   /** Wall-clock seconds from Train to the end of the run in this tab (set when it is done). */
   seconds: number | undefined;
+  /** What the worker's GPU held at the latest metrics (flat over a long session once warm; the page soak reads it). */
+  gpu: GpuUsage | undefined;
 }
 
 export interface CheckpointsState {
@@ -244,6 +246,7 @@ export function initialRun(): RunView {
     live: false,
     quick: false,
     features: undefined,
+    gpu: undefined,
     seconds: undefined,
   };
 }

@@ -7,6 +7,7 @@
 // as 8-bit RGB, a few KB each at 28×28 (150 KB at 224×224), never as bitmaps: 5,000 dropped photos cost
 // the tab a list of keys, not 5,000 decoded images. Thumbnails are made on demand from the stored bytes.
 import { createStore, del, delMany, get, getMany, promisifyRequest, set, setMany, type UseStore } from 'idb-keyval';
+import { declaredSize } from './declared-size';
 import { imageFormat, jpegHeader, MAX_IMAGE_PIXELS, pngHeader, tooSmallForHeader, type ImageFormat } from './preprocess';
 import { zipEntries, ZipError, type ZipReadOptions } from '../io/zip';
 import { DatasetError } from './dataset';
@@ -156,9 +157,10 @@ export async function precheck(path: string, file: Blob): Promise<string | undef
   }
   const header = kind === 'png' ? pngHeader(head) : kind === 'jpeg' ? jpegHeader(head) : undefined;
   if (kind === 'png' && !header) return 'corrupt PNG: its header is missing or damaged';
-  if (header && header.width * header.height > MAX_IMAGE_PIXELS) {
-    const mp = Math.round((header.width * header.height) / 1e6);
-    return `${mp}-megapixel image (${header.width} × ${header.height}), over the ${MAX_IMAGE_PIXELS / 1e6}-megapixel limit: scale it down first`;
+  const size = header ?? declaredSize(kind, head);
+  if (size && size.width * size.height > MAX_IMAGE_PIXELS) {
+    const mp = Math.round((size.width * size.height) / 1e6);
+    return `${mp}-megapixel image (${size.width} × ${size.height}), over the ${MAX_IMAGE_PIXELS / 1e6}-megapixel limit: scale it down first`;
   }
   if (header && (header.width === 0 || header.height === 0)) return `corrupt ${kind.toUpperCase()}: its header gives a size of ${header.width} × ${header.height}`;
   if (header) return tooSmallForHeader(kind as ImageFormat, header, file.size);

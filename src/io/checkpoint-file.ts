@@ -116,8 +116,10 @@ function augmentJson(a: TrainOptions['augment']): Record<string, boolean> | null
   return a.flip || a.randomResizedCrop ? { flip: a.flip, random_resized_crop: a.randomResizedCrop } : null;
 }
 
-function augmentFrom(j: Record<string, unknown> | null | undefined): TrainOptions['augment'] {
-  if (!j) return undefined;
+function augmentFrom(value: unknown): TrainOptions['augment'] {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) return damaged('"train.augment"');
+  const j = value as Record<string, unknown>;
   if ('scale_and_translate' in j || 'rotate' in j || 'jitter' in j) return { scaleAndTranslate: j.scale_and_translate === true, rotate: j.rotate === true, jitter: j.jitter === true };
   return { flip: j.flip === true, randomResizedCrop: j.random_resized_crop === true };
 }
@@ -182,7 +184,7 @@ function optionsFrom(json: unknown): TrainOptions {
     labelSmoothing: num('label_smoothing'),
     seed: num('seed'),
     shuffle: j?.shuffle !== false,
-    augment: augmentFrom(j?.augment as Record<string, unknown> | null | undefined),
+    augment: augmentFrom(j?.augment),
     logEvery: num('log_every', 10),
     precision: j?.precision === 'f16' ? 'f16' : 'f32',
   };
@@ -206,7 +208,7 @@ function historyJson(history: TrainMetrics[]): string {
 }
 
 function historyFrom(json: unknown): TrainMetrics[] {
-  if (!Array.isArray(json)) return damaged('"history"');
+  if (!Array.isArray(json) || !json.every((r) => typeof r === 'object' && r !== null && typeof r.step === 'number')) return damaged('"history"');
   return json.map((r: Record<string, number>) => ({
     step: r.step!,
     totalSteps: r.total_steps!,
@@ -293,7 +295,7 @@ export async function readCheckpoint(file: SafetensorsFile, cfg: BackboneConfig)
     throw new SettingsError(`This checkpoint has format_version ${meta.format_version ?? 'missing'}; this version reads ${CHECKPOINT_VERSION}. Update clora-web to the version that wrote it.`);
   }
   const method = meta.method as Method;
-  if (!METHODS.includes(method)) throw new SettingsError(`The checkpoint's method is "${meta.method}"; expected clora, lora, head or full.`);
+  if (!METHODS.includes(method)) throw new SettingsError(`The checkpoint's method is ${meta.method === undefined ? 'missing' : `"${meta.method}"`}; expected clora, lora, head or full. The file is damaged or was not written by clora-web.`);
   const settings = settingsFromMetadata(meta, method);
   const classes = classesOf(file);
   const train = optionsFrom(parseJson(meta, 'train'));
@@ -312,17 +314,26 @@ export async function readCheckpoint(file: SafetensorsFile, cfg: BackboneConfig)
   const order = [...(await file.readInt('sampler.order'))];
   const count = typeof data?.count === 'number' ? data.count : -1;
   const cursor = typeof sampler?.cursor === 'number' ? sampler.cursor : -1;
-  const seen = new Uint8Array(Math.max(0, count));
+  const seen = new Uint8Array(order.length === count ? count : 0);
   const permutation = order.length === count && order.every((i) => Number.isInteger(i) && i >= 0 && i < count && seen[i]!++ === 0);
   if (!permutation || !(cursor >= 0 && cursor <= count) || typeof sampler?.rng_state !== 'number') {
     throw new SettingsError("The checkpoint's sampler state does not describe an epoch of its data set; the file is damaged.");
   }
   const integer = (key: string, fallback?: string): number => {
     const n = Number(meta[key] ?? fallback);
-    if (!Number.isInteger(n) || n < 0) return damaged(`"${key}"`);
+    if (!Number.isSafeInteger(n) || n < 0) return damaged(`"${key}"`);
     return n;
   };
   const step = integer('step');
+  const m = await moments('m');
+  const v = await moments('v');
+  // Weights or moments that are not finite (or a negative second moment) would make every later step NaN.
+  for (const [name, values] of [...trainable, ['optimizer.m', m], ['optimizer.v', v]] as [string, Float32Array][]) {
+    const bad = values.findIndex((x) => !Number.isFinite(x) || (name === 'optimizer.v' && x < 0));
+    if (bad >= 0) {
+      throw new SettingsError(`The checkpoint's saved state is damaged: "${name}" holds ${values[bad]} at position ${bad}, where training needs a finite number${name === 'optimizer.v' ? ' ≥ 0' : ''}. Resume from another checkpoint, or start a new run.`);
+    }
+  }
   return {
     settings,
     classes,
@@ -334,7 +345,7 @@ export async function readCheckpoint(file: SafetensorsFile, cfg: BackboneConfig)
       order,
       cursor,
       trainable,
-      optimizer: { step: integer('optimizer_step', String(step)), m: await moments('m'), v: await moments('v') },
+      optimizer: { step: integer('optimizer_step', String(step)), m, v },
       history: meta.history === undefined ? [] : historyFrom(parseJson(meta, 'history')),
     },
     data: { count, labelsSha256: typeof data?.labels_sha256 === 'string' ? data.labels_sha256 : '' },

@@ -3,7 +3,9 @@
 //
 // A run keeps its latest checkpoint. A new one is written under a new key first and the previous one is
 // deleted only after that write succeeded, so a full disk (QuotaExceededError) never loses the last good one.
-// Small descriptions live apart from the tensors, so listing never loads the tensors.
+// Small descriptions live apart from the tensors, so listing never loads the tensors; the tensors are written
+// first, so a write cut short (a crash) leaves tensors without a description, never a listed half checkpoint,
+// and removeLeftovers clears those.
 import { createStore, del, get, promisifyRequest, set, type UseStore } from 'idb-keyval';
 import type { CheckpointState } from '../worker/protocol';
 import { checkCheckpoint, checkCheckpointMeta, CHECKPOINT_RECORD_VERSION, CheckpointError, type CheckpointData, type CheckpointMeta } from './checkpoint-record';
@@ -54,10 +56,30 @@ export function stateBytes(state: CheckpointState): number {
 export class CheckpointStore {
   private meta: UseStore;
   private data: UseStore;
+  /** A Web Lock every tab's writes share, so that leftovers are removed only while no write is under way. */
+  private writes: string;
 
   constructor(prefix = 'clora-web') {
     this.meta = createStore(`${prefix}-checkpoints`, 'meta');
     this.data = createStore(`${prefix}-checkpoint-data`, 'data');
+    this.writes = `${prefix}-checkpoint-writes`;
+  }
+
+  /**
+   * Removes tensor records that have no description: what a write cut short leaves (the tab crashed or was
+   * closed between the two records), invisible but taking space. Only while no tab is writing a checkpoint
+   * (their writes hold the lock shared); returns how many went.
+   */
+  async removeLeftovers(): Promise<number> {
+    const remove = async (): Promise<number> => {
+      const [described, stored] = await Promise.all([this.meta('readonly', (s) => promisifyRequest(s.getAllKeys())), this.data('readonly', (s) => promisifyRequest(s.getAllKeys()))]);
+      const known = new Set(described.map(String));
+      const leftovers = stored.filter((key) => !known.has(String(key)));
+      for (const key of leftovers) await del(key, this.data);
+      return leftovers.length;
+    };
+    if (!navigator.locks) return 0;
+    return navigator.locks.request(this.writes, { ifAvailable: true }, (lock) => (lock ? remove() : 0));
   }
 
   /** Newest first; records that cannot be used are left out (inspect() says which and why). */
@@ -99,8 +121,11 @@ export class CheckpointStore {
     const older = (await this.list()).filter((m) => m.runId === meta.runId);
     const full: CheckpointMeta = { ...meta, version: CHECKPOINT_RECORD_VERSION, id: `${meta.runId}@${meta.step}-${Date.now().toString(36)}`, bytes: stateBytes(data.state) };
     try {
-      await set(full.id, data, this.data);
-      await set(full.id, full, this.meta);
+      const write = async (): Promise<void> => {
+        await set(full.id, data, this.data);
+        await set(full.id, full, this.meta);
+      };
+      await (navigator.locks ? navigator.locks.request(this.writes, { mode: 'shared' }, write) : write());
     } catch (error) {
       await del(full.id, this.meta).catch(() => undefined);
       await del(full.id, this.data).catch(() => undefined);
@@ -114,7 +139,9 @@ export class CheckpointStore {
           true,
         );
       }
-      throw new CheckpointError(`The checkpoint at step ${meta.step} could not be saved (${error instanceof Error ? error.message : String(error)}). ${kept}`, false);
+      // An aborted transaction rejects with its error, which is null when nothing but the abort went wrong.
+      const why = error instanceof Error ? error.message.replace(/\.$/, '') : 'the write was aborted';
+      throw new CheckpointError(`The checkpoint at step ${meta.step} could not be saved: the browser's storage refused it (${why}). ${kept} Later checkpoints are still tried.`, false);
     }
     for (const old of older) await this.delete(old.id).catch(() => undefined);
     return full;

@@ -70,6 +70,8 @@ export function unpickle(bytes: Uint8Array, policy: UnpicklePolicy): PyValue {
 
   const truncated = (): PickleError => new PickleError('The pickle ends in the middle of its data (it is truncated).');
   const need = (n: number): number => {
+    // A negative length (BINSTRING's is signed) would walk back over bytes already read.
+    if (n < 0) throw new PickleError(`The pickle declares a length of ${n} bytes: it is corrupt.`);
     if (pos + n > bytes.length) throw truncated();
     const at = pos;
     pos += n;
@@ -118,6 +120,11 @@ export function unpickle(bytes: Uint8Array, policy: UnpicklePolicy): PyValue {
   };
   const lookup = (module: string, name: string): PickleGlobal => {
     const qualified = `${module}.${name}`;
+    // Not a Python name at all: damaged bytes rather than a request (quoted short, so the sentence stays readable).
+    if (!/^[A-Za-z_][\w.]*$/.test(module) || !/^[A-Za-z_][\w.]*$/.test(name)) {
+      const quoted = JSON.stringify(qualified.length > 60 ? `${qualified.slice(0, 60)}…` : qualified);
+      throw new PickleError(`The pickle names a global that is not a Python name (${quoted}): it is corrupt.`);
+    }
     const found = policy.globals.get(qualified);
     if (!found) throw new PickleRefusal(qualified, 'global');
     return found;
@@ -134,8 +141,9 @@ export function unpickle(bytes: Uint8Array, policy: UnpicklePolicy): PyValue {
     for (let i = 0; i < items.length; i += 2) target.entries.set(items[i]!, items[i + 1]!);
   };
   const append = (target: PyValue, items: PyValue[]): void => {
-    if (Array.isArray(target)) target.push(...items);
-    else if (target instanceof PySet) target.items.push(...items);
+    // One at a time: spreading a list of a few hundred thousand items into push() overflows the call stack.
+    const into = Array.isArray(target) ? target : target instanceof PySet ? target.items : undefined;
+    if (into) for (const item of items) into.push(item);
     else throw new PickleError('The pickle appends to something that is not a list: it is corrupt.');
   };
   const longFromBytes = (at: number, n: number): number | bigint => {

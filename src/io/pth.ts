@@ -51,18 +51,26 @@ class TensorRef {
   constructor(readonly storage: StorageRef, readonly offset: number, readonly shape: number[], readonly stride: number[]) {}
 }
 
+/** The most elements a view that repeats its storage's values may have (4 MB of f32). */
+const MAX_REPEATED_ELEMENTS = 1 << 20;
+
 const isIntTuple = (v: PyValue): v is PyTuple => v instanceof PyTuple && v.items.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0);
 
 function rebuildTensor(what: string) {
   return (args: PyValue[]): TensorRef => {
     const [storage, offset, size, stride] = args;
-    if (!(storage instanceof StorageRef) || typeof offset !== 'number' || !isIntTuple(size!) || !isIntTuple(stride!) || size.items.length !== stride.items.length) {
+    if (!(storage instanceof StorageRef) || typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0 || !isIntTuple(size!) || !isIntTuple(stride!) || size.items.length !== stride.items.length) {
       throw new PickleError(`${what} was called with arguments that are not (storage, offset, size, stride).`);
     }
     const ref = storage;
     const shape = size.items as number[];
     const strides = stride.items as number[];
     const numel = shape.reduce((a, b) => a * b, 1);
+    // More elements than the storage holds is a view that repeats values (zero strides: expand()). Small ones
+    // are read; a large one would allocate far more than the file holds, from a few bytes.
+    if (numel > ref.numel && numel > MAX_REPEATED_ELEMENTS) {
+      throw new PickleError(`a tensor of shape [${shape.join(', ')}] repeats the ${ref.numel} values of storage "${ref.key}" to ${numel.toLocaleString('en-US')} elements (an expanded view); save it with .contiguous() first.`);
+    }
     const last = numel === 0 ? offset : offset + shape.reduce((sum, d, i) => sum + (d - 1) * strides[i]!, 0);
     if (last >= ref.numel && numel > 0) throw new PickleError(`a tensor of shape ${shapeText(shape)} reaches element ${last} of storage "${ref.key}", which has ${ref.numel}.`);
     return new TensorRef(ref, offset, shape, strides);
@@ -214,7 +222,13 @@ export async function openPth(source: ByteSource): Promise<PthFile> {
     async readF32(name) {
       const t = tensors.get(name);
       if (!t) throw new PthError(`${file} has no tensor named "${name}".`);
-      return readTensor(zip, t);
+      try {
+        return await readTensor(zip, t);
+      } catch (error) {
+        // A storage entry the archive cannot give (damaged, encrypted, another compression) is the checkpoint's fault.
+        if (error instanceof ZipIndexError) throw new PthError(error.message);
+        throw error;
+      }
     },
   };
 }

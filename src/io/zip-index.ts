@@ -34,10 +34,12 @@ const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
 /** Largest inflated entry read whole (the pickle of a state dict is a few hundred KB). */
 const MAX_INFLATED_BYTES = 256 * 1024 * 1024;
+/** Deflate turns one byte into at most 1032 (RFC 1951: a 258-byte match in under 2 bits). */
+const MAX_DEFLATE_RATIO = 1032;
 
-function u64(view: DataView, at: number): number {
+function u64(view: DataView, at: number, label: string): number {
   const value = view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32;
-  if (!Number.isSafeInteger(value)) throw new ZipIndexError('The zip archive declares a size beyond 2^53 bytes; it is corrupt.');
+  if (!Number.isSafeInteger(value)) throw new ZipIndexError(`${label} is a zip archive that declares a size beyond 2^53 bytes: it is corrupt. Download or save it again.`);
   return value;
 }
 
@@ -62,14 +64,14 @@ export async function openZipIndex(source: ByteSource, label = 'The file'): Prom
   if (count === 0xffff || directorySize === 0xffffffff || directoryOffset === 0xffffffff) {
     const at = eocd - 20;
     if (at < 0 || tv.getUint32(at, true) !== ZIP64_LOCATOR) throw corrupt('zip64 directory locator is missing');
-    const recordOffset = u64(tv, at + 8);
+    const recordOffset = u64(tv, at + 8, label);
     if (recordOffset + 56 > source.size) throw corrupt('zip64 directory lies beyond the end of the file');
     const record = await source.read(recordOffset, 56);
     const rv = new DataView(record.buffer, record.byteOffset, record.byteLength);
     if (rv.getUint32(0, true) !== ZIP64_EOCD) throw corrupt('zip64 directory record is missing');
-    count = u64(rv, 32);
-    directorySize = u64(rv, 40);
-    directoryOffset = u64(rv, 48);
+    count = u64(rv, 32, label);
+    directorySize = u64(rv, 40, label);
+    directoryOffset = u64(rv, 48, label);
   }
   if (directoryOffset + directorySize > source.size) throw corrupt('directory lies beyond the end of the file');
   const directory = await source.read(directoryOffset, directorySize);
@@ -95,9 +97,9 @@ export async function openZipIndex(source: ByteSource, label = 'The file'): Prom
       const length = dv.getUint16(e + 2, true);
       if (id === 0x0001) {
         let field = e + 4;
-        if (size === 0xffffffff) (size = u64(dv, field)), (field += 8);
-        if (compressedSize === 0xffffffff) (compressedSize = u64(dv, field)), (field += 8);
-        if (localHeaderOffset === 0xffffffff) localHeaderOffset = u64(dv, field);
+        if (size === 0xffffffff) (size = u64(dv, field, label)), (field += 8);
+        if (compressedSize === 0xffffffff) (compressedSize = u64(dv, field, label)), (field += 8);
+        if (localHeaderOffset === 0xffffffff) localHeaderOffset = u64(dv, field, label);
       }
       e += 4 + length;
     }
@@ -124,6 +126,11 @@ export async function openZipIndex(source: ByteSource, label = 'The file'): Prom
     if (entry.method !== 0 && entry.method !== 8) {
       throw new ZipIndexError(`${label}: the zip entry "${entry.name}" uses compression method ${entry.method}; only stored and deflated entries can be read. Re-create the archive with standard deflate.`);
     }
+    // Sizes that the data cannot have, refused before anything is allocated for them.
+    if (entry.method === 0 && entry.size !== entry.compressedSize) throw corrupt(`stored entry "${entry.name}" declares ${entry.size} bytes but holds ${entry.compressedSize}`);
+    if (entry.method === 8 && entry.size > MAX_DEFLATE_RATIO * entry.compressedSize + 64) {
+      throw corrupt(`entry "${entry.name}" declares ${entry.size.toLocaleString('en-US')} bytes, more than its ${entry.compressedSize.toLocaleString('en-US')} compressed bytes can hold`);
+    }
   }
 
   async function read(entry: ZipIndexEntry): Promise<Uint8Array> {
@@ -131,7 +138,7 @@ export async function openZipIndex(source: ByteSource, label = 'The file'): Prom
     const start = await dataStart(entry);
     const raw = await source.read(start, entry.compressedSize);
     if (entry.method === 0) return raw;
-    if (entry.size > MAX_INFLATED_BYTES) throw new ZipIndexError(`${label}: the zip entry "${entry.name}" would inflate to ${entry.size.toLocaleString('en-US')} bytes, more than this reader accepts.`);
+    if (entry.size > MAX_INFLATED_BYTES) throw new ZipIndexError(`${label}: the zip entry "${entry.name}" would inflate to ${entry.size.toLocaleString('en-US')} bytes, more than this reader accepts: the file is damaged or not what it claims to be.`);
     // One byte more than declared: fflate stops at the end of `out`, so a full buffer means the data is longer.
     const out = new Uint8Array(entry.size + 1);
     let inflated: Uint8Array;
@@ -149,8 +156,8 @@ export async function openZipIndex(source: ByteSource, label = 'The file'): Prom
     read,
     async readRange(entry, offset, length) {
       if (offset < 0 || length < 0 || offset + length > entry.size) throw new RangeError(`Read of ${length} bytes at ${offset} is outside the zip entry "${entry.name}" (${entry.size} bytes).`);
+      checkReadable(entry);
       if (entry.method === 0) {
-        checkReadable(entry);
         return source.read((await dataStart(entry)) + offset, length);
       }
       return (await read(entry)).subarray(offset, offset + length);

@@ -90,7 +90,7 @@ function backboneKind(file: WeightsFile): BackboneKind {
 }
 
 function readVit(file: WeightsFile, opts: BackboneMetaOptions, common: Omit<CommonMeta, 'describe' | 'headClasses'>): VitBackboneMeta {
-  const known = opts.known;
+  const known = opts.known?.kind === 'vit' ? opts.known : undefined;
   const cfg = vitConfigFromShapes(shapesOf(file), headsFor(file, opts.heads ?? known?.heads));
   const meta = file.metadata;
   const cropFromMeta = meta.crop_pct === undefined ? undefined : Number(meta.crop_pct);
@@ -133,11 +133,11 @@ const POINT_SETTINGS: [setting: keyof PointSettings, option: string, metadata: s
 ];
 
 function readPoint(file: WeightsFile, opts: BackboneMetaOptions, common: Omit<CommonMeta, 'describe' | 'headClasses'>): PointBackboneMeta {
-  const known = opts.known;
+  const known = opts.known?.kind === 'point' ? opts.known : undefined;
   const settings: PointSettings = {};
   const notes: string[] = [];
   for (const [setting, option, key] of POINT_SETTINGS) {
-    const stored = setting === 'heads' ? (known?.heads ?? metaCount(file, key)) : metaCount(file, key);
+    const stored = known?.[setting] ?? metaCount(file, key);
     const given = opts[setting];
     if (given !== undefined && stored !== undefined && given !== stored) notes.push(`${option} ${given} replaces the backbone's ${key} ${stored}.`);
     settings[setting] = given ?? stored;

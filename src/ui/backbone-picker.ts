@@ -1,4 +1,5 @@
 import { LitElement, css, html } from 'lit';
+import { styleProperties } from './style-properties';
 import { BUNDLED_MODEL, type KnownModel } from '../nn/models';
 import type { BackboneChoice, BackboneState } from '../app/state';
 import type { BackboneInfo } from '../worker/protocol';
@@ -117,7 +118,7 @@ export class BackbonePicker extends LitElement {
         <p role="status">${p ? `Downloading the backbone: ${mb(p.loaded)}${p.total ? ` of ${mb(p.total)}` : ''}…` : 'Loading the backbone…'}</p>
         ${fraction !== undefined
           ? html`<div class="bar" role="progressbar" aria-label="Backbone download" aria-valuemin="0" aria-valuemax="100" aria-valuenow=${Math.round(100 * fraction)}>
-              <span style="width:${(100 * fraction).toFixed(1)}%"></span>
+              <span style=${styleProperties({ width: `${(100 * fraction).toFixed(1)}%` })}></span>
             </div>`
           : ''}
         ${p ? html`<button @click=${() => emit(this, 'cancel-download')}>Cancel download</button>` : ''}

@@ -153,7 +153,7 @@ export class CloraApp extends LitElement {
             <div class="column">
               <section class="panel" aria-labelledby="h-project">
                 <h2 id="h-project">Project</h2>
-                <clora-project-bar .state=${s.project} .images=${s.data.total} ?disabled=${running || !backboneReady || s.data.intake !== undefined}></clora-project-bar>
+                <clora-project-bar .state=${s.project} .images=${s.data.total} .kind=${s.data.kind} ?disabled=${running || !backboneReady || s.data.intake !== undefined}></clora-project-bar>
               </section>
               <section class="panel" aria-labelledby="h-backbone">
                 <h2 id="h-backbone">1. Backbone</h2>

@@ -3,6 +3,7 @@ import type { ConfusionCell } from '../app/state';
 import { emit } from '../app/events';
 import { sampleNoun, samplesText, type SampleKind } from '../data/sample-kind';
 import { confusedPairs, type Evaluation } from '../train/evaluate';
+import { styleProperties } from './style-properties';
 import { baseStyles } from './styles';
 import { percent } from './format';
 import './point-preview';
@@ -195,7 +196,7 @@ export class EvaluationView extends LitElement {
               (row, i) => html`<tr>
                 <th scope="row">${e.classes[i]}</th>
                 ${row.map(
-                  (v, j) => html`<td class="cell ${i === j ? 'hit' : ''}" style=${v ? `background: rgba(31, 95, 191, ${(0.08 + (0.5 * v) / max).toFixed(3)})` : ''}>
+                  (v, j) => html`<td class="cell ${i === j ? 'hit' : ''}" style=${styleProperties({ background: v ? `rgba(31, 95, 191, ${(0.08 + (0.5 * v) / max).toFixed(3)})` : undefined })}>
                     <button
                       aria-label=${this.cellLabel(e, i, j, v)}
                       aria-pressed=${open?.actual === i && open.predicted === j ? 'true' : 'false'}

@@ -1,4 +1,5 @@
 import { LitElement, css, html } from 'lit';
+import { styleProperties } from './style-properties';
 import { projectCloud } from './point-projection';
 
 /** Radians turned per CSS pixel dragged, and per arrow key press. */
@@ -120,7 +121,7 @@ export class PointPreview extends LitElement {
     return html`<canvas
       width=${this.size * scale}
       height=${this.size * scale}
-      style="width:${this.size}px;height:${this.size}px"
+      style=${styleProperties({ width: `${this.size}px`, height: `${this.size}px` })}
       tabindex="0"
       role="img"
       aria-label=${`${this.label}, seen turned ${degrees(this.yaw)}° and tilted ${degrees(this.pitch)}°: drag it or use the arrow keys to turn it`}

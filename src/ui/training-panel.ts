@@ -1,4 +1,5 @@
 import { LitElement, css, html } from 'lit';
+import { styleProperties } from './style-properties';
 import { TARGETS, type Target } from '../clora/settings';
 import type { RunView, UiSettings } from '../app/state';
 import { sampleNoun, samplesText, type SampleKind } from '../data/sample-kind';
@@ -180,7 +181,7 @@ export class TrainingPanel extends LitElement {
         aria-valuenow=${r.step}
         aria-valuetext=${text}
       >
-        <span style="width:${(100 * fraction).toFixed(1)}%"></span>
+        <span style=${styleProperties({ width: `${(100 * fraction).toFixed(1)}%` })}></span>
       </div>
       <p class="muted" data-testid="progress-text">${text}</p>
     </div>`;

@@ -1,4 +1,5 @@
 import { LitElement, css, html } from 'lit';
+import { styleProperties } from './style-properties';
 import { POINT_FILE_ACCEPT } from '../data/point-samples';
 import type { SampleKind } from '../data/sample-kind';
 import type { Prediction } from '../worker/protocol';
@@ -173,7 +174,7 @@ export class TryIt extends LitElement {
         ${r.top.map(
           (t) => html`<li data-class=${t.class} data-probability=${t.probability}>
             <strong>${t.class}</strong> ${percent(t.probability)}
-            <div class="bar" aria-hidden="true"><span style="width:${(100 * t.probability).toFixed(1)}%"></span></div>
+            <div class="bar" aria-hidden="true"><span style=${styleProperties({ width: `${(100 * t.probability).toFixed(1)}%` })}></span></div>
           </li>`,
         )}
       </ol>

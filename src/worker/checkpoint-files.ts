@@ -9,7 +9,7 @@ import { requireBackbone } from './backbone';
 /** The checkpoint file of a run's state on the loaded backbone (its description and weights fingerprint added). */
 export async function checkpointFileOf(run: Omit<CheckpointRun, 'backbone'>): Promise<Blob> {
   const b = requireBackbone();
-  const backbone = { ...b.meta.describe(), backbone_sha256: await backboneSha256(b.read) };
+  const backbone = { ...b.meta.describe(), backbone_sha256: await backboneSha256(b.read, b.meta.cfg) };
   return new Blob([writeCheckpoint(b.meta.cfg, { ...run, backbone })], { type: 'application/octet-stream' });
 }
 
@@ -24,7 +24,7 @@ export async function readCheckpointFile(file: Blob, name: string): Promise<Chec
   const grouping = groupingMismatch(run.backbone, b.meta.cfg);
   if (grouping) throw new SettingsError(grouping);
   const saved = run.backbone.backbone_sha256;
-  if (saved !== undefined && saved !== (await backboneSha256(b.read))) {
+  if (saved !== undefined && saved !== (await backboneSha256(b.read, b.meta.cfg))) {
     throw new SettingsError(`The checkpoint was trained on another backbone (${run.backbone.base_model ?? 'unnamed'}) than ${b.info.label}: their weights differ.`);
   }
   return run;

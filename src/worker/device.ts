@@ -2,6 +2,7 @@
 // lost, whatever was built on it is released (listeners), then the page hears of it.
 import { createBrowserGpuContext } from '../gpu/browser';
 import type { GpuContext } from '../gpu/context';
+import { countBuffers } from './gpu-usage';
 import { emit } from './scope';
 
 let ctx: GpuContext | undefined;
@@ -11,6 +12,7 @@ const lostListeners: (() => void)[] = [];
 export async function device(): Promise<GpuContext> {
   if (ctx && !ctx.lostError) return ctx;
   const fresh = await createBrowserGpuContext();
+  countBuffers(fresh.device);
   fresh.onLost((error) => {
     if (ctx !== fresh) return;
     // Everything on the device is gone; the backbone file itself is still here for a fresh device.

@@ -23,9 +23,15 @@ const SHOWN_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'];
 
 onDeviceLost(() => release({ deviceLost: true }));
 
+/** Takes the page's lock and holds it for as long as this worker lives (src/app/worker-client.ts waits on it). */
+function holdLock(name: string): Promise<void> {
+  return new Promise((held) => void navigator.locks.request(name, () => new Promise<never>(() => held())));
+}
+
 async function handle(request: RequestMessage): Promise<{ value: unknown; transfer?: Transferable[] }> {
   switch (request.type) {
     case 'init': {
+      await holdLock(request.lock);
       const gpu = await device();
       const { kind, reason } = gpu.profile;
       return { value: { adapter: adapterName(gpu.adapter), features: [...gpu.features].filter((f) => SHOWN_FEATURES.includes(f)), profile: { kind, reason } } };

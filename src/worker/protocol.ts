@@ -175,8 +175,25 @@ export interface ImportedAdapter {
   metadata: Record<string, string>;
 }
 
+/** What the worker's GPU holds (src/worker/gpu-usage.ts): flat over a long session once warm. */
+export interface GpuUsage {
+  /** Bytes the buffer pool has allocated, and of those in use now. */
+  poolBytes: number;
+  poolInUseBytes: number;
+  /** createBuffer calls the pool has made. */
+  poolAllocations: number;
+  /** GPU buffers alive on the device (created, not yet destroyed). */
+  liveBuffers: number;
+  /** Compiled pipelines. */
+  pipelines: number;
+}
+
 export type WorkerRequest =
-  | { type: 'init' }
+  /**
+   * Starts the worker (finds the GPU). It first takes the Web Lock `lock` and holds it while it lives: the
+   * browser releases it only when the worker ends, which is how the page learns that it ended.
+   */
+  | { type: 'init'; lock: string }
   | { type: 'loadBackbone'; source: BackboneSource }
   | { type: 'cancelDownload' }
   | { type: 'prepare'; items: PrepareItem[]; exact?: boolean }
@@ -223,7 +240,8 @@ export interface ReplyValue {
 
 export type RequestMessage = WorkerRequest & { id: number };
 
-export type ErrorKind = 'deviceLost' | 'gpuUnavailable' | 'settings' | 'data' | 'diverged' | 'download' | 'other';
+/** What sort of problem an error is ('workerLost': the page's own, when the worker itself ended). */
+export type ErrorKind = 'deviceLost' | 'workerLost' | 'gpuUnavailable' | 'settings' | 'data' | 'diverged' | 'download' | 'other';
 
 export interface ReplyMessage {
   kind: 'reply';
@@ -237,7 +255,7 @@ export type RunState = 'training' | 'paused' | 'stopped' | 'done' | 'failed';
 
 export type WorkerEvent =
   | { kind: 'download'; loaded: number; total: number | undefined }
-  | { kind: 'metrics'; runId: string; metrics: TrainMetrics }
+  | { kind: 'metrics'; runId: string; metrics: TrainMetrics; gpu: GpuUsage }
   | { kind: 'accuracy'; runId: string; point: AccuracyPoint }
   | { kind: 'evaluation'; runId: string; evaluation: Evaluation; on: 'validation' | 'training'; samples: EvaluatedSample[] }
   /** Quick mode: the backbone's features, image by image (those already cached count as done). */

@@ -16,6 +16,7 @@ import { requireBackbone } from './backbone';
 import { device } from './device';
 import { errorKind } from './errors';
 import { cachedFeatures } from './feature-cache';
+import { gpuUsage } from './gpu-usage';
 import { heldModel, heldSession, hold, release } from './model-slot';
 import { isPackedClouds, transferablesOf, type AccuracyPoint, type ErrorKind, type ReplyValue, type RunState, type TrainStart } from './protocol';
 import { emit, messageOf } from './scope';
@@ -193,7 +194,7 @@ export class TrainingSession {
     for (;;) {
       try {
         const result = await this.trainer.run(
-          (metrics) => emit({ kind: 'metrics', runId: this.runId, metrics }),
+          (metrics) => emit({ kind: 'metrics', runId: this.runId, metrics, gpu: gpuUsage(this.model.ctx) }),
           (step) => this.isCheckpointStep(step) || this.isEpochEnd(step),
         );
         if (this.ended) return;

@@ -106,7 +106,8 @@ async function prechecks(): Promise<(string | undefined)[]> {
     ['huge.png', png(20000, 10000)],
     ['ok.png', png(640, 480)],
     ['photo.jpg', new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 16])],
-    ['anim.gif', new TextEncoder().encode('GIF89a....')],
+    // GIF89a, 16 × 16 (little-endian): the header's declared size is read for GIF too.
+    ['anim.gif', new Uint8Array([0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 16, 0, 16, 0])],
   ];
   return Promise.all(cases.map(([name, bytes]) => precheck(name, new Blob([bytes]))));
 }

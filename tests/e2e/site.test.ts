@@ -1,8 +1,11 @@
 // The built site, hosted as anyone would host it: `vite build --base /sub/` served by a plain static server
-// under /sub/. After one visit it works offline (the service worker precached the app, the bundled
-// backbone and the sample data; a hub model the user chose stays in the app's cache), and a new version of
-// the site replaces the old one and says so.
-import { rmSync } from 'node:fs';
+// under /sub/. It runs under its Content-Security-Policy (its own origin, and the model hosts it was built
+// with: here a second local server stands in for the hub through CLORA_MODEL_HOSTS): injected script does
+// not run and other hosts cannot be reached, from the page or its worker. After one visit it works offline
+// (the service worker precached the app, the bundled backbone and the sample data; a hub model the user
+// chose stays in the app's cache), and a new version of the site replaces the old one and says so.
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { app, artifact, keepClasses, openApp, openDownload, phaseTimer, runStatus, SAMPLE_IMAGE, setNumber, useSampleData } from './app-helpers';
@@ -13,12 +16,15 @@ const BASE = '/sub/';
 const CLASSES = ['tshirt-top', 'trouser', 'bag'];
 
 let browser: Browser;
-/** The site built for /sub/ as version "test-a". */
+/** The site built for /sub/ as version "test-a", allowing models from `hub`. */
 let built: string;
+/** Another origin standing in for the model hub (which allows any origin, like the Hugging Face hub). */
+let hub: StaticSite;
 const servers: StaticSite[] = [];
 const builds: string[] = [];
 beforeAll(async () => {
-  built = await buildSite(BASE, 'test-a');
+  hub = await serve(new URL('../fixtures/train', import.meta.url).pathname, '/timm/', { cors: true });
+  built = await buildSite(BASE, 'test-a', [hub.origin]);
   builds.push(built);
   browser = await launchChromium();
 });
@@ -34,6 +40,21 @@ async function serve(root: string, prefix: string, opts: { cors?: boolean } = {}
   return server;
 }
 
+interface Violation {
+  directive: string;
+  blocked: string;
+}
+
+/** Content-Security-Policy violations the page reports (every load of it: a binding outlives reloads). */
+async function recordViolations(page: Page): Promise<Violation[]> {
+  const seen: Violation[] = [];
+  await page.exposeFunction('__cspViolation', (v: Violation) => seen.push(v));
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => void (window as unknown as { __cspViolation(v: Violation): void }).__cspViolation({ directive: e.violatedDirective, blocked: e.blockedURI }));
+  });
+  return seen;
+}
+
 /** Waits until the service worker controls the page and the page says it is saved for offline use. */
 async function savedForOffline(page: Page): Promise<void> {
   await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: 60_000 });
@@ -41,14 +62,94 @@ async function savedForOffline(page: Page): Promise<void> {
 }
 
 describe('the built site at a sub-path', () => {
+  it('runs under its Content-Security-Policy: injected script does not run, and only its own origin and the model hosts are reached', { timeout: 200_000 }, async () => {
+    const site = await serve(built, BASE);
+    // A host the site was not built for, holding the same weights.
+    const outside = await serve(new URL('../fixtures/train', import.meta.url).pathname, '/models/', { cors: true });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const problems = watchPage(page);
+    const violations = await recordViolations(page);
+    await openApp(page, `${site.origin}${BASE.slice(0, -1)}`);
+    await expect.poll(async () => app(page).getByTestId('backbone-info').textContent()).toMatch(/Bundled ViT/);
+
+    // The policy, first in index.html, and the same in _headers (for hosts that send headers) with framing forbidden.
+    const policy = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+    expect(policy).toBe(
+      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
+        `connect-src 'self' https://huggingface.co https://*.huggingface.co https://*.hf.co ${hub.origin}; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'none'`,
+    );
+    expect(readFileSync(join(built, '_headers'), 'utf8')).toBe(`/*\n  Content-Security-Policy: ${policy}; frame-ancestors 'none'\n`);
+    expect(await page.evaluate(() => document.head.firstElementChild?.getAttribute('http-equiv'))).toBe('Content-Security-Policy');
+    // The app itself ran without a violation: its styles are constructed sheets and CSSOM properties.
+    expect(violations).toEqual([]);
+
+    // Injected script does not run: a script element, an inline event handler. (eval cannot be tried from here:
+    // DevTools' own evaluation is exempt, and no code of the page calls it; the policy has no 'unsafe-eval'.)
+    const ran = await page.evaluate(async () => {
+      const w = window as unknown as { ran: string[] };
+      w.ran = [];
+      const script = document.createElement('script');
+      script.textContent = "window.ran.push('script')";
+      document.body.append(script);
+      document.body.insertAdjacentHTML('beforeend', `<img id="injected" src="data:," onload="window.ran.push('handler')">`);
+      await new Promise((r) => setTimeout(r, 500));
+      return w.ran;
+    });
+    expect(ran).toEqual([]);
+    await expect.poll(() => violations.map((v) => v.directive).sort()).toEqual(['script-src-attr', 'script-src-elem']);
+
+    // Requests: the hub host is allowed, any other host blocked before a byte is sent — from the page, and from
+    // the worker that downloads models (it starts from a blob: loader, so the page's policy holds there too).
+    const fetched = (url: string) =>
+      page.evaluate(async (u) => {
+        try {
+          return `HTTP ${(await fetch(u)).status}`;
+        } catch (error) {
+          return String(error);
+        }
+      }, url);
+    expect(await fetched(`${hub.origin}/timm/backbone.safetensors`)).toBe('HTTP 200');
+    expect(await fetched(`${outside.origin}/models/backbone.safetensors`)).toBe('TypeError: Failed to fetch');
+    await expect.poll(() => violations.filter((v) => v.directive === 'connect-src').map((v) => v.blocked.startsWith(outside.origin))).toEqual([true]);
+    // The worker, asked directly (past the page's own check below), cannot reach the other host either.
+    const workerLoad = await page.evaluate(async (u) => {
+      const worker = (document.querySelector('clora-app') as unknown as { controller: { ctx: { worker: { request(r: unknown): Promise<unknown> } } } }).controller.ctx.worker;
+      try {
+        await worker.request({ type: 'loadBackbone', source: { kind: 'url', url: u } });
+        return 'loaded';
+      } catch (error) {
+        return (error as Error).message;
+      }
+    }, `${outside.origin}/models/backbone.safetensors`);
+    expect(workerLoad).toMatch(/^Could not reach http:\/\/127\.0\.0\.1:\d+\/models\/backbone\.safetensors \(Failed to fetch\)/);
+    expect(outside.requests).toEqual([]);
+
+    // A user who types that host's URL reads why it is refused and how to allow it; the bundled backbone stays.
+    await app(page).getByRole('radio', { name: 'A URL' }).check();
+    await app(page).getByLabel('Backbone URL').fill(`${outside.origin}/models/backbone.safetensors`);
+    await app(page).getByRole('button', { name: 'Load URL' }).click();
+    const alert = app(page).locator('clora-backbone-picker').getByRole('alert');
+    await expect.poll(async () => alert.textContent().catch(() => ''), { timeout: 30_000 }).toBe(
+      `This site's security policy does not allow downloads from ${new URL(outside.origin).host}: it fetches models only from its own address and huggingface.co, *.huggingface.co, *.hf.co, ${hub.origin.replace(/^https:\/\//, '')}. ` +
+        `Download the file and choose it under "A file on this computer", or, if you publish this site, build it with CLORA_MODEL_HOSTS=${outside.origin} to allow that host. ` +
+        'Still using Bundled ViT (MNIST-pretrained, 145 k parameters, works offline).',
+    );
+    expect(outside.requests).toEqual([]);
+    await page.screenshot({ path: artifact('site-csp-blocked-host.png'), fullPage: true });
+    // The console shows the browser's own reports of what it blocked, and nothing else.
+    expect(problems.filter((p) => !/Content Security Policy|Failed to fetch/.test(p))).toEqual([]);
+    await context.close();
+  });
+
   it('works offline after one visit: a chosen hub model stays cached; sample data → train → export → Try it', { timeout: 400_000 }, async () => {
     const { phases, phase } = phaseTimer();
     const site = await serve(built, BASE);
-    // Another origin stands in for the model hub (which allows any origin, like the Hugging Face hub).
-    const hub = await serve(new URL('../fixtures/train', import.meta.url).pathname, '/timm/', { cors: true });
     const context = await browser.newContext({ acceptDownloads: true });
     const page = await context.newPage();
     const problems = watchPage(page);
+    // The whole flow runs under the site's policy without a violation (the console errors above would show one too).
+    const violations = await recordViolations(page);
     await openApp(page, `${site.origin}${BASE.slice(0, -1)}`);
     await expect.poll(async () => app(page).getByTestId('backbone-info').textContent()).toMatch(/Bundled ViT/);
     await savedForOffline(page);
@@ -109,6 +210,7 @@ describe('the built site at a sub-path', () => {
     await page.screenshot({ path: artifact('site-offline-done.png'), fullPage: true });
     process.stdout.write(`built site at ${BASE}, offline flow, seconds since start: ${JSON.stringify(phases)}\n`);
 
+    expect(violations).toEqual([]);
     expect(problems).toEqual([]);
     await context.close();
   });
@@ -123,7 +225,7 @@ describe('the built site at a sub-path', () => {
     expect(await app(page).getByTestId('app-version').textContent()).toBe('clora-web test-a');
 
     // The site is published again, with a new version.
-    site.root = await buildSite(BASE, 'test-b');
+    site.root = await buildSite(BASE, 'test-b', [hub.origin]);
     builds.push(site.root);
     await page.reload();
     const update = app(page).getByTestId('site-update');

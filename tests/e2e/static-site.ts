@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, sep } from 'node:path';
 import { build } from 'vite';
+import { MODEL_HOSTS_OPTION } from '../../src/app/site-policy';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -18,16 +19,26 @@ const TYPES: Record<string, string> = {
   '.wasm': 'application/wasm',
 };
 
-/** Builds the app for `base` into a new temporary folder; `version` stands in for package.json's. */
-export async function buildSite(base: string, version?: string): Promise<string> {
+/**
+ * Builds the app for `base` into a new temporary folder; `version` stands in for package.json's, and
+ * `modelHosts` is the build option CLORA_MODEL_HOSTS (hosts the site's Content-Security-Policy allows models from).
+ */
+export async function buildSite(base: string, version?: string, modelHosts: string[] = []): Promise<string> {
   const outDir = mkdtempSync(join(tmpdir(), 'clora-site-'));
-  await build({
-    configFile: 'vite.config.ts',
-    base,
-    logLevel: 'error',
-    build: { outDir, emptyOutDir: true },
-    ...(version ? { define: { __APP_VERSION__: JSON.stringify(version) } } : {}),
-  });
+  const before = process.env[MODEL_HOSTS_OPTION];
+  process.env[MODEL_HOSTS_OPTION] = modelHosts.join(',');
+  try {
+    await build({
+      configFile: 'vite.config.ts',
+      base,
+      logLevel: 'error',
+      build: { outDir, emptyOutDir: true },
+      ...(version ? { define: { __APP_VERSION__: JSON.stringify(version) } } : {}),
+    });
+  } finally {
+    if (before === undefined) delete process.env[MODEL_HOSTS_OPTION];
+    else process.env[MODEL_HOSTS_OPTION] = before;
+  }
   return outDir;
 }
 

@@ -1,4 +1,4 @@
-// The data set as the page stored it (IndexedDB, 8-bit RGB at the model's size), read from the test through
+// The data set as the page stored it (IndexedDB: 8-bit RGB at the model's size, or 16-bit point clouds), read from the test through
 // the page's own store: what the worker trained and evaluated on, for oracles that run outside the page.
 import type { Page } from 'playwright-core';
 import { validationFlags } from '../../src/data/intake';
@@ -19,7 +19,7 @@ export async function storedSamples(page: Page): Promise<StoredSet> {
     return {
       classes: manifest.classes.map((c) => ({ id: c.id, name: c.name })),
       share: manifest.validationShare,
-      // Image samples (this helper is for image data sets).
+      // Image samples (storedClouds reads point clouds).
       samples: samples.flatMap((s) => ('rgb' in s ? [{ key: s.key, classId: s.classId, size: s.size, rgb: Array.from(s.rgb) }] : [])),
     };
   });
@@ -43,4 +43,35 @@ export function modelInput(samples: { size: number; rgb: Uint8Array }[], mean: r
     for (let c = 0; c < 3; c++) for (let q = 0; q < plane; q++) out[(n * 3 + c) * plane + q] = (s.rgb[q * 3 + c]! / 255 - mean[c]!) / std[c]!;
   });
   return out;
+}
+
+/** A stored point cloud: its key, class index, split, point count and 16-bit coordinates. */
+export interface StoredCloudSample {
+  key: string;
+  label: number;
+  validation: boolean;
+  count: number;
+  points: Int16Array;
+}
+
+/** Every stored point cloud of the page's data set, as storedSamples gives images. */
+export async function storedClouds(page: Page): Promise<{ classes: string[]; samples: StoredCloudSample[] }> {
+  const raw = await page.evaluate(async () => {
+    const store = document.querySelector('clora-app')!.controller.data.samples;
+    const manifest = await store.manifest();
+    const samples = await store.get(await store.keys());
+    return {
+      classes: manifest.classes.map((c) => ({ id: c.id, name: c.name })),
+      share: manifest.validationShare,
+      samples: samples.flatMap((s) => ('points' in s ? [{ key: s.key, classId: s.classId, count: s.count, points: Array.from(s.points) }] : [])),
+    };
+  });
+  const used = raw.classes.filter((c) => raw.samples.some((s) => s.classId === c.id));
+  const samples: StoredCloudSample[] = [];
+  used.forEach((c, label) => {
+    const mine = raw.samples.filter((s) => s.classId === c.id).sort((a, b) => (a.key < b.key ? -1 : 1));
+    const flags = validationFlags(mine.length, raw.share);
+    mine.forEach((s, i) => samples.push({ key: s.key, label, validation: flags[i]!, count: s.count, points: Int16Array.from(s.points) }));
+  });
+  return { classes: used.map((c) => c.name), samples };
 }

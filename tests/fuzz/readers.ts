@@ -5,26 +5,27 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
-import { expandZips, precheck, type FoundFile } from '../../src/data/intake';
+import { declaredSize } from '../../src/data/declared-size';
+import { expandZips, precheck, sniffImage, type FoundFile } from '../../src/data/intake';
 import { decodeImage } from '../../src/data/decode-node';
 import { ImageDecodeError, imageFormat, jpegHeader, MAX_IMAGE_PIXELS, pngHeader, smallestImageBytes, type RgbaImage } from '../../src/data/preprocess';
 import { checkCheckpoint, CheckpointError } from '../../src/io/checkpoint-record';
 import { bytesSource, openSafetensors, SafetensorsError } from '../../src/io/safetensors';
 import { ZipError } from '../../src/io/zip';
+import { declaring, PILLOW_3X5, pillowImage } from '../helpers/pillow-images';
 import { crc32, makeZip } from '../helpers/zip-bomb';
 import { InvariantError, type FuzzReader, type FuzzSeed } from './fuzz-reader';
 import { mutateBytes } from './mutate';
 import { mutateValue } from './mutate-value';
+import { checkpointFileReader } from './readers-checkpoint-file';
+import { POINT_READERS } from './readers-points';
+import { projectFileReader } from './readers-project';
+import { pthReader } from './readers-pth';
+import { root, seedFiles } from './seed-files';
 
-const root = new URL('../../', import.meta.url).pathname;
 const MB = 1 << 20;
 
-function files(dir: string, pattern: RegExp): FuzzSeed<Uint8Array<ArrayBuffer>>[] {
-  return readdirSync(join(root, dir))
-    .filter((f) => pattern.test(f))
-    .sort()
-    .map((f) => ({ name: `${dir}/${f}`, value: new Uint8Array(readFileSync(join(root, dir, f))) }));
-}
+const files = seedFiles;
 
 const u8 = (...parts: (number[] | string | Uint8Array)[]): Uint8Array<ArrayBuffer> => {
   const arrays = parts.map((p) => (typeof p === 'string' ? new TextEncoder().encode(p) : p instanceof Uint8Array ? p : Uint8Array.from(p)));
@@ -281,8 +282,18 @@ function dirtyFreedMemory(): void {
 
 export const imagePrecheckReader: FuzzReader = {
   name: 'image precheck (intake)',
-  seeds: async () => [...(await imageSeeds()), { name: 'a text file', value: new TextEncoder().encode('just some notes\n') }],
-  hostile: hostileImages,
+  seeds: async () => [
+    ...(await imageSeeds()),
+    ...Object.keys(PILLOW_3X5).map((name) => ({ name: `Pillow's 3 × 5 ${name}`, value: pillowImage(name) as Uint8Array<ArrayBuffer> })),
+    { name: 'a text file', value: new TextEncoder().encode('just some notes\n') },
+  ],
+  hostile: async () => [
+    ...(await hostileImages()),
+    { name: 'GIF declaring 65535 × 65535', value: declaring('gif', 65535, 65535) as Uint8Array<ArrayBuffer> },
+    { name: 'BMP declaring 2^31 − 1 × 2^31 (top-down)', value: declaring('bmp', 0x7fffffff, 0x7fffffff) as Uint8Array<ArrayBuffer> },
+    { name: 'WebP (VP8X) declaring 2^24 × 2^24', value: declaring('webp VP8X', 2 ** 24, 2 ** 24) as Uint8Array<ArrayBuffer> },
+    { name: 'WebP (VP8L) declaring 16384 × 16384', value: declaring('webp VP8L', 16384, 16384) as Uint8Array<ArrayBuffer> },
+  ],
   mutate: byteMutations([...IMAGE_TOKENS, 'GIF89a', 'RIFF', 'WEBP', 'BM', 'ftyp']),
   size: (v) => v.byteLength,
   async open(bytes) {
@@ -293,6 +304,9 @@ export const imagePrecheckReader: FuzzReader = {
       if (header && (header.width * header.height > MAX_IMAGE_PIXELS || header.width === 0 || header.height === 0)) {
         throw new InvariantError(`accepted an image declaring ${header.width} × ${header.height}`);
       }
+      const kind = sniffImage(bytes);
+      const declared = kind ? declaredSize(kind, bytes) : undefined;
+      if (declared && declared.width * declared.height > MAX_IMAGE_PIXELS) throw new InvariantError(`accepted a ${kind} declaring ${declared.width} × ${declared.height}`);
     }
     return reason;
   },
@@ -353,4 +367,4 @@ export const checkpointReader: FuzzReader<Record> = {
 
 /** Every reader the harness knows (each with its own input type). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const READERS: FuzzReader<any>[] = [safetensorsReader, zipReader, imagePrecheckReader, imageDecoderReader, checkpointReader];
+export const READERS: FuzzReader<any>[] = [safetensorsReader, zipReader, imagePrecheckReader, imageDecoderReader, checkpointReader, checkpointFileReader, pthReader, ...POINT_READERS, projectFileReader];

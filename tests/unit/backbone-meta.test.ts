@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { ShapeError } from '../../src/gpu/errors';
 import { bytesSource, openSafetensors, writeSafetensors } from '../../src/io/safetensors';
 import { imageBackbone, readBackboneMeta } from '../../src/nn/backbone-meta';
-import { BUNDLED_MODEL } from '../../src/nn/models';
+import { BUNDLED_MODEL, BUNDLED_POINT_MODEL } from '../../src/nn/models';
+import { pointShapes, type PointConfig } from '../../src/nn/point-transformer';
 import { vitShapes, type VitConfig } from '../../src/nn/vit';
 
 const SMALL: VitConfig = { depth: 2, dim: 24, heads: 3, patch: 4, imageSize: 8, channels: 3, mlpDim: 48, tokens: 5, classes: 4 };
@@ -57,5 +58,26 @@ describe('readBackboneMeta', () => {
     const notVit = await openSafetensors(bytesSource(writeSafetensors([{ name: 'weight', shape: [2], data: new Float32Array(2) }]), 'w'));
     expect(() => readBackboneMeta(notVit, { spec: 'w' })).toThrow(ShapeError);
     expect(() => readBackboneMeta(notVit, { spec: 'w' })).toThrow(/not a timm ViT: the tensor "patch_embed.proj.weight" is missing/);
+  });
+});
+
+describe('readBackboneMeta on a known point backbone', () => {
+  const POINT: PointConfig = { kind: 'point', depth: 1, dim: 16, heads: 2, mlpDim: 32, points: 64, groups: 8, groupSize: 8, tokenizer: [8, 8, 16], positionWidth: 8, qkvBias: false, classes: 3 };
+
+  it('takes heads and grouping from the known-model table before the metadata, and an option before both (with a note)', async () => {
+    const tensors = [...pointShapes(POINT)].map(([name, shape]) => ({ name, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(1) }));
+    const file = await openSafetensors(bytesSource(writeSafetensors(tensors, { num_heads: '1', num_points: '32', num_groups: '4', group_size: '4' }), 'p.safetensors'));
+    const known = { ...BUNDLED_POINT_MODEL, heads: 4, points: 128, groups: 16, groupSize: 8 };
+    const meta = readBackboneMeta(file, { spec: known.id, known });
+    expect(meta.kind).toBe('point');
+    expect(meta.cfg).toMatchObject({ heads: 4, points: 128, groups: 16, groupSize: 8 });
+    expect(meta.baseModel).toBe(known.id);
+    const given = readBackboneMeta(file, { spec: known.id, known, points: 256 });
+    expect(given.cfg).toMatchObject({ points: 256, groups: 16 });
+    expect(given.kind === 'point' && given.notes).toEqual(['--points 256 replaces the backbone\'s num_points 128.']);
+    // Without the table, the metadata's.
+    expect(readBackboneMeta(file, { spec: 'p.safetensors' }).cfg).toMatchObject({ heads: 1, points: 32, groups: 4, groupSize: 4 });
+    // An image model's table entry says nothing about a point backbone.
+    expect(readBackboneMeta(file, { spec: 'p.safetensors', known: BUNDLED_MODEL }).cfg).toMatchObject({ heads: 1, points: 32 });
   });
 });

@@ -22,9 +22,10 @@ const train: TrainOptions = { optimizer: 'adamw', lr: 0.01, weightDecay: 0.05, b
 function runFor(settings: AdapterSettings, options: TrainOptions): CheckpointRun {
   const rng = new Rng(9);
   const layout = trainableLayout(trainableSpecs(cfg, settings, classes.length));
-  const flat = (): Float32Array => {
+  // Second moments are never negative (the reader refuses a negative one as damage).
+  const flat = (low = -1): Float32Array => {
     const out = new Float32Array(layout.floats);
-    for (const s of layout.slots) for (let i = 0; i < s.size; i++) out[s.offset + i] = rng.uniform(-1, 1);
+    for (const s of layout.slots) for (let i = 0; i < s.size; i++) out[s.offset + i] = rng.uniform(low, 1);
     return out;
   };
   const trainable = new Map(layout.slots.map((s) => [s.name, Float32Array.from({ length: s.size }, () => rng.uniform(-1, 1))]));
@@ -40,7 +41,7 @@ function runFor(settings: AdapterSettings, options: TrainOptions): CheckpointRun
       order: [4, 0, 5, 2, 1, 3],
       cursor: 4,
       trainable,
-      optimizer: { step: 3, m: adamw ? flat() : new Float32Array(0), v: adamw ? flat() : new Float32Array(0) },
+      optimizer: { step: 3, m: adamw ? flat() : new Float32Array(0), v: adamw ? flat(0) : new Float32Array(0) },
       history: [{ step: 1, totalSteps: 7, epoch: 0.5, loss: 1.25, crossEntropy: 1.2, sade: 0.2, lr: 0.005, imagesPerSecond: 10, etaSeconds: 3 }],
     },
     data: { count: 6, labelsSha256: 'ab'.repeat(32) },
@@ -113,6 +114,16 @@ describe('the checkpoint file', () => {
     await expect(readCheckpoint(await rewrite((t) => (t.find((x) => x.name === 'sampler.order')!.data = Int32Array.from([0, 0, 1, 2, 3, 4]))), cfg)).rejects.toThrow(/sampler state does not describe an epoch/);
     await expect(readCheckpoint(good, { ...cfg, dim: 16 })).rejects.toThrow(/does not fit the backbone \(width 16, depth 2\): "clora\.down\.16" is missing/);
     await expect(readCheckpoint(await rewrite((_, m) => (m.train = '{"lr":1}')), cfg)).rejects.toThrow(/no readable "train\.optimizer"/);
+    // Found by fuzzing (tests/fuzz/readers-checkpoint-file.ts): a history entry that is null threw a TypeError,
+    // a step past 2^53 was taken as 2^53, and NaN weights or negative second moments were accepted.
+    await expect(readCheckpoint(await rewrite((_, m) => (m.history = '[null]')), cfg)).rejects.toThrow(/no readable "history"/);
+    await expect(readCheckpoint(await rewrite((_, m) => (m.step = '9007199254740993')), cfg)).rejects.toThrow(/no readable "step"/);
+    await expect(readCheckpoint(await rewrite((t) => (t.find((x) => x.name === 'head.bias')!.data[1] = Number.NaN)), cfg)).rejects.toThrow(/saved state is damaged: "head\.bias" holds NaN at position 1, where training needs a finite number/);
+    await expect(readCheckpoint(await rewrite((t) => (t.find((x) => x.name.startsWith('optimizer.v.'))!.data[0] = -1)), cfg)).rejects.toThrow(/"optimizer\.v" holds -1 at position \d+, where training needs a finite number ≥ 0/);
+    // …and an augment entry that is not an object threw a TypeError ('in' on a number); a data count of 1e300 a RangeError.
+    await expect(readCheckpoint(await rewrite((_, m) => (m.train = JSON.stringify({ ...JSON.parse(m.train!), augment: 7 }))), cfg)).rejects.toThrow(/no readable "train\.augment"/);
+    await expect(readCheckpoint(await rewrite((_, m) => (m.data = JSON.stringify({ ...JSON.parse(m.data!), count: 1e300 }))), cfg)).rejects.toThrow(/sampler state does not describe an epoch/);
+    await expect(readCheckpoint(await rewrite((_, m) => delete m.method), cfg)).rejects.toThrow(/^The checkpoint's method is missing; expected clora, lora, head or full\./);
   });
 
   it("keeps a point run's grouping and says how to restore it when the backbone is read with another", async () => {

@@ -65,6 +65,16 @@ describe('PLY', () => {
     expect([...(await read(bytesSource(binary, 'l.ply'))).points]).toEqual(f32(POINTS.slice(0, 2)));
   });
 
+  it('reads a binary PLY whose other element has fewer than three properties (found by fuzzing: a TypeError before)', async () => {
+    const head = new TextEncoder().encode('ply\nformat binary_little_endian 1.0\nelement vertex 2\nproperty float x\nproperty float y\nproperty float z\nelement material 1\nproperty uchar id\nend_header\n');
+    const bytes = new Uint8Array(head.length + 2 * 12 + 1);
+    bytes.set(head);
+    const view = new DataView(bytes.buffer, head.length);
+    f32(POINTS.slice(0, 2)).forEach((v, i) => view.setFloat32(4 * i, v, true));
+    view.setUint8(24, 9);
+    expect([...(await read(bytesSource(bytes, 'm.ply'))).points]).toEqual(f32(POINTS.slice(0, 2)));
+  });
+
   it('refuses a big-endian binary PLY, saying so', async () => {
     expect(await refusal(bytesSource(binaryPly(POINTS, { format: 'binary_big_endian' }), 'be.ply'))).toMatch(/"be.ply" is a big-endian binary PLY, which this app does not read.*little-endian or ASCII/);
   });

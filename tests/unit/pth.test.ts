@@ -9,6 +9,8 @@ import { PthError, type PthFile } from '../../src/io/pth';
 import { blobSource, bytesSource, openSafetensors, writeSafetensors, type ByteSource } from '../../src/io/safetensors';
 import { openWeightsFile, shapesOf } from '../../src/io/weights-file';
 import { vitConfigFromShapes } from '../../src/nn/vit';
+import { f32Bytes, PickleWriter, pthZip, stateDictPickle, type TensorSpec } from '../helpers/pth-writer';
+import { makeZip } from '../helpers/zip-bomb';
 
 const dir = new URL('../fixtures/pth/', import.meta.url).pathname;
 const bytesOf = (name: string): Uint8Array<ArrayBuffer> => new Uint8Array(readFileSync(dir + name));
@@ -125,6 +127,42 @@ describe('refused files', () => {
     expect(await refusal('legacy.pth')).toMatch(/^"legacy.pth" is a PyTorch checkpoint in the legacy format \(before PyTorch 1\.6\).*save it again with torch\.save/);
     expect(await refusal('two_models.pth')).toMatch(/holds several sets of weights \("encoder", "decoder"\) and none under a usual name/);
     expect(await refusal('no_state_dict.pth')).toMatch(/holds no state dict .*its keys are "epoch", "note"/);
+  });
+
+  it('hand-made files that fuzzing found passing the checks are refused with a sentence (tests/fuzz/readers-pth.ts)', async () => {
+    const six = { '0': f32Bytes([1, 2, 3, 4, 5, 6]) };
+    const tensor = (spec: Partial<TensorSpec>): TensorSpec => ({ name: 'w', key: '0', numel: 6, shape: [2, 3], ...spec });
+    const read = async (bytes: Uint8Array): Promise<string> => {
+      try {
+        const file = await openWeightsFile(bytesSource(bytes, 'made.pth'));
+        for (const name of file.names()) await file.readF32(name);
+        return 'opened';
+      } catch (error) {
+        expect(error).toBeInstanceOf(PthError);
+        return (error as Error).message;
+      }
+    };
+    // A negative or fractional offset reached the zip reader's range check as a RangeError.
+    expect(await read(pthZip(stateDictPickle([tensor({ offset: -4 })]), six))).toMatch(/has a damaged pickle .*_rebuild_tensor_v2 was called with arguments that are not \(storage, offset, size, stride\)/);
+    expect(await read(pthZip(stateDictPickle([tensor({ offset: 0.5 })]), six))).toMatch(/arguments that are not \(storage, offset, size, stride\)/);
+    // Zero strides over one value allocated 1 GB from a 543-byte file (or threw a RangeError at 2^90 elements).
+    expect(await read(pthZip(stateDictPickle([tensor({ shape: [2 ** 14, 2 ** 14], stride: [0, 0] })]), six))).toMatch(/a tensor of shape \[16384, 16384\] repeats the 6 values of storage "0" to 268,435,456 elements \(an expanded view\); save it with \.contiguous\(\) first/);
+    // A small expanded view still reads (torch.save keeps expand() as zero strides).
+    expect(await read(pthZip(stateDictPickle([tensor({ shape: [4, 6], stride: [0, 1] })]), six))).toBe('opened');
+    // A list appended in one go overflowed the call stack; a negative string length walked back over the pickle.
+    const many = new PickleWriter().proto(2).emptyList().mark();
+    for (let i = 0; i < 300_000; i++) many.raw('N');
+    expect(await read(pthZip(many.raw('e').stop(), six))).toMatch(/holds a list, not a dict of tensors/);
+    expect(await read(pthZip(new PickleWriter().proto(2).raw('T', 0xf8, 0xff, 0xff, 0xff).stop(), six))).toMatch(/it declares a length of -8 bytes: it is corrupt/);
+    // Sizes a zip entry cannot have: refused before anything is allocated for them.
+    expect(await read(makeZip([{ name: 'archive/data.pkl', data: stateDictPickle([tensor({})]), method: 'store' }, { name: 'archive/data/0', data: six['0'], declaredSize: 200 << 20 }]))).toMatch(
+      /entry "archive\/data\/0" declares 209,715,200 bytes, more than its \d+ compressed bytes can hold: it is truncated or corrupt/,
+    );
+    expect(await read(makeZip([{ name: 'archive/data.pkl', data: stateDictPickle([tensor({ numel: 1000 })]), method: 'store' }, { name: 'archive/data/0', data: six['0'], method: 'store', declaredSize: 4000 }]))).toMatch(
+      /stored entry "archive\/data\/0" declares 4000 bytes but holds 24/,
+    );
+    // Garbage where a global's name belongs is damage, quoted short, not a request for a strange global.
+    expect(await read(pthZip(new PickleWriter().proto(2).global('torch\u0000\u0001', 'x'.repeat(200)).stop(), six))).toMatch(/names a global that is not a Python name \("torch\\u0000\\u0001\.x{52}…"\): it is corrupt/);
   });
 
   it('a damaged zip directory is refused', async () => {

@@ -17,6 +17,7 @@ function row(method: string, family: RowSummary['family'], trainable: number, ac
     label: `${method} <label & co>`,
     tag: method,
     trainable,
+    trainingFlops: trainable * 1e4,
     tuning: [
       { lr: 1e-3, sadeWeight: 0.1, valAccuracy: 0.5 },
       { lr: 1e-2, sadeWeight: 0.1, valAccuracy: null },
@@ -44,6 +45,7 @@ const task: TaskSummary = {
   about: 'Made up.',
   backbone: { path: 'x.safetensors', kind: 'vit', sha256: '0', parameters: 145_290, depth: 4, width: 64 },
   classes: 10,
+  inferenceFlops: 12_345_678,
   trainImages: 1000,
   fitImages: 800,
   validationImages: 200,
@@ -141,17 +143,31 @@ describe('study report', () => {
   const result = { options: { trainPerClass: 100, tuneSeeds: 1, seeds: 3, sadeGrid: [0.01, 0.1, 1] }, budget: { epochs: 10, batchSize: 50, weightDecay: 1e-4, schedule: '20 warm-up steps, then cosine to 0' } } as unknown as StudyResult;
   const md = taskMarkdown(task, result);
 
-  it('gives each row its parameters, choice, mean ± std, seeds and comparison with LoRA r8', () => {
+  it('gives each row its parameters, training and inference GFLOPs, choice, mean ± std, seeds and comparison with LoRA r8', () => {
     const line = (method: string): string => md.split('\n').find((l) => l.startsWith(`| ${method} `))!;
-    expect(line('lora-r8')).toBe('| lora-r8 <label & co> | 8,842 | 0.001 | — | 71.00 ± 1.00 |  | 70.00 | 71.00 | 72.00 |');
-    expect(line('clora-p4-sade')).toMatch(/^\| clora-p4-sade <label & co> \| 6,794 \| 0\.01\* \| 0\.1 \| 69\.67 ± 0\.58 \| −1\.33 \[−2\.77, \+0\.10\] ties \| 69\.00 \| 70\.00 \| 70\.00 \|$/);
+    expect(line('lora-r8')).toBe('| lora-r8 <label & co> | 8,842 | 0.0884 | 0.0123 | 0.001 | — | 71.00 ± 1.00 |  | 70.00 | 71.00 | 72.00 |');
+    expect(line('clora-p4-sade')).toMatch(/^\| clora-p4-sade <label & co> \| 6,794 \| 0\.0679 \| 0\.0123 \| 0\.01\* \| 0\.1 \| 69\.67 ± 0\.58 \| −1\.33 \[−2\.77, \+0\.10\] ties \| 69\.00 \| 70\.00 \| 70\.00 \|$/);
     expect(line('clora-p8')).toContain('| diverged |');
     expect(md).toContain('\\* the chosen learning rate is at an end of the grid');
     expect(md).toContain('| seed 0 | seed 1 | seed 2 |');
+    expect(md).toContain('Inference after merging: 0.0123 GFLOPs per sample for every method');
   });
 
   it('lists the tuning grid with the choice in bold and diverged points named', () => {
     expect(md).toContain('| lora-r8 <label & co> | **0.001: 50.0**, 0.01: diverged |');
     expect(md).toContain('| clora-p4-sade <label & co> | 0.001 × 0.1: 50.0, **0.01 × 0.1: diverged** |');
+    expect(md).not.toContain('not tuned');
+  });
+
+  it('says which rows were not tuned (a grid of one point) and what they ran with', () => {
+    const untuned = (r: RowSummary): RowSummary => ({ ...r, tuning: [], chosen: { lr: 0.03, sadeWeight: 0.1, valAccuracy: null, atGridEdge: false } });
+    const text = taskMarkdown({ ...task, rows: [untuned(rows[0]!), untuned(rows[3]!), rows[2]!] }, result);
+    expect(text).toContain('| head <label & co> | not tuned: the grid was one point (lr 0.03) |');
+    expect(text).toContain('| clora-p4-sade <label & co> | not tuned: the grid was one point (lr 0.03 × SADE 0.1) |');
+    expect(text).toContain('| lora-r8 <label & co> | **0.001: 50.0**, 0.01: diverged |');
+    expect(text).toContain('except where the grid was one point (taken as given, marked "not tuned" below); 3 seeds per row.');
+    const none = taskMarkdown({ ...task, rows: [untuned(rows[0]!), untuned(rows[3]!)] }, result);
+    expect(none).toContain('lr and SADE weight given per method, not tuned (a grid of one point each); 3 seeds per row.');
+    expect(none).not.toContain('validation samples carved');
   });
 });

@@ -43,7 +43,7 @@ describe('bench:accuracy --quick', () => {
       for (const a of row.accuracies) expect(a).toBeGreaterThanOrEqual(0);
       expect(row.mean).toBeCloseTo((row.accuracies[0]! + row.accuracies[1]!) / 2, 12);
       // Tables: the row's mean ± std, and each seed.
-      expect(first.stdout).toContain(`| ${row.label} | ${row.trainable.toLocaleString('en-US')} | ${row.chosen.lr}`);
+      expect(first.stdout).toContain(`| ${row.label} | ${row.trainable.toLocaleString('en-US')} | ${(row.trainingFlops / 1e9).toPrecision(3)} | ${(task!.inferenceFlops / 1e9).toPrecision(3)} | ${row.chosen.lr}`);
       expect(first.stdout).toContain(`${(100 * row.mean).toFixed(2)} ± ${(100 * row.std).toFixed(2)}`);
       // The plot: one marker at the row's mean.
       const svg = readFileSync(join(out, 'accuracy-fashion-bundled.svg'), 'utf8');
@@ -62,9 +62,9 @@ describe('bench:accuracy --quick', () => {
     expect(again.tasks[0]!.rows.map((r) => r.accuracies)).toEqual(task!.rows.map((r) => r.accuracies));
   }, 300_000);
 
-  it('runs the points task on a point backbone, the same harness over [P, 3] samples', () => {
+  it('runs the points task on a point backbone, the same harness over [P, 3] samples; a one-point grid is not tuned', () => {
     const pointsOut = join(out, 'points');
-    const run = study(['--quick', '--task', 'points', '--point-backbone', 'tests/fixtures/points/points_p64_g8_k8.safetensors', '--only', 'lora-r8', '--out-dir', pointsOut]);
+    const run = study(['--quick', '--task', 'points', '--point-backbone', 'tests/fixtures/points/points_p64_g8_k8.safetensors', '--only', 'lora-r8', '--lr-grid', 'lora=0.01', '--out-dir', pointsOut]);
     expect(run.status, run.stderr).toBe(0);
     const result = JSON.parse(readFileSync(join(pointsOut, 'accuracy.json'), 'utf8')) as StudyResult;
     const [task] = result.tasks;
@@ -73,14 +73,23 @@ describe('bench:accuracy --quick', () => {
     // 162 furniture clouds in 7 classes, 30 % of each class held out: 49 test clouds; 4 per class to train.
     expect([task!.classes, task!.trainImages, task!.validationImages, task!.testImages]).toEqual([7, 28, 7, 49]);
     expect(task!.rows.map((r) => [r.method, r.trainable, r.accuracies.length])).toEqual([['lora-r8', 1879, 2]]);
-    expect(result.ranRuns).toBe(4);
+    // FLOPs from the shapes (src/clora/flops.ts): a LoRA step costs more than the merged model's forward.
+    expect(task!.inferenceFlops).toBeGreaterThan(0);
+    expect(task!.rows[0]!.trainingFlops).toBeGreaterThan(task!.inferenceFlops);
+    // One learning rate given for LoRA: taken as it is, so the two test runs are all that ran.
+    expect(result.ranRuns).toBe(2);
+    expect(result.runs.map((r) => [r.phase, r.lr, r.seed])).toEqual([['test', 0.01, 0], ['test', 0.01, 1]]);
+    expect(task!.rows[0]!.tuning).toEqual([]);
+    expect(task!.rows[0]!.chosen).toMatchObject({ lr: 0.01, valAccuracy: null });
+    expect(run.stdout).toContain('| not tuned: the grid was one point (lr 0.01) |');
+    expect(run.stderr).toContain('1 task(s) × 1 row(s): 2 runs');
     expect(readFileSync(join(pointsOut, 'accuracy-points.svg'), 'utf8')).toContain('data-method="lora-r8"');
   }, 300_000);
 
   it('refuses what it cannot do with a sentence', () => {
-    const pending = study(['--task', 'points']);
-    expect(pending.status).toBe(2);
-    expect(pending.stderr).toMatch(/The points task needs a point backbone: pass --point-backbone PATH/);
+    const missing = study(['--task', 'points', '--point-backbone', 'no/such/backbone.safetensors']);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/--point-backbone no\/such\/backbone.safetensors: no such file/);
     const bad = study(['--only', 'lora-r3', '--quick']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--only: unknown method lora-r3; the rows are head, full, lora-r4/);

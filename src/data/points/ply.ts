@@ -216,8 +216,9 @@ async function readBinaryBody(source: ByteSource, header: Header, vertex: Elemen
         offsets.push(size);
         size += SCALAR_SIZES[p.type]!;
       }
-      const getters = xyz.map((i) => GETTERS[element.properties[i]!.type]!);
-      const at = xyz.map((i) => offsets[i]!);
+      // x y z are the vertex element's properties: another element may have fewer.
+      const getters = element === vertex ? xyz.map((i) => GETTERS[element.properties[i]!.type]!) : [];
+      const at = element === vertex ? xyz.map((i) => offsets[i]!) : [];
       let done = 0;
       while (done < element.count) {
         if (size > 0 && !(await cursor.need(size))) throw truncated(element, done);
