@@ -11,7 +11,6 @@ the GPU in f32 and lands within about one grey level of it (README, Preprocessin
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .backbone import check_sample_shape, is_point
-from .dataset import Dataset, DatasetError, check_dataset  # noqa: F401 (check_dataset: re-exported)
+from .dataset import Dataset, DatasetError, check_dataset, classes_of  # noqa: F401 (check_dataset: re-exported)
 from .models import Backbone, Preprocess
 from .point_data import load_point_tensor_dataset, pack_command
 from .safetensors import open_safetensors
@@ -37,15 +36,7 @@ def load_tensor_dataset(path: Path) -> Dataset:
         if len(shape) != 4 or len(label_shape) != 1 or label_shape[0] != shape[0]:
             raise DatasetError(f"{path}: pixel_values is {list(shape)} and labels {list(label_shape)}; expected [N,3,H,W] and [N].")
         labels = file.read_int("labels")
-        classes = None
-        try:
-            parsed = json.loads(file.metadata.get("classes", "null"))
-            if isinstance(parsed, list) and all(isinstance(c, str) for c in parsed):
-                classes = parsed
-        except json.JSONDecodeError:
-            pass
-        if classes is None:
-            classes = [str(i) for i in range(int(labels.max(initial=-1)) + 1)]
+        classes = classes_of(file, labels)
         return Dataset(classes, file.read_f32("pixel_values"), labels)
 
 

@@ -5,6 +5,7 @@ skipped with the reason; and the engine's checks that it can train."""
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,3 +44,14 @@ def check_dataset(data: Dataset) -> None:
     if used.size < 2:
         only = int(used[0])
         raise DatasetError(f"The data set has only one class ({data.classes[only] if only < c else only}); training needs at least two.")
+
+
+def classes_of(file, labels: np.ndarray) -> list[str]:
+    """The class names a tensor file's metadata lists, or "0", "1", … up to its largest label."""
+    try:
+        parsed = json.loads(file.metadata.get("classes", "null"))
+        if isinstance(parsed, list) and all(isinstance(c, str) for c in parsed):
+            return parsed
+    except json.JSONDecodeError:
+        pass
+    return [str(i) for i in range(int(labels.max(initial=-1)) + 1)]

@@ -10,12 +10,11 @@ they give as such a tensor file, once, for every process and every run to read. 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from .dataset import Dataset, DatasetError
+from .dataset import Dataset, DatasetError, classes_of
 from .safetensors import open_safetensors
 
 
@@ -37,13 +36,5 @@ def load_point_tensor_dataset(path: Path) -> Dataset:
             value = points[cloud][~np.isfinite(points[cloud])][0]
             raise DatasetError(f"{path}: cloud {cloud} holds a coordinate that is not a finite number ({value}); repair or remove that cloud.")
         labels = file.read_int("labels")
-        classes = None
-        try:
-            parsed = json.loads(file.metadata.get("classes", "null"))
-            if isinstance(parsed, list) and all(isinstance(c, str) for c in parsed):
-                classes = parsed
-        except json.JSONDecodeError:
-            pass
-        if classes is None:
-            classes = [str(i) for i in range(int(labels.max(initial=-1)) + 1)]
+        classes = classes_of(file, labels)
         return Dataset(classes, points, labels)

@@ -14,7 +14,9 @@
 // through the frozen blocks from the first adapted module on, and `full` pays for every weight.
 //
 // CLoRA's branch on a target a → b with p spaces of rank r: X·D_h, ·Q_h, ·U_h for each h (clora-spec §1);
-// LoRA's: X·Aᵀ then ·Bᵀ. SADE is computed once per step on the weights alone (no samples): the Gram matrix of
+// LoRA's: X·Aᵀ then ·Bᵀ. CLoRA's targets within one qkv read the same input through the same banks, and the
+// engine projects that input once for all of them (src/clora/model.ts `adapt`): X·D, its input gradient and
+// the down bank's gradient are counted once per qkv, the cores and up products once per target. SADE is computed once per step on the weights alone (no samples): the Gram matrix of
 // each bank in use ((p·r)² · width, its gradient one product of that size) and, for every module and each of
 // the p² ordered pairs of components (norms included), tr(Q_hᵀ·G^D_hk·Q_k·G^U_kh): 2r³ + r² multiply-adds,
 // backward twice that. Per sample, it is divided over the batch.
@@ -55,14 +57,14 @@ class Count {
 
 type Branches = Pick<AdapterSettings, 'method' | 'rank' | 'spaces' | 'targets'>;
 
-/** The low-rank branch of one target: X [rows, a] → [rows, b]. */
-function branch(c: Count, s: Branches, rows: number, a: number, b: number, inputGrad: boolean): void {
+/** The low-rank branch of one target: X [rows, a] → [rows, b]; `projected`: CLoRA's X·D is already counted for this input. */
+function branch(c: Count, s: Branches, rows: number, a: number, b: number, inputGrad: boolean, projected: boolean): void {
   const { rank: r, spaces: p } = s;
   if (s.method === 'lora') {
     c.product(rows, a, r, { input: inputGrad, weight: true });
     c.product(rows, r, b, { input: true, weight: true });
   } else {
-    c.product(rows, a, p * r, { input: inputGrad, weight: true });
+    if (!projected) c.product(rows, a, p * r, { input: inputGrad, weight: true });
     c.product(rows * p, r, r, { input: true, weight: true });
     c.product(rows, p * r, b, { input: true, weight: true });
   }
@@ -91,9 +93,9 @@ function countModel(cfg: BackboneConfig, classes: number, s: Branches | null): C
   const c = new Count();
   const full = s?.method === 'full';
   const adapted = (t: Target): boolean => (s?.method === 'clora' || s?.method === 'lora') && s.targets.includes(t);
-  const withBranch = (rows: number, a: number, b: number, t: Target, inputGrad: boolean): boolean => {
+  const withBranch = (rows: number, a: number, b: number, t: Target, inputGrad: boolean, projected = false): boolean => {
     if (!adapted(t)) return false;
-    branch(c, s!, rows, a, b, inputGrad);
+    branch(c, s!, rows, a, b, inputGrad, projected);
     return true;
   };
   const T = stem(c, cfg, full);
@@ -104,7 +106,12 @@ function countModel(cfg: BackboneConfig, classes: number, s: Branches | null): C
   for (let i = 0; i < cfg.depth; i++) {
     c.product(T, d, 3 * d, { input: stream, weight: full });
     let grad = stream || full;
-    for (const t of ['q', 'k', 'v'] as const) grad = withBranch(T, d, d, t, stream) || grad;
+    let projected = false;
+    for (const t of ['q', 'k', 'v'] as const) {
+      const has = withBranch(T, d, d, t, stream, projected);
+      projected ||= has;
+      grad = has || grad;
+    }
     c.attention(T, d, grad);
     c.product(T, d, d, { input: grad, weight: full });
     grad = withBranch(T, d, d, 'proj', grad) || grad || full;

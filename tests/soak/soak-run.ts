@@ -43,7 +43,7 @@ const epochs = 100_000; // the run ends on time, not on its length
 const trainer = await Trainer.create(model, train, { optimizer: 'adamw', lr: 2e-3, weightDecay: 1e-4, epochs, batchSize, warmup: 10, labelSmoothing: 0.1, seed: 5, shuffle: true, logEvery: 3, augment: { flip: true, randomResizedCrop: true } });
 const stepsPerEpoch = trainer.stepsPerEpoch;
 
-interface Sample {
+export interface Sample {
   epoch: number;
   step: number;
   seconds: number;

@@ -4,24 +4,10 @@
 // stay flat. 90 s by default; CLORA_SOAK_SECONDS=1800 npm test (or the run file by hand) soaks longer.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import type { Sample } from './soak-run';
 
 const root = new URL('../../', import.meta.url).pathname;
 const SECONDS = Number(process.env.CLORA_SOAK_SECONDS ?? 90);
-
-interface Sample {
-  epoch: number;
-  step: number;
-  seconds: number;
-  poolAllocatedBytes: number;
-  poolInUseBytes: number;
-  poolAllocations: number;
-  liveBuffers: number;
-  pipelines: number;
-  heapUsed: number;
-  heapWithoutHistory: number;
-  rss: number;
-  historyLength: number;
-}
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
