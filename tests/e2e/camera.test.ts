@@ -83,11 +83,19 @@ describe('camera choice', () => {
     await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
     const heldSeconds = (Date.now() - heldFrom) / 1000;
     await expect.poll(async () => count.textContent(), { timeout: 10_000 }).toMatch(/^Captured \d+ frames?$/);
-    const captured = Number(/Captured (\d+)/.exec((await count.textContent()) ?? '')![1]);
+    // A frame being taken at the release still counts (it was started while held): it lands a moment after
+    // the count first reads "Captured", so wait until the class holds exactly what the count finally says.
+    const capturedNow = async (): Promise<number> => Number(/Captured (\d+)/.exec((await count.textContent()) ?? '')?.[1] ?? -1);
+    const settled = async (): Promise<boolean> => {
+      const before = await classCount(page, 'mug');
+      await page.waitForTimeout(300);
+      return before === (await classCount(page, 'mug')) && before === (await capturedNow());
+    };
+    await expect.poll(settled, { timeout: 60_000 }).toBe(true);
+    const captured = await capturedNow();
     // A steady rate: never more frames than the clock allows (frames are skipped, not rushed, when one is late).
     expect(captured).toBeGreaterThanOrEqual(3);
     expect(captured).toBeLessThanOrEqual(Math.ceil(10 * (heldSeconds + 1)) + 1);
-    await expect.poll(() => classCount(page, 'mug'), { timeout: 60_000 }).toBe(captured);
     await cam.getByRole('button', { name: 'Stop camera' }).click();
 
     // After a reload the choice, mirroring and rate are remembered, for Try it's webcam too.
