@@ -29,7 +29,9 @@ describe('checkpoints', () => {
     await useSampleData(page);
     // Head only: the fewest kernels to compile, and every checkpoint still holds adapter, moments and history.
     await app(page).getByLabel('Method').selectOption('head');
-    await setNumber(page, 'Epochs', 3);
+    // Far more steps than the test needs (it stops the run itself): on an idle machine a 3-epoch run of the
+    // head ended before the quota was set, so no later checkpoint was ever refused.
+    await setNumber(page, 'Epochs', 100);
     await setNumber(page, 'Batch size', 50);
     await app(page).getByText('Advanced').click();
     await setNumber(page, 'Checkpoint every (steps)', 2);
