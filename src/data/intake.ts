@@ -300,15 +300,20 @@ export function datasetFingerprint(classes: ClassInfo[], keys: string[], share: 
  * labels in the order the worker gets them (packSamples), and the class names (the labels' order).
  */
 export function runData(manifest: DatasetManifest, keys: string[]): { fingerprint: string; trainLabels: Int32Array; classes: string[] } {
-  const used = classesWithSamples(manifest, keys);
-  const fingerprint = datasetFingerprint(
-    used.map((c) => c.info),
-    used.flatMap((c) => c.keys),
-    manifest.validationShare,
-  );
+  const { used, fingerprint } = runOrder(manifest, keys);
   const labels: number[] = [];
   used.forEach((c, label) => validationFlags(c.keys.length, manifest.validationShare).forEach((held) => held || labels.push(label)));
   return { fingerprint, trainLabels: Int32Array.from(labels), classes: used.map((c) => c.info.name) };
+}
+
+/**
+ * The order a run takes the samples in (classes with samples in the manifest's order, each class's keys in
+ * key order) and the data set's fingerprint over it: what training, packing and checkpoints agree on.
+ */
+export function runOrder(manifest: DatasetManifest, keys: string[]): { used: { info: ClassInfo; keys: string[] }[]; ordered: string[]; fingerprint: string } {
+  const used = classesWithSamples(manifest, keys);
+  const ordered = used.flatMap((c) => c.keys);
+  return { used, ordered, fingerprint: datasetFingerprint(used.map((c) => c.info), ordered, manifest.validationShare) };
 }
 
 /** Classes that hold at least one sample, in the manifest's order, with their keys. */
@@ -325,14 +330,7 @@ export function classesWithSamples(manifest: DatasetManifest, keys: string[]): {
 
 /** Reads the whole data set from IndexedDB into one packed message for the worker. */
 export async function packSamples(store: SampleStore, manifest: DatasetManifest): Promise<{ samples: PackedSamples; fingerprint: string }> {
-  const keys = await store.keys();
-  const used = classesWithSamples(manifest, keys);
-  const ordered = used.flatMap((c) => c.keys);
-  const fingerprint = datasetFingerprint(
-    used.map((c) => c.info),
-    ordered,
-    manifest.validationShare,
-  );
+  const { used, ordered, fingerprint } = runOrder(manifest, await store.keys());
   const count = ordered.length;
   const sizes = new Int32Array(count);
   const labels = new Int32Array(count);

@@ -2,7 +2,7 @@
 // points/quantize.ts), what is checked before a point file goes to the worker, how the stored clouds are
 // packed for training and unpacked into a Dataset at the model's P points in the worker.
 import { DatasetError, type Dataset } from './dataset';
-import { classesWithSamples, datasetFingerprint, sniffImage, validationFlags, type DatasetManifest, type SampleStore, type StoredSample } from './intake';
+import { runOrder, sniffImage, validationFlags, type DatasetManifest, type SampleStore, type StoredSample } from './intake';
 import { normalizeInPlace } from './points/normalize';
 import { dequantizeCloud } from './points/quantize';
 import { resampleTo } from './points/resample';
@@ -46,14 +46,7 @@ export function cloudSeedName(path: string): string {
 
 /** Reads the whole point data set from IndexedDB into one packed message for the worker. */
 export async function packClouds(store: SampleStore, manifest: DatasetManifest): Promise<{ samples: PackedClouds; fingerprint: string }> {
-  const keys = await store.keys();
-  const used = classesWithSamples(manifest, keys);
-  const ordered = used.flatMap((c) => c.keys);
-  const fingerprint = datasetFingerprint(
-    used.map((c) => c.info),
-    ordered,
-    manifest.validationShare,
-  );
+  const { used, ordered, fingerprint } = runOrder(manifest, await store.keys());
   const counts = new Int32Array(ordered.length);
   const labels = new Int32Array(ordered.length);
   const validation = new Uint8Array(ordered.length);
