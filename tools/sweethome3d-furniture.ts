@@ -5,10 +5,10 @@
 // archives with the project's zip reader.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { bytesSource } from '../src/io/safetensors';
 import { openZipIndex, type ZipIndex } from '../src/io/zip-index';
+import { cacheDir } from './cache-dir';
 
 const SYSTEM_DIR = '/usr/share/sweethome3d/furniture';
 export const PACKAGE = 'sweethome3d-furniture';
@@ -40,7 +40,7 @@ export interface FurnitureModel {
 
 function locate(): string {
   if (existsSync(join(SYSTEM_DIR, 'Scopia.sh3f'))) return SYSTEM_DIR;
-  const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'clora-web', PACKAGE);
+  const cache = cacheDir(PACKAGE);
   const unpacked = join(cache, 'root', 'usr/share/sweethome3d/furniture');
   if (existsSync(join(unpacked, 'Scopia.sh3f'))) return unpacked;
   mkdirSync(cache, { recursive: true });

@@ -2,6 +2,7 @@
 // GFLOPs per sample, inference GFLOPs after merging, the chosen learning rate and SADE weight, mean ± std over
 // seeds, CLoRA against LoRA r8 seed by seed, every seed's accuracy), a line on inference after merging, then
 // the tuning table (validation accuracy at every grid point, the chosen one in bold).
+import { homeRelative } from '../../tools/cache-dir';
 import type { RowSummary, StudyResult, TaskSummary } from './study';
 
 const pct = (v: number | null | undefined, digits = 2): string => (v === null || v === undefined || !Number.isFinite(v) ? '—' : (100 * v).toFixed(digits));
@@ -71,7 +72,7 @@ export function taskMarkdown(task: TaskSummary, result: StudyResult): string {
   const lines = [
     `### ${task.title}`,
     '',
-    `${task.about} Backbone: ${count(task.backbone.parameters)} parameters (${task.backbone.path}). ${count(task.trainImages)} training samples per seed (${task.trainImages < task.classes * o.trainPerClass ? 'up to ' : ''}${o.trainPerClass} per class, redrawn by each seed), ` +
+    `${task.about} Backbone: ${count(task.backbone.parameters)} parameters (${homeRelative(task.backbone.path)}). ${count(task.trainImages)} training samples per seed (${task.trainImages < task.classes * o.trainPerClass ? 'up to ' : ''}${o.trainPerClass} per class, redrawn by each seed), ` +
       `test set ${count(task.testImages)} samples. Every method: ${b.epochs} epoch${b.epochs === 1 ? '' : 's'}, batch ${b.batchSize}, AdamW (weight decay ${b.weightDecay}), ${b.schedule}; ` +
       `${howChosen(task, result)}; ${o.seeds} seed${o.seeds === 1 ? '' : 's'} per row.`,
     '',

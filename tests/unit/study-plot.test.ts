@@ -1,7 +1,10 @@
 // The study's SVG plot and markdown report (bench/study/plot.ts, report.ts) from a made-up summary: every
 // finished row is one marker where its parameters and mean put it, error bars span ±1 std, and the tables
 // carry the chosen settings, the seeds and the comparison with LoRA r8.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { homeRelative } from '../../tools/cache-dir';
 import { accuracyPlotSvg, niceStep, shortCount } from '../../bench/study/plot';
 import { taskMarkdown } from '../../bench/study/report';
 import type { RowSummary, StudyResult, TaskSummary } from '../../bench/study/study';
@@ -169,5 +172,17 @@ describe('study report', () => {
     const none = taskMarkdown({ ...task, rows: [untuned(rows[0]!), untuned(rows[3]!)] }, result);
     expect(none).toContain('lr and SADE weight given per method, not tuned (a grid of one point each); 3 seeds per row.');
     expect(none).not.toContain('validation samples carved');
+  });
+});
+
+describe('study report paths', () => {
+  it('writes a backbone under the home folder as ~/…, so the tables read the same on any machine', () => {
+    expect(homeRelative('/home/ann/.cache/clora-web/backbones/w.safetensors', '/home/ann')).toBe('~/.cache/clora-web/backbones/w.safetensors');
+    expect(homeRelative('/home/anna/w.safetensors', '/home/ann')).toBe('/home/anna/w.safetensors');
+    expect(homeRelative('public/models/vit-mnist.safetensors', '/home/ann')).toBe('public/models/vit-mnist.safetensors');
+    const result = { options: { trainPerClass: 100, tuneSeeds: 1, seeds: 3, sadeGrid: [0.1] }, budget: { epochs: 1, batchSize: 50, weightDecay: 0, schedule: 'constant' } } as unknown as StudyResult;
+    const home = homedir();
+    const md = taskMarkdown({ ...task, backbone: { ...task.backbone, path: join(home, '.cache', 'b.safetensors') } }, result);
+    expect(md).toContain('parameters (~/.cache/b.safetensors)');
   });
 });
